@@ -1,0 +1,252 @@
+//! The completion inbox of one event loop: tokio threads push finished
+//! results, and the loop thread is woken through one file descriptor that
+//! is written only when the inbox goes from empty to non-empty.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Mutex, PoisonError};
+
+/// A queue of plain Rust values plus the fd that wakes its reader.
+pub struct Inbox<T> {
+    items: Mutex<Vec<T>>,
+    wake: WakeFd,
+}
+
+impl<T> Inbox<T> {
+    pub fn new() -> io::Result<Self> {
+        Ok(Self {
+            items: Mutex::new(Vec::new()),
+            wake: WakeFd::new()?,
+        })
+    }
+
+    /// The fd to watch for readability.
+    pub fn fd(&self) -> RawFd {
+        self.wake.read_fd()
+    }
+
+    /// Adds one item; signals the fd only if the inbox was empty, so a burst
+    /// of completions costs the reader one wake-up.
+    pub fn push(&self, item: T) {
+        let was_empty = {
+            let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+            let was_empty = items.is_empty();
+            items.push(item);
+            was_empty
+        };
+        if was_empty {
+            self.wake.signal();
+        }
+    }
+
+    /// Takes up to `max` items in arrival order and reports whether more
+    /// remain. The fd is cleared before taking, so a push that lands after
+    /// the take always signals again and no wake-up is lost.
+    pub fn take_batch(&self, max: usize) -> (Vec<T>, bool) {
+        self.wake.clear();
+        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        if items.len() <= max {
+            (std::mem::take(&mut *items), false)
+        } else {
+            let batch = items.drain(..max).collect();
+            (batch, true)
+        }
+    }
+}
+
+/// Linux: one eventfd. Elsewhere: a pipe.
+struct WakeFd {
+    read: OwnedFd,
+    #[cfg(not(target_os = "linux"))]
+    write: OwnedFd,
+}
+
+impl WakeFd {
+    #[cfg(target_os = "linux")]
+    fn new() -> io::Result<Self> {
+        // SAFETY: eventfd has no memory-safety preconditions.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a freshly created descriptor that nothing else owns.
+        Ok(Self {
+            read: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> io::Result<Self> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors are fresh and owned by nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&read, &write] {
+            // SAFETY: plain fcntl calls on descriptors we own.
+            unsafe {
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        Ok(Self { read, write })
+    }
+
+    fn read_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn write_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn write_fd(&self) -> RawFd {
+        self.write.as_raw_fd()
+    }
+
+    /// Makes the fd readable. A failed write means the counter or pipe is
+    /// already full, which leaves it readable anyway.
+    fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local.
+        unsafe {
+            libc::write(
+                self.write_fd(),
+                (&one as *const u64).cast::<libc::c_void>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    /// Consumes every pending signal without blocking.
+    fn clear(&self) {
+        let mut buffer = [0_u8; 64];
+        loop {
+            // SAFETY: reads into a live local buffer of the stated size.
+            let read = unsafe {
+                libc::read(
+                    self.read_fd(),
+                    buffer.as_mut_ptr().cast::<libc::c_void>(),
+                    buffer.len(),
+                )
+            };
+            // An eventfd is emptied by one read; a pipe may need several.
+            if read <= 0 || cfg!(target_os = "linux") {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn is_readable(fd: RawFd) -> bool {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polls one live descriptor without waiting.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready == 1 && poll.revents & libc::POLLIN != 0
+    }
+
+    #[cfg(target_os = "linux")]
+    fn eventfd_count(fd: RawFd) -> u64 {
+        let mut count: u64 = 0;
+        // SAFETY: reads 8 bytes into a live local.
+        let read = unsafe {
+            libc::read(
+                fd,
+                (&mut count as *mut u64).cast::<libc::c_void>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        if read == 8 {
+            count
+        } else {
+            0
+        }
+    }
+
+    #[test]
+    fn an_empty_inbox_is_not_readable() -> io::Result<()> {
+        let inbox: Inbox<u32> = Inbox::new()?;
+        assert!(!is_readable(inbox.fd()));
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_burst_of_pushes_signals_once() -> io::Result<()> {
+        let inbox = Inbox::new()?;
+        for value in 0..100 {
+            inbox.push(value);
+        }
+        assert_eq!(eventfd_count(inbox.fd()), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn take_batch_keeps_order_and_respects_the_limit() -> io::Result<()> {
+        let inbox = Inbox::new()?;
+        for value in 0..10 {
+            inbox.push(value);
+        }
+        let (first, more) = inbox.take_batch(4);
+        assert_eq!(first, vec![0, 1, 2, 3]);
+        assert!(more);
+        let (rest, more) = inbox.take_batch(100);
+        assert_eq!(rest, vec![4, 5, 6, 7, 8, 9]);
+        assert!(!more);
+        assert!(!is_readable(inbox.fd()));
+        Ok(())
+    }
+
+    #[test]
+    fn a_push_after_draining_signals_again() -> io::Result<()> {
+        let inbox = Inbox::new()?;
+        inbox.push(1);
+        let _ = inbox.take_batch(10);
+        assert!(!is_readable(inbox.fd()));
+        inbox.push(2);
+        assert!(is_readable(inbox.fd()));
+        assert_eq!(inbox.take_batch(10).0, vec![2]);
+        Ok(())
+    }
+
+    #[test]
+    fn pushes_from_many_threads_all_arrive() -> io::Result<()> {
+        let inbox = Arc::new(Inbox::new()?);
+        let writers: Vec<_> = (0..4)
+            .map(|thread| {
+                let inbox = Arc::clone(&inbox);
+                std::thread::spawn(move || {
+                    for value in 0..1000 {
+                        inbox.push(thread * 1000 + value);
+                    }
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        while seen.len() < 4000 {
+            seen.extend(inbox.take_batch(256).0);
+            if writers.iter().all(|writer| writer.is_finished()) {
+                seen.extend(inbox.take_batch(usize::MAX).0);
+            }
+        }
+        for writer in writers {
+            assert!(writer.join().is_ok());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..4000).collect::<Vec<_>>());
+        Ok(())
+    }
+}
