@@ -5,21 +5,30 @@
 //! [`LoopQueue`] of the event loop that awaited it; the loop thread drains the
 //! queue in batches, converts to Python objects and schedules the callbacks.
 //! No tokio thread ever takes the GIL or touches a Python object.
+//!
+//! Each loop has one dispatcher task on the runtime that runs all of that
+//! loop's work. Starting work is a channel send, which wakes the dispatcher
+//! only when it is idle: a spawn per awaitable from the loop thread would
+//! wake a parked tokio worker every time.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::BuildHasherDefault;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::Poll;
 
+use futures::future::{poll_fn, AbortHandle, Abortable, BoxFuture};
+use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use pyo3::exceptions::{PyOSError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::PyTuple;
 use pyo3::{intern, PyTraverseError, PyVisit};
-use tokio::task::AbortHandle;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::errors::FastioError;
 use crate::inbox::Inbox;
@@ -140,7 +149,7 @@ impl FastioFuture {
             Job::Spawn(launch) => {
                 let queue = LoopQueue::for_loop(py, &event_loop)?;
                 let token = queue.register(slf.clone().unbind());
-                match spawn_work(launch(), token, Arc::downgrade(&queue)) {
+                match queue.run(launch(), token) {
                     Ok(abort) => State::Running {
                         token,
                         queue: Arc::downgrade(&queue),
@@ -219,9 +228,25 @@ impl FastioFuture {
         Ok(Some(slf.clone().into_any().unbind()))
     }
 
+    /// Reading this is how `asyncio.isfuture` (so `ensure_future`, `wait`,
+    /// `wait_for`) recognises a future, and it is the only thing
+    /// `ensure_future` touches; so it also starts the work, as handing a
+    /// coroutine to `ensure_future` would. Outside a running loop it only
+    /// answers.
     #[getter]
-    fn _asyncio_future_blocking(&self) -> bool {
-        self.blocking.load(Ordering::Relaxed)
+    fn _asyncio_future_blocking(slf: &Bound<'_, Self>) -> bool {
+        let this = slf.get();
+        let mut inner = this.lock();
+        if matches!(inner.state, State::Idle(Job::Spawn(_) | Job::Never)) {
+            let started = FastioFuture::start(slf, &mut inner);
+            drop(inner);
+            if let Err(no_loop_or_failure) = started {
+                // Not started; the first await will start it and report
+                // this error then.
+                drop(no_loop_or_failure);
+            }
+        }
+        this.blocking.load(Ordering::Relaxed)
     }
 
     #[setter(_asyncio_future_blocking)]
@@ -438,17 +463,52 @@ fn schedule_callbacks(
     };
     let py = future.py();
     let event_loop = event_loop.bind(py);
-    let call_soon = event_loop.getattr(intern!(py, "call_soon"))?;
     let mut first_error = None;
     for callback in callbacks {
-        let kwargs = PyDict::new(py);
-        kwargs.set_item(intern!(py, "context"), callback.context)?;
-        let args = PyTuple::new(py, [callback.function.bind(py).clone(), future.clone().into_any()])?;
-        if let Err(err) = call_soon.call(args, Some(&kwargs)) {
+        let scheduled = call_soon_in_context(
+            event_loop,
+            callback.function.bind(py),
+            future.as_any(),
+            callback.context.bind(py),
+        );
+        if let Err(err) = scheduled {
             first_error.get_or_insert(err);
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// `event_loop.call_soon(function, argument, context=context)` through one
+/// vectorcall: no argument tuple, no keyword dict, no bound method.
+fn call_soon_in_context(
+    event_loop: &Bound<'_, PyAny>,
+    function: &Bound<'_, PyAny>,
+    argument: &Bound<'_, PyAny>,
+    context: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    static CONTEXT_KEYWORD: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    let py = event_loop.py();
+    let keywords =
+        CONTEXT_KEYWORD.get_or_try_init(py, || PyTuple::new(py, ["context"]).map(Bound::unbind))?;
+    let method = intern!(py, "call_soon");
+    let args = [
+        event_loop.as_ptr(),
+        function.as_ptr(),
+        argument.as_ptr(),
+        context.as_ptr(),
+    ];
+    // SAFETY: every pointer in `args` is borrowed from a live Bound for the
+    // whole call; three are positional (self included), the last is the
+    // value of the one keyword named in `keywords`.
+    unsafe {
+        let result = pyo3::ffi::PyObject_VectorcallMethod(
+            method.as_ptr(),
+            args.as_ptr(),
+            3,
+            keywords.as_ptr(),
+        );
+        Bound::from_owned_ptr_or_err(py, result).map(drop)
+    }
 }
 
 fn asyncio_attr<'py>(
@@ -457,9 +517,7 @@ fn asyncio_attr<'py>(
     module: &str,
     name: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let value = cell.get_or_try_init(py, || {
-        py.import(module)?.getattr(name).map(Bound::unbind)
-    })?;
+    let value = cell.get_or_try_init(py, || py.import(module)?.getattr(name).map(Bound::unbind))?;
     Ok(value.bind(py).clone())
 }
 
@@ -470,9 +528,11 @@ fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 
 fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    Ok(asyncio_attr(py, &COPY_CONTEXT, "contextvars", "copy_context")?
-        .call0()?
-        .unbind())
+    Ok(
+        asyncio_attr(py, &COPY_CONTEXT, "contextvars", "copy_context")?
+            .call0()?
+            .unbind(),
+    )
 }
 
 fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
@@ -501,20 +561,49 @@ fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
     }
 }
 
-/// Runs `work` on the runtime; a panic inside becomes an internal error.
-fn spawn_work(work: Work, token: u64, queue: Weak<LoopQueue>) -> PyResult<AbortHandle> {
-    let handle = runtime::handle()?;
-    let task = handle.spawn(async move {
-        let outcome = match AssertUnwindSafe(work).catch_unwind().await {
-            Ok(outcome) => outcome,
-            Err(payload) => Err(FastioError::from_panic(payload)),
-        };
-        if let Some(queue) = queue.upgrade() {
-            queue.inbox.push((token, outcome));
+/// Runs every task it receives, concurrently, until its sender is dropped
+/// with the loop's queue; then whatever still runs is dropped too.
+///
+/// `unconstrained`: tokio's cooperative budget is per task, and this one
+/// task stands for thousands, which would otherwise stall on it.
+async fn dispatch(mut incoming: UnboundedReceiver<BoxFuture<'static, ()>>) {
+    let mut running = FuturesUnordered::new();
+    let driver = poll_fn(move |cx| {
+        loop {
+            match incoming.poll_recv(cx) {
+                Poll::Ready(Some(task)) => running.push(task),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => break,
+            }
         }
+        while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+        Poll::Pending
     });
-    Ok(task.abort_handle())
+    tokio::task::unconstrained(driver).await;
 }
+
+/// Tokens are sequential integers; a multiplicative hash spreads them at a
+/// fraction of SipHash's cost, and nothing here is attacker-controlled.
+#[derive(Default, Clone, Copy)]
+struct TokenHasher(u64);
+
+impl std::hash::Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PendingMap = HashMap<u64, Py<FastioFuture>, BuildHasherDefault<TokenHasher>>;
 
 /// The completion queue of one event loop.
 ///
@@ -523,9 +612,10 @@ fn spawn_work(work: Work, token: u64, queue: Weak<LoopQueue>) -> PyResult<AbortH
 /// fd); everything else holds it weakly.
 pub struct LoopQueue {
     generation: u64,
+    dispatcher: UnboundedSender<BoxFuture<'static, ()>>,
     inbox: Inbox<(u64, Outcome)>,
     /// Awaitables with work in flight, touched only on the loop thread.
-    pending: Mutex<HashMap<u64, Py<FastioFuture>>>,
+    pending: Mutex<PendingMap>,
     next_token: AtomicU64,
 }
 
@@ -548,11 +638,15 @@ impl LoopQueue {
         if let Some(queue) = known.filter(|queue| queue.generation == generation) {
             return Ok(queue);
         }
+        let (dispatcher, incoming) = unbounded_channel();
+        runtime::spawn(dispatch(incoming))?;
         let queue = Arc::new(LoopQueue {
             generation,
-            inbox: Inbox::new()
-                .map_err(|err| PyOSError::new_err(format!("cannot create the wake-up fd: {err}")))?,
-            pending: Mutex::new(HashMap::new()),
+            dispatcher,
+            inbox: Inbox::new().map_err(|err| {
+                PyOSError::new_err(format!("cannot create the wake-up fd: {err}"))
+            })?,
+            pending: Mutex::new(PendingMap::default()),
             next_token: AtomicU64::new(0),
         });
         let drain = Py::new(
@@ -569,7 +663,7 @@ impl LoopQueue {
         Ok(queue)
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<u64, Py<FastioFuture>>> {
+    fn pending(&self) -> MutexGuard<'_, PendingMap> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -579,6 +673,29 @@ impl LoopQueue {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         self.pending().insert(token, future);
         token
+    }
+
+    /// Hands `work` to this loop's dispatcher; its outcome comes back
+    /// through the inbox tagged with `token`. The abort handle is made here,
+    /// so a cancel that comes before the dispatcher polls still stops it.
+    fn run(self: &Arc<Self>, work: Work, token: u64) -> PyResult<AbortHandle> {
+        let (abort, registration) = AbortHandle::new_pair();
+        let guarded = Abortable::new(AssertUnwindSafe(work).catch_unwind(), registration);
+        let queue = Arc::downgrade(self);
+        let task = Box::pin(async move {
+            let outcome = match guarded.await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(payload)) => Err(FastioError::from_panic(payload)),
+                Err(_aborted) => return,
+            };
+            if let Some(queue) = queue.upgrade() {
+                queue.inbox.push((token, outcome));
+            }
+        });
+        self.dispatcher
+            .send(task)
+            .map_err(|_| PyOSError::new_err("the fastio runtime has stopped"))?;
+        Ok(abort)
     }
 
     fn forget(&self, token: u64) {

@@ -15,11 +15,11 @@ mod _fastio {
 
     #[pymodule_export]
     use crate::bridge::FastioFuture;
-    #[pymodule_export]
-    use crate::probes::{completed, on_worker, panic_on_worker};
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
     use crate::probes::naive_on_worker;
+    #[pymodule_export]
+    use crate::probes::{completed, on_worker, panic_on_worker};
     #[pymodule_export]
     use crate::sleep::sleep;
 

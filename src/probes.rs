@@ -26,10 +26,15 @@ pub fn on_worker(value: Py<PyAny>) -> FastioFuture {
 /// An awaitable whose work panics on a tokio worker with `message`.
 #[pyfunction]
 #[pyo3(name = "_panic_on_worker")]
-#[allow(clippy::panic, reason = "this probe exists to prove panics are contained")]
+#[allow(
+    clippy::panic,
+    reason = "this probe exists to prove panics are contained"
+)]
 pub fn panic_on_worker(message: String) -> FastioFuture {
     FastioFuture::new(
-        Job::Spawn(Box::new(move || Box::pin(async move { panic!("{message}") }))),
+        Job::Spawn(Box::new(move || {
+            Box::pin(async move { panic!("{message}") })
+        })),
         None,
     )
 }

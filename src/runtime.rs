@@ -6,7 +6,9 @@ use std::sync::{Mutex, Once, PoisonError};
 
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use tokio::runtime::{Builder, Handle, Runtime};
+use std::future::Future;
+
+use tokio::runtime::{Builder, Runtime};
 
 /// Bumped in the child of every `fork()`; anything tagged with an older
 /// value belongs to the parent and must not be used.
@@ -45,13 +47,14 @@ pub fn generation() -> u64 {
     FORK_GENERATION.load(Ordering::SeqCst)
 }
 
-/// A handle to the runtime, starting it (again, after a fork) when needed.
-pub fn handle() -> PyResult<Handle> {
+/// Runs `task` on the runtime, starting it (again, after a fork) if needed.
+pub fn spawn(task: impl Future<Output = ()> + Send + 'static) -> PyResult<()> {
     let current = generation();
     let mut slot = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(owned) = slot.as_ref() {
         if owned.generation == current {
-            return Ok(owned.runtime.handle().clone());
+            owned.runtime.spawn(task);
+            return Ok(());
         }
     }
     if let Some(stale) = slot.take() {
@@ -63,10 +66,10 @@ pub fn handle() -> PyResult<Handle> {
         .thread_name("fastio-worker")
         .build()
         .map_err(|err| PyOSError::new_err(format!("cannot start the tokio runtime: {err}")))?;
-    let handle = runtime.handle().clone();
+    runtime.spawn(task);
     *slot = Some(OwnedRuntime {
         generation: current,
         runtime,
     });
-    Ok(handle)
+    Ok(())
 }
