@@ -715,13 +715,20 @@ impl LoopQueue {
             return Ok(());
         }
         let (batch, more) = self.inbox.take_batch(DRAIN_SLICE);
+        let finished: Vec<_> = {
+            let mut pending = self.pending();
+            batch
+                .into_iter()
+                .filter_map(|(token, outcome)| {
+                    let future = pending.remove(&token)?;
+                    Some((future, token, outcome))
+                })
+                .collect()
+        };
         let mut first_error = None;
-        for (token, outcome) in batch {
-            let future = self.pending().remove(&token);
-            if let Some(future) = future {
-                if let Err(err) = FastioFuture::complete(future.bind(py), token, outcome) {
-                    first_error.get_or_insert(err);
-                }
+        for (future, token, outcome) in finished {
+            if let Err(err) = FastioFuture::complete(future.bind(py), token, outcome) {
+                first_error.get_or_insert(err);
             }
         }
         if more {

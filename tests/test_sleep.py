@@ -34,7 +34,7 @@ async def test_waits_at_least_the_delay() -> None:
 async def test_accepts_ints_and_objects_with_float() -> None:
     assert await fastio.sleep(0, 1) == 1
     assert await fastio.sleep(Decimal("0.001"), 2) == 2
-    assert await fastio.sleep(True and 0, 3) == 3
+    assert await fastio.sleep(False, 3) == 3
 
 
 @pytest.mark.parametrize("delay", [0, -2])

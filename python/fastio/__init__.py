@@ -1,7 +1,19 @@
-"""fastio: fast asyncio primitives whose work runs in Rust on tokio.
+"""fastio: asyncio primitives whose work runs in Rust, on tokio.
 
->>> import asyncio, fastio
->>> asyncio.run(fastio_demo := None or asyncio.sleep(0))  # doctest: +SKIP
+Awaitables from fastio are futures to asyncio: await them, gather them,
+wrap them with ``asyncio.wait_for``. Their Rust work never holds the GIL, and
+results come back to the event loop in batches through one wake-up fd per
+loop.
+
+Example::
+
+    import asyncio
+    import fastio
+
+    async def main() -> None:
+        print(await fastio.sleep(0.1, "woke up"))
+
+    asyncio.run(main())
 """
 
 from __future__ import annotations

@@ -1,0 +1,49 @@
+# fastio's single interface. Every target works from a clean clone: it makes
+# the virtualenv it needs and installs into it from pyproject.toml.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export PYO3_PYTHON := $(abspath $(PY))
+
+.PHONY: demo test test-python test-rust lint format bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -U pip
+
+## demo: build fastio, install it, and run the demo
+demo: $(PY)
+	$(PIP) install .
+	$(PY) -m fastio demo
+
+## test: install fastio with its test extras, then run every Rust and Python test
+test: $(PY)
+	$(PIP) install -e '.[test]'
+	cargo test --quiet
+	$(PY) -m pytest
+
+## lint: rustfmt, clippy, ruff, mypy --strict and stubtest
+lint: $(PY)
+	$(PIP) install -e '.[lint]'
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy --strict python/fastio
+	$(PY) -m mypy.stubtest fastio
+
+format: $(PY)
+	cargo fmt
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+## bench: build with the dist profile (fat LTO) plus the naive baseline, then
+## run the benchmarks; the table is printed and written to bench/results.md
+bench: $(PY)
+	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench]'
+	$(PY) bench/primitives.py --markdown bench/results.md
+
+clean:
+	rm -rf $(VENV) target bench/pingpong python/fastio/*.so

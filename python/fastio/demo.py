@@ -1,0 +1,56 @@
+"""``python -m fastio demo``: what fastio does, timed, in a few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import fastio
+
+CONCURRENT_SLEEPS = 100_000
+SLEEP_SECONDS = 0.01
+
+
+async def timed(label: str, run: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    await run()
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<52} {elapsed:8.3f} s")
+    return elapsed
+
+
+async def demo() -> None:
+    print(f"fastio {fastio.__version__}: asyncio primitives whose work runs in Rust on tokio\n")
+    print(f"{CONCURRENT_SLEEPS:,} concurrent sleeps of {SLEEP_SECONDS * 1000:.0f} ms, under asyncio.gather:")
+    slow = await timed(
+        "asyncio.sleep",
+        lambda: asyncio.gather(*(asyncio.sleep(SLEEP_SECONDS) for _ in range(CONCURRENT_SLEEPS))),
+    )
+    fast = await timed(
+        "fastio.sleep",
+        lambda: asyncio.gather(*(fastio.sleep(SLEEP_SECONDS) for _ in range(CONCURRENT_SLEEPS))),
+    )
+    print(f"  fastio is {slow / fast:.1f}x faster here\n")
+
+    print("Cancellation stops the Rust timer at once:")
+    task = asyncio.ensure_future(fastio.sleep(3600))
+    await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        print(f"  a one-hour sleep was cancelled in {(time.perf_counter() - started) * 1e6:.0f} µs")
+
+    result = await asyncio.wait_for(fastio.sleep(0.05, "on time"), timeout=1)
+    print(f"  asyncio.wait_for(fastio.sleep(0.05, 'on time'), 1) -> {result!r}")
+
+
+def main() -> None:
+    asyncio.run(demo())
+
+
+if __name__ == "__main__":
+    main()
