@@ -2,50 +2,35 @@
 //!
 //! A [`FastioFuture`] is duck-typed as an `asyncio.Future`. Its Rust work runs
 //! on the tokio runtime and finishes by pushing plain Rust data into the
-//! [`LoopQueue`] of the event loop that awaited it; the loop thread drains the
+//! [`LoopQueue`] of the event loop it started on; the loop thread drains the
 //! queue in batches, converts to Python objects and schedules the callbacks.
 //! No tokio thread ever takes the GIL or touches a Python object.
-//!
-//! Each loop has one dispatcher task on the runtime that runs all of that
-//! loop's work. Starting work is a channel send, which wakes the dispatcher
-//! only when it is idle: a spawn per awaitable from the loop thread would
-//! wake a parked tokio worker every time.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::hash::BuildHasherDefault;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::task::Poll;
 
-use futures::future::{poll_fn, AbortHandle, Abortable, BoxFuture};
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
-use pyo3::exceptions::{PyOSError, PyStopIteration};
+use futures::future::{AbortHandle, AbortRegistration, BoxFuture};
+use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::PyTuple;
-use pyo3::{intern, PyTraverseError, PyVisit};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use pyo3::{PyTraverseError, PyVisit};
 
+use crate::asyncio::{
+    call_soon_in_context, cancelled_error, copy_context, invalid_state, running_loop,
+};
 use crate::errors::FastioError;
-use crate::inbox::Inbox;
-use crate::runtime;
-
-/// Completions converted per loop callback; the rest wait for the next
-/// callback so one huge batch never stalls the loop.
-const DRAIN_SLICE: usize = 1024;
+use crate::gather::{self, Gathering};
+use crate::queue::{guard, LoopQueue};
 
 /// What a finished piece of Rust work hands back, still free of Python.
 pub type Outcome = Result<Value, FastioError>;
 
-/// Rust work that ends in an [`Outcome`].
-pub type Work = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
+/// Started work, abortable and panic-safe; `None` means it was aborted.
+pub type GuardedWork = BoxFuture<'static, Option<Outcome>>;
 
-/// Builds the work when the awaitable starts, so timers begin at first await.
-pub type Launch = Box<dyn FnOnce() -> Work + Send + 'static>;
+/// Builds the work when the awaitable starts, so timers begin at first
+/// await, wrapped (in the same allocation) to answer to `abort`.
+pub type Launch = Box<dyn FnOnce(AbortRegistration) -> GuardedWork + Send + 'static>;
 
 /// A successful result, converted to Python on the loop thread.
 pub enum Value {
@@ -70,16 +55,45 @@ pub enum Job {
     Spawn(Launch),
 }
 
-enum State {
+impl Job {
+    /// Runs the future `make` returns on the tokio runtime.
+    pub fn spawn<Make, Work>(make: Make) -> Job
+    where
+        Make: FnOnce() -> Work + Send + 'static,
+        Work: Future<Output = Outcome> + Send + 'static,
+    {
+        Job::Spawn(Box::new(move |registration| guard(make(), registration)))
+    }
+}
+
+pub(crate) enum State {
     Idle(Job),
-    /// Started, with nothing running (a [`Job::Never`]).
+    /// Started, with nothing running of its own: a [`Job::Never`], or a
+    /// gather waiting for its children.
     Parked,
     Running {
         token: u64,
         queue: Weak<LoopQueue>,
         abort: AbortHandle,
     },
+    /// Its work runs inside a gather's joined Rust future.
+    Member {
+        abort: AbortHandle,
+    },
     Done(Result<Py<PyAny>, Py<PyAny>>),
+    Cancelled(Option<Py<PyAny>>),
+}
+
+impl State {
+    pub(crate) fn is_finished(&self) -> bool {
+        matches!(self, State::Done(_) | State::Cancelled(_))
+    }
+}
+
+/// How a finished awaitable ended, as a gather records it.
+pub(crate) enum Settled {
+    Value(Py<PyAny>),
+    Error(Py<PyAny>),
     Cancelled(Option<Py<PyAny>>),
 }
 
@@ -88,11 +102,13 @@ struct Callback {
     context: Py<PyAny>,
 }
 
-struct Inner {
-    state: State,
+pub(crate) struct Inner {
+    pub(crate) state: State,
     event_loop: Option<Py<PyAny>>,
     callbacks: Vec<Callback>,
     preset: Option<Py<PyAny>>,
+    /// Set on the awaitable that `fastio.gather` returns.
+    pub(crate) gathering: Option<Box<Gathering>>,
 }
 
 /// fastio's awaitable: asyncio treats it as a future (`asyncio.isfuture` is
@@ -115,6 +131,17 @@ impl FastioFuture {
         Self::with_state(State::Done(Ok(value)), None)
     }
 
+    /// The awaitable of a gather on `event_loop`, waiting for its children.
+    pub(crate) fn gathering(event_loop: Py<PyAny>, gathering: Gathering) -> Self {
+        let future = Self::with_state(State::Parked, None);
+        {
+            let mut inner = future.lock();
+            inner.event_loop = Some(event_loop);
+            inner.gathering = Some(Box::new(gathering));
+        }
+        future
+    }
+
     fn with_state(state: State, preset: Option<Py<PyAny>>) -> Self {
         Self {
             inner: Mutex::new(Inner {
@@ -122,12 +149,13 @@ impl FastioFuture {
                 event_loop: None,
                 callbacks: Vec::new(),
                 preset,
+                gathering: None,
             }),
             blocking: AtomicBool::new(false),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -149,8 +177,9 @@ impl FastioFuture {
             Job::Spawn(launch) => {
                 let queue = LoopQueue::for_loop(py, &event_loop)?;
                 let token = queue.register(slf.clone().unbind());
-                match queue.run(launch(), token) {
-                    Ok(abort) => State::Running {
+                let (abort, registration) = AbortHandle::new_pair();
+                match queue.run(launch(registration), token) {
+                    Ok(()) => State::Running {
                         token,
                         queue: Arc::downgrade(&queue),
                         abort,
@@ -166,7 +195,7 @@ impl FastioFuture {
     }
 
     /// Called on the loop thread when the work for `token` finished.
-    fn complete(slf: &Bound<'_, Self>, token: u64, outcome: Outcome) -> PyResult<()> {
+    pub(crate) fn complete(slf: &Bound<'_, Self>, token: u64, outcome: Outcome) -> PyResult<()> {
         let py = slf.py();
         let mut inner = slf.get().lock();
         match inner.state {
@@ -174,17 +203,74 @@ impl FastioFuture {
             // Cancelled meanwhile: the result is dropped.
             _ => return Ok(()),
         }
-        let result = match outcome {
-            Ok(Value::Preset) => Ok(take_preset(py, &mut inner)),
-            Ok(Value::Object(data)) => data
-                .to_python(py)
-                .map_err(|err| err.into_value(py).into_any()),
-            Err(err) => Err(err.into_pyerr(py).into_value(py).into_any()),
-        };
-        inner.state = State::Done(result);
-        let (event_loop, callbacks) = take_callbacks(py, &mut inner);
+        let result = convert(py, &mut inner, outcome);
+        FastioFuture::settle(slf, inner, State::Done(result))
+    }
+
+    /// Called on the loop thread when this gather member's work finished.
+    pub(crate) fn complete_member(slf: &Bound<'_, Self>, outcome: Outcome) -> PyResult<()> {
+        let py = slf.py();
+        let mut inner = slf.get().lock();
+        if !matches!(inner.state, State::Member { .. }) {
+            return Ok(());
+        }
+        let result = convert(py, &mut inner, outcome);
+        FastioFuture::settle(slf, inner, State::Done(result))
+    }
+
+    /// Moves to a finished `state` and schedules the callbacks.
+    pub(crate) fn settle(
+        slf: &Bound<'_, Self>,
+        mut inner: MutexGuard<'_, Inner>,
+        state: State,
+    ) -> PyResult<()> {
+        inner.state = state;
+        let (event_loop, callbacks) = take_callbacks(slf.py(), &mut inner);
         drop(inner);
         schedule_callbacks(slf, event_loop, callbacks)
+    }
+
+    /// Whether a gather on `event_loop` can run this awaitable's work inside
+    /// its own joined future: only work that has not started on another loop.
+    pub(crate) fn can_join(&self, event_loop: &Bound<'_, PyAny>) -> bool {
+        let inner = self.lock();
+        let same_loop = inner
+            .event_loop
+            .as_ref()
+            .is_none_or(|bound| bound.as_ptr() == event_loop.as_ptr());
+        same_loop && matches!(inner.state, State::Idle(Job::Spawn(_)))
+    }
+
+    /// Takes this awaitable's work for a gather on `event_loop`; the
+    /// awaitable stays a future of its own, finished by the gather.
+    pub(crate) fn join(&self, event_loop: &Bound<'_, PyAny>) -> Option<GuardedWork> {
+        let mut inner = self.lock();
+        if !matches!(inner.state, State::Idle(Job::Spawn(_))) {
+            return None;
+        }
+        let State::Idle(Job::Spawn(launch)) = std::mem::replace(&mut inner.state, State::Parked)
+        else {
+            return None;
+        };
+        let (abort, registration) = AbortHandle::new_pair();
+        let work = launch(registration);
+        inner.state = State::Member { abort };
+        inner
+            .event_loop
+            .get_or_insert_with(|| event_loop.clone().unbind());
+        Some(work)
+    }
+
+    /// How this awaitable ended; `None` while it has not.
+    pub(crate) fn settled(&self, py: Python<'_>) -> Option<Settled> {
+        match &self.lock().state {
+            State::Done(Ok(value)) => Some(Settled::Value(value.clone_ref(py))),
+            State::Done(Err(exception)) => Some(Settled::Error(exception.clone_ref(py))),
+            State::Cancelled(message) => Some(Settled::Cancelled(
+                message.as_ref().map(|message| message.clone_ref(py)),
+            )),
+            _ => None,
+        }
     }
 
     /// The `StopIteration` or exception that ends an `await` of a finished
@@ -272,7 +358,7 @@ impl FastioFuture {
             function: r#fn.unbind(),
             context,
         });
-        if matches!(inner.state, State::Done(_) | State::Cancelled(_)) {
+        if inner.state.is_finished() {
             let (event_loop, callbacks) = take_callbacks(py, &mut inner);
             drop(inner);
             schedule_callbacks(slf, event_loop, callbacks)?;
@@ -299,29 +385,37 @@ impl FastioFuture {
         Ok(removed)
     }
 
-    /// Cancels the awaitable and aborts its Rust work at once.
+    /// Cancels the awaitable and aborts its Rust work at once. A gather
+    /// cancels its children instead and finishes once they have.
     #[pyo3(signature = (msg = None))]
-    fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
-        let py = slf.py();
-        let mut inner = slf.get().lock();
-        if matches!(inner.state, State::Done(_) | State::Cancelled(_)) {
+    pub(crate) fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let inner = slf.get().lock();
+        if inner.state.is_finished() {
             return Ok(false);
         }
-        let previous = std::mem::replace(&mut inner.state, State::Cancelled(msg));
-        let (event_loop, callbacks) = take_callbacks(py, &mut inner);
-        drop(inner);
-        if let State::Running {
-            token,
-            queue,
-            abort,
-        } = previous
-        {
-            abort.abort();
-            if let Some(queue) = queue.upgrade() {
-                queue.forget(token);
-            }
+        if inner.gathering.is_some() {
+            drop(inner);
+            return gather::cancel_children(slf, msg);
         }
-        schedule_callbacks(slf, event_loop, callbacks)?;
+        let mut inner = inner;
+        let previous = std::mem::replace(&mut inner.state, State::Parked);
+        match previous {
+            State::Running {
+                token,
+                queue,
+                abort,
+            } => {
+                abort.abort();
+                if let Some(queue) = queue.upgrade() {
+                    // Drops a reference to this object: it is alive, the
+                    // caller holds another.
+                    queue.forget(token);
+                }
+            }
+            State::Member { abort } => abort.abort(),
+            _ => {}
+        }
+        FastioFuture::settle(slf, inner, State::Cancelled(msg))?;
         Ok(true)
     }
 
@@ -330,7 +424,7 @@ impl FastioFuture {
     }
 
     fn done(&self) -> bool {
-        matches!(self.lock().state, State::Done(_) | State::Cancelled(_))
+        self.lock().state.is_finished()
     }
 
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -369,7 +463,7 @@ impl FastioFuture {
         let inner = self.lock();
         let status = match &inner.state {
             State::Idle(_) => "pending (not started)".to_owned(),
-            State::Parked | State::Running { .. } => "pending".to_owned(),
+            State::Parked | State::Running { .. } | State::Member { .. } => "pending".to_owned(),
             State::Done(Ok(value)) => match value.bind(py).repr() {
                 Ok(text) => format!("finished result={text}"),
                 Err(_) => "finished".to_owned(),
@@ -395,6 +489,9 @@ impl FastioFuture {
             visit.call(&callback.function)?;
             visit.call(&callback.context)?;
         }
+        if let Some(gathering) = &inner.gathering {
+            gathering.traverse(&visit)?;
+        }
         match &inner.state {
             State::Done(Ok(value)) => visit.call(value)?,
             State::Done(Err(exception)) => visit.call(exception)?,
@@ -411,9 +508,10 @@ impl FastioFuture {
             inner.preset.take(),
             std::mem::take(&mut inner.callbacks),
             std::mem::replace(&mut inner.state, State::Cancelled(None)),
+            inner.gathering.take(),
         );
         drop(inner);
-        if let (_, _, _, State::Running { abort, .. }) = &released {
+        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _) = &released {
             abort.abort();
         }
     }
@@ -421,7 +519,7 @@ impl FastioFuture {
 
 impl Drop for FastioFuture {
     fn drop(&mut self) {
-        if let State::Running { abort, .. } = &self.lock().state {
+        if let State::Running { abort, .. } | State::Member { abort } = &self.lock().state {
             abort.abort();
         }
     }
@@ -435,6 +533,17 @@ fn bound_loop<'py>(py: Python<'py>, inner: &mut Inner) -> PyResult<Bound<'py, Py
     let event_loop = running_loop(py)?;
     inner.event_loop = Some(event_loop.clone().unbind());
     Ok(event_loop)
+}
+
+/// The Python result of finished work.
+fn convert(py: Python<'_>, inner: &mut Inner, outcome: Outcome) -> Result<Py<PyAny>, Py<PyAny>> {
+    match outcome {
+        Ok(Value::Preset) => Ok(take_preset(py, inner)),
+        Ok(Value::Object(data)) => data
+            .to_python(py)
+            .map_err(|err| err.into_value(py).into_any()),
+        Err(err) => Err(err.into_pyerr(py).into_value(py).into_any()),
+    }
 }
 
 fn take_preset(py: Python<'_>, inner: &mut Inner) -> Py<PyAny> {
@@ -476,301 +585,4 @@ fn schedule_callbacks(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// `event_loop.call_soon(function, argument, context=context)` through one
-/// vectorcall: no argument tuple, no keyword dict, no bound method.
-fn call_soon_in_context(
-    event_loop: &Bound<'_, PyAny>,
-    function: &Bound<'_, PyAny>,
-    argument: &Bound<'_, PyAny>,
-    context: &Bound<'_, PyAny>,
-) -> PyResult<()> {
-    static CONTEXT_KEYWORD: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
-    let py = event_loop.py();
-    let keywords =
-        CONTEXT_KEYWORD.get_or_try_init(py, || PyTuple::new(py, ["context"]).map(Bound::unbind))?;
-    let method = intern!(py, "call_soon");
-    let args = [
-        event_loop.as_ptr(),
-        function.as_ptr(),
-        argument.as_ptr(),
-        context.as_ptr(),
-    ];
-    // SAFETY: every pointer in `args` is borrowed from a live Bound for the
-    // whole call; three are positional (self included), the last is the
-    // value of the one keyword named in `keywords`.
-    unsafe {
-        let result = pyo3::ffi::PyObject_VectorcallMethod(
-            method.as_ptr(),
-            args.as_ptr(),
-            3,
-            keywords.as_ptr(),
-        );
-        Bound::from_owned_ptr_or_err(py, result).map(drop)
-    }
-}
-
-fn asyncio_attr<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    module: &str,
-    name: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    let value = cell.get_or_try_init(py, || py.import(module)?.getattr(name).map(Bound::unbind))?;
-    Ok(value.bind(py).clone())
-}
-
-fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    asyncio_attr(py, &GET_RUNNING_LOOP, "asyncio", "get_running_loop")?.call0()
-}
-
-fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    Ok(
-        asyncio_attr(py, &COPY_CONTEXT, "contextvars", "copy_context")?
-            .call0()?
-            .unbind(),
-    )
-}
-
-fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
-    static CANCELLED_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let class = match asyncio_attr(py, &CANCELLED_ERROR, "asyncio", "CancelledError") {
-        Ok(class) => class,
-        Err(err) => return err,
-    };
-    let instance = match message {
-        Some(message) => class.call1((message.bind(py),)),
-        None => class.call0(),
-    };
-    match instance {
-        Ok(instance) => PyErr::from_value(instance),
-        Err(err) => err,
-    }
-}
-
-fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
-    static INVALID_STATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    match asyncio_attr(py, &INVALID_STATE, "asyncio", "InvalidStateError")
-        .and_then(|class| class.call1((message,)))
-    {
-        Ok(instance) => PyErr::from_value(instance),
-        Err(err) => err,
-    }
-}
-
-/// Runs every task it receives, concurrently, until its sender is dropped
-/// with the loop's queue; then whatever still runs is dropped too.
-///
-/// `unconstrained`: tokio's cooperative budget is per task, and this one
-/// task stands for thousands, which would otherwise stall on it.
-async fn dispatch(mut incoming: UnboundedReceiver<BoxFuture<'static, ()>>) {
-    let mut running = FuturesUnordered::new();
-    let driver = poll_fn(move |cx| {
-        loop {
-            match incoming.poll_recv(cx) {
-                Poll::Ready(Some(task)) => running.push(task),
-                Poll::Ready(None) => return Poll::Ready(()),
-                Poll::Pending => break,
-            }
-        }
-        while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
-        Poll::Pending
-    });
-    tokio::task::unconstrained(driver).await;
-}
-
-/// Tokens are sequential integers; a multiplicative hash spreads them at a
-/// fraction of SipHash's cost, and nothing here is attacker-controlled.
-#[derive(Default, Clone, Copy)]
-struct TokenHasher(u64);
-
-impl std::hash::Hasher for TokenHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type PendingMap = HashMap<u64, Py<FastioFuture>, BuildHasherDefault<TokenHasher>>;
-
-/// The completion queue of one event loop.
-///
-/// Owned by the [`LoopDrain`] registered as the loop's reader, so it lives and
-/// dies with the loop (closing the loop drops its readers and so closes the
-/// fd); everything else holds it weakly.
-pub struct LoopQueue {
-    generation: u64,
-    dispatcher: UnboundedSender<BoxFuture<'static, ()>>,
-    inbox: Inbox<(u64, Outcome)>,
-    /// Awaitables with work in flight, touched only on the loop thread.
-    pending: Mutex<PendingMap>,
-    next_token: AtomicU64,
-}
-
-/// Event loops by address; entries are weak and dead ones are swept on insert.
-static LOOP_QUEUES: Mutex<Option<HashMap<usize, Weak<LoopQueue>>>> = Mutex::new(None);
-
-impl LoopQueue {
-    /// The queue of `event_loop`, created and registered with the loop's
-    /// reader on first use.
-    fn for_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopQueue>> {
-        let key = event_loop.as_ptr() as usize;
-        let generation = runtime::generation();
-        let known = {
-            let registry = LOOP_QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-            registry
-                .as_ref()
-                .and_then(|queues| queues.get(&key))
-                .and_then(Weak::upgrade)
-        };
-        if let Some(queue) = known.filter(|queue| queue.generation == generation) {
-            return Ok(queue);
-        }
-        let (dispatcher, incoming) = unbounded_channel();
-        runtime::spawn(dispatch(incoming))?;
-        let queue = Arc::new(LoopQueue {
-            generation,
-            dispatcher,
-            inbox: Inbox::new().map_err(|err| {
-                PyOSError::new_err(format!("cannot create the wake-up fd: {err}"))
-            })?,
-            pending: Mutex::new(PendingMap::default()),
-            next_token: AtomicU64::new(0),
-        });
-        let drain = Py::new(
-            py,
-            LoopDrain {
-                queue: Arc::clone(&queue),
-            },
-        )?;
-        event_loop.call_method1(intern!(py, "add_reader"), (queue.inbox.fd(), drain))?;
-        let mut registry = LOOP_QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-        let queues = registry.get_or_insert_with(HashMap::new);
-        queues.retain(|_, queue| queue.strong_count() > 0);
-        queues.insert(key, Arc::downgrade(&queue));
-        Ok(queue)
-    }
-
-    fn pending(&self) -> MutexGuard<'_, PendingMap> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Keeps `future` alive while its work runs, as a loop's timer handle
-    /// keeps an asyncio future alive; returns the token its result will carry.
-    fn register(&self, future: Py<FastioFuture>) -> u64 {
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        self.pending().insert(token, future);
-        token
-    }
-
-    /// Hands `work` to this loop's dispatcher; its outcome comes back
-    /// through the inbox tagged with `token`. The abort handle is made here,
-    /// so a cancel that comes before the dispatcher polls still stops it.
-    fn run(self: &Arc<Self>, work: Work, token: u64) -> PyResult<AbortHandle> {
-        let (abort, registration) = AbortHandle::new_pair();
-        let guarded = Abortable::new(AssertUnwindSafe(work).catch_unwind(), registration);
-        let queue = Arc::downgrade(self);
-        let task = Box::pin(async move {
-            let outcome = match guarded.await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(payload)) => Err(FastioError::from_panic(payload)),
-                Err(_aborted) => return,
-            };
-            if let Some(queue) = queue.upgrade() {
-                queue.inbox.push((token, outcome));
-            }
-        });
-        self.dispatcher
-            .send(task)
-            .map_err(|_| PyOSError::new_err("the fastio runtime has stopped"))?;
-        Ok(abort)
-    }
-
-    fn forget(&self, token: u64) {
-        let released = self.pending().remove(&token);
-        drop(released);
-    }
-
-    /// Converts up to one slice of completions; schedules itself again
-    /// through `call_soon` while more are waiting.
-    fn drain(&self, drain: &Bound<'_, LoopDrain>) -> PyResult<()> {
-        let py = drain.py();
-        if self.generation != runtime::generation() {
-            // A forked child still running its parent's loop: the parent's
-            // tokio threads will never fill this inbox here.
-            let event_loop = running_loop(py)?;
-            event_loop.call_method1(intern!(py, "remove_reader"), (self.inbox.fd(),))?;
-            return Ok(());
-        }
-        let (batch, more) = self.inbox.take_batch(DRAIN_SLICE);
-        let finished: Vec<_> = {
-            let mut pending = self.pending();
-            batch
-                .into_iter()
-                .filter_map(|(token, outcome)| {
-                    let future = pending.remove(&token)?;
-                    Some((future, token, outcome))
-                })
-                .collect()
-        };
-        let mut first_error = None;
-        for (future, token, outcome) in finished {
-            if let Err(err) = FastioFuture::complete(future.bind(py), token, outcome) {
-                first_error.get_or_insert(err);
-            }
-        }
-        if more {
-            running_loop(py)?.call_method1(intern!(py, "call_soon"), (drain,))?;
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-}
-
-/// The loop's reader callback; the owner of its [`LoopQueue`].
-#[pyclass(frozen, module = "fastio._fastio")]
-pub struct LoopDrain {
-    queue: Arc<LoopQueue>,
-}
-
-#[pymethods]
-impl LoopDrain {
-    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
-        slf.get().queue.drain(slf)
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        let Ok(pending) = self.queue.pending.try_lock() else {
-            return Ok(());
-        };
-        for future in pending.values() {
-            visit.call(future)?;
-        }
-        Ok(())
-    }
-
-    fn __clear__(&self) {
-        let released = std::mem::take(&mut *self.queue.pending());
-        drop(released);
-    }
-}
-
-impl Drop for LoopDrain {
-    fn drop(&mut self) {
-        // Release the awaitables here, with the GIL held, rather than on
-        // whichever tokio thread drops the queue last.
-        let released = std::mem::take(&mut *self.queue.pending());
-        drop(released);
-    }
 }

@@ -25,31 +25,40 @@ impl<T> Inbox<T> {
         self.wake.read_fd()
     }
 
-    /// Adds one item; signals the fd only if the inbox was empty, so a burst
+    /// Adds items; signals the fd only if the inbox was empty, so a burst
     /// of completions costs the reader one wake-up.
-    pub fn push(&self, item: T) {
+    pub fn push_all(&self, new_items: impl IntoIterator<Item = T>) {
         let was_empty = {
             let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
             let was_empty = items.is_empty();
-            items.push(item);
-            was_empty
+            items.extend(new_items);
+            was_empty && !items.is_empty()
         };
         if was_empty {
             self.wake.signal();
         }
     }
 
-    /// Takes up to `max` items in arrival order and reports whether more
-    /// remain. The fd is cleared before taking, so a push that lands after
-    /// the take always signals again and no wake-up is lost.
-    pub fn take_batch(&self, max: usize) -> (Vec<T>, bool) {
+    /// Takes items in arrival order until their total `weight` reaches
+    /// `max_weight` (at least one item), and reports whether more remain.
+    /// The fd is cleared before taking, so a push that lands after the take
+    /// always signals again and no wake-up is lost.
+    pub fn take_batch(&self, max_weight: usize, weight: impl Fn(&T) -> usize) -> (Vec<T>, bool) {
         self.wake.clear();
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
-        if items.len() <= max {
+        let mut total = 0;
+        let count = items
+            .iter()
+            .take_while(|item| {
+                let fits = total == 0 || total < max_weight;
+                total += weight(item);
+                fits
+            })
+            .count();
+        if count == items.len() {
             (std::mem::take(&mut *items), false)
         } else {
-            let batch = items.drain(..max).collect();
-            (batch, true)
+            (items.drain(..count).collect(), true)
         }
     }
 }
@@ -176,6 +185,33 @@ mod tests {
         }
     }
 
+    fn one<T>(_: &T) -> usize {
+        1
+    }
+
+    #[test]
+    fn heavy_items_end_a_batch_early() -> io::Result<()> {
+        let inbox = Inbox::new()?;
+        inbox.push_all([600_usize, 600, 10, 10]);
+        let (first, more) = inbox.take_batch(1000, |weight| *weight);
+        assert_eq!(first, vec![600, 600]);
+        assert!(more);
+        let (giant, _) = {
+            inbox.push_all([5000]);
+            inbox.take_batch(1000, |weight| *weight)
+        };
+        assert_eq!(giant, vec![10, 10, 5000]);
+        Ok(())
+    }
+
+    #[test]
+    fn pushing_nothing_does_not_signal() -> io::Result<()> {
+        let inbox: Inbox<u8> = Inbox::new()?;
+        inbox.push_all([]);
+        assert!(!is_readable(inbox.fd()));
+        Ok(())
+    }
+
     #[test]
     fn an_empty_inbox_is_not_readable() -> io::Result<()> {
         let inbox: Inbox<u32> = Inbox::new()?;
@@ -188,7 +224,7 @@ mod tests {
     fn a_burst_of_pushes_signals_once() -> io::Result<()> {
         let inbox = Inbox::new()?;
         for value in 0..100 {
-            inbox.push(value);
+            inbox.push_all([value]);
         }
         assert_eq!(eventfd_count(inbox.fd()), 1);
         Ok(())
@@ -198,12 +234,12 @@ mod tests {
     fn take_batch_keeps_order_and_respects_the_limit() -> io::Result<()> {
         let inbox = Inbox::new()?;
         for value in 0..10 {
-            inbox.push(value);
+            inbox.push_all([value]);
         }
-        let (first, more) = inbox.take_batch(4);
+        let (first, more) = inbox.take_batch(4, one);
         assert_eq!(first, vec![0, 1, 2, 3]);
         assert!(more);
-        let (rest, more) = inbox.take_batch(100);
+        let (rest, more) = inbox.take_batch(100, one);
         assert_eq!(rest, vec![4, 5, 6, 7, 8, 9]);
         assert!(!more);
         assert!(!is_readable(inbox.fd()));
@@ -213,12 +249,12 @@ mod tests {
     #[test]
     fn a_push_after_draining_signals_again() -> io::Result<()> {
         let inbox = Inbox::new()?;
-        inbox.push(1);
-        let _ = inbox.take_batch(10);
+        inbox.push_all([1]);
+        let _ = inbox.take_batch(10, one);
         assert!(!is_readable(inbox.fd()));
-        inbox.push(2);
+        inbox.push_all([2]);
         assert!(is_readable(inbox.fd()));
-        assert_eq!(inbox.take_batch(10).0, vec![2]);
+        assert_eq!(inbox.take_batch(10, one).0, vec![2]);
         Ok(())
     }
 
@@ -230,16 +266,16 @@ mod tests {
                 let inbox = Arc::clone(&inbox);
                 std::thread::spawn(move || {
                     for value in 0..1000 {
-                        inbox.push(thread * 1000 + value);
+                        inbox.push_all([thread * 1000 + value]);
                     }
                 })
             })
             .collect();
         let mut seen = Vec::new();
         while seen.len() < 4000 {
-            seen.extend(inbox.take_batch(256).0);
+            seen.extend(inbox.take_batch(256, one).0);
             if writers.iter().all(|writer| writer.is_finished()) {
-                seen.extend(inbox.take_batch(usize::MAX).0);
+                seen.extend(inbox.take_batch(usize::MAX, one).0);
             }
         }
         for writer in writers {

@@ -1,9 +1,12 @@
 //! fastio's native module, `fastio._fastio`.
 
+mod asyncio;
 mod bridge;
 mod errors;
+mod gather;
 mod inbox;
 mod probes;
+mod queue;
 mod runtime;
 mod sleep;
 
@@ -15,6 +18,8 @@ mod _fastio {
 
     #[pymodule_export]
     use crate::bridge::FastioFuture;
+    #[pymodule_export]
+    use crate::gather::gather;
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
     use crate::probes::naive_on_worker;

@@ -17,10 +17,7 @@ pub fn completed(value: Py<PyAny>) -> FastioFuture {
 #[pyfunction]
 #[pyo3(name = "_on_worker")]
 pub fn on_worker(value: Py<PyAny>) -> FastioFuture {
-    FastioFuture::new(
-        Job::Spawn(Box::new(|| Box::pin(async { Ok(Value::Preset) }))),
-        Some(value),
-    )
+    FastioFuture::new(Job::spawn(|| async { Ok(Value::Preset) }), Some(value))
 }
 
 /// An awaitable whose work panics on a tokio worker with `message`.
@@ -31,12 +28,7 @@ pub fn on_worker(value: Py<PyAny>) -> FastioFuture {
     reason = "this probe exists to prove panics are contained"
 )]
 pub fn panic_on_worker(message: String) -> FastioFuture {
-    FastioFuture::new(
-        Job::Spawn(Box::new(move || {
-            Box::pin(async move { panic!("{message}") })
-        })),
-        None,
-    )
+    FastioFuture::new(Job::spawn(move || async move { panic!("{message}") }), None)
 }
 
 /// The naive bridge, for the benchmark only: pyo3-async-runtimes'

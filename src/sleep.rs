@@ -27,12 +27,10 @@ fn sleep_job(delay: f64) -> PyResult<Job> {
     let Ok(duration) = Duration::try_from_secs_f64(delay) else {
         return Ok(Job::Never);
     };
-    Ok(Job::Spawn(Box::new(move || {
-        Box::pin(async move {
-            tokio::time::sleep(duration).await;
-            Ok(Value::Preset)
-        })
-    })))
+    Ok(Job::spawn(move || async move {
+        tokio::time::sleep(duration).await;
+        Ok(Value::Preset)
+    }))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from fastio._fastio import FastioFuture, __version__, sleep
+from fastio._fastio import FastioFuture, __version__, gather, sleep
 from fastio.exceptions import FastioError, InternalError
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "FastioFuture",
     "InternalError",
     "__version__",
+    "gather",
     "sleep",
 ]

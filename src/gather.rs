@@ -1,0 +1,458 @@
+//! `fastio.gather`: asyncio.gather's contract, with the work of fastio
+//! children joined inside Rust.
+//!
+//! Children that are fastio awaitables whose work has not started become
+//! *members*: their work runs in one joined future on the loop's dispatcher,
+//! which reports back once for the whole group (and early, for the first
+//! failure when exceptions are not returned). Every other child goes through
+//! `asyncio.ensure_future` and a done callback, as in asyncio.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use pyo3::{intern, PyTraverseError, PyVisit};
+
+use crate::asyncio::{cancelled_error, ensure_future, running_loop};
+use crate::bridge::{FastioFuture, GuardedWork, Outcome, Settled, State};
+use crate::queue::{Completion, LoopQueue, DRAIN_SLICE};
+
+/// One distinct awaitable passed to a gather.
+enum Child {
+    /// A fastio awaitable whose work runs in the gather's joined future.
+    Member(Py<FastioFuture>),
+    /// Anything else, watched through a done callback.
+    Watched(Py<PyAny>),
+}
+
+impl Child {
+    fn object(&self) -> &Py<PyAny> {
+        match self {
+            Child::Member(future) => future.as_any(),
+            Child::Watched(future) => future,
+        }
+    }
+}
+
+/// The bookkeeping of a gather, kept on the awaitable it returns.
+pub struct Gathering {
+    /// Distinct children, in order of first appearance.
+    children: Vec<Child>,
+    /// For each argument, the index of its child: the same coroutine passed
+    /// twice runs once and its result appears twice.
+    positions: Vec<usize>,
+    settled: Vec<Option<Settled>>,
+    remaining: usize,
+    return_exceptions: bool,
+    cancel_requested: bool,
+}
+
+impl Gathering {
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for child in &self.children {
+            visit.call(child.object())?;
+        }
+        for settled in self.settled.iter().flatten() {
+            match settled {
+                Settled::Value(value) | Settled::Error(value) => visit.call(value)?,
+                Settled::Cancelled(message) => visit.call(message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs awaitables concurrently and returns their results in argument order.
+#[pyfunction]
+#[pyo3(signature = (*aws, return_exceptions = false))]
+pub fn gather(
+    py: Python<'_>,
+    aws: &Bound<'_, PyTuple>,
+    return_exceptions: bool,
+) -> PyResult<Py<FastioFuture>> {
+    if aws.is_empty() {
+        return Py::new(
+            py,
+            FastioFuture::finished(PyList::empty(py).into_any().unbind()),
+        );
+    }
+    let event_loop = running_loop(py)?;
+
+    let mut index_of: HashMap<usize, usize> = HashMap::with_capacity(aws.len());
+    let mut distinct: Vec<Bound<'_, PyAny>> = Vec::new();
+    let mut positions = Vec::with_capacity(aws.len());
+    for awaitable in aws.iter() {
+        let index = *index_of
+            .entry(awaitable.as_ptr() as usize)
+            .or_insert_with(|| {
+                distinct.push(awaitable.clone());
+                distinct.len() - 1
+            });
+        positions.push(index);
+    }
+
+    // Everything that is not joined goes through ensure_future first, so a
+    // TypeError for a non-awaitable leaves the fastio children untouched.
+    let mut children: Vec<Option<Child>> = Vec::with_capacity(distinct.len());
+    for awaitable in &distinct {
+        let joinable = awaitable
+            .cast::<FastioFuture>()
+            .is_ok_and(|future| future.get().can_join(&event_loop));
+        children.push(if joinable {
+            None
+        } else {
+            Some(Child::Watched(
+                ensure_future(awaitable, &event_loop)?.unbind(),
+            ))
+        });
+    }
+    let mut members = Vec::new();
+    for (index, (awaitable, child)) in distinct.into_iter().zip(children.iter_mut()).enumerate() {
+        if child.is_some() {
+            continue;
+        }
+        let future = awaitable.cast_into::<FastioFuture>()?;
+        let joined = future.get().join(&event_loop);
+        *child = Some(match joined {
+            Some(work) => {
+                members.push((index, work));
+                Child::Member(future.unbind())
+            }
+            None => Child::Watched(ensure_future(future.as_any(), &event_loop)?.unbind()),
+        });
+    }
+    let children: Vec<Child> = children.into_iter().flatten().collect();
+
+    let count = children.len();
+    let outer = Py::new(
+        py,
+        FastioFuture::gathering(
+            event_loop.clone().unbind(),
+            Gathering {
+                children,
+                positions,
+                settled: (0..count).map(|_| None).collect(),
+                remaining: count,
+                return_exceptions,
+                cancel_requested: false,
+            },
+        ),
+    )?;
+
+    if !members.is_empty() {
+        let queue = LoopQueue::for_loop(py, &event_loop)?;
+        // Registered until the last delivery, so members always finish.
+        let token = queue.register(outer.clone_ref(py));
+        let joined = join_members(members, return_exceptions, token, Arc::downgrade(&queue));
+        if let Err(err) = queue.submit(joined) {
+            queue.forget(token);
+            return Err(err);
+        }
+    }
+    watch_children(outer.bind(py))?;
+    Ok(outer)
+}
+
+/// Registers a done callback on each watched child.
+fn watch_children(outer: &Bound<'_, FastioFuture>) -> PyResult<()> {
+    let py = outer.py();
+    let watched: Vec<(usize, Py<PyAny>)> = {
+        let inner = outer.get().lock();
+        let Some(gathering) = inner.gathering.as_ref() else {
+            return Ok(());
+        };
+        gathering
+            .children
+            .iter()
+            .enumerate()
+            .filter_map(|(index, child)| match child {
+                Child::Watched(future) => Some((index, future.clone_ref(py))),
+                Child::Member(_) => None,
+            })
+            .collect()
+    };
+    for (index, future) in watched {
+        let callback = ChildDone {
+            outer: outer.clone().unbind(),
+            index,
+        };
+        future
+            .bind(py)
+            .call_method1(intern!(py, "add_done_callback"), (callback,))?;
+    }
+    Ok(())
+}
+
+/// Runs the members' work as one future and reports their outcomes to the
+/// loop: once at the end, plus at once for a failure that the gather must
+/// raise. `unconstrained` (via the dispatcher) and `FuturesUnordered` keep
+/// this linear: only woken members are polled.
+fn join_members(
+    members: Vec<(usize, GuardedWork)>,
+    return_exceptions: bool,
+    token: u64,
+    queue: Weak<LoopQueue>,
+) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let total = members.len();
+        let mut running: FuturesUnordered<_> = members
+            .into_iter()
+            .map(|(index, work)| work.map(move |outcome| (index, outcome)))
+            .collect();
+        let mut finished = Slices::default();
+        let mut delivered = 0;
+        while let Some((index, outcome)) = running.next().await {
+            let failed = !matches!(outcome, Some(Ok(_)));
+            finished.push((index, outcome));
+            if failed && !return_exceptions {
+                delivered += finished.len;
+                let report = std::mem::take(&mut finished);
+                if !deliver(&queue, token, report, delivered == total) {
+                    return;
+                }
+            }
+        }
+        if delivered < total {
+            deliver(&queue, token, finished, true);
+        }
+    })
+}
+
+/// Member outcomes, kept in slices the drain converts one at a time so a
+/// huge group never stalls the loop.
+#[derive(Default)]
+struct Slices {
+    slices: Vec<Vec<(usize, Option<Outcome>)>>,
+    len: usize,
+}
+
+impl Slices {
+    fn push(&mut self, outcome: (usize, Option<Outcome>)) {
+        match self.slices.last_mut() {
+            Some(slice) if slice.len() < DRAIN_SLICE => slice.push(outcome),
+            _ => {
+                let mut slice = Vec::with_capacity(DRAIN_SLICE.min(64));
+                slice.push(outcome);
+                self.slices.push(slice);
+            }
+        }
+        self.len += 1;
+    }
+}
+
+/// Pushes member outcomes to the loop (one wake-up); false if it is gone.
+fn deliver(queue: &Weak<LoopQueue>, token: u64, finished: Slices, last: bool) -> bool {
+    let Some(queue) = queue.upgrade() else {
+        return false;
+    };
+    let count = finished.slices.len();
+    queue.deliver(
+        finished
+            .slices
+            .into_iter()
+            .enumerate()
+            .map(|(number, members)| Completion::Group {
+                token,
+                members,
+                last: last && number + 1 == count,
+            }),
+    );
+    true
+}
+
+/// On the loop thread: members of `outer` finished (`None`: aborted).
+pub(crate) fn members_finished(
+    outer: &Bound<'_, FastioFuture>,
+    members: Vec<(usize, Option<Outcome>)>,
+) -> PyResult<()> {
+    let py = outer.py();
+    let mut first_error = None;
+    for (index, outcome) in members {
+        let member = {
+            let inner = outer.get().lock();
+            match inner
+                .gathering
+                .as_ref()
+                .and_then(|gathering| gathering.children.get(index))
+            {
+                Some(Child::Member(member)) => member.clone_ref(py),
+                _ => continue,
+            }
+        };
+        let member = member.bind(py);
+        if let Some(outcome) = outcome {
+            if let Err(err) = FastioFuture::complete_member(member, outcome) {
+                first_error.get_or_insert(err);
+            }
+        }
+        if let Some(settled) = member.get().settled(py) {
+            record(outer, index, settled)?;
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Records how child `index` ended and finishes `outer` when asyncio.gather
+/// would: at the first failure unless exceptions are returned, else when
+/// every child has ended.
+fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> PyResult<()> {
+    let py = outer.py();
+    let mut inner = outer.get().lock();
+    let outer_finished = inner.state.is_finished();
+    let Some(gathering) = inner.gathering.as_mut() else {
+        return Ok(());
+    };
+    let Some(slot) = gathering.settled.get_mut(index) else {
+        return Ok(());
+    };
+    if slot.is_some() {
+        return Ok(());
+    }
+    let failure = match &settled {
+        Settled::Value(_) => None,
+        Settled::Error(exception) => Some(exception.clone_ref(py)),
+        Settled::Cancelled(message) => Some(cancelled_instance(py, message.as_ref(), false)),
+    };
+    let last_cancel_message = match &settled {
+        Settled::Cancelled(Some(message)) => Some(message.clone_ref(py)),
+        _ => None,
+    };
+    *slot = Some(settled);
+    gathering.remaining -= 1;
+    if outer_finished {
+        return Ok(());
+    }
+    if let (Some(exception), false) = (failure, gathering.return_exceptions) {
+        return FastioFuture::settle(outer, inner, State::Done(Err(exception)));
+    }
+    if gathering.remaining > 0 {
+        return Ok(());
+    }
+    if gathering.cancel_requested {
+        let exception = cancelled_instance(py, last_cancel_message.as_ref(), false);
+        return FastioFuture::settle(outer, inner, State::Done(Err(exception)));
+    }
+    let results = PyList::empty(py);
+    for &position in &gathering.positions {
+        let item = match gathering.settled.get(position) {
+            Some(Some(Settled::Value(value) | Settled::Error(value))) => value.clone_ref(py),
+            Some(Some(Settled::Cancelled(message))) => {
+                cancelled_instance(py, message.as_ref(), true)
+            }
+            _ => py.None(),
+        };
+        results.append(item)?;
+    }
+    FastioFuture::settle(outer, inner, State::Done(Ok(results.into_any().unbind())))
+}
+
+/// asyncio puts `CancelledError('')` in the results for a cancelled child
+/// with no message, and raises `CancelledError()` for it.
+fn cancelled_instance(py: Python<'_>, message: Option<&Py<PyAny>>, in_results: bool) -> Py<PyAny> {
+    let empty = pyo3::types::PyString::new(py, "").into_any().unbind();
+    let message = match message {
+        Some(message) => Some(message),
+        None if in_results => Some(&empty),
+        None => None,
+    };
+    cancelled_error(py, message).into_value(py).into_any()
+}
+
+/// Cancels every child of `outer`; it finishes once they have ended.
+pub(crate) fn cancel_children(
+    outer: &Bound<'_, FastioFuture>,
+    message: Option<Py<PyAny>>,
+) -> PyResult<bool> {
+    let py = outer.py();
+    let children: Vec<(usize, Py<PyAny>, bool)> = {
+        let mut inner = outer.get().lock();
+        let Some(gathering) = inner.gathering.as_mut() else {
+            return Ok(false);
+        };
+        // Set first: a member's cancellation is recorded at once below.
+        gathering.cancel_requested = true;
+        gathering
+            .children
+            .iter()
+            .enumerate()
+            .map(|(index, child)| {
+                (
+                    index,
+                    child.object().clone_ref(py),
+                    matches!(child, Child::Member(_)),
+                )
+            })
+            .collect()
+    };
+    let mut any_cancelled = false;
+    for (index, child, is_member) in children {
+        let child = child.bind(py);
+        let message = message.as_ref().map(|message| message.clone_ref(py));
+        if is_member {
+            let member = child.cast::<FastioFuture>()?;
+            any_cancelled |= FastioFuture::cancel(member, message)?;
+            if let Some(settled) = member.get().settled(py) {
+                record(outer, index, settled)?;
+            }
+        } else {
+            any_cancelled |= child
+                .call_method1(intern!(py, "cancel"), (message,))?
+                .is_truthy()?;
+        }
+    }
+    if !any_cancelled {
+        if let Some(gathering) = outer.get().lock().gathering.as_mut() {
+            gathering.cancel_requested = false;
+        }
+    }
+    Ok(any_cancelled)
+}
+
+/// The done callback on a watched child.
+#[pyclass(frozen, module = "fastio._fastio")]
+struct ChildDone {
+    outer: Py<FastioFuture>,
+    index: usize,
+}
+
+#[pymethods]
+impl ChildDone {
+    fn __call__(&self, py: Python<'_>, child: Bound<'_, PyAny>) -> PyResult<()> {
+        let settled = match child.cast::<FastioFuture>() {
+            Ok(future) => future.get().settled(py),
+            Err(_) => Some(settled_from_python(&child)?),
+        };
+        match settled {
+            Some(settled) => record(self.outer.bind(py), self.index, settled),
+            None => Ok(()),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.outer)
+    }
+}
+
+/// How a finished asyncio future ended.
+fn settled_from_python(future: &Bound<'_, PyAny>) -> PyResult<Settled> {
+    let py = future.py();
+    if future.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+        let message = future
+            .getattr(intern!(py, "_cancel_message"))
+            .ok()
+            .filter(|message| !message.is_none())
+            .map(Bound::unbind);
+        return Ok(Settled::Cancelled(message));
+    }
+    let exception = future.call_method0(intern!(py, "exception"))?;
+    if !exception.is_none() {
+        return Ok(Settled::Error(exception.unbind()));
+    }
+    Ok(Settled::Value(
+        future.call_method0(intern!(py, "result"))?.unbind(),
+    ))
+}
