@@ -362,51 +362,39 @@ fn cancelled_instance(py: Python<'_>, message: Option<&Py<PyAny>>, in_results: b
     cancelled_error(py, message).into_value(py).into_any()
 }
 
-/// Cancels every child of `outer`; it finishes once they have ended.
+/// Cancels every child of `outer`; it finishes once they have ended. As in
+/// asyncio, that is noticed later, not inside this call: members report
+/// through their joined future, watched children through their callbacks.
 pub(crate) fn cancel_children(
     outer: &Bound<'_, FastioFuture>,
     message: Option<Py<PyAny>>,
 ) -> PyResult<bool> {
     let py = outer.py();
-    let children: Vec<(usize, Py<PyAny>, bool)> = {
-        let mut inner = outer.get().lock();
-        let Some(gathering) = inner.gathering.as_mut() else {
+    let children: Vec<Py<PyAny>> = {
+        let inner = outer.get().lock();
+        let Some(gathering) = inner.gathering.as_ref() else {
             return Ok(false);
         };
-        // Set first: a member's cancellation is recorded at once below.
-        gathering.cancel_requested = true;
         gathering
             .children
             .iter()
-            .enumerate()
-            .map(|(index, child)| {
-                (
-                    index,
-                    child.object().clone_ref(py),
-                    matches!(child, Child::Member(_)),
-                )
-            })
+            .map(|child| child.object().clone_ref(py))
             .collect()
     };
     let mut any_cancelled = false;
-    for (index, child, is_member) in children {
+    for child in children {
         let child = child.bind(py);
         let message = message.as_ref().map(|message| message.clone_ref(py));
-        if is_member {
-            let member = child.cast::<FastioFuture>()?;
-            any_cancelled |= FastioFuture::cancel(member, message)?;
-            if let Some(settled) = member.get().settled(py) {
-                record(outer, index, settled)?;
-            }
-        } else {
-            any_cancelled |= child
+        any_cancelled |= match child.cast::<FastioFuture>() {
+            Ok(future) => FastioFuture::cancel(future, message)?,
+            Err(_) => child
                 .call_method1(intern!(py, "cancel"), (message,))?
-                .is_truthy()?;
-        }
+                .is_truthy()?,
+        };
     }
-    if !any_cancelled {
+    if any_cancelled {
         if let Some(gathering) = outer.get().lock().gathering.as_mut() {
-            gathering.cancel_requested = false;
+            gathering.cancel_requested = true;
         }
     }
     Ok(any_cancelled)

@@ -1,13 +1,21 @@
 """fastio's native module. Import from :mod:`fastio` instead."""
 
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextvars import Context
-from typing import Any, Generic, Self, TypeVar, final, overload
+from typing import Any, Generic, Literal, Self, TypeVar, final, overload
 
 _T = TypeVar("_T")
 
 __version__: str
-__all__ = ["FastioFuture", "__version__", "_completed", "_on_worker", "_panic_on_worker", "sleep"]
+__all__ = [
+    "FastioFuture",
+    "__version__",
+    "_completed",
+    "_on_worker",
+    "_panic_on_worker",
+    "gather",
+    "sleep",
+]
 
 @final
 class FastioFuture(Generic[_T]):
@@ -104,6 +112,58 @@ def sleep(delay: float, result: _T) -> FastioFuture[_T]:
     Example::
 
         assert await fastio.sleep(0.5, "ready") == "ready"
+    """
+
+@overload
+def gather(
+    *aws: Awaitable[_T], return_exceptions: Literal[False] = False
+) -> FastioFuture[list[_T]]:
+    """Runs awaitables concurrently; returns their results in argument order.
+
+    A drop-in for ``asyncio.gather``, with the same contract: the first
+    exception propagates (the other children keep running) unless
+    ``return_exceptions`` is true, which puts exceptions in place;
+    cancelling the returned awaitable cancels every child; ``gather()``
+    returns ``[]``; an awaitable passed twice runs once and its result
+    appears twice; any mix of coroutines, tasks, futures and fastio
+    awaitables is accepted, and anything else raises TypeError.
+
+    fastio awaitables whose work has not started are joined inside Rust as
+    one future: the event loop is woken once for the whole group instead of
+    once per child, and each child still finishes as a future of its own.
+    Other children go through ``asyncio.ensure_future`` as usual.
+
+    Must be called with an event loop running.
+
+    Example::
+
+        sleeps = [fastio.sleep(0.01, n) for n in range(100_000)]
+        assert await fastio.gather(*sleeps) == list(range(100_000))
+    """
+
+@overload
+def gather(*aws: Awaitable[_T], return_exceptions: bool) -> FastioFuture[list[_T | BaseException]]:
+    """Runs awaitables concurrently; returns their results in argument order.
+
+    A drop-in for ``asyncio.gather``, with the same contract: the first
+    exception propagates (the other children keep running) unless
+    ``return_exceptions`` is true, which puts exceptions in place;
+    cancelling the returned awaitable cancels every child; ``gather()``
+    returns ``[]``; an awaitable passed twice runs once and its result
+    appears twice; any mix of coroutines, tasks, futures and fastio
+    awaitables is accepted, and anything else raises TypeError.
+
+    fastio awaitables whose work has not started are joined inside Rust as
+    one future: the event loop is woken once for the whole group instead of
+    once per child, and each child still finishes as a future of its own.
+    Other children go through ``asyncio.ensure_future`` as usual.
+
+    Must be called with an event loop running.
+
+    Example::
+
+        sleeps = [fastio.sleep(0.01, n) for n in range(100_000)]
+        assert await fastio.gather(*sleeps) == list(range(100_000))
     """
 
 def _completed(value: _T) -> FastioFuture[_T]:

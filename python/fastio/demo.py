@@ -23,7 +23,8 @@ async def timed(label: str, run: Callable[[], Awaitable[Any]]) -> float:
 
 async def demo() -> None:
     print(f"fastio {fastio.__version__}: asyncio primitives whose work runs in Rust on tokio\n")
-    print(f"{CONCURRENT_SLEEPS:,} concurrent sleeps of {SLEEP_SECONDS * 1000:.0f} ms, under asyncio.gather:")
+    milliseconds = SLEEP_SECONDS * 1000
+    print(f"{CONCURRENT_SLEEPS:,} concurrent sleeps of {milliseconds:.0f} ms via asyncio.gather:")
     slow = await timed(
         "asyncio.sleep",
         lambda: asyncio.gather(*(asyncio.sleep(SLEEP_SECONDS) for _ in range(CONCURRENT_SLEEPS))),
