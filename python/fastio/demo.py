@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +15,8 @@ SLEEP_SECONDS = 0.01
 
 
 async def timed(label: str, run: Callable[[], Awaitable[Any]]) -> float:
+    # Each run starts without the previous run's garbage to collect.
+    gc.collect()
     started = time.perf_counter()
     await run()
     elapsed = time.perf_counter() - started
