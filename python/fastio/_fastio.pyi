@@ -97,23 +97,7 @@ def sleep(delay: float) -> FastioFuture[None]:
     """
 
 @overload
-def sleep(delay: float, result: _T) -> FastioFuture[_T]:
-    """Waits ``delay`` seconds on a tokio timer, then returns ``result``.
-
-    Behaves like ``asyncio.sleep``: the timer starts at the first await (or
-    when handed to ``gather``/``ensure_future``); ``sleep(0)`` and negative
-    delays yield to the event loop exactly once; ``math.inf`` (or a delay too
-    large for a timer) sleeps until cancelled; cancelling stops the timer at
-    once. The timer's resolution is one millisecond.
-
-    Raises TypeError if ``delay`` is not a real number and ValueError if it
-    is NaN.
-
-    Example::
-
-        assert await fastio.sleep(0.5, "ready") == "ready"
-    """
-
+def sleep(delay: float, result: _T) -> FastioFuture[_T]: ...
 @overload
 def gather(
     *aws: Awaitable[_T], return_exceptions: Literal[False] = False
@@ -142,30 +126,9 @@ def gather(
     """
 
 @overload
-def gather(*aws: Awaitable[_T], return_exceptions: bool) -> FastioFuture[list[_T | BaseException]]:
-    """Runs awaitables concurrently; returns their results in argument order.
-
-    A drop-in for ``asyncio.gather``, with the same contract: the first
-    exception propagates (the other children keep running) unless
-    ``return_exceptions`` is true, which puts exceptions in place;
-    cancelling the returned awaitable cancels every child; ``gather()``
-    returns ``[]``; an awaitable passed twice runs once and its result
-    appears twice; any mix of coroutines, tasks, futures and fastio
-    awaitables is accepted, and anything else raises TypeError.
-
-    fastio awaitables whose work has not started are joined inside Rust as
-    one future: the event loop is woken once for the whole group instead of
-    once per child, and each child still finishes as a future of its own.
-    Other children go through ``asyncio.ensure_future`` as usual.
-
-    Must be called with an event loop running.
-
-    Example::
-
-        sleeps = [fastio.sleep(0.01, n) for n in range(100_000)]
-        assert await fastio.gather(*sleeps) == list(range(100_000))
-    """
-
+def gather(
+    *aws: Awaitable[_T], return_exceptions: bool
+) -> FastioFuture[list[_T | BaseException]]: ...
 def _completed(value: _T) -> FastioFuture[_T]:
     """Internal: an awaitable already finished with ``value`` (tests, benchmarks)."""
 
