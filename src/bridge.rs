@@ -20,7 +20,7 @@ use crate::asyncio::{
 };
 use crate::errors::FastioError;
 use crate::gather::{self, Gathering};
-use crate::queue::{guard, LoopQueue};
+use crate::queue::{guard, Completion, LoopQueue};
 
 /// What a finished piece of Rust work hands back, still free of Python.
 pub type Outcome = Result<Value, FastioError>;
@@ -31,6 +31,41 @@ pub type GuardedWork = BoxFuture<'static, Option<Outcome>>;
 /// Builds the work when the awaitable starts, so timers begin at first
 /// await, wrapped (in the same allocation) to answer to `abort`.
 pub type Launch = Box<dyn FnOnce(AbortRegistration) -> GuardedWork + Send + 'static>;
+
+/// As [`Launch`], for work that talks back to its awaitable through a [`Link`].
+pub type LinkedLaunch = Box<dyn FnOnce(AbortRegistration, Link) -> GuardedWork + Send + 'static>;
+
+/// Lets running work ask its awaitable, on the loop thread, for more input.
+pub struct Link {
+    pub(crate) token: u64,
+    pub(crate) queue: Weak<LoopQueue>,
+}
+
+impl Link {
+    /// Asks the awaitable's [`Feeder`] for up to `want` more items; false if
+    /// the loop is gone.
+    pub fn request_input(&self, want: usize) -> bool {
+        match self.queue.upgrade() {
+            Some(queue) => {
+                queue.deliver([Completion::Feed {
+                    token: self.token,
+                    want,
+                }]);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Python-side input for linked work, pulled on the loop thread on request
+/// (for example the URL iterator of `fetch_all`).
+pub trait Feeder: Send {
+    /// Sends up to `want` more items to the work; an error fails the awaitable.
+    fn feed(&mut self, py: Python<'_>, want: usize) -> PyResult<()>;
+    /// Visits the Python objects it holds, for the garbage collector.
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError>;
+}
 
 /// A successful result, converted to Python on the loop thread.
 pub enum Value {
@@ -53,6 +88,8 @@ pub enum Job {
     Never,
     /// Runs Rust work on the tokio runtime.
     Spawn(Launch),
+    /// Runs Rust work that may ask for input through its [`Link`].
+    Linked(LinkedLaunch),
 }
 
 impl Job {
@@ -63,6 +100,17 @@ impl Job {
         Work: Future<Output = Outcome> + Send + 'static,
     {
         Job::Spawn(Box::new(move |registration| guard(make(), registration)))
+    }
+
+    /// Runs the future `make` returns, given its [`Link`], on the runtime.
+    pub fn spawn_linked<Make, Work>(make: Make) -> Job
+    where
+        Make: FnOnce(Link) -> Work + Send + 'static,
+        Work: Future<Output = Outcome> + Send + 'static,
+    {
+        Job::Linked(Box::new(move |registration, link| {
+            guard(make(link), registration)
+        }))
     }
 }
 
@@ -109,6 +157,8 @@ pub(crate) struct Inner {
     preset: Option<Py<PyAny>>,
     /// Set on the awaitable that `fastio.gather` returns.
     pub(crate) gathering: Option<Box<Gathering>>,
+    /// Set on awaitables whose work pulls input from Python.
+    feeder: Option<Box<dyn Feeder>>,
 }
 
 /// fastio's awaitable: asyncio treats it as a future (`asyncio.isfuture` is
@@ -131,6 +181,13 @@ impl FastioFuture {
         Self::with_state(State::Done(Ok(value)), None)
     }
 
+    /// An awaitable running linked work that pulls its input from `feeder`.
+    pub fn fed(job: Job, feeder: Box<dyn Feeder>) -> Self {
+        let future = Self::new(job, None);
+        future.lock().feeder = Some(feeder);
+        future
+    }
+
     /// The awaitable of a gather on `event_loop`, waiting for its children.
     pub(crate) fn gathering(event_loop: Py<PyAny>, gathering: Gathering) -> Self {
         let future = Self::with_state(State::Parked, None);
@@ -150,6 +207,7 @@ impl FastioFuture {
                 callbacks: Vec::new(),
                 preset,
                 gathering: None,
+                feeder: None,
             }),
             blocking: AtomicBool::new(false),
         }
@@ -175,23 +233,64 @@ impl FastioFuture {
             Job::YieldOnce => State::Done(Ok(take_preset(py, inner))),
             Job::Never => State::Parked,
             Job::Spawn(launch) => {
-                let queue = LoopQueue::for_loop(py, &event_loop)?;
-                let token = queue.register(slf.clone().unbind());
-                let (abort, registration) = AbortHandle::new_pair();
-                match queue.run(launch(registration), token) {
-                    Ok(()) => State::Running {
-                        token,
-                        queue: Arc::downgrade(&queue),
-                        abort,
-                    },
-                    Err(err) => {
-                        queue.forget(token);
-                        return Err(err);
-                    }
-                }
+                FastioFuture::run(slf, &event_loop, |registration, _| launch(registration))?
             }
+            Job::Linked(launch) => FastioFuture::run(slf, &event_loop, launch)?,
         };
         Ok(())
+    }
+
+    /// Registers with the loop's queue and hands the launched work to it.
+    fn run(
+        slf: &Bound<'_, Self>,
+        event_loop: &Bound<'_, PyAny>,
+        launch: impl FnOnce(AbortRegistration, Link) -> GuardedWork,
+    ) -> PyResult<State> {
+        let queue = LoopQueue::for_loop(slf.py(), event_loop)?;
+        let token = queue.register(slf.clone().unbind());
+        let (abort, registration) = AbortHandle::new_pair();
+        let link = Link {
+            token,
+            queue: Arc::downgrade(&queue),
+        };
+        match queue.run(launch(registration, link), token) {
+            Ok(()) => Ok(State::Running {
+                token,
+                queue: Arc::downgrade(&queue),
+                abort,
+            }),
+            Err(err) => {
+                queue.forget(token);
+                Err(err)
+            }
+        }
+    }
+
+    /// On the loop thread: the running work asked for up to `want` items.
+    pub(crate) fn feed(slf: &Bound<'_, Self>, want: usize) -> PyResult<()> {
+        let py = slf.py();
+        // Taken out while Python code (the user's iterator) runs.
+        let Some(mut feeder) = slf.get().lock().feeder.take() else {
+            return Ok(());
+        };
+        let fed = feeder.feed(py, want);
+        slf.get().lock().feeder = Some(feeder);
+        match fed {
+            Ok(()) => Ok(()),
+            Err(err) => FastioFuture::fail(slf, err.into_value(py).into_any()),
+        }
+    }
+
+    /// Finishes with `exception` and stops the work, as a cancel would.
+    pub(crate) fn fail(slf: &Bound<'_, Self>, exception: Py<PyAny>) -> PyResult<()> {
+        let mut inner = slf.get().lock();
+        if inner.state.is_finished() {
+            return Ok(());
+        }
+        let previous = std::mem::replace(&mut inner.state, State::Parked);
+        inner.feeder = None;
+        stop(previous);
+        FastioFuture::settle(slf, inner, State::Done(Err(exception)))
     }
 
     /// Called on the loop thread when the work for `token` finished.
@@ -323,7 +422,10 @@ impl FastioFuture {
     fn _asyncio_future_blocking(slf: &Bound<'_, Self>) -> bool {
         let this = slf.get();
         let mut inner = this.lock();
-        if matches!(inner.state, State::Idle(Job::Spawn(_) | Job::Never)) {
+        if matches!(
+            inner.state,
+            State::Idle(Job::Spawn(_) | Job::Linked(_) | Job::Never)
+        ) {
             let started = FastioFuture::start(slf, &mut inner);
             drop(inner);
             if let Err(no_loop_or_failure) = started {
@@ -399,22 +501,8 @@ impl FastioFuture {
         }
         let mut inner = inner;
         let previous = std::mem::replace(&mut inner.state, State::Parked);
-        match previous {
-            State::Running {
-                token,
-                queue,
-                abort,
-            } => {
-                abort.abort();
-                if let Some(queue) = queue.upgrade() {
-                    // Drops a reference to this object: it is alive, the
-                    // caller holds another.
-                    queue.forget(token);
-                }
-            }
-            State::Member { abort } => abort.abort(),
-            _ => {}
-        }
+        inner.feeder = None;
+        stop(previous);
         FastioFuture::settle(slf, inner, State::Cancelled(msg))?;
         Ok(true)
     }
@@ -492,6 +580,9 @@ impl FastioFuture {
         if let Some(gathering) = &inner.gathering {
             gathering.traverse(&visit)?;
         }
+        if let Some(feeder) = &inner.feeder {
+            feeder.traverse(&visit)?;
+        }
         match &inner.state {
             State::Done(Ok(value)) => visit.call(value)?,
             State::Done(Err(exception)) => visit.call(exception)?,
@@ -509,9 +600,10 @@ impl FastioFuture {
             std::mem::take(&mut inner.callbacks),
             std::mem::replace(&mut inner.state, State::Cancelled(None)),
             inner.gathering.take(),
+            inner.feeder.take(),
         );
         drop(inner);
-        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _) = &released {
+        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _, _) = &released {
             abort.abort();
         }
     }
@@ -522,6 +614,26 @@ impl Drop for FastioFuture {
         if let State::Running { abort, .. } | State::Member { abort } = &self.lock().state {
             abort.abort();
         }
+    }
+}
+
+/// Aborts the work of a state being left, and lets its queue forget it.
+fn stop(previous: State) {
+    match previous {
+        State::Running {
+            token,
+            queue,
+            abort,
+        } => {
+            abort.abort();
+            if let Some(queue) = queue.upgrade() {
+                // Drops a reference to the awaitable: it is alive, the
+                // caller holds another.
+                queue.forget(token);
+            }
+        }
+        State::Member { abort } => abort.abort(),
+        _ => {}
     }
 }
 

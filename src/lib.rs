@@ -1,14 +1,22 @@
 //! fastio's native module, `fastio._fastio`.
 
+// Tests may unwrap: a failure there is the test failing.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod asyncio;
 mod bridge;
+mod client;
 mod errors;
+mod fetch;
 mod gather;
 mod inbox;
 mod probes;
 mod queue;
+mod request;
+mod response;
 mod runtime;
 mod sleep;
+mod testing;
 
 use pyo3::prelude::*;
 
@@ -19,7 +27,13 @@ mod _fastio {
     #[pymodule_export]
     use crate::bridge::FastioFuture;
     #[pymodule_export]
+    use crate::fetch::{fetch, fetch_all};
+    #[pymodule_export]
     use crate::gather::gather;
+    #[pymodule_export]
+    use crate::response::{Headers, Response};
+    #[pymodule_export]
+    use crate::testing::{start_test_server, TestServer};
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
     use crate::probes::naive_on_worker;

@@ -46,13 +46,15 @@ pub enum Completion {
         members: Vec<(usize, Option<Outcome>)>,
         last: bool,
     },
+    /// The work under `token` wants up to `want` more input items.
+    Feed { token: u64, want: usize },
 }
 
 impl Completion {
     /// How many results this carries, for slicing the drain.
     fn weight(&self) -> usize {
         match self {
-            Completion::One { .. } => 1,
+            Completion::One { .. } | Completion::Feed { .. } => 1,
             Completion::Group { members, .. } => members.len().max(1),
         }
     }
@@ -264,6 +266,13 @@ impl LoopQueue {
                 };
                 match gathering {
                     Some(gathering) => gather::members_finished(gathering.bind(py), members),
+                    None => Ok(()),
+                }
+            }
+            Completion::Feed { token, want } => {
+                let future = self.pending().get(&token).map(|future| future.clone_ref(py));
+                match future {
+                    Some(future) => FastioFuture::feed(future.bind(py), want),
                     None => Ok(()),
                 }
             }

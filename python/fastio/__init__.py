@@ -18,14 +18,60 @@ Example::
 
 from __future__ import annotations
 
-from fastio._fastio import FastioFuture, __version__, gather, sleep
-from fastio.exceptions import FastioError, InternalError
+import collections.abc
+
+from fastio._fastio import (
+    FastioFuture,
+    Headers,
+    Response,
+    __version__,
+    fetch,
+    fetch_all,
+    gather,
+    sleep,
+)
+from fastio.exceptions import (
+    BodyTooLarge,
+    ClientClosed,
+    ConnectError,
+    DecodeError,
+    FastioError,
+    HTTPStatusError,
+    InternalError,
+    InvalidURL,
+    PoolTimeout,
+    ProtocolError,
+    ReadError,
+    RequestError,
+    TimeoutError,
+    TLSError,
+    TooManyRedirects,
+)
+
+collections.abc.Mapping.register(Headers)
 
 __all__ = [
+    "BodyTooLarge",
+    "ClientClosed",
+    "ConnectError",
+    "DecodeError",
     "FastioError",
     "FastioFuture",
+    "HTTPStatusError",
+    "Headers",
     "InternalError",
+    "InvalidURL",
+    "PoolTimeout",
+    "ProtocolError",
+    "ReadError",
+    "RequestError",
+    "Response",
+    "TLSError",
+    "TimeoutError",
+    "TooManyRedirects",
     "__version__",
+    "fetch",
+    "fetch_all",
     "gather",
     "sleep",
 ]

@@ -1,21 +1,129 @@
 """fastio's exception hierarchy.
 
 Every exception fastio raises for its own failures derives from
-:class:`FastioError`, so ``except fastio.FastioError`` catches them all, and
-``except Exception`` still sees them.
+:class:`FastioError` (so ``except fastio.FastioError`` catches them all, and
+``except Exception`` still sees them). Each also derives from the builtin a
+user would naturally catch: :class:`TimeoutError` from ``builtins.TimeoutError``,
+:class:`InvalidURL` from ``ValueError``, :class:`ClientClosed` from
+``RuntimeError``. Errors about a request carry ``.url`` and a message that
+names the method, the URL, what failed and why.
+
+Hierarchy::
+
+    FastioError
+    ├── InternalError
+    ├── RequestError
+    │   ├── ConnectError
+    │   │   └── TLSError
+    │   ├── TimeoutError (also builtins.TimeoutError)
+    │   │   └── PoolTimeout
+    │   ├── ReadError
+    │   ├── ProtocolError
+    │   ├── TooManyRedirects
+    │   └── BodyTooLarge
+    ├── DecodeError
+    ├── HTTPStatusError
+    ├── InvalidURL (also ValueError)
+    └── ClientClosed (also RuntimeError)
 """
 
 from __future__ import annotations
 
-__all__ = ["FastioError", "InternalError"]
+import builtins
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastio._fastio import Response
+
+__all__ = [
+    "BodyTooLarge",
+    "ClientClosed",
+    "ConnectError",
+    "DecodeError",
+    "FastioError",
+    "HTTPStatusError",
+    "InternalError",
+    "InvalidURL",
+    "PoolTimeout",
+    "ProtocolError",
+    "ReadError",
+    "RequestError",
+    "TLSError",
+    "TimeoutError",
+    "TooManyRedirects",
+]
 
 
 class FastioError(Exception):
-    """Base class of every error fastio raises for its own failures."""
+    """Base class of every error fastio raises for its own failures.
+
+    ``url`` is the URL the error is about, or None when it is about no URL.
+    """
+
+    url: str | None
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class InternalError(FastioError):
-    """A bug inside fastio, such as a panic in a Rust task.
+    """A bug inside fastio, such as a panic in a Rust task. Please report it."""
 
-    The message says what went wrong; please report it with the message.
-    """
+
+class RequestError(FastioError):
+    """The request failed in transport: nothing usable came back."""
+
+
+class ConnectError(RequestError):
+    """No connection could be made (refused, unreachable, DNS failure)."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed, for example an untrusted certificate."""
+
+
+class TimeoutError(RequestError, builtins.TimeoutError):
+    """The request's deadline passed (``timeout=``, or the connect timeout)."""
+
+
+class PoolTimeout(TimeoutError):
+    """No connection became free in the pool in time."""
+
+
+class ReadError(RequestError):
+    """The connection failed while the response was being read."""
+
+
+class ProtocolError(RequestError):
+    """The server broke the HTTP protocol (malformed response, bad chunking)."""
+
+
+class TooManyRedirects(RequestError):
+    """More redirects than allowed, or a redirect the policy refuses."""
+
+
+class BodyTooLarge(RequestError):
+    """The response body is larger than the allowed maximum."""
+
+
+class DecodeError(FastioError):
+    """The body could not be decoded (a broken gzip, brotli or zstd stream)."""
+
+
+class HTTPStatusError(FastioError):
+    """Raised by ``Response.raise_for_status()`` for a status of 400 or more."""
+
+    response: Response
+
+    def __init__(self, message: str, *, url: str | None = None, response: Response) -> None:
+        super().__init__(message, url=url)
+        self.response = response
+
+
+class InvalidURL(FastioError, ValueError):
+    """A URL that does not parse, or whose scheme is not http or https."""
+
+
+class ClientClosed(FastioError, RuntimeError):
+    """The client was used after it was closed."""

@@ -1,0 +1,63 @@
+"""A real HTTP server on 127.0.0.1 for tests, demos and benchmarks.
+
+::
+
+    with fastio.testing.serve() as server:
+        response = await fastio.fetch(server.url + "/json")
+
+The server runs on fastio's tokio runtime, in this process, on an ephemeral
+port. Routes on ``server.url`` (hyper; HTTP/1.1, or HTTP/2 with prior
+knowledge):
+
+- ``/bytes/{n}``: n bytes with Content-Length (streamed when large)
+- ``/chunked/{n}``: n bytes, chunked transfer encoding
+- ``/stream/{n}``: n JSON lines, 5 ms apart
+- ``/delay/{seconds}``: answers after the delay
+- ``/status/{code}``: that status
+- ``/redirect/{n}``: a chain of n redirects ending in 200
+- ``/redirect-loop``: redirects to itself forever
+- ``/redirect-to?url=...&status=302``: one redirect to ``url``
+- ``/echo``: the request (method, path, query, headers, body) as JSON
+- ``/retry-after/{seconds}``: 503 with Retry-After
+- ``/gzip``, ``/brotli``, ``/zstd``: a JSON body with that Content-Encoding
+- ``/bad-gzip``: claims gzip, is not
+- ``/json``: a small JSON document
+- ``/text?charset=latin-1&value=...``: ``value`` encoded in ``charset``
+- ``/bytes-raw``: invalid UTF-8 with no charset
+- ``/headers?Name=value``: sets response headers (and two Set-Cookie)
+- ``/counts``: requests per path so far, as JSON
+
+Fault routes on ``server.fault_url`` (raw TCP, broken on purpose):
+``/reset`` (reset instead of an answer), ``/reset-mid-body``,
+``/short-body`` (Content-Length longer than the body), ``/bad-chunked``,
+``/garbage`` (not HTTP), ``/hang`` (never answers).
+
+``server.request_count(path)`` counts requests per path on both listeners;
+``server.open_connections`` and ``server.accepted_connections`` count
+connections on the well-behaved one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastio._fastio import TestServer, _start_test_server
+
+__all__ = ["TestServer", "serve"]
+
+
+@contextmanager
+def serve(host: str = "127.0.0.1", port: int = 0) -> Iterator[TestServer]:
+    """Runs a test server for the duration of the ``with`` block.
+
+    Example::
+
+        with fastio.testing.serve() as server:
+            print(server.url)
+    """
+    server = _start_test_server(host, port)
+    try:
+        yield server
+    finally:
+        server.close()

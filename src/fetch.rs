@@ -1,0 +1,270 @@
+//! `fastio.fetch` and `fastio.fetch_all`, on the process's shared client.
+//!
+//! `fetch_all` is one Rust task: a bounded set of requests in flight, fed
+//! lazily from the caller's iterable in chunks pulled on the loop thread
+//! (through the awaitable's [`Link`]), with every result handed back in one
+//! batch at the end.
+
+use std::collections::VecDeque;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use http::{HeaderMap, Method};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use pyo3::{PyTraverseError, PyVisit};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, Value};
+use crate::client;
+use crate::errors::FastioError;
+use crate::request::{parse_headers, parse_method, parse_url_text, FetchArgs, RequestSpec, TimeoutArg};
+use crate::response::BatchResults;
+
+/// URLs pulled from the caller's iterable per request for more input.
+const FEED_CHUNK: usize = 1024;
+
+/// Sends one request and returns its Response.
+#[pyfunction]
+#[pyo3(signature = (
+    url, *, method = "GET", params = None, headers = None, json = None, data = None,
+    content = None, timeout = TimeoutArg::Default, verify = true
+))]
+#[allow(clippy::too_many_arguments, reason = "mirrors the Python keyword arguments")]
+pub fn fetch(
+    url: &Bound<'_, PyAny>,
+    method: &str,
+    params: Option<&Bound<'_, PyAny>>,
+    headers: Option<&Bound<'_, PyAny>>,
+    json: Option<&Bound<'_, PyAny>>,
+    data: Option<&Bound<'_, PyAny>>,
+    content: Option<&Bound<'_, PyAny>>,
+    timeout: TimeoutArg,
+    verify: bool,
+) -> PyResult<FastioFuture> {
+    let spec = FetchArgs {
+        url,
+        method,
+        params,
+        headers,
+        json,
+        data,
+        content,
+        timeout,
+        verify,
+    }
+    .build()?;
+    Ok(FastioFuture::new(
+        Job::spawn(move || async move {
+            let response = client::execute(spec).await?;
+            Ok(Value::Object(Box::new(response)))
+        }),
+        None,
+    ))
+}
+
+/// What every request of one `fetch_all` shares.
+#[derive(Clone)]
+struct Template {
+    method: Method,
+    headers: HeaderMap,
+    timeout: Option<std::time::Duration>,
+    verify: bool,
+}
+
+impl Template {
+    fn request(&self, url: &str) -> Result<RequestSpec, FastioError> {
+        Ok(RequestSpec {
+            method: self.method.clone(),
+            url: parse_url_text(url)?,
+            headers: self.headers.clone(),
+            body: None,
+            timeout: self.timeout,
+            verify: self.verify,
+        })
+    }
+}
+
+/// One pulled input item: its position and its request (or why the URL is
+/// invalid, which is that item's result).
+type Item = (usize, Result<RequestSpec, FastioError>);
+
+enum Chunk {
+    Items(Vec<Item>),
+    End,
+}
+
+/// Pulls URLs from the caller's iterator on the loop thread.
+struct UrlFeeder {
+    iterator: Py<PyAny>,
+    template: Template,
+    next_index: usize,
+    sender: UnboundedSender<Chunk>,
+    exhausted: bool,
+}
+
+impl UrlFeeder {
+    fn pull(&mut self, py: Python<'_>, want: usize) -> PyResult<Chunk> {
+        if self.exhausted {
+            return Ok(Chunk::End);
+        }
+        let iterator = self.iterator.bind(py);
+        let mut items = Vec::with_capacity(want.min(FEED_CHUNK));
+        while items.len() < want {
+            let Some(next) = iterator.call_method0("__next__").map(Some).or_else(|err| {
+                if err.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            })?
+            else {
+                self.exhausted = true;
+                break;
+            };
+            let url = next.cast::<PyString>().map_err(|_| {
+                let kind = if next.is_instance_of::<PyBytes>() { "bytes" } else { "not a str" };
+                PyTypeError::new_err(format!(
+                    "fetch_all wants URLs as str; item {} is {kind}: {}",
+                    self.next_index,
+                    next.repr().map_or_else(|_| "?".to_owned(), |text| text.to_string())
+                ))
+            })?;
+            items.push((self.next_index, self.template.request(url.to_str()?)));
+            self.next_index += 1;
+        }
+        if items.is_empty() {
+            Ok(Chunk::End)
+        } else {
+            Ok(Chunk::Items(items))
+        }
+    }
+}
+
+impl Feeder for UrlFeeder {
+    fn feed(&mut self, py: Python<'_>, want: usize) -> PyResult<()> {
+        let chunk = self.pull(py, want)?;
+        let ended = matches!(chunk, Chunk::End);
+        // A closed receiver means the work already finished or stopped.
+        let _ = self.sender.send(chunk);
+        if ended || self.exhausted {
+            let _ = self.sender.send(Chunk::End);
+        }
+        Ok(())
+    }
+
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.iterator)
+    }
+}
+
+/// Fetches every URL with at most `concurrency` requests in flight; the
+/// Responses come back in input order.
+#[pyfunction]
+#[pyo3(signature = (
+    urls, *, concurrency = 100, method = "GET", headers = None,
+    timeout = TimeoutArg::Default, return_exceptions = false, verify = true
+))]
+#[allow(clippy::too_many_arguments, reason = "mirrors the Python keyword arguments")]
+pub fn fetch_all(
+    py: Python<'_>,
+    urls: &Bound<'_, PyAny>,
+    concurrency: i64,
+    method: &str,
+    headers: Option<&Bound<'_, PyAny>>,
+    timeout: TimeoutArg,
+    return_exceptions: bool,
+    verify: bool,
+) -> PyResult<FastioFuture> {
+    if urls.is_instance_of::<PyString>() || urls.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(
+            "fetch_all wants an iterable of URLs, not a single str or bytes; use fetch() for one URL",
+        ));
+    }
+    if concurrency < 1 {
+        return Err(PyValueError::new_err(format!(
+            "concurrency must be at least 1, not {concurrency}"
+        )));
+    }
+    let concurrency = usize::try_from(concurrency).unwrap_or(usize::MAX);
+    let iterator = urls.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "fetch_all wants an iterable of URLs, not {}",
+            urls.get_type().name().map_or_else(|_| "?".to_owned(), |name| name.to_string())
+        ))
+    })?;
+    let template = Template {
+        method: parse_method(method)?,
+        headers: parse_headers(headers)?,
+        timeout: timeout.resolve(),
+        verify,
+    };
+    let (sender, receiver) = unbounded_channel();
+    let mut feeder = UrlFeeder {
+        iterator: iterator.into_any().unbind(),
+        template,
+        next_index: 0,
+        sender,
+        exhausted: false,
+    };
+    // The first chunk now: bad items near the start raise here, at once.
+    feeder.feed(py, FEED_CHUNK.min(concurrency.saturating_mul(2)).max(1))?;
+    Ok(FastioFuture::fed(
+        Job::spawn_linked(move |link| run_all(receiver, link, concurrency, return_exceptions)),
+        Box::new(feeder),
+    ))
+}
+
+/// The body of one `fetch_all`.
+async fn run_all(
+    mut input: UnboundedReceiver<Chunk>,
+    link: Link,
+    concurrency: usize,
+    return_exceptions: bool,
+) -> Outcome {
+    let mut results: Vec<Option<Result<crate::response::ResponseData, FastioError>>> = Vec::new();
+    let mut waiting: VecDeque<Item> = VecDeque::new();
+    let mut running = FuturesUnordered::new();
+    let mut input_ended = false;
+    let mut asked = false;
+    loop {
+        while running.len() < concurrency {
+            let Some((index, request)) = waiting.pop_front() else {
+                break;
+            };
+            if results.len() <= index {
+                results.resize_with(index + 1, || None);
+            }
+            match request {
+                Ok(spec) => running.push(async move { (index, client::execute(spec).await) }),
+                Err(invalid) if return_exceptions => results[index] = Some(Err(invalid)),
+                Err(invalid) => return Err(invalid),
+            }
+        }
+        if !input_ended && !asked && waiting.len() < concurrency {
+            asked = link.request_input(FEED_CHUNK.max(concurrency));
+            if !asked {
+                input_ended = true; // the loop is gone; nobody will read the result
+            }
+        }
+        if input_ended && waiting.is_empty() && running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            chunk = input.recv(), if !input_ended => match chunk {
+                Some(Chunk::Items(items)) => {
+                    waiting.extend(items);
+                    asked = false;
+                }
+                Some(Chunk::End) | None => input_ended = true,
+            },
+            Some((index, result)) = running.next(), if !running.is_empty() => {
+                match result {
+                    Err(failure) if !return_exceptions => return Err(failure),
+                    result => results[index] = Some(result),
+                }
+            }
+        }
+    }
+    Ok(Value::Object(Box::new(BatchResults(results))))
+}

@@ -1,0 +1,109 @@
+//! The fault listener: raw TCP answering with broken HTTP on purpose, by
+//! path. hyper cannot be made to send any of this.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::Counters;
+
+/// The largest request head read before giving up on a client.
+const MAX_HEAD: usize = 64 * 1024;
+
+pub async fn serve(
+    listener: std::net::TcpListener,
+    counters: Arc<Counters>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        let counters = Arc::clone(&counters);
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = answer(stream, counters) => {}
+                _ = stopped.wait_for(|stop| *stop) => {}
+            }
+        });
+    }
+}
+
+/// Reads the request head and returns its path (query excluded).
+async fn read_path(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).await.ok()?;
+        if read == 0 || head.len() > MAX_HEAD {
+            return None;
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    let line = head.split(|&byte| byte == b'\n').next()?;
+    let target = std::str::from_utf8(line).ok()?.split_whitespace().nth(1)?;
+    Some(target.split('?').next().unwrap_or(target).to_owned())
+}
+
+/// Closes with a TCP reset instead of an orderly close.
+fn reset(stream: TcpStream) {
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
+async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
+    let Some(path) = read_path(&mut stream).await else {
+        return;
+    };
+    counters.count(&path);
+    match path.as_str() {
+        // The request arrives; the answer is a reset.
+        "/reset" => reset(stream),
+        // Headers and part of the body, then a reset.
+        "/reset-mid-body" => {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            let _ = stream.write_all(&[b'x'; 1000]).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            reset(stream);
+        }
+        // Content-Length promises more than comes before the close.
+        "/short-body" => {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            let _ = stream.write_all(&[b'x'; 50]).await;
+            let _ = stream.shutdown().await;
+        }
+        // A chunk size that is not hexadecimal.
+        "/bad-chunked" => {
+            let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n0\r\n\r\n";
+            let _ = stream.write_all(response).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Not HTTP at all.
+        "/garbage" => {
+            let _ = stream.write_all(b"THIS IS NOT HTTP\r\n\r\n").await;
+            let _ = stream.shutdown().await;
+        }
+        // Accepts, reads the request, never answers.
+        "/hang" => std::future::pending::<()>().await,
+        _ => {
+            let response =
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(response).await;
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `fastio.testing`: a real HTTP server on 127.0.0.1 for tests, demos and
+//! benchmarks. A hyper server serves the well-behaved routes; a raw TCP
+//! listener beside it serves the faults hyper will not produce.
+
+mod faults;
+mod routes;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::runtime;
+
+/// What the server counts, shared with its tasks.
+#[derive(Default)]
+pub struct Counters {
+    /// Requests by path (query string excluded), both listeners.
+    requests: Mutex<HashMap<String, u64>>,
+    /// Connections open right now on the hyper listener.
+    open_connections: AtomicUsize,
+    /// Connections accepted so far on the hyper listener.
+    accepted_connections: AtomicUsize,
+}
+
+impl Counters {
+    pub fn count(&self, path: &str) {
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        *requests.entry(path.to_owned()).or_default() += 1;
+    }
+
+    fn snapshot(&self) -> HashMap<String, u64> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Decrements the open-connection count when a connection task ends.
+struct OpenConnection(Arc<Counters>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A running test server. Stop it with `close()` (or use `fastio.testing.serve()`).
+#[pyclass(frozen, module = "fastio._fastio")]
+pub struct TestServer {
+    address: SocketAddr,
+    fault_address: SocketAddr,
+    counters: Arc<Counters>,
+    stop: watch::Sender<bool>,
+}
+
+#[pymethods]
+impl TestServer {
+    /// Base URL of the well-behaved routes, such as "http://127.0.0.1:41234".
+    #[getter]
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Base URL of the fault routes (raw TCP, broken HTTP on purpose).
+    #[getter]
+    fn fault_url(&self) -> String {
+        format!("http://{}", self.fault_address)
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// How many requests reached `path` (query excluded), on either listener.
+    fn request_count(&self, path: &str) -> u64 {
+        self.counters.snapshot().get(path).copied().unwrap_or(0)
+    }
+
+    /// Requests per path so far.
+    fn request_counts(&self) -> HashMap<String, u64> {
+        self.counters.snapshot()
+    }
+
+    /// Connections open right now on the well-behaved listener.
+    #[getter]
+    fn open_connections(&self) -> usize {
+        self.counters.open_connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far on the well-behaved listener.
+    #[getter]
+    fn accepted_connections(&self) -> usize {
+        self.counters.accepted_connections.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the request counts.
+    fn reset_counts(&self) {
+        self.counters
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Stops accepting and drops every open connection.
+    fn close(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<TestServer {} (faults {})>", self.url(), self.fault_url())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn bind(host: &str, port: u16) -> PyResult<StdListener> {
+    let listener = StdListener::bind((host, port))
+        .map_err(|err| PyOSError::new_err(format!("cannot listen on {host}:{port}: {err}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|err| PyOSError::new_err(format!("cannot listen on {host}:{port}: {err}")))?;
+    Ok(listener)
+}
+
+/// Starts a test server on `host` (port 0: any free port; the fault
+/// listener always takes a free port).
+#[pyfunction]
+#[pyo3(name = "_start_test_server", signature = (host = "127.0.0.1", port = 0))]
+pub fn start_test_server(host: &str, port: u16) -> PyResult<TestServer> {
+    let listener = bind(host, port)?;
+    let fault_listener = bind(host, 0)?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| PyOSError::new_err(err.to_string()))?;
+    let fault_address = fault_listener
+        .local_addr()
+        .map_err(|err| PyOSError::new_err(err.to_string()))?;
+    let counters = Arc::new(Counters::default());
+    let (stop, stopped) = watch::channel(false);
+    runtime::spawn(serve(listener, Arc::clone(&counters), stopped.clone()))?;
+    runtime::spawn(faults::serve(fault_listener, Arc::clone(&counters), stopped))?;
+    Ok(TestServer {
+        address,
+        fault_address,
+        counters,
+        stop,
+    })
+}
+
+/// Accepts until stopped; every connection is served by hyper (HTTP/1.1,
+/// or HTTP/2 with prior knowledge) and dropped when the server stops.
+async fn serve(listener: StdListener, counters: Arc<Counters>, mut stopped: watch::Receiver<bool>) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        counters.accepted_connections.fetch_add(1, Ordering::SeqCst);
+        counters.open_connections.fetch_add(1, Ordering::SeqCst);
+        let open = OpenConnection(Arc::clone(&counters));
+        let counters = Arc::clone(&counters);
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _open = open;
+            let service = hyper::service::service_fn(move |request| {
+                routes::handle(request, Arc::clone(&counters))
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stopped.wait_for(|stop| *stop) => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,259 @@
+//! The well-behaved routes of the test server.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+
+use super::Counters;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// Bodies up to this size are sent in one piece; larger ones stream.
+const WHOLE_BODY_LIMIT: usize = 4 * 1024 * 1024;
+const STREAM_PIECE: usize = 64 * 1024;
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into()).boxed()
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    respond(status, "text/plain; charset=utf-8", body)
+}
+
+fn json(value: &serde_json::Value) -> Response<Body> {
+    respond(StatusCode::OK, "application/json", value.to_string())
+}
+
+fn not_found(path: &str) -> Response<Body> {
+    text(StatusCode::NOT_FOUND, format!("no route for {path}\n"))
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    let mut response = text(status, format!("redirecting to {location}\n"));
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+/// `n` bytes of a repeating pattern, streamed in pieces when large.
+fn pattern_body(length: usize, chunked: bool) -> Body {
+    const PATTERN: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz\n";
+    if length <= WHOLE_BODY_LIMIT && !chunked {
+        let body: Vec<u8> = PATTERN.iter().copied().cycle().take(length).collect();
+        return full(body);
+    }
+    let piece: Bytes = PATTERN.iter().copied().cycle().take(STREAM_PIECE).collect::<Vec<u8>>().into();
+    let pieces = (0..length.div_ceil(STREAM_PIECE)).map(move |number| {
+        let size = STREAM_PIECE.min(length - number * STREAM_PIECE);
+        Ok::<_, Infallible>(Frame::data(piece.slice(..size)))
+    });
+    StreamBody::new(futures::stream::iter(pieces)).boxed()
+}
+
+fn query_map(query: Option<&str>) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}
+
+fn brotli(data: &[u8]) -> Vec<u8> {
+    let mut output = Vec::new();
+    {
+        let mut encoder = brotli::CompressorWriter::new(&mut output, 4096, 5, 22);
+        let _ = encoder.write_all(data);
+    }
+    output
+}
+
+fn compressed(encoding: &str) -> Response<Body> {
+    let document = serde_json::json!({ "compressed": encoding, "padding": "x".repeat(2000) });
+    let plain = document.to_string().into_bytes();
+    let encoded = match encoding {
+        "gzip" => gzip(&plain),
+        "br" => brotli(&plain),
+        "zstd" => zstd::encode_all(plain.as_slice(), 3).unwrap_or_default(),
+        _ => plain,
+    };
+    let mut response = respond(StatusCode::OK, "application/json", encoded);
+    if let Ok(value) = HeaderValue::from_str(encoding) {
+        response.headers_mut().insert(CONTENT_ENCODING, value);
+    }
+    response
+}
+
+async fn echo(request: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        headers
+            .entry(name.as_str().to_owned())
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    json(&serde_json::json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "query": query_map(parts.uri.query()),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(&body),
+        "http_version": format!("{:?}", parts.version),
+    }))
+}
+
+/// Routes a request. Every route is documented in `fastio/testing.py`.
+pub async fn handle(
+    request: Request<Incoming>,
+    counters: Arc<Counters>,
+) -> Result<Response<Body>, Infallible> {
+    let path = request.uri().path().to_owned();
+    counters.count(&path);
+    let query = query_map(request.uri().query());
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let number = |index: usize| segments.get(index).and_then(|text| text.parse::<u64>().ok());
+    let response = match segments.as_slice() {
+        [""] => text(StatusCode::OK, "fastio test server\n"),
+        ["bytes", _] => match number(1) {
+            Some(length) => {
+                let length = usize::try_from(length).unwrap_or(usize::MAX);
+                let mut response = Response::new(pattern_body(length, false));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
+                response
+            }
+            None => not_found(&path),
+        },
+        ["chunked", _] => match number(1) {
+            // No Content-Length: hyper sends Transfer-Encoding: chunked.
+            Some(length) => Response::new(pattern_body(usize::try_from(length).unwrap_or(0), true)),
+            None => not_found(&path),
+        },
+        ["stream", _] => match number(1) {
+            Some(lines) => {
+                let pieces = futures::stream::unfold(0_u64, move |line| async move {
+                    if line >= lines {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    let frame = Frame::data(Bytes::from(format!("{{\"line\": {line}}}\n")));
+                    Some((Ok::<_, Infallible>(frame), line + 1))
+                });
+                let mut response = Response::new(StreamBody::new(pieces).boxed());
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+                response
+            }
+            None => not_found(&path),
+        },
+        ["delay", seconds] => match seconds.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                text(StatusCode::OK, format!("waited {} s\n", delay.as_secs_f64()))
+            }
+            None => not_found(&path),
+        },
+        ["status", code] => match code.parse::<u16>().ok().and_then(|code| StatusCode::from_u16(code).ok()) {
+            Some(status) => text(status, format!("{status}\n")),
+            None => not_found(&path),
+        },
+        ["redirect", _] => match number(1) {
+            Some(0) => text(StatusCode::OK, "redirects done\n"),
+            Some(remaining) => redirect(StatusCode::FOUND, &format!("/redirect/{}", remaining - 1)),
+            None => not_found(&path),
+        },
+        ["redirect-loop"] => redirect(StatusCode::FOUND, "/redirect-loop"),
+        ["redirect-to"] => {
+            let status = query
+                .get("status")
+                .and_then(|code| code.parse::<u16>().ok())
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .unwrap_or(StatusCode::FOUND);
+            match query.get("url") {
+                Some(location) => redirect(status, location),
+                None => text(StatusCode::BAD_REQUEST, "redirect-to needs ?url=\n"),
+            }
+        }
+        ["echo"] | ["echo", ..] => echo(request).await,
+        ["retry-after", seconds] => {
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "try again later\n");
+            if let Ok(value) = HeaderValue::from_str(seconds) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
+        }
+        ["gzip"] => compressed("gzip"),
+        ["brotli"] => compressed("br"),
+        ["zstd"] => compressed("zstd"),
+        ["bad-gzip"] => {
+            let mut response = respond(StatusCode::OK, "text/plain", &b"this is not gzip at all"[..]);
+            response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            response
+        }
+        ["json"] => json(&serde_json::json!({
+            "name": "fastio", "numbers": [1, 2, 3], "nested": {"ok": true, "none": null}, "text": "héllo ✓"
+        })),
+        ["text"] => {
+            // ?charset=latin-1&value=... : the value encoded in that charset.
+            let charset = query.get("charset").map_or("utf-8", String::as_str);
+            let value = query.get("value").map_or("héllo", String::as_str);
+            let encoded: Vec<u8> = if charset.eq_ignore_ascii_case("latin-1") || charset.eq_ignore_ascii_case("iso-8859-1") {
+                value.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+            } else {
+                value.as_bytes().to_vec()
+            };
+            respond(StatusCode::OK, &format!("text/plain; charset={charset}"), encoded)
+        }
+        ["bytes-raw"] => {
+            // Invalid UTF-8 with no charset: text falls back to replacement.
+            respond(StatusCode::OK, "text/plain", &b"ok \xff\xfe end"[..])
+        }
+        ["headers"] => {
+            // ?Name=value sets response headers; two Set-Cookie always.
+            let mut response = text(StatusCode::OK, "headers\n");
+            for (name, value) in &query {
+                if let (Ok(name), Ok(value)) = (
+                    http::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response.headers_mut().append("set-cookie", HeaderValue::from_static("a=1"));
+            response.headers_mut().append("set-cookie", HeaderValue::from_static("b=2"));
+            response
+        }
+        ["counts"] => json(&serde_json::json!(counters.snapshot())),
+        _ => not_found(&path),
+    };
+    Ok(response)
+}
