@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::header::{
-    HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION,
-    PROXY_AUTHORIZATION, TRANSFER_ENCODING,
+    HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
+    TRANSFER_ENCODING,
 };
 use http::{Method, StatusCode};
 use url::Url;
@@ -36,7 +36,9 @@ static SHARED: Mutex<Option<SharedClients>> = Mutex::new(None);
 
 fn cached_client(verify: bool) -> Option<reqwest::Client> {
     let shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-    let clients = shared.as_ref().filter(|clients| clients.generation == runtime::generation())?;
+    let clients = shared
+        .as_ref()
+        .filter(|clients| clients.generation == runtime::generation())?;
     if verify {
         clients.verifying.clone()
     } else {
@@ -52,7 +54,9 @@ pub async fn shared_client(verify: bool) -> Result<reqwest::Client, FastioError>
     }
     let built = tokio::task::spawn_blocking(move || build_client(verify))
         .await
-        .map_err(|err| FastioError::internal(format!("building the HTTP client failed: {err}")))??;
+        .map_err(|err| {
+            FastioError::internal(format!("building the HTTP client failed: {err}"))
+        })??;
     let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
     let generation = runtime::generation();
     let clients = match shared.as_mut() {
@@ -95,7 +99,10 @@ pub async fn execute(spec: RequestSpec) -> Result<ResponseData, FastioError> {
                     ErrorKind::Timeout,
                     &method,
                     &request_url,
-                    &format!("timed out after {} s (the whole request)", limit.as_secs_f64()),
+                    &format!(
+                        "timed out after {} s (the whole request)",
+                        limit.as_secs_f64()
+                    ),
                 ))
             }),
         None => follow(spec).await,
@@ -132,7 +139,10 @@ async fn follow(mut spec: RequestSpec) -> Result<ResponseData, FastioError> {
     }
 }
 
-async fn send(client: &reqwest::Client, spec: &RequestSpec) -> Result<reqwest::Response, FastioError> {
+async fn send(
+    client: &reqwest::Client,
+    spec: &RequestSpec,
+) -> Result<reqwest::Response, FastioError> {
     let mut request = client
         .request(spec.method.clone(), spec.url.clone())
         .headers(spec.headers.clone());
@@ -173,7 +183,10 @@ async fn read(
 }
 
 /// The next request if `response` is a redirect to follow.
-fn redirect(spec: &RequestSpec, response: &reqwest::Response) -> Result<Option<RequestSpec>, FastioError> {
+fn redirect(
+    spec: &RequestSpec,
+    response: &reqwest::Response,
+) -> Result<Option<RequestSpec>, FastioError> {
     let status = response.status();
     let keeps_method = match status {
         StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
@@ -184,21 +197,33 @@ fn redirect(spec: &RequestSpec, response: &reqwest::Response) -> Result<Option<R
         return Ok(None);
     };
     let refuse = |why: String| {
-        FastioError::for_request(ErrorKind::TooManyRedirects, spec.method.as_str(), spec.url.as_str(), &why)
+        FastioError::for_request(
+            ErrorKind::TooManyRedirects,
+            spec.method.as_str(),
+            spec.url.as_str(),
+            &why,
+        )
     };
     let location = location
         .to_str()
         .map_err(|_| refuse("the redirect's Location is not text".to_owned()))?;
-    let target = spec
-        .url
-        .join(location)
-        .map_err(|err| refuse(format!("the redirect's Location {location:?} is invalid: {err}")))?;
+    let target = spec.url.join(location).map_err(|err| {
+        refuse(format!(
+            "the redirect's Location {location:?} is invalid: {err}"
+        ))
+    })?;
     match target.scheme() {
         "http" | "https" => {}
-        other => return Err(refuse(format!("refused a redirect to a {other}: URL ({target})"))),
+        other => {
+            return Err(refuse(format!(
+                "refused a redirect to a {other}: URL ({target})"
+            )))
+        }
     }
     if spec.url.scheme() == "https" && target.scheme() == "http" {
-        return Err(refuse(format!("refused a redirect from https to http ({target})")));
+        return Err(refuse(format!(
+            "refused a redirect from https to http ({target})"
+        )));
     }
     let mut next = spec.clone();
     // As browsers do: 303 always, and 301/302 after a POST, become a GET
@@ -209,10 +234,16 @@ fn redirect(spec: &RequestSpec, response: &reqwest::Response) -> Result<Option<R
     if becomes_get {
         next.method = Method::GET;
         next.body = None;
-        strip(&mut next.headers, &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING]);
+        strip(
+            &mut next.headers,
+            &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
+        );
     }
     if !same_origin(&spec.url, &target) {
-        strip(&mut next.headers, &[AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION]);
+        strip(
+            &mut next.headers,
+            &[AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION],
+        );
     }
     next.url = target;
     Ok(Some(next))
@@ -250,12 +281,18 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
         (ErrorKind::Protocol, "the server broke the HTTP protocol")
     } else if has_hyper(error, |_| true) {
         // Reset, closed early, shorter than announced: the transport failed.
-        (ErrorKind::Read, "the connection failed while reading the response")
+        (
+            ErrorKind::Read,
+            "the connection failed while reading the response",
+        )
     } else if error.is_decode() {
         // No transport error inside: the content encoding itself is broken.
         (ErrorKind::Decode, "decoding the body failed")
     } else if error.is_body() || error.is_request() {
-        (ErrorKind::Read, "the connection failed while reading the response")
+        (
+            ErrorKind::Read,
+            "the connection failed while reading the response",
+        )
     } else {
         (ErrorKind::Request, "the request failed")
     };
@@ -268,15 +305,12 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
 fn is_protocol_violation(error: &(dyn StdError + 'static)) -> bool {
     has_hyper(error, hyper::Error::is_parse)
         || causes(error).any(|cause| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|io| {
-                    matches!(
-                        io.kind(),
-                        std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
-                    )
-                })
-                && causes(error).any(|outer| outer.is::<hyper::Error>())
+            cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                )
+            }) && causes(error).any(|outer| outer.is::<hyper::Error>())
         })
 }
 
@@ -303,11 +337,21 @@ fn causes<'a>(
 
 fn is_tls(error: &(dyn StdError + 'static)) -> bool {
     causes(error).any(|cause| {
-        cause.is::<rustls::Error>()
-            || cause
+        // rustls errors reach us wrapped in io::Errors, sometimes two deep,
+        // and an io::Error's `source()` skips the error it wraps.
+        let mut current: &(dyn StdError + 'static) = cause;
+        loop {
+            if current.is::<rustls::Error>() {
+                return true;
+            }
+            match current
                 .downcast_ref::<std::io::Error>()
                 .and_then(std::io::Error::get_ref)
-                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                Some(inner) => current = inner,
+                None => return false,
+            }
+        }
     })
 }
 
@@ -325,9 +369,18 @@ mod tests {
 
     #[test]
     fn origins_compare_scheme_host_and_port() {
-        assert!(same_origin(&url("http://a.test/x"), &url("http://a.test:80/y")));
+        assert!(same_origin(
+            &url("http://a.test/x"),
+            &url("http://a.test:80/y")
+        ));
         assert!(!same_origin(&url("http://a.test/"), &url("http://b.test/")));
-        assert!(!same_origin(&url("http://a.test/"), &url("http://a.test:8080/")));
-        assert!(!same_origin(&url("http://a.test/"), &url("https://a.test/")));
+        assert!(!same_origin(
+            &url("http://a.test/"),
+            &url("http://a.test:8080/")
+        ));
+        assert!(!same_origin(
+            &url("http://a.test/"),
+            &url("https://a.test/")
+        ));
     }
 }

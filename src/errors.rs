@@ -73,7 +73,11 @@ impl FastioError {
     /// An error about `method url`: the message says which request, what
     /// failed and why.
     pub fn for_request(kind: ErrorKind, method: &str, url: &str, what: &str) -> Self {
-        Self::new(kind, Some(url.to_owned()), format!("{method} {url}: {what}"))
+        Self::new(
+            kind,
+            Some(url.to_owned()),
+            format!("{method} {url}: {what}"),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -120,9 +124,8 @@ impl std::error::Error for FastioError {}
 /// Looks up one class of the Python hierarchy; the module is imported once.
 pub fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    let module = MODULE.get_or_try_init(py, || {
-        py.import("fastio.exceptions").map(Bound::unbind)
-    })?;
+    let module =
+        MODULE.get_or_try_init(py, || py.import("fastio.exceptions").map(Bound::unbind))?;
     Ok(module.bind(py).getattr(name)?.cast_into::<PyType>()?)
 }
 

@@ -18,7 +18,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, Value};
 use crate::client;
 use crate::errors::FastioError;
-use crate::request::{parse_headers, parse_method, parse_url_text, FetchArgs, RequestSpec, TimeoutArg};
+use crate::request::{
+    parse_headers, parse_method, parse_url_text, FetchArgs, RequestSpec, TimeoutArg,
+};
 use crate::response::BatchResults;
 
 /// URLs pulled from the caller's iterable per request for more input.
@@ -30,7 +32,10 @@ const FEED_CHUNK: usize = 1024;
     url, *, method = "GET", params = None, headers = None, json = None, data = None,
     content = None, timeout = TimeoutArg::Default, verify = true
 ))]
-#[allow(clippy::too_many_arguments, reason = "mirrors the Python keyword arguments")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "mirrors the Python keyword arguments"
+)]
 pub fn fetch(
     url: &Bound<'_, PyAny>,
     method: &str,
@@ -123,11 +128,16 @@ impl UrlFeeder {
                 break;
             };
             let url = next.cast::<PyString>().map_err(|_| {
-                let kind = if next.is_instance_of::<PyBytes>() { "bytes" } else { "not a str" };
+                let kind = if next.is_instance_of::<PyBytes>() {
+                    "bytes"
+                } else {
+                    "not a str"
+                };
                 PyTypeError::new_err(format!(
                     "fetch_all wants URLs as str; item {} is {kind}: {}",
                     self.next_index,
-                    next.repr().map_or_else(|_| "?".to_owned(), |text| text.to_string())
+                    next.repr()
+                        .map_or_else(|_| "?".to_owned(), |text| text.to_string())
                 ))
             })?;
             items.push((self.next_index, self.template.request(url.to_str()?)));
@@ -165,7 +175,10 @@ impl Feeder for UrlFeeder {
     urls, *, concurrency = 100, method = "GET", headers = None,
     timeout = TimeoutArg::Default, return_exceptions = false, verify = true
 ))]
-#[allow(clippy::too_many_arguments, reason = "mirrors the Python keyword arguments")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "mirrors the Python keyword arguments"
+)]
 pub fn fetch_all(
     py: Python<'_>,
     urls: &Bound<'_, PyAny>,
@@ -190,7 +203,9 @@ pub fn fetch_all(
     let iterator = urls.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
             "fetch_all wants an iterable of URLs, not {}",
-            urls.get_type().name().map_or_else(|_| "?".to_owned(), |name| name.to_string())
+            urls.get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |name| name.to_string())
         ))
     })?;
     let template = Template {

@@ -30,17 +30,17 @@ mod _fastio {
     use crate::fetch::{fetch, fetch_all};
     #[pymodule_export]
     use crate::gather::gather;
-    #[pymodule_export]
-    use crate::response::{Headers, Response};
-    #[pymodule_export]
-    use crate::testing::{start_test_server, TestServer};
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
     use crate::probes::naive_on_worker;
     #[pymodule_export]
     use crate::probes::{completed, on_worker, panic_on_worker};
     #[pymodule_export]
+    use crate::response::{Headers, Response};
+    #[pymodule_export]
     use crate::sleep::sleep;
+    #[pymodule_export]
+    use crate::testing::{start_test_server, Server};
 
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -270,7 +270,10 @@ impl LoopQueue {
                 }
             }
             Completion::Feed { token, want } => {
-                let future = self.pending().get(&token).map(|future| future.clone_ref(py));
+                let future = self
+                    .pending()
+                    .get(&token)
+                    .map(|future| future.clone_ref(py));
                 match future {
                     Some(future) => FastioFuture::feed(future.bind(py), want),
                     None => Ok(()),

@@ -125,7 +125,10 @@ pub fn parse_method(method: &str) -> PyResult<Method> {
 }
 
 /// Items of a mapping, or of an iterable of pairs, as Python objects.
-fn pairs<'py>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+fn pairs<'py>(
+    value: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
     let items = match value.cast::<PyMapping>() {
         Ok(mapping) => mapping.items()?.into_any(),
         Err(_) => value.clone(),
@@ -155,7 +158,10 @@ pub fn parse_headers(value: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderMap> {
     };
     for (name, content) in pairs(value, "headers")? {
         let name: String = name.extract().map_err(|_| {
-            PyTypeError::new_err(format!("header names must be str, not {}", type_name(&name)))
+            PyTypeError::new_err(format!(
+                "header names must be str, not {}",
+                type_name(&name)
+            ))
         })?;
         let content: String = content.extract().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -176,12 +182,16 @@ pub fn parse_headers(value: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderMap> {
 /// One query or form value: str, int, float (bool is refused: ambiguous).
 fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     if value.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!("{what} values must be str, int or float, not bool")));
+        return Err(PyTypeError::new_err(format!(
+            "{what} values must be str, int or float, not bool"
+        )));
     }
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(text.to_str()?.to_owned());
     }
-    if value.is_instance_of::<pyo3::types::PyInt>() || value.is_instance_of::<pyo3::types::PyFloat>() {
+    if value.is_instance_of::<pyo3::types::PyInt>()
+        || value.is_instance_of::<pyo3::types::PyFloat>()
+    {
         return Ok(value.str()?.to_str()?.to_owned());
     }
     Err(PyTypeError::new_err(format!(
@@ -261,11 +271,15 @@ impl FetchArgs<'_, '_> {
             url.query_pairs_mut().extend_pairs(params);
         }
         let mut headers = parse_headers(self.headers)?;
-        let given: Vec<&str> = [("json", self.json), ("data", self.data), ("content", self.content)]
-            .into_iter()
-            .filter(|(_, value)| value.is_some_and(|value| !value.is_none()))
-            .map(|(name, _)| name)
-            .collect();
+        let given: Vec<&str> = [
+            ("json", self.json),
+            ("data", self.data),
+            ("content", self.content),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.is_some_and(|value| !value.is_none()))
+        .map(|(name, _)| name)
+        .collect();
         if given.len() > 1 {
             return Err(PyValueError::new_err(format!(
                 "give at most one of json=, data= and content=, not {}",
@@ -276,7 +290,9 @@ impl FetchArgs<'_, '_> {
         let mut content_type = None;
         if let Some(json) = self.json.filter(|json| !json.is_none()) {
             let encoded = orjson_dumps(json)?;
-            body = Some(Bytes::copy_from_slice(encoded.cast::<PyBytes>()?.as_bytes()));
+            body = Some(Bytes::copy_from_slice(
+                encoded.cast::<PyBytes>()?.as_bytes(),
+            ));
             content_type = Some("application/json");
         } else if let Some(data) = self.data.filter(|data| !data.is_none()) {
             if data.cast::<PyDict>().is_ok() || data.cast::<PyMapping>().is_ok() {
@@ -316,7 +332,14 @@ mod tests {
     fn urls_must_be_absolute_http_or_https() {
         assert!(parse_url_text("http://127.0.0.1:8080/path?q=1").is_ok());
         assert!(parse_url_text("https://example.com").is_ok());
-        for bad in ["", "not a url", "/relative", "ftp://example.com/", "file:///etc/passwd", "http://"] {
+        for bad in [
+            "",
+            "not a url",
+            "/relative",
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "http://",
+        ] {
             let error = parse_url_text(bad).err();
             assert!(
                 matches!(&error, Some(error) if error.kind == ErrorKind::InvalidUrl),

@@ -291,7 +291,10 @@ impl Headers {
     }
 
     fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PyList::new(py, self.names())?.try_iter()?.into_any().unbind())
+        Ok(PyList::new(py, self.names())?
+            .try_iter()?
+            .into_any()
+            .unbind())
     }
 
     /// The value of `name` (values sent several times joined with ", "), or `default`.

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import socket
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
 import uvloop
+
+import fastio.testing
+from fastio._fastio import Server
 
 T = TypeVar("T")
 
@@ -29,3 +33,19 @@ def run_on_each_loop(
             return runner.run(main())
 
     return run
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """fastio's own test server on 127.0.0.1 (see fastio.testing for its routes)."""
+    with fastio.testing.serve() as running:
+        yield running
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

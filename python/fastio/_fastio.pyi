@@ -1,18 +1,35 @@
 """fastio's native module. Import from :mod:`fastio` instead."""
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextvars import Context
 from typing import Any, Generic, Literal, Self, TypeVar, final, overload
 
 _T = TypeVar("_T")
 
+class _DefaultTimeout: ...
+
+_HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
+_Scalar = str | int | float
+_ParamsArg = (
+    Mapping[str, _Scalar | Sequence[_Scalar]]
+    | Iterable[tuple[str, _Scalar | Sequence[_Scalar]]]
+    | None
+)
+_TimeoutArg = float | None | _DefaultTimeout
+
 __version__: str
 __all__ = [
     "FastioFuture",
+    "Headers",
+    "Response",
+    "Server",
     "__version__",
     "_completed",
     "_on_worker",
     "_panic_on_worker",
+    "_start_test_server",
+    "fetch",
+    "fetch_all",
     "gather",
     "sleep",
 ]
@@ -137,3 +154,191 @@ def _on_worker(value: _T) -> FastioFuture[_T]:
 
 def _panic_on_worker(message: str) -> FastioFuture[None]:
     """Internal: panics on a tokio worker, to prove it surfaces as InternalError."""
+
+@final
+class Headers:
+    """Response headers: a read-only, case-insensitive mapping.
+
+    A name sent several times maps to its values joined with ``", "``;
+    :meth:`get_list` gives them apart and :meth:`multi_items` gives every
+    pair as sent. Names come back lower-case.
+
+    Example::
+
+        response.headers["Content-Type"]      # 'application/json'
+        response.headers.get_list("set-cookie")  # ['a=1', 'b=2']
+    """
+
+    def __getitem__(self, key: str, /) -> str:
+        """The value of ``name``; KeyError if it was not sent."""
+    def __contains__(self, key: object, /) -> bool:
+        """True if ``name`` was sent (any case)."""
+    def __len__(self) -> int:
+        """The number of distinct names."""
+    def __iter__(self) -> Iterator[str]:
+        """The distinct names, lower-case."""
+    def __eq__(self, value: object, /) -> bool:
+        """Equal to Headers or a dict with the same names (any case) and values."""
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of ``name``, or ``default``."""
+    def get_list(self, name: str) -> list[str]:
+        """Every value of ``name``, in the order sent; [] if it was not sent."""
+    def keys(self) -> list[str]:
+        """The distinct names, lower-case."""
+    def values(self) -> list[str]:
+        """The (joined) value of each distinct name."""
+    def items(self) -> list[tuple[str, str]]:
+        """(name, joined value) for each distinct name."""
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every (name, value) pair as sent, repeated names included."""
+
+@final
+class Response:
+    """The response to one request, with its body read in full.
+
+    Example::
+
+        response = await fastio.fetch("https://example.com/data.json")
+        if response.ok:
+            data = response.json()
+    """
+
+    @property
+    def status(self) -> int:
+        """The status code, such as 200."""
+    @property
+    def reason(self) -> str:
+        """The standard reason phrase of the status ("OK", "Not Found"), or ""."""
+    @property
+    def headers(self) -> Headers:
+        """The response headers."""
+    @property
+    def url(self) -> str:
+        """The final URL, after redirects."""
+    @property
+    def request_url(self) -> str:
+        """The URL as it was given."""
+    @property
+    def method(self) -> str:
+        """The method of the request that got this response."""
+    @property
+    def http_version(self) -> str:
+        """ "HTTP/1.1", "HTTP/2", ..."""
+    @property
+    def elapsed(self) -> float:
+        """Seconds from sending the request to having the whole body."""
+    @property
+    def content(self) -> bytes:
+        """The body."""
+    @property
+    def text(self) -> str:
+        """The body decoded with the charset of Content-Type (UTF-8 if none or
+        unknown); undecodable bytes become U+FFFD."""
+    def json(self) -> Any:
+        """The body parsed as JSON by orjson; raises json.JSONDecodeError
+        (a ValueError) if it is not JSON."""
+    @property
+    def ok(self) -> bool:
+        """True for a status below 400."""
+    def raise_for_status(self) -> Response:
+        """Returns this response, or raises HTTPStatusError (with ``.response``)
+        for a status of 400 or more."""
+    @property
+    def history(self) -> list[Response]:
+        """The redirect responses that led here, oldest first."""
+
+def fetch(
+    url: str,
+    *,
+    method: str = "GET",
+    params: _ParamsArg = None,
+    headers: _HeadersArg = None,
+    json: Any = None,
+    data: Mapping[str, _Scalar | Sequence[_Scalar]] | bytes | str | None = None,
+    content: bytes | bytearray | memoryview | str | None = None,
+    timeout: _TimeoutArg = ...,
+    verify: bool = True,
+) -> FastioFuture[Response]:
+    """Sends one request and returns its :class:`Response`.
+
+    ``params`` are added to the URL's query; ``headers`` are sent as given
+    (CR, LF and NUL refused); the body is at most one of ``json`` (encoded
+    by orjson), ``data`` (a mapping is form-encoded; bytes or str are sent
+    as they are) and ``content``. ``timeout`` is the total deadline in
+    seconds: omitted means 30 s, None means none. Connecting is limited to
+    10 s. Redirects are followed (at most 10; https to http is refused;
+    Authorization and Cookie are dropped when the host changes). TLS
+    certificates are verified unless ``verify=False``.
+
+    HTTP error statuses are Responses (see :meth:`Response.raise_for_status`);
+    transport failures raise :class:`fastio.RequestError` subclasses whose
+    message names the method, the URL, what failed and why. Bad arguments
+    raise TypeError, ValueError or :class:`fastio.InvalidURL` at once.
+
+    Example::
+
+        response = await fastio.fetch("https://httpbin.org/get", params={"q": "fastio"})
+        print(response.status, response.json())
+    """
+
+def fetch_all(
+    urls: Iterable[str],
+    *,
+    concurrency: int = 100,
+    method: str = "GET",
+    headers: _HeadersArg = None,
+    timeout: _TimeoutArg = ...,
+    return_exceptions: bool = False,
+    verify: bool = True,
+) -> FastioFuture[list[Response]]:
+    """Fetches every URL, at most ``concurrency`` at a time; returns the
+    Responses in input order.
+
+    ``urls`` is any iterable of str (list, tuple, generator); it is consumed
+    lazily in chunks, so a huge input is never held twice. A bare str is a
+    TypeError; ``concurrency < 1`` is a ValueError. HTTP error statuses are
+    Responses, not failures. The first failure (a transport error, or an
+    invalid URL) raises and cancels the rest, unless ``return_exceptions``
+    is true, which puts each failure's exception in its place. ``timeout``
+    applies to each request and starts when the request does, not while it
+    waits for a free slot.
+
+    The whole batch is one Rust task; the results come back to the event
+    loop in one batch.
+
+    Example::
+
+        responses = await fastio.fetch_all(urls, concurrency=200)
+        sizes = [len(response.content) for response in responses]
+    """
+
+@final
+class Server:
+    """A running test server; see :mod:`fastio.testing`."""
+
+    @property
+    def url(self) -> str:
+        """Base URL of the well-behaved routes, such as "http://127.0.0.1:41234"."""
+    @property
+    def fault_url(self) -> str:
+        """Base URL of the fault routes (raw TCP, broken HTTP on purpose)."""
+    @property
+    def port(self) -> int:
+        """The port of ``url``."""
+    def request_count(self, path: str) -> int:
+        """How many requests reached ``path`` (query excluded), on either listener."""
+    def request_counts(self) -> dict[str, int]:
+        """Requests per path so far."""
+    @property
+    def open_connections(self) -> int:
+        """Connections open right now on the well-behaved listener."""
+    @property
+    def accepted_connections(self) -> int:
+        """Connections accepted so far on the well-behaved listener."""
+    def reset_counts(self) -> None:
+        """Forgets the request counts."""
+    def close(self) -> None:
+        """Stops accepting and drops every open connection."""
+
+def _start_test_server(host: str = "127.0.0.1", port: int = 0) -> Server:
+    """Internal: starts a test server; use :func:`fastio.testing.serve`."""

@@ -88,7 +88,8 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
         }
         // A chunk size that is not hexadecimal.
         "/bad-chunked" => {
-            let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n0\r\n\r\n";
+            let response =
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n0\r\n\r\n";
             let _ = stream.write_all(response).await;
             let _ = stream.flush().await;
             tokio::time::sleep(Duration::from_millis(200)).await;

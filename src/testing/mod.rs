@@ -55,7 +55,7 @@ impl Drop for OpenConnection {
 
 /// A running test server. Stop it with `close()` (or use `fastio.testing.serve()`).
 #[pyclass(frozen, module = "fastio._fastio")]
-pub struct TestServer {
+pub struct Server {
     address: SocketAddr,
     fault_address: SocketAddr,
     counters: Arc<Counters>,
@@ -63,7 +63,7 @@ pub struct TestServer {
 }
 
 #[pymethods]
-impl TestServer {
+impl Server {
     /// Base URL of the well-behaved routes, such as "http://127.0.0.1:41234".
     #[getter]
     fn url(&self) -> String {
@@ -118,11 +118,11 @@ impl TestServer {
     }
 
     fn __repr__(&self) -> String {
-        format!("<TestServer {} (faults {})>", self.url(), self.fault_url())
+        format!("<Server {} (faults {})>", self.url(), self.fault_url())
     }
 }
 
-impl Drop for TestServer {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
@@ -141,7 +141,7 @@ fn bind(host: &str, port: u16) -> PyResult<StdListener> {
 /// listener always takes a free port).
 #[pyfunction]
 #[pyo3(name = "_start_test_server", signature = (host = "127.0.0.1", port = 0))]
-pub fn start_test_server(host: &str, port: u16) -> PyResult<TestServer> {
+pub fn start_test_server(host: &str, port: u16) -> PyResult<Server> {
     let listener = bind(host, port)?;
     let fault_listener = bind(host, 0)?;
     let address = listener
@@ -153,8 +153,12 @@ pub fn start_test_server(host: &str, port: u16) -> PyResult<TestServer> {
     let counters = Arc::new(Counters::default());
     let (stop, stopped) = watch::channel(false);
     runtime::spawn(serve(listener, Arc::clone(&counters), stopped.clone()))?;
-    runtime::spawn(faults::serve(fault_listener, Arc::clone(&counters), stopped))?;
-    Ok(TestServer {
+    runtime::spawn(faults::serve(
+        fault_listener,
+        Arc::clone(&counters),
+        stopped,
+    ))?;
+    Ok(Server {
         address,
         fault_address,
         counters,

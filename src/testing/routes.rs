@@ -62,7 +62,13 @@ fn pattern_body(length: usize, chunked: bool) -> Body {
         let body: Vec<u8> = PATTERN.iter().copied().cycle().take(length).collect();
         return full(body);
     }
-    let piece: Bytes = PATTERN.iter().copied().cycle().take(STREAM_PIECE).collect::<Vec<u8>>().into();
+    let piece: Bytes = PATTERN
+        .iter()
+        .copied()
+        .cycle()
+        .take(STREAM_PIECE)
+        .collect::<Vec<u8>>()
+        .into();
     let pieces = (0..length.div_ceil(STREAM_PIECE)).map(move |number| {
         let size = STREAM_PIECE.min(length - number * STREAM_PIECE);
         Ok::<_, Infallible>(Frame::data(piece.slice(..size)))
@@ -109,7 +115,11 @@ fn compressed(encoding: &str) -> Response<Body> {
 
 async fn echo(request: Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
         headers
@@ -137,17 +147,24 @@ pub async fn handle(
     counters.count(&path);
     let query = query_map(request.uri().query());
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let number = |index: usize| segments.get(index).and_then(|text| text.parse::<u64>().ok());
+    let number = |index: usize| {
+        segments
+            .get(index)
+            .and_then(|text| text.parse::<u64>().ok())
+    };
     let response = match segments.as_slice() {
         [""] => text(StatusCode::OK, "fastio test server\n"),
         ["bytes", _] => match number(1) {
             Some(length) => {
                 let length = usize::try_from(length).unwrap_or(usize::MAX);
                 let mut response = Response::new(pattern_body(length, false));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 response
                     .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-                response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
+                    .insert(CONTENT_LENGTH, HeaderValue::from(length));
                 response
             }
             None => not_found(&path),
@@ -168,21 +185,33 @@ pub async fn handle(
                     Some((Ok::<_, Infallible>(frame), line + 1))
                 });
                 let mut response = Response::new(StreamBody::new(pieces).boxed());
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-ndjson"),
+                );
                 response
             }
             None => not_found(&path),
         },
-        ["delay", seconds] => match seconds.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+        ["delay", seconds] => match seconds
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        {
             Some(delay) => {
                 tokio::time::sleep(delay).await;
-                text(StatusCode::OK, format!("waited {} s\n", delay.as_secs_f64()))
+                text(
+                    StatusCode::OK,
+                    format!("waited {} s\n", delay.as_secs_f64()),
+                )
             }
             None => not_found(&path),
         },
-        ["status", code] => match code.parse::<u16>().ok().and_then(|code| StatusCode::from_u16(code).ok()) {
+        ["status", code] => match code
+            .parse::<u16>()
+            .ok()
+            .and_then(|code| StatusCode::from_u16(code).ok())
+        {
             Some(status) => text(status, format!("{status}\n")),
             None => not_found(&path),
         },
@@ -215,8 +244,14 @@ pub async fn handle(
         ["brotli"] => compressed("br"),
         ["zstd"] => compressed("zstd"),
         ["bad-gzip"] => {
-            let mut response = respond(StatusCode::OK, "text/plain", &b"this is not gzip at all"[..]);
-            response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            let mut response = respond(
+                StatusCode::OK,
+                "text/plain",
+                &b"this is not gzip at all"[..],
+            );
+            response
+                .headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             response
         }
         ["json"] => json(&serde_json::json!({
@@ -226,12 +261,21 @@ pub async fn handle(
             // ?charset=latin-1&value=... : the value encoded in that charset.
             let charset = query.get("charset").map_or("utf-8", String::as_str);
             let value = query.get("value").map_or("héllo", String::as_str);
-            let encoded: Vec<u8> = if charset.eq_ignore_ascii_case("latin-1") || charset.eq_ignore_ascii_case("iso-8859-1") {
-                value.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+            let encoded: Vec<u8> = if charset.eq_ignore_ascii_case("latin-1")
+                || charset.eq_ignore_ascii_case("iso-8859-1")
+            {
+                value
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+                    .collect()
             } else {
                 value.as_bytes().to_vec()
             };
-            respond(StatusCode::OK, &format!("text/plain; charset={charset}"), encoded)
+            respond(
+                StatusCode::OK,
+                &format!("text/plain; charset={charset}"),
+                encoded,
+            )
         }
         ["bytes-raw"] => {
             // Invalid UTF-8 with no charset: text falls back to replacement.
@@ -248,8 +292,12 @@ pub async fn handle(
                     response.headers_mut().append(name, value);
                 }
             }
-            response.headers_mut().append("set-cookie", HeaderValue::from_static("a=1"));
-            response.headers_mut().append("set-cookie", HeaderValue::from_static("b=2"));
+            response
+                .headers_mut()
+                .append("set-cookie", HeaderValue::from_static("a=1"));
+            response
+                .headers_mut()
+                .append("set-cookie", HeaderValue::from_static("b=2"));
             response
         }
         ["counts"] => json(&serde_json::json!(counters.snapshot())),

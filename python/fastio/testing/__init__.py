@@ -42,13 +42,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastio._fastio import TestServer, _start_test_server
+from fastio._fastio import Server, _start_test_server
 
-__all__ = ["TestServer", "serve"]
+__all__ = ["Server", "serve"]
 
 
 @contextmanager
-def serve(host: str = "127.0.0.1", port: int = 0) -> Iterator[TestServer]:
+def serve(host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
     """Runs a test server for the duration of the ``with`` block.
 
     Example::
