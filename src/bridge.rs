@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use futures::future::{AbortHandle, AbortRegistration, BoxFuture};
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::asyncio::{
@@ -42,6 +43,26 @@ pub struct Link {
 }
 
 impl Link {
+    /// Hands the awaitable's list result over in `slices`, in order (one
+    /// wake-up for all); the work then ends with [`Value::Delivered`].
+    pub fn deliver_items(&self, slices: Vec<Box<dyn ToPythonItems>>) -> bool {
+        let Some(queue) = self.queue.upgrade() else {
+            return false;
+        };
+        let count = slices.len();
+        queue.deliver(
+            slices
+                .into_iter()
+                .enumerate()
+                .map(|(number, items)| Completion::Items {
+                    token: self.token,
+                    items,
+                    last: number + 1 == count,
+                }),
+        );
+        true
+    }
+
     /// Asks the awaitable's [`Feeder`] for up to `want` more items; false if
     /// the loop is gone.
     pub fn request_input(&self, want: usize) -> bool {
@@ -73,6 +94,17 @@ pub enum Value {
     Preset,
     /// Rust data with its own conversion.
     Object(Box<dyn ToPython>),
+    /// A list already handed over in slices through [`Link::deliver_items`].
+    Delivered,
+}
+
+/// Part of a list result, converted on the loop thread one slice at a time
+/// so that a huge result never stalls the loop.
+pub trait ToPythonItems: Send {
+    /// How many items this slice holds.
+    fn len(&self) -> usize;
+    /// Converts the items and appends them to `list`.
+    fn append_to(self: Box<Self>, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()>;
 }
 
 /// Rust data that becomes a Python object on the loop thread.
@@ -159,6 +191,8 @@ pub(crate) struct Inner {
     pub(crate) gathering: Option<Box<Gathering>>,
     /// Set on awaitables whose work pulls input from Python.
     feeder: Option<Box<dyn Feeder>>,
+    /// A list result being built from delivered slices.
+    collected: Option<Py<PyList>>,
 }
 
 /// fastio's awaitable: asyncio treats it as a future (`asyncio.isfuture` is
@@ -208,6 +242,7 @@ impl FastioFuture {
                 preset,
                 gathering: None,
                 feeder: None,
+                collected: None,
             }),
             blocking: AtomicBool::new(false),
         }
@@ -304,6 +339,48 @@ impl FastioFuture {
         }
         let result = convert(py, &mut inner, outcome);
         FastioFuture::settle(slf, inner, State::Done(result))
+    }
+
+    /// Called on the loop thread with one slice of the list result of the
+    /// work under `token`; the last slice finishes the awaitable.
+    pub(crate) fn append_items(
+        slf: &Bound<'_, Self>,
+        token: u64,
+        items: Box<dyn ToPythonItems>,
+        last: bool,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let list = {
+            let mut inner = slf.get().lock();
+            match inner.state {
+                State::Running { token: running, .. } if running == token => {}
+                _ => return Ok(()),
+            }
+            inner
+                .collected
+                .get_or_insert_with(|| PyList::empty(py).unbind())
+                .clone_ref(py)
+        };
+        let appended = items.append_to(py, list.bind(py));
+        let mut inner = slf.get().lock();
+        if let Err(err) = appended {
+            inner.collected = None;
+            let previous = std::mem::replace(&mut inner.state, State::Parked);
+            stop(previous);
+            return FastioFuture::settle(
+                slf,
+                inner,
+                State::Done(Err(err.into_value(py).into_any())),
+            );
+        }
+        if !last {
+            return Ok(());
+        }
+        let list = inner
+            .collected
+            .take()
+            .unwrap_or_else(|| PyList::empty(py).unbind());
+        FastioFuture::settle(slf, inner, State::Done(Ok(list.into_any())))
     }
 
     /// Called on the loop thread when this gather member's work finished.
@@ -583,6 +660,7 @@ impl FastioFuture {
         if let Some(feeder) = &inner.feeder {
             feeder.traverse(&visit)?;
         }
+        visit.call(&inner.collected)?;
         match &inner.state {
             State::Done(Ok(value)) => visit.call(value)?,
             State::Done(Err(exception)) => visit.call(exception)?,
@@ -601,9 +679,12 @@ impl FastioFuture {
             std::mem::replace(&mut inner.state, State::Cancelled(None)),
             inner.gathering.take(),
             inner.feeder.take(),
+            inner.collected.take(),
         );
         drop(inner);
-        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _, _) = &released {
+        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _, _, _) =
+            &released
+        {
             abort.abort();
         }
     }
@@ -654,6 +735,8 @@ fn convert(py: Python<'_>, inner: &mut Inner, outcome: Outcome) -> Result<Py<PyA
         Ok(Value::Object(data)) => data
             .to_python(py)
             .map_err(|err| err.into_value(py).into_any()),
+        // Only reached if the slices were lost with their loop.
+        Ok(Value::Delivered) => Ok(PyList::empty(py).into_any().unbind()),
         Err(err) => Err(err.into_pyerr(py).into_value(py).into_any()),
     }
 }

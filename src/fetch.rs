@@ -2,8 +2,8 @@
 //!
 //! `fetch_all` is one Rust task: a bounded set of requests in flight, fed
 //! lazily from the caller's iterable in chunks pulled on the loop thread
-//! (through the awaitable's [`Link`]), with every result handed back in one
-//! batch at the end.
+//! (through the awaitable's [`Link`]); every result is handed back at the
+//! end, with one wake-up, in slices the loop converts one at a time.
 
 use std::collections::VecDeque;
 
@@ -15,13 +15,14 @@ use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, Value};
+use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, ToPython, ToPythonItems, Value};
 use crate::client;
 use crate::errors::FastioError;
+use crate::queue::DRAIN_SLICE;
 use crate::request::{
     parse_headers, parse_method, parse_url_text, FetchArgs, RequestSpec, TimeoutArg,
 };
-use crate::response::BatchResults;
+use crate::response::ResultSlice;
 
 /// URLs pulled from the caller's iterable per request for more input.
 const FEED_CHUNK: usize = 1024;
@@ -281,5 +282,28 @@ async fn run_all(
             }
         }
     }
-    Ok(Value::Object(Box::new(BatchResults(results))))
+    // In slices, so converting a huge result never stalls the loop.
+    let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
+    let mut results = results.into_iter();
+    loop {
+        let slice: Vec<_> = results.by_ref().take(DRAIN_SLICE).collect();
+        if slice.is_empty() {
+            break;
+        }
+        slices.push(Box::new(ResultSlice(slice)));
+    }
+    if slices.is_empty() {
+        return Ok(Value::Object(Box::new(EmptyList)));
+    }
+    link.deliver_items(slices);
+    Ok(Value::Delivered)
+}
+
+/// The result of a `fetch_all` over no URLs.
+struct EmptyList;
+
+impl ToPython for EmptyList {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(pyo3::types::PyList::empty(py).into_any().unbind())
+    }
 }

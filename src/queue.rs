@@ -24,7 +24,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::asyncio::running_loop;
-use crate::bridge::{FastioFuture, GuardedWork, Outcome};
+use crate::bridge::{FastioFuture, GuardedWork, Outcome, ToPythonItems};
 use crate::errors::FastioError;
 use crate::gather;
 use crate::inbox::Inbox;
@@ -48,6 +48,12 @@ pub enum Completion {
     },
     /// The work under `token` wants up to `want` more input items.
     Feed { token: u64, want: usize },
+    /// A slice of the list result of the work under `token`.
+    Items {
+        token: u64,
+        items: Box<dyn ToPythonItems>,
+        last: bool,
+    },
 }
 
 impl Completion {
@@ -56,6 +62,7 @@ impl Completion {
         match self {
             Completion::One { .. } | Completion::Feed { .. } => 1,
             Completion::Group { members, .. } => members.len().max(1),
+            Completion::Items { items, .. } => items.len().max(1),
         }
     }
 }
@@ -266,6 +273,20 @@ impl LoopQueue {
                 };
                 match gathering {
                     Some(gathering) => gather::members_finished(gathering.bind(py), members),
+                    None => Ok(()),
+                }
+            }
+            Completion::Items { token, items, last } => {
+                let future = {
+                    let mut pending = self.pending();
+                    if last {
+                        pending.remove(&token)
+                    } else {
+                        pending.get(&token).map(|future| future.clone_ref(py))
+                    }
+                };
+                match future {
+                    Some(future) => FastioFuture::append_items(future.bind(py), token, items, last),
                     None => Ok(()),
                 }
             }

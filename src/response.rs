@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::bridge::ToPython;
+use crate::bridge::{ToPython, ToPythonItems};
 use crate::errors::exception_class;
 
 /// What one HTTP exchange produced, free of Python.
@@ -382,12 +382,16 @@ impl Headers {
     }
 }
 
-/// A list of results, each a Response or an exception instance.
-pub struct BatchResults(pub Vec<Option<Result<ResponseData, crate::errors::FastioError>>>);
+/// Results of `fetch_all`, each a Response or the exception of a failure;
+/// one slice of the final list.
+pub struct ResultSlice(pub Vec<Option<Result<ResponseData, crate::errors::FastioError>>>);
 
-impl ToPython for BatchResults {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let list = PyList::empty(py);
+impl ToPythonItems for ResultSlice {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn append_to(self: Box<Self>, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()> {
         for result in self.0 {
             let item = match result {
                 Some(Ok(data)) => data.into_response(py)?.into_any(),
@@ -396,6 +400,6 @@ impl ToPython for BatchResults {
             };
             list.append(item)?;
         }
-        Ok(list.into_any().unbind())
+        Ok(())
     }
 }
