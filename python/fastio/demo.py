@@ -9,9 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import fastio
+import fastio.testing
 
 CONCURRENT_SLEEPS = 100_000
 SLEEP_SECONDS = 0.01
+HTTP_REQUESTS = 10_000
+HTTP_CONCURRENCY = 100
 
 
 async def timed(label: str, run: Callable[[], Awaitable[Any]]) -> float:
@@ -25,7 +28,7 @@ async def timed(label: str, run: Callable[[], Awaitable[Any]]) -> float:
 
 
 async def demo() -> None:
-    print(f"fastio {fastio.__version__}: asyncio primitives whose work runs in Rust on tokio\n")
+    print(f"fastio {fastio.__version__}: asyncio HTTP and primitives, run in Rust on tokio\n")
     milliseconds = SLEEP_SECONDS * 1000
     print(f"{CONCURRENT_SLEEPS:,} concurrent sleeps of {milliseconds:.0f} ms, created and awaited:")
     slow = await timed(
@@ -56,7 +59,28 @@ async def demo() -> None:
         print(f"  a one-hour sleep was cancelled in {(time.perf_counter() - started) * 1e6:.0f} µs")
 
     result = await asyncio.wait_for(fastio.sleep(0.05, "on time"), timeout=1)
-    print(f"  asyncio.wait_for(fastio.sleep(0.05, 'on time'), 1) -> {result!r}")
+    print(f"  asyncio.wait_for(fastio.sleep(0.05, 'on time'), 1) -> {result!r}\n")
+
+    with fastio.testing.serve() as server:
+        print(f"HTTP: fetch_all against the embedded test server at {server.url}")
+        urls = [f"{server.url}/bytes/{size % 1024}" for size in range(HTTP_REQUESTS)]
+        gc.collect()
+        started = time.perf_counter()
+        responses = await fastio.fetch_all(urls, concurrency=HTTP_CONCURRENCY)
+        elapsed = time.perf_counter() - started
+        size = sum(len(response.content) for response in responses)
+        statuses = {response.status for response in responses}
+        print(
+            f"  {len(responses):,} GETs at concurrency {HTTP_CONCURRENCY}: {elapsed:.3f} s "
+            f"({len(responses) / elapsed:,.0f} req/s), {size:,} bytes, statuses {sorted(statuses)}"
+        )
+        failures = await fastio.fetch_all(
+            [server.url + "/json", server.fault_url + "/reset", "not a url"],
+            return_exceptions=True,
+        )
+        for outcome in failures:
+            shown = outcome if isinstance(outcome, fastio.Response) else type(outcome).__name__
+            print(f"  return_exceptions=True -> {shown}")
 
 
 def main() -> None:
