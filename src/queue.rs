@@ -250,56 +250,39 @@ impl LoopQueue {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// The awaitable registered under `token`; with `finished`, its
+    /// registration ends here (its last delivery has come).
+    fn take_pending(&self, py: Python<'_>, token: u64, finished: bool) -> Option<Py<FastioFuture>> {
+        let mut pending = self.pending();
+        if finished {
+            pending.remove(&token)
+        } else {
+            pending.get(&token).map(|future| future.clone_ref(py))
+        }
+    }
+
     fn complete(&self, py: Python<'_>, completion: Completion) -> PyResult<()> {
         match completion {
-            Completion::One { token, outcome } => {
-                let Some(future) = self.pending().remove(&token) else {
-                    return Ok(()); // cancelled meanwhile
-                };
-                FastioFuture::complete(future.bind(py), token, outcome)
-            }
+            Completion::One { token, outcome } => match self.take_pending(py, token, true) {
+                Some(future) => FastioFuture::complete(future.bind(py), token, outcome),
+                None => Ok(()), // cancelled meanwhile
+            },
             Completion::Group {
                 token,
                 members,
                 last,
-            } => {
-                let gathering = {
-                    let mut pending = self.pending();
-                    if last {
-                        pending.remove(&token)
-                    } else {
-                        pending.get(&token).map(|future| future.clone_ref(py))
-                    }
-                };
-                match gathering {
-                    Some(gathering) => gather::members_finished(gathering.bind(py), members),
-                    None => Ok(()),
-                }
-            }
-            Completion::Items { token, items, last } => {
-                let future = {
-                    let mut pending = self.pending();
-                    if last {
-                        pending.remove(&token)
-                    } else {
-                        pending.get(&token).map(|future| future.clone_ref(py))
-                    }
-                };
-                match future {
-                    Some(future) => FastioFuture::append_items(future.bind(py), token, items, last),
-                    None => Ok(()),
-                }
-            }
-            Completion::Feed { token, want } => {
-                let future = self
-                    .pending()
-                    .get(&token)
-                    .map(|future| future.clone_ref(py));
-                match future {
-                    Some(future) => FastioFuture::feed(future.bind(py), want),
-                    None => Ok(()),
-                }
-            }
+            } => match self.take_pending(py, token, last) {
+                Some(gathering) => gather::members_finished(gathering.bind(py), members),
+                None => Ok(()),
+            },
+            Completion::Items { token, items, last } => match self.take_pending(py, token, last) {
+                Some(future) => FastioFuture::append_items(future.bind(py), token, items, last),
+                None => Ok(()),
+            },
+            Completion::Feed { token, want } => match self.take_pending(py, token, false) {
+                Some(future) => FastioFuture::feed(future.bind(py), want),
+                None => Ok(()),
+            },
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::Counters;
@@ -16,28 +16,12 @@ const MAX_HEAD: usize = 64 * 1024;
 pub async fn serve(
     listener: std::net::TcpListener,
     counters: Arc<Counters>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
-    let Ok(listener) = TcpListener::from_std(listener) else {
-        return;
-    };
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopped.wait_for(|stop| *stop) => return,
-        };
-        let Ok((stream, _)) = accepted else {
-            continue;
-        };
-        let counters = Arc::clone(&counters);
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = answer(stream, counters) => {}
-                _ = stopped.wait_for(|stop| *stop) => {}
-            }
-        });
-    }
+    super::accept_until_stopped(listener, stopped, move |stream| {
+        answer(stream, Arc::clone(&counters))
+    })
+    .await;
 }
 
 /// Reads the request head and returns its path (query excluded).

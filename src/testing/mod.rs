@@ -14,7 +14,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use tokio::net::TcpListener;
+use std::future::Future;
+
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::runtime;
@@ -166,9 +168,16 @@ pub fn start_test_server(host: &str, port: u16) -> PyResult<Server> {
     })
 }
 
-/// Accepts until stopped; every connection is served by hyper (HTTP/1.1,
-/// or HTTP/2 with prior knowledge) and dropped when the server stops.
-async fn serve(listener: StdListener, counters: Arc<Counters>, mut stopped: watch::Receiver<bool>) {
+/// Accepts until stopped, serving each connection with `handle` in its own
+/// task; open connections are dropped when the server stops.
+pub(crate) async fn accept_until_stopped<Handle, Served>(
+    listener: StdListener,
+    mut stopped: watch::Receiver<bool>,
+    handle: Handle,
+) where
+    Handle: Fn(TcpStream) -> Served,
+    Served: Future<Output = ()> + Send + 'static,
+{
     let Ok(listener) = TcpListener::from_std(listener) else {
         return;
     };
@@ -180,23 +189,36 @@ async fn serve(listener: StdListener, counters: Arc<Counters>, mut stopped: watc
         let Ok((stream, _)) = accepted else {
             continue;
         };
+        let served = handle(stream);
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = served => {}
+                _ = stopped.wait_for(|stop| *stop) => {}
+            }
+        });
+    }
+}
+
+/// Serves the well-behaved routes with hyper (HTTP/1.1, or HTTP/2 with
+/// prior knowledge), counting connections.
+async fn serve(listener: StdListener, counters: Arc<Counters>, stopped: watch::Receiver<bool>) {
+    accept_until_stopped(listener, stopped, move |stream| {
         let _ = stream.set_nodelay(true);
         counters.accepted_connections.fetch_add(1, Ordering::SeqCst);
         counters.open_connections.fetch_add(1, Ordering::SeqCst);
         let open = OpenConnection(Arc::clone(&counters));
         let counters = Arc::clone(&counters);
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
+        async move {
             let _open = open;
             let service = hyper::service::service_fn(move |request| {
                 routes::handle(request, Arc::clone(&counters))
             });
             let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = stopped.wait_for(|stop| *stop) => {}
-            }
-        });
-    }
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
+    })
+    .await;
 }
