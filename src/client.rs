@@ -1,386 +1,358 @@
-//! Sending requests: the process's shared reqwest clients, redirects
-//! followed by fastio itself (so every hop is a Response in `history` and
-//! the policy is ours), and reqwest errors sorted into fastio's kinds.
+//! The native half of `fastio.Client`: every constructor option checked and
+//! turned into a [`Session`]; requests built on its defaults. The typed
+//! Python class in `fastio/_client.py` wraps it.
 
-use std::error::Error as StdError;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use http::header::{
-    HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
-    TRANSFER_ENCODING,
-};
-use http::{Method, StatusCode};
-use url::Url;
+use base64::Engine;
+use http::header::{HeaderValue, AUTHORIZATION};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
 
-use crate::errors::{ErrorKind, FastioError};
-use crate::request::RequestSpec;
-use crate::response::ResponseData;
-use crate::runtime;
+use crate::bridge::FastioFuture;
+use crate::fetch::{request_future, start_all};
+use crate::request::{form_pairs, parse_headers, parse_url_text, type_name, FetchArgs, TimeoutArg};
+use crate::session::{Session, Settings, CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
-/// How long a connection may take to open, by default.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Redirects followed before `TooManyRedirects`, as in httpx and requests.
-pub const MAX_REDIRECTS: usize = 10;
-
-/// The shared clients of this process (one verifying TLS, one not, each
-/// made on first use) and the fork generation they belong to.
-struct SharedClients {
-    generation: u64,
-    verifying: Option<reqwest::Client>,
-    unverified: Option<reqwest::Client>,
+/// A client's settings, pool, limits and cookie jar.
+#[pyclass(frozen, module = "fastio._fastio", name = "_ClientSession")]
+pub struct ClientSession {
+    session: Arc<Session>,
+    /// For `repr`: the proxy with its credentials hidden.
+    proxy_shown: Option<String>,
 }
 
-static SHARED: Mutex<Option<SharedClients>> = Mutex::new(None);
-
-fn cached_client(verify: bool) -> Option<reqwest::Client> {
-    let shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-    let clients = shared
-        .as_ref()
-        .filter(|clients| clients.generation == runtime::generation())?;
-    if verify {
-        clients.verifying.clone()
-    } else {
-        clients.unverified.clone()
+fn positive_count(value: Option<i64>, name: &str) -> PyResult<Option<usize>> {
+    match value {
+        None => Ok(None),
+        Some(count) if count >= 1 => Ok(Some(usize::try_from(count).unwrap_or(usize::MAX))),
+        Some(count) => Err(PyValueError::new_err(format!(
+            "{name} must be at least 1, not {count}"
+        ))),
     }
 }
 
-/// The shared client. Building one loads the TLS roots, which can take a
-/// while, so it is built on a blocking thread, never on the event loop.
-pub async fn shared_client(verify: bool) -> Result<reqwest::Client, FastioError> {
-    if let Some(client) = cached_client(verify) {
-        return Ok(client);
-    }
-    let built = tokio::task::spawn_blocking(move || build_client(verify))
-        .await
-        .map_err(|err| {
-            FastioError::internal(format!("building the HTTP client failed: {err}"))
-        })??;
-    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-    let generation = runtime::generation();
-    let clients = match shared.as_mut() {
-        Some(clients) if clients.generation == generation => clients,
-        _ => shared.insert(SharedClients {
-            generation,
-            verifying: None,
-            unverified: None,
-        }),
-    };
-    let slot = if verify {
-        &mut clients.verifying
-    } else {
-        &mut clients.unverified
-    };
-    // If another task built one meanwhile, share that one's pool.
-    Ok(slot.get_or_insert(built).clone())
-}
-
-fn build_client(verify: bool) -> Result<reqwest::Client, FastioError> {
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("fastio/", env!("CARGO_PKG_VERSION")))
-        .tls_danger_accept_invalid_certs(!verify)
-        .build()
-        .map_err(|err| FastioError::internal(format!("building the HTTP client failed: {err}")))
-}
-
-/// Sends `spec`, follows redirects and reads the whole body, within the
-/// request's total deadline.
-pub async fn execute(spec: RequestSpec) -> Result<ResponseData, FastioError> {
-    let method = spec.method.to_string();
-    let request_url = spec.url.to_string();
-    match spec.timeout {
-        Some(limit) => tokio::time::timeout(limit, follow(spec))
-            .await
-            .unwrap_or_else(|_| {
-                Err(FastioError::for_request(
-                    ErrorKind::Timeout,
-                    &method,
-                    &request_url,
-                    &format!(
-                        "timed out after {} s (the whole request)",
-                        limit.as_secs_f64()
-                    ),
-                ))
-            }),
-        None => follow(spec).await,
-    }
-}
-
-async fn follow(mut spec: RequestSpec) -> Result<ResponseData, FastioError> {
-    let started = Instant::now();
-    let client = shared_client(spec.verify).await?;
-    let request_url = spec.url.to_string();
-    let mut history = Vec::new();
-    loop {
-        let response = send(&client, &spec).await?;
-        let next = redirect(&spec, &response)?;
-        let mut data = read(response, &spec, &request_url, started).await?;
-        match next {
-            None => {
-                data.history = history;
-                return Ok(data);
-            }
-            Some(next) => {
-                if history.len() >= MAX_REDIRECTS {
-                    return Err(FastioError::for_request(
-                        ErrorKind::TooManyRedirects,
-                        spec.method.as_str(),
-                        &request_url,
-                        &format!("more than {MAX_REDIRECTS} redirects (last to {})", next.url),
-                    ));
-                }
-                history.push(data);
-                spec = next;
-            }
-        }
-    }
-}
-
-async fn send(
-    client: &reqwest::Client,
-    spec: &RequestSpec,
-) -> Result<reqwest::Response, FastioError> {
-    let mut request = client
-        .request(spec.method.clone(), spec.url.clone())
-        .headers(spec.headers.clone());
-    if let Some(body) = &spec.body {
-        request = request.body(body.clone());
-    }
-    request
-        .send()
-        .await
-        .map_err(|err| classify(&err, spec.method.as_str(), spec.url.as_str()))
-}
-
-async fn read(
-    response: reqwest::Response,
-    spec: &RequestSpec,
-    request_url: &str,
-    started: Instant,
-) -> Result<ResponseData, FastioError> {
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
-    let url = response.url().to_string();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| classify(&err, spec.method.as_str(), &url))?;
-    Ok(ResponseData {
-        method: spec.method.clone(),
-        status,
-        version,
-        headers,
-        url,
-        request_url: request_url.to_owned(),
-        elapsed: started.elapsed(),
-        body,
-        history: Vec::new(),
+fn read_file(path: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    let path: std::path::PathBuf = path.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be a path (str or os.PathLike), not {}",
+            type_name(path)
+        ))
+    })?;
+    std::fs::read(&path).map_err(|err| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "cannot read {what} {}: {err}",
+            path.display()
+        ))
     })
 }
 
-/// The next request if `response` is a redirect to follow.
-fn redirect(
-    spec: &RequestSpec,
-    response: &reqwest::Response,
-) -> Result<Option<RequestSpec>, FastioError> {
-    let status = response.status();
-    let keeps_method = match status {
-        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
-        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
-        _ => return Ok(None),
+/// `auth=`: (user, password) for Basic, or a str token for Bearer.
+fn auth_header(auth: &Bound<'_, PyAny>) -> PyResult<HeaderValue> {
+    let value = if let Ok(token) = auth.cast::<PyString>() {
+        format!("Bearer {}", token.to_str()?)
+    } else if let Ok(pair) = auth.cast::<PyTuple>() {
+        let (user, password): (String, String) = pair.extract().map_err(|_| {
+            PyTypeError::new_err("auth must be (user, password) as two str, or a bearer token str")
+        })?;
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {encoded}")
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "auth must be (user, password) or a bearer token str, not {}",
+            type_name(auth)
+        )));
     };
-    let Some(location) = response.headers().get(LOCATION) else {
-        return Ok(None);
-    };
-    let refuse = |why: String| {
-        FastioError::for_request(
-            ErrorKind::TooManyRedirects,
-            spec.method.as_str(),
-            spec.url.as_str(),
-            &why,
-        )
-    };
-    let location = location
-        .to_str()
-        .map_err(|_| refuse("the redirect's Location is not text".to_owned()))?;
-    let target = spec.url.join(location).map_err(|err| {
-        refuse(format!(
-            "the redirect's Location {location:?} is invalid: {err}"
-        ))
-    })?;
-    match target.scheme() {
-        "http" | "https" => {}
+    let mut header = HeaderValue::from_str(&value)
+        .map_err(|_| PyValueError::new_err("auth must not contain CR, LF or NUL"))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// `proxy=`: the proxy, the secrets to hide, and how to show it.
+fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, Vec<String>, String)> {
+    let url = url::Url::parse(text)
+        .map_err(|err| PyValueError::new_err(format!("invalid proxy URL: {err}")))?;
+    match url.scheme() {
+        "http" | "https" | "socks5" | "socks5h" => {}
         other => {
-            return Err(refuse(format!(
-                "refused a redirect to a {other}: URL ({target})"
+            return Err(PyValueError::new_err(format!(
+                "proxy scheme {other:?} is not http, https, socks5 or socks5h"
             )))
         }
     }
-    if spec.url.scheme() == "https" && target.scheme() == "http" {
-        return Err(refuse(format!(
-            "refused a redirect from https to http ({target})"
-        )));
-    }
-    let mut next = spec.clone();
-    // As browsers do: 303 always, and 301/302 after a POST, become a GET
-    // without a body; 307/308 repeat the request as it was.
-    let becomes_get = !keeps_method
-        && (status == StatusCode::SEE_OTHER || spec.method == Method::POST)
-        && spec.method != Method::HEAD;
-    if becomes_get {
-        next.method = Method::GET;
-        next.body = None;
-        strip(
-            &mut next.headers,
-            &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
-        );
-    }
-    if !same_origin(&spec.url, &target) {
-        strip(
-            &mut next.headers,
-            &[AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION],
-        );
-    }
-    next.url = target;
-    Ok(Some(next))
-}
-
-fn strip(headers: &mut HeaderMap, names: &[http::HeaderName]) {
-    for name in names {
-        headers.remove(name);
-    }
-}
-
-fn same_origin(from: &Url, to: &Url) -> bool {
-    from.scheme() == to.scheme()
-        && from.host_str() == to.host_str()
-        && from.port_or_known_default() == to.port_or_known_default()
-}
-
-/// Sorts a reqwest error into fastio's kinds, with a message naming the
-/// request, what failed, and the whole chain of causes.
-pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError {
-    // reqwest's own outermost message repeats the URL the prefix names.
-    let causes = match error.source() {
-        Some(source) => cause_chain(source),
-        None => error.to_string(),
-    };
-    let (kind, what) = if error.is_timeout() {
-        (ErrorKind::Timeout, "timed out")
-    } else if error.is_connect() {
-        if is_tls(error) {
-            (ErrorKind::Tls, "TLS handshake failed")
-        } else {
-            (ErrorKind::Connect, "connect failed")
+    let mut secrets = Vec::new();
+    let mut shown = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        secrets.push(url.username().to_owned());
+        if let Some(password) = url.password() {
+            secrets.push(password.to_owned());
+            if let Ok(decoded) = urlencoding_decode(password) {
+                secrets.push(decoded);
+            }
         }
-    } else if is_protocol_violation(error) {
-        (ErrorKind::Protocol, "the server broke the HTTP protocol")
-    } else if has_hyper(error, |_| true) {
-        // Reset, closed early, shorter than announced: the transport failed.
-        (
-            ErrorKind::Read,
-            "the connection failed while reading the response",
-        )
-    } else if error.is_decode() {
-        // No transport error inside: the content encoding itself is broken.
-        (ErrorKind::Decode, "decoding the body failed")
-    } else if error.is_body() || error.is_request() {
-        (
-            ErrorKind::Read,
-            "the connection failed while reading the response",
-        )
-    } else {
-        (ErrorKind::Request, "the request failed")
-    };
-    FastioError::for_request(kind, method, url, &format!("{what}: {causes}"))
+        let _ = shown.set_username("***");
+        let _ = shown.set_password(None);
+    }
+    let proxy = reqwest::Proxy::all(text)
+        .map_err(|_| PyValueError::new_err(format!("invalid proxy URL {}", shown.as_str())))?;
+    Ok((proxy, secrets, shown.to_string()))
 }
 
-/// A malformed response: unparsable head, or a body framing hyper rejects
-/// as invalid (such as a bad chunk size, which hyper reports as an I/O error
-/// of kind InvalidInput).
-fn is_protocol_violation(error: &(dyn StdError + 'static)) -> bool {
-    has_hyper(error, hyper::Error::is_parse)
-        || causes(error).any(|cause| {
-            cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
-                matches!(
-                    io.kind(),
-                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
-                )
-            }) && causes(error).any(|outer| outer.is::<hyper::Error>())
+fn urlencoding_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned().into_bytes())
+        .unwrap_or_default();
+    String::from_utf8(bytes)
+}
+
+#[pymethods]
+impl ClientSession {
+    #[new]
+    #[pyo3(signature = (
+        *, base_url = None, headers = None, params = None, cookies = None, auth = None,
+        timeout = TimeoutArg::Default, connect_timeout = TimeoutArg::Default,
+        read_timeout = TimeoutArg::Disabled, pool_timeout = TimeoutArg::Disabled,
+        max_connections = None, per_host = None, rate_limit = None, http2 = None,
+        follow_redirects = true, max_redirects = 10, allow_https_to_http = false,
+        verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
+        resolve = None, user_agent = None, max_body_size = None
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn new(
+        base_url: Option<&str>,
+        headers: Option<&Bound<'_, PyAny>>,
+        params: Option<&Bound<'_, PyAny>>,
+        cookies: Option<&Bound<'_, PyAny>>,
+        auth: Option<&Bound<'_, PyAny>>,
+        timeout: TimeoutArg,
+        connect_timeout: TimeoutArg,
+        read_timeout: TimeoutArg,
+        pool_timeout: TimeoutArg,
+        max_connections: Option<i64>,
+        per_host: Option<i64>,
+        rate_limit: Option<f64>,
+        http2: Option<bool>,
+        follow_redirects: bool,
+        max_redirects: i64,
+        allow_https_to_http: bool,
+        verify: bool,
+        ca_bundle: Option<&Bound<'_, PyAny>>,
+        cert: Option<&Bound<'_, PyAny>>,
+        proxy: Option<&str>,
+        trust_env: bool,
+        resolve: Option<&Bound<'_, PyAny>>,
+        user_agent: Option<&str>,
+        max_body_size: Option<i64>,
+    ) -> PyResult<Self> {
+        let mut settings = Settings {
+            keep_cookies: true,
+            ..Settings::default()
+        };
+        let defaults = &mut settings.defaults;
+        if let Some(base_url) = base_url {
+            defaults.base_url = Some(
+                parse_url_text(base_url).map_err(|err| Python::attach(|py| err.into_pyerr(py)))?,
+            );
+        }
+        defaults.headers = parse_headers(headers)?;
+        if let Some(auth) = auth.filter(|auth| !auth.is_none()) {
+            defaults.headers.insert(AUTHORIZATION, auth_header(auth)?);
+        }
+        if let Some(params) = params.filter(|params| !params.is_none()) {
+            defaults.params = form_pairs(params, "params")?;
+        }
+        if let Some(cookies) = cookies.filter(|cookies| !cookies.is_none()) {
+            defaults.cookies = form_pairs(cookies, "cookies")?;
+        }
+        defaults.timeout = timeout.or(Some(DEFAULT_TIMEOUT));
+        settings.connect_timeout = connect_timeout.or(Some(CONNECT_TIMEOUT));
+        settings.read_timeout = read_timeout.or(None);
+        settings.pool_timeout = pool_timeout.or(None);
+        settings.max_connections = positive_count(max_connections, "max_connections")?;
+        settings.per_host = positive_count(per_host, "per_host")?;
+        if let Some(rate) = rate_limit {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(PyValueError::new_err(format!(
+                    "rate_limit must be a positive number of requests per second, not {rate}"
+                )));
+            }
+            settings.rate_limit = Some(rate);
+        }
+        settings.http2 = http2;
+        settings.follow_redirects = follow_redirects;
+        settings.max_redirects = usize::try_from(max_redirects).map_err(|_| {
+            PyValueError::new_err(format!(
+                "max_redirects must be 0 or more, not {max_redirects}"
+            ))
+        })?;
+        settings.allow_https_to_http = allow_https_to_http;
+        settings.verify = verify;
+        if let Some(bundle) = ca_bundle.filter(|bundle| !bundle.is_none()) {
+            let pem = read_file(bundle, "ca_bundle")?;
+            let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+                PyValueError::new_err(format!("ca_bundle holds no usable PEM certificate: {err}"))
+            })?;
+            if roots.is_empty() {
+                return Err(PyValueError::new_err("ca_bundle holds no PEM certificate"));
+            }
+            settings.extra_roots = roots;
+        }
+        if let Some(cert) = cert.filter(|cert| !cert.is_none()) {
+            let pem = match cert.cast::<PyTuple>() {
+                Ok(pair) if pair.len() == 2 => {
+                    let mut pem = read_file(&pair.get_item(0)?, "the client certificate")?;
+                    pem.push(b'\n');
+                    pem.extend(read_file(&pair.get_item(1)?, "the client key")?);
+                    pem
+                }
+                Ok(_) => {
+                    return Err(PyTypeError::new_err(
+                        "cert must be a path or (cert path, key path)",
+                    ))
+                }
+                Err(_) => read_file(cert, "the client certificate")?,
+            };
+            settings.identity = Some(reqwest::Identity::from_pem(&pem).map_err(|err| {
+                PyValueError::new_err(format!(
+                    "cert is not a PEM certificate with its private key: {err}"
+                ))
+            })?);
+        }
+        let mut proxy_shown = None;
+        if let Some(proxy) = proxy {
+            let (parsed, secrets, shown) = parse_proxy(proxy)?;
+            settings.proxy = Some(parsed);
+            settings.secrets = secrets;
+            proxy_shown = Some(shown);
+        }
+        settings.trust_env = trust_env;
+        if let Some(resolve) = resolve.filter(|resolve| !resolve.is_none()) {
+            for (host, address) in form_pairs(resolve, "resolve")? {
+                let address: IpAddr = address.parse().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "resolve[{host:?}] must be an IP address, not {address:?}"
+                    ))
+                })?;
+                settings.resolve.push((host, address));
+            }
+        }
+        if let Some(user_agent) = user_agent {
+            HeaderValue::from_str(user_agent)
+                .map_err(|_| PyValueError::new_err("user_agent must not contain CR, LF or NUL"))?;
+            settings.user_agent = user_agent.to_owned();
+        }
+        if let Some(size) = max_body_size {
+            settings.max_body_size = Some(u64::try_from(size).map_err(|_| {
+                PyValueError::new_err(format!("max_body_size must be 0 or more, not {size}"))
+            })?);
+        }
+        Ok(Self {
+            session: Arc::new(Session::new(settings)),
+            proxy_shown,
         })
-}
-
-/// Each cause's message once, outermost first, skipping any that only
-/// repeats the one before it.
-fn cause_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = cause.source();
-    }
-    parts.join(": ")
-}
-
-fn causes<'a>(
-    error: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(error), |&cause| cause.source())
-}
-
-fn is_tls(error: &(dyn StdError + 'static)) -> bool {
-    causes(error).any(|cause| {
-        // rustls errors reach us wrapped in io::Errors, sometimes two deep,
-        // and an io::Error's `source()` skips the error it wraps.
-        let mut current: &(dyn StdError + 'static) = cause;
-        loop {
-            if current.is::<rustls::Error>() {
-                return true;
-            }
-            match current
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-            {
-                Some(inner) => current = inner,
-                None => return false,
-            }
-        }
-    })
-}
-
-fn has_hyper(error: &(dyn StdError + 'static), test: fn(&hyper::Error) -> bool) -> bool {
-    causes(error).any(|cause| cause.downcast_ref::<hyper::Error>().is_some_and(test))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(text: &str) -> Url {
-        Url::parse(text).unwrap()
     }
 
-    #[test]
-    fn origins_compare_scheme_host_and_port() {
-        assert!(same_origin(
-            &url("http://a.test/x"),
-            &url("http://a.test:80/y")
-        ));
-        assert!(!same_origin(&url("http://a.test/"), &url("http://b.test/")));
-        assert!(!same_origin(
-            &url("http://a.test/"),
-            &url("http://a.test:8080/")
-        ));
-        assert!(!same_origin(
-            &url("http://a.test/"),
-            &url("https://a.test/")
-        ));
+    /// One request on this client's settings.
+    #[pyo3(signature = (
+        method, url, *, params = None, headers = None, cookies = None, json = None,
+        data = None, files = None, content = None, timeout = TimeoutArg::Default
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn request(
+        &self,
+        method: &str,
+        url: &Bound<'_, PyAny>,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        cookies: Option<&Bound<'_, PyAny>>,
+        json: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        files: Option<&Bound<'_, PyAny>>,
+        content: Option<&Bound<'_, PyAny>>,
+        timeout: TimeoutArg,
+    ) -> PyResult<FastioFuture> {
+        let spec = FetchArgs {
+            url,
+            method,
+            params,
+            headers,
+            cookies,
+            json,
+            data,
+            files,
+            content,
+            timeout,
+        }
+        .build(&self.session)?;
+        Ok(request_future(spec))
+    }
+
+    /// `fetch_all` on this client's settings.
+    #[allow(clippy::too_many_arguments, reason = "mirrors the Python keyword arguments")]
+    #[pyo3(signature = (
+        urls, *, concurrency = 100, method = "GET", headers = None,
+        timeout = TimeoutArg::Default, return_exceptions = false
+    ))]
+    fn fetch_all(
+        &self,
+        py: Python<'_>,
+        urls: &Bound<'_, PyAny>,
+        concurrency: i64,
+        method: &str,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: TimeoutArg,
+        return_exceptions: bool,
+    ) -> PyResult<FastioFuture> {
+        start_all(
+            py,
+            urls,
+            concurrency,
+            method,
+            headers,
+            timeout,
+            return_exceptions,
+            &self.session,
+        )
+    }
+
+    /// Drops the pool's idle connections; running requests finish.
+    fn close(&self) {
+        self.session.close();
+    }
+
+    /// A short description for `repr(Client)`, credentials hidden.
+    fn describe(&self) -> String {
+        let settings = &self.session.settings;
+        let mut parts = Vec::new();
+        if let Some(base) = &settings.defaults.base_url {
+            parts.push(format!("base_url={:?}", base.as_str()));
+        }
+        if let Some(proxy) = &self.proxy_shown {
+            parts.push(format!("proxy={proxy:?}"));
+        }
+        if let Some(limit) = settings.max_connections {
+            parts.push(format!("max_connections={limit}"));
+        }
+        if let Some(limit) = settings.per_host {
+            parts.push(format!("per_host={limit}"));
+        }
+        if let Some(rate) = settings.rate_limit {
+            parts.push(format!("rate_limit={rate}"));
+        }
+        if !settings.verify {
+            parts.push("verify=False".to_owned());
+        }
+        parts.join(", ")
     }
 }

@@ -1,4 +1,5 @@
-//! `fastio.fetch` and `fastio.fetch_all`, on the process's shared client.
+//! `fastio.fetch` and `fastio.fetch_all` (on the process's shared session),
+//! and the request machinery `fastio.Client` shares with them.
 //!
 //! `fetch_all` is one Rust task: a bounded set of requests in flight, fed
 //! lazily from the caller's iterable in chunks pulled on the loop thread
@@ -6,6 +7,7 @@
 //! end, with one wake-up, in slices the loop converts one at a time.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
@@ -16,13 +18,14 @@ use pyo3::{PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, ToPython, ToPythonItems, Value};
-use crate::client;
 use crate::errors::FastioError;
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
-    parse_headers, parse_method, parse_url_text, FetchArgs, RequestSpec, TimeoutArg,
+    merged_headers, parse_headers, parse_method, resolve_url, FetchArgs, RequestSpec, TimeoutArg,
 };
 use crate::response::ResultSlice;
+use crate::session::Session;
+use crate::transport;
 
 /// URLs pulled from the caller's iterable per request for more input.
 const FEED_CHUNK: usize = 1024;
@@ -53,40 +56,46 @@ pub fn fetch(
         method,
         params,
         headers,
+        cookies: None,
         json,
         data,
+        files: None,
         content,
         timeout,
-        verify,
     }
-    .build()?;
-    Ok(FastioFuture::new(
+    .build(&Session::shared(verify))?;
+    Ok(request_future(spec))
+}
+
+/// The awaitable of one request.
+pub fn request_future(spec: RequestSpec) -> FastioFuture {
+    FastioFuture::new(
         Job::spawn(move || async move {
-            let response = client::execute(spec).await?;
+            let response = transport::execute(spec).await?;
             Ok(Value::Object(Box::new(response)))
         }),
         None,
-    ))
+    )
 }
 
 /// What every request of one `fetch_all` shares.
 #[derive(Clone)]
-struct Template {
+pub struct Template {
     method: Method,
     headers: HeaderMap,
     timeout: Option<std::time::Duration>,
-    verify: bool,
+    session: Arc<Session>,
 }
 
 impl Template {
     fn request(&self, url: &str) -> Result<RequestSpec, FastioError> {
         Ok(RequestSpec {
             method: self.method.clone(),
-            url: parse_url_text(url)?,
+            url: resolve_url(&self.session.settings.defaults, url)?,
             headers: self.headers.clone(),
             body: None,
             timeout: self.timeout,
-            verify: self.verify,
+            session: Arc::clone(&self.session),
         })
     }
 }
@@ -190,6 +199,34 @@ pub fn fetch_all(
     return_exceptions: bool,
     verify: bool,
 ) -> PyResult<FastioFuture> {
+    start_all(
+        py,
+        urls,
+        concurrency,
+        method,
+        headers,
+        timeout,
+        return_exceptions,
+        &Session::shared(verify),
+    )
+}
+
+/// `fetch_all` on `session`: checks the arguments and starts nothing until
+/// awaited, except pulling the first chunk of URLs.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "mirrors the Python keyword arguments"
+)]
+pub fn start_all(
+    py: Python<'_>,
+    urls: &Bound<'_, PyAny>,
+    concurrency: i64,
+    method: &str,
+    headers: Option<&Bound<'_, PyAny>>,
+    timeout: TimeoutArg,
+    return_exceptions: bool,
+    session: &Arc<Session>,
+) -> PyResult<FastioFuture> {
     if urls.is_instance_of::<PyString>() || urls.is_instance_of::<PyBytes>() {
         return Err(PyTypeError::new_err(
             "fetch_all wants an iterable of URLs, not a single str or bytes; use fetch() for one URL",
@@ -209,11 +246,12 @@ pub fn fetch_all(
                 .map_or_else(|_| "?".to_owned(), |name| name.to_string())
         ))
     })?;
+    let defaults = &session.settings.defaults;
     let template = Template {
         method: parse_method(method)?,
-        headers: parse_headers(headers)?,
-        timeout: timeout.resolve(),
-        verify,
+        headers: merged_headers(defaults, parse_headers(headers)?, &[])?,
+        timeout: timeout.or(defaults.timeout),
+        session: Arc::clone(session),
     };
     let (sender, receiver) = unbounded_channel();
     let mut feeder = UrlFeeder {
@@ -252,7 +290,7 @@ async fn run_all(
                 results.resize_with(index + 1, || None);
             }
             match request {
-                Ok(spec) => running.push(async move { (index, client::execute(spec).await) }),
+                Ok(spec) => running.push(async move { (index, transport::execute(spec).await) }),
                 Err(invalid) if return_exceptions => results[index] = Some(Err(invalid)),
                 Err(invalid) => return Err(invalid),
             }

@@ -15,8 +15,10 @@ mod queue;
 mod request;
 mod response;
 mod runtime;
+mod session;
 mod sleep;
 mod testing;
+mod transport;
 
 use pyo3::prelude::*;
 
@@ -26,6 +28,8 @@ mod _fastio {
 
     #[pymodule_export]
     use crate::bridge::FastioFuture;
+    #[pymodule_export]
+    use crate::client::ClientSession;
     #[pymodule_export]
     use crate::fetch::{fetch, fetch_all};
     #[pymodule_export]

@@ -2,6 +2,7 @@
 //! every check happens here, at call time, so a bad argument raises at once
 //! (TypeError, ValueError, InvalidURL) instead of inside the running work.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,16 +11,14 @@ use http::{HeaderMap, Method};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
+use pyo3::types::{PyBytes, PyMapping, PyString};
 use url::Url;
 
 use crate::errors::{ErrorKind, FastioError};
-
-/// The default total deadline of one request, as httpx's default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::session::{Defaults, Session};
 
 /// One request, as plain Rust data a tokio task can own.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequestSpec {
     pub method: Method,
     pub url: Url,
@@ -27,11 +26,12 @@ pub struct RequestSpec {
     pub body: Option<Bytes>,
     /// Total deadline; `None` waits forever.
     pub timeout: Option<Duration>,
-    /// Verify TLS certificates (on unless asked otherwise).
-    pub verify: bool,
+    /// Where it is sent from: the client's settings, pool and cookie jar.
+    pub session: Arc<Session>,
 }
 
-/// The `timeout=` argument: omitted means the default, `None` disables.
+/// A `timeout=`-like argument: omitted (or `...`) means the default, `None`
+/// disables.
 #[derive(Clone, Copy, Debug, Default)]
 pub enum TimeoutArg {
     #[default]
@@ -41,9 +41,10 @@ pub enum TimeoutArg {
 }
 
 impl TimeoutArg {
-    pub fn resolve(self) -> Option<Duration> {
+    /// The deadline, given the one that "default" stands for.
+    pub fn or(self, default: Option<Duration>) -> Option<Duration> {
         match self {
-            TimeoutArg::Default => Some(DEFAULT_TIMEOUT),
+            TimeoutArg::Default => default,
             TimeoutArg::Disabled => None,
             TimeoutArg::Seconds(limit) => Some(limit),
         }
@@ -56,6 +57,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for TimeoutArg {
     fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         if value.is_none() {
             return Ok(TimeoutArg::Disabled);
+        }
+        if value.is(value.py().Ellipsis()) {
+            return Ok(TimeoutArg::Default);
         }
         if value.is_instance_of::<pyo3::types::PyBool>() || value.is_instance_of::<PyString>() {
             return Err(PyTypeError::new_err(
@@ -81,20 +85,11 @@ impl<'a, 'py> FromPyObject<'a, 'py> for TimeoutArg {
     }
 }
 
-fn type_name(value: &Bound<'_, PyAny>) -> String {
+pub fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
         .name()
         .map_or_else(|_| "?".to_owned(), |name| name.to_string())
-}
-
-/// Parses an absolute http or https URL given as `str`.
-pub fn parse_url(value: &Bound<'_, PyAny>) -> PyResult<Url> {
-    let text = value.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(value)))
-    })?;
-    let text = text.to_str()?;
-    parse_url_text(text).map_err(|err| err.into_pyerr(value.py()))
 }
 
 /// Parses an absolute http or https URL.
@@ -202,7 +197,7 @@ fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
 
 /// Name/value pairs of `params=` or `data=`; a list or tuple value repeats
 /// the name once per item.
-fn form_pairs(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, String)>> {
+pub fn form_pairs(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, String)>> {
     let mut result = Vec::new();
     for (name, content) in pairs(value, what)? {
         let name = scalar_text(&name, what)?;
@@ -248,69 +243,281 @@ fn orjson_dumps<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     dumps.bind(py).call1((value,))
 }
 
-/// The arguments of one `fetch`, as Python gave them.
+/// Bytes of one uploaded file: bytes-like, or an object with `read()`.
+fn file_bytes(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Bytes> {
+    if value.hasattr("read")? && !value.is_instance_of::<PyBytes>() {
+        return body_bytes(
+            &value.call_method0("read")?,
+            &format!("files[{field:?}].read()"),
+        );
+    }
+    body_bytes(value, &format!("files[{field:?}]"))
+}
+
+/// One part of a multipart body.
+struct Part {
+    name: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    body: Bytes,
+}
+
+/// Checks a name for a Content-Disposition parameter: no quotes, CR or LF.
+fn disposition_text(text: &str, what: &str) -> PyResult<String> {
+    if text.contains(['"', '\r', '\n', '\0']) {
+        return Err(PyValueError::new_err(format!(
+            "{what} {text:?} must not contain quotes, CR, LF or NUL"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// `files=`: name -> content, (filename, content) or (filename, content,
+/// content type); content is bytes, str or a readable object.
+fn file_parts(files: &Bound<'_, PyAny>) -> PyResult<Vec<Part>> {
+    let mut parts = Vec::new();
+    for (name, value) in pairs(files, "files")? {
+        let name = disposition_text(&scalar_text(&name, "files")?, "a file field name")?;
+        let (filename, content, content_type) = match value.cast::<pyo3::types::PyTuple>() {
+            Ok(tuple) => {
+                let filename: String = tuple.get_item(0)?.extract()?;
+                let content = tuple.get_item(1)?;
+                let content_type: Option<String> = if tuple.len() > 2 {
+                    tuple.get_item(2)?.extract()?
+                } else {
+                    None
+                };
+                (filename, content, content_type)
+            }
+            Err(_) => (name.clone(), value, None),
+        };
+        parts.push(Part {
+            filename: Some(disposition_text(&filename, "a file name")?),
+            content_type: Some(
+                content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
+            ),
+            body: file_bytes(&content, &name)?,
+            name,
+        });
+    }
+    Ok(parts)
+}
+
+/// Encodes a multipart/form-data body (RFC 7578); returns it with its
+/// Content-Type.
+fn multipart(parts: Vec<Part>) -> (Bytes, String) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    let boundary = format!(
+        "fastio-{:016x}{:08x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    );
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", part.name);
+        if let Some(filename) = &part.filename {
+            disposition.push_str(&format!("; filename=\"{filename}\""));
+        }
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        if let Some(content_type) = &part.content_type {
+            body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(&part.body);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (
+        Bytes::from(body),
+        format!("multipart/form-data; boundary={boundary}"),
+    )
+}
+
+/// Resolves `url` against a base URL the way httpx does: a relative URL is
+/// appended to the base's path.
+fn join_base(base: &Url, text: &str) -> Result<Url, FastioError> {
+    if Url::parse(text).is_ok() {
+        return parse_url_text(text);
+    }
+    let mut joined = base.clone();
+    let path = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        text.trim_start_matches('/')
+    );
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (path, None),
+    };
+    joined.set_path(&path);
+    joined.set_query(query.as_deref());
+    parse_url_text(joined.as_str())
+}
+
+/// A request's URL on a session's defaults: joined to the base URL if
+/// relative, with the default params added.
+pub fn resolve_url(defaults: &Defaults, text: &str) -> Result<Url, FastioError> {
+    let mut url = match &defaults.base_url {
+        Some(base) => join_base(base, text)?,
+        None => parse_url_text(text)?,
+    };
+    if !defaults.params.is_empty() {
+        url.query_pairs_mut().extend_pairs(&defaults.params);
+    }
+    Ok(url)
+}
+
+/// The headers every request of a session starts with, `given` replacing
+/// defaults of the same name, and the cookies as one Cookie header.
+pub fn merged_headers(
+    defaults: &Defaults,
+    given: HeaderMap,
+    cookies: &[(String, String)],
+) -> PyResult<HeaderMap> {
+    let mut headers = defaults.headers.clone();
+    override_headers(&mut headers, given);
+    let mut all_cookies = defaults.cookies.clone();
+    all_cookies.extend_from_slice(cookies);
+    if let Some(cookie) = cookie_header(&all_cookies)? {
+        headers.append(http::header::COOKIE, cookie);
+    }
+    Ok(headers)
+}
+
+/// Sets `name` in `headers`, replacing a default of the same name.
+fn override_headers(headers: &mut HeaderMap, given: HeaderMap) {
+    // `given` yields a repeated name once, then `None` for its next values.
+    let mut current: Option<http::HeaderName> = None;
+    for (name, value) in given {
+        if let Some(name) = name {
+            headers.remove(&name);
+            current = Some(name);
+        }
+        if let Some(name) = &current {
+            headers.append(name.clone(), value);
+        }
+    }
+}
+
+fn cookie_header(cookies: &[(String, String)]) -> PyResult<Option<HeaderValue>> {
+    if cookies.is_empty() {
+        return Ok(None);
+    }
+    let text = cookies
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    HeaderValue::from_str(&text)
+        .map(Some)
+        .map_err(|_| PyValueError::new_err(format!("invalid cookies: {text:?}")))
+}
+
+/// The arguments of one request, as Python gave them.
 pub struct FetchArgs<'a, 'py> {
     pub url: &'a Bound<'py, PyAny>,
     pub method: &'a str,
     pub params: Option<&'a Bound<'py, PyAny>>,
     pub headers: Option<&'a Bound<'py, PyAny>>,
+    pub cookies: Option<&'a Bound<'py, PyAny>>,
     pub json: Option<&'a Bound<'py, PyAny>>,
     pub data: Option<&'a Bound<'py, PyAny>>,
+    pub files: Option<&'a Bound<'py, PyAny>>,
     pub content: Option<&'a Bound<'py, PyAny>>,
     pub timeout: TimeoutArg,
-    pub verify: bool,
+}
+
+fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+    value.filter(|value| !value.is_none())
 }
 
 impl FetchArgs<'_, '_> {
-    /// Checks everything and builds the request.
-    pub fn build(&self) -> PyResult<RequestSpec> {
+    /// Checks everything and builds the request, on `session`'s defaults.
+    pub fn build(&self, session: &Arc<Session>) -> PyResult<RequestSpec> {
+        let defaults: &Defaults = &session.settings.defaults;
         let method = parse_method(self.method)?;
-        let mut url = parse_url(self.url)?;
-        if let Some(params) = self.params.filter(|params| !params.is_none()) {
-            let params = form_pairs(params, "params")?;
+        let text = self.url.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))
+        })?;
+        let mut url =
+            resolve_url(defaults, text.to_str()?).map_err(|err| err.into_pyerr(self.url.py()))?;
+        if let Some(given) = given(self.params) {
+            let params = form_pairs(given, "params")?;
             url.query_pairs_mut().extend_pairs(params);
         }
-        let mut headers = parse_headers(self.headers)?;
-        let given: Vec<&str> = [
-            ("json", self.json),
-            ("data", self.data),
-            ("content", self.content),
-        ]
-        .into_iter()
-        .filter(|(_, value)| value.is_some_and(|value| !value.is_none()))
-        .map(|(name, _)| name)
-        .collect();
-        if given.len() > 1 {
+        let cookies = match given(self.cookies) {
+            Some(given) => form_pairs(given, "cookies")?,
+            None => Vec::new(),
+        };
+        let mut headers = merged_headers(defaults, parse_headers(self.headers)?, &cookies)?;
+        let bodies: Vec<&str> = [("json", self.json), ("content", self.content)]
+            .into_iter()
+            .chain([(
+                if given(self.files).is_some() {
+                    "data/files"
+                } else {
+                    "data"
+                },
+                given(self.data).or(given(self.files)),
+            )])
+            .filter(|(_, value)| given(*value).is_some())
+            .map(|(name, _)| name)
+            .collect();
+        if bodies.len() > 1 {
             return Err(PyValueError::new_err(format!(
-                "give at most one of json=, data= and content=, not {}",
-                given.join(" and ")
+                "give at most one of json=, data= (with files=) and content=, not {}",
+                bodies.join(" and ")
             )));
         }
         let mut body = None;
-        let mut content_type = None;
-        if let Some(json) = self.json.filter(|json| !json.is_none()) {
+        let mut content_type: Option<String> = None;
+        if let Some(json) = given(self.json) {
             let encoded = orjson_dumps(json)?;
             body = Some(Bytes::copy_from_slice(
                 encoded.cast::<PyBytes>()?.as_bytes(),
             ));
-            content_type = Some("application/json");
-        } else if let Some(data) = self.data.filter(|data| !data.is_none()) {
-            if data.cast::<PyDict>().is_ok() || data.cast::<PyMapping>().is_ok() {
+            content_type = Some("application/json".to_owned());
+        } else if let Some(files) = given(self.files) {
+            let mut parts = Vec::new();
+            if let Some(data) = given(self.data) {
+                for (name, value) in form_pairs(data, "data")? {
+                    parts.push(Part {
+                        name: disposition_text(&name, "a form field name")?,
+                        filename: None,
+                        content_type: None,
+                        body: Bytes::from(value),
+                    });
+                }
+            }
+            parts.extend(file_parts(files)?);
+            let (encoded, kind) = multipart(parts);
+            body = Some(encoded);
+            content_type = Some(kind);
+        } else if let Some(data) = given(self.data) {
+            if data.cast::<PyMapping>().is_ok() {
                 let fields = form_pairs(data, "data")?;
                 let encoded = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(fields)
                     .finish();
                 body = Some(Bytes::from(encoded));
-                content_type = Some("application/x-www-form-urlencoded");
+                content_type = Some("application/x-www-form-urlencoded".to_owned());
             } else {
                 body = Some(body_bytes(data, "data")?);
             }
-        } else if let Some(content) = self.content.filter(|content| !content.is_none()) {
+        } else if let Some(content) = given(self.content) {
             body = Some(body_bytes(content, "content")?);
         }
         if let Some(content_type) = content_type {
             if !headers.contains_key(CONTENT_TYPE) {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                if let Ok(value) = HeaderValue::from_str(&content_type) {
+                    headers.insert(CONTENT_TYPE, value);
+                }
             }
         }
         Ok(RequestSpec {
@@ -318,8 +525,8 @@ impl FetchArgs<'_, '_> {
             url,
             headers,
             body,
-            timeout: self.timeout.resolve(),
-            verify: self.verify,
+            timeout: self.timeout.or(defaults.timeout),
+            session: Arc::clone(session),
         })
     }
 }

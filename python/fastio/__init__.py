@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections.abc
 
+from fastio._client import Client
 from fastio._fastio import (
     FastioFuture,
     Headers,
@@ -52,6 +53,7 @@ collections.abc.Mapping.register(Headers)
 
 __all__ = [
     "BodyTooLarge",
+    "Client",
     "ClientClosed",
     "ConnectError",
     "DecodeError",

@@ -2,11 +2,10 @@
 
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextvars import Context
+from types import EllipsisType
 from typing import Any, Generic, Literal, Self, TypeVar, final, overload
 
 _T = TypeVar("_T")
-
-class _DefaultTimeout: ...
 
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 _Scalar = str | int | float
@@ -15,7 +14,7 @@ _ParamsArg = (
     | Iterable[tuple[str, _Scalar | Sequence[_Scalar]]]
     | None
 )
-_TimeoutArg = float | None | _DefaultTimeout
+_TimeoutArg = float | None | EllipsisType
 
 __version__: str
 __all__ = [
@@ -23,6 +22,7 @@ __all__ = [
     "Headers",
     "Response",
     "Server",
+    "_ClientSession",
     "__version__",
     "_completed",
     "_on_worker",
@@ -342,3 +342,68 @@ class Server:
 
 def _start_test_server(host: str = "127.0.0.1", port: int = 0) -> Server:
     """Internal: starts a test server; use :func:`fastio.testing.serve`."""
+
+@final
+class _ClientSession:
+    """Internal: the native half of :class:`fastio.Client`; use that."""
+
+    def __new__(
+        cls,
+        *,
+        base_url: str | None = None,
+        headers: _HeadersArg = None,
+        params: _ParamsArg = None,
+        cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        auth: tuple[str, str] | str | None = None,
+        timeout: _TimeoutArg = ...,
+        connect_timeout: _TimeoutArg = ...,
+        read_timeout: _TimeoutArg = ...,
+        pool_timeout: _TimeoutArg = ...,
+        max_connections: int | None = None,
+        per_host: int | None = None,
+        rate_limit: float | None = None,
+        http2: bool | None = None,
+        follow_redirects: bool = True,
+        max_redirects: int = 10,
+        allow_https_to_http: bool = False,
+        verify: bool = True,
+        ca_bundle: Any = None,
+        cert: Any = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        resolve: Mapping[str, str] | None = None,
+        user_agent: str | None = None,
+        max_body_size: int | None = None,
+    ) -> _ClientSession:
+        """Checks every option and makes the session (no I/O beyond reading
+        the ca_bundle and cert files)."""
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: _ParamsArg = None,
+        headers: _HeadersArg = None,
+        cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        content: bytes | bytearray | memoryview | str | None = None,
+        timeout: _TimeoutArg = ...,
+    ) -> FastioFuture[Response]:
+        """One request on this session's settings."""
+    def fetch_all(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: _HeadersArg = None,
+        timeout: _TimeoutArg = ...,
+        return_exceptions: bool = False,
+    ) -> FastioFuture[list[Response]]:
+        """fetch_all on this session's settings."""
+    def close(self) -> None:
+        """Drops the pool's idle connections; running requests finish."""
+    def describe(self) -> str:
+        """A short description for repr, credentials hidden."""

@@ -1,0 +1,341 @@
+//! A session: one reqwest client plus fastio's own policy around it
+//! (defaults merged into each request, redirects, connection and rate
+//! limits, the cookie jar, the body limit). `fastio.Client` owns one; the
+//! module-level functions share a default one per process.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::header::{HeaderValue, COOKIE, SET_COOKIE};
+use http::HeaderMap;
+use reqwest::cookie::CookieStore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::errors::{ErrorKind, FastioError};
+use crate::runtime;
+
+/// How long a connection may take to open, by default.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default total deadline of one request, as httpx's default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Redirects followed before `TooManyRedirects`, as in httpx and requests.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// What a session's requests start from.
+#[derive(Clone, Debug, Default)]
+pub struct Defaults {
+    pub base_url: Option<Url>,
+    pub headers: HeaderMap,
+    pub params: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
+    /// Total deadline of a request; `None` waits forever.
+    pub timeout: Option<Duration>,
+}
+
+/// Everything a session is built from; plain data, checked in Python-facing
+/// code before it gets here.
+#[derive(Clone)]
+pub struct Settings {
+    pub defaults: Defaults,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub pool_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
+    pub per_host: Option<usize>,
+    /// Requests per second per host.
+    pub rate_limit: Option<f64>,
+    /// `None`: negotiated by ALPN; `Some(true)`: prior knowledge; `Some(false)`: HTTP/1.1 only.
+    pub http2: Option<bool>,
+    pub follow_redirects: bool,
+    pub max_redirects: usize,
+    pub allow_https_to_http: bool,
+    pub verify: bool,
+    pub extra_roots: Vec<reqwest::Certificate>,
+    pub identity: Option<reqwest::Identity>,
+    pub proxy: Option<reqwest::Proxy>,
+    pub trust_env: bool,
+    pub resolve: Vec<(String, IpAddr)>,
+    pub user_agent: String,
+    pub max_body_size: Option<u64>,
+    pub keep_cookies: bool,
+    /// Text never to show in a message (proxy credentials).
+    pub secrets: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            defaults: Defaults {
+                timeout: Some(DEFAULT_TIMEOUT),
+                ..Defaults::default()
+            },
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: None,
+            pool_timeout: None,
+            max_connections: None,
+            per_host: None,
+            rate_limit: None,
+            http2: None,
+            follow_redirects: true,
+            max_redirects: MAX_REDIRECTS,
+            allow_https_to_http: false,
+            verify: true,
+            extra_roots: Vec::new(),
+            identity: None,
+            proxy: None,
+            trust_env: true,
+            resolve: Vec::new(),
+            user_agent: concat!("fastio/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_body_size: None,
+            keep_cookies: false,
+            secrets: Vec::new(),
+        }
+    }
+}
+
+/// Slots held while one request (one hop) is on the wire.
+pub struct Slots {
+    _host: Option<OwnedSemaphorePermit>,
+    _total: Option<OwnedSemaphorePermit>,
+}
+
+pub struct Session {
+    pub settings: Settings,
+    /// Built on first use, on a blocking thread; rebuilt in a forked child.
+    http: Mutex<Option<(u64, reqwest::Client)>>,
+    jar: Option<Arc<reqwest::cookie::Jar>>,
+    total: Option<Arc<Semaphore>>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    next_start: Mutex<HashMap<String, Instant>>,
+}
+
+impl Session {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            jar: settings
+                .keep_cookies
+                .then(|| Arc::new(reqwest::cookie::Jar::default())),
+            total: settings
+                .max_connections
+                .map(|limit| Arc::new(Semaphore::new(limit))),
+            hosts: Mutex::new(HashMap::new()),
+            next_start: Mutex::new(HashMap::new()),
+            http: Mutex::new(None),
+            settings,
+        }
+    }
+
+    /// The default session of this process, verifying TLS or not; made on
+    /// first use (without building its reqwest client yet).
+    pub fn shared(verify: bool) -> Arc<Session> {
+        /// The fork generation, then the verifying and the unverified session.
+        type Shared = (u64, Arc<Session>, Arc<Session>);
+        static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
+        let generation = runtime::generation();
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, verifying, unverified) = match shared.as_ref() {
+            Some(sessions) if sessions.0 == generation => sessions,
+            _ => shared.insert((
+                generation,
+                Arc::new(Session::new(Settings::default())),
+                Arc::new(Session::new(Settings {
+                    verify: false,
+                    ..Settings::default()
+                })),
+            )),
+        };
+        Arc::clone(if verify { verifying } else { unverified })
+    }
+
+    /// The reqwest client. Building one loads the TLS roots, which can take
+    /// a while, so it happens on a blocking thread, never on the loop.
+    pub async fn http(&self) -> Result<reqwest::Client, FastioError> {
+        let generation = runtime::generation();
+        if let Some((built_in, client)) = &*self.http.lock().unwrap_or_else(PoisonError::into_inner)
+        {
+            if *built_in == generation {
+                return Ok(client.clone());
+            }
+        }
+        let settings = self.settings.clone();
+        let built = tokio::task::spawn_blocking(move || build(&settings))
+            .await
+            .map_err(|err| {
+                FastioError::internal(format!("building the HTTP client failed: {err}"))
+            })??;
+        let mut slot = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            // Another task built one meanwhile: share that one's pool.
+            Some((built_in, client)) if *built_in == generation => Ok(client.clone()),
+            _ => Ok(slot.insert((generation, built)).1.clone()),
+        }
+    }
+
+    /// Waits for a free slot under `max_connections` and `per_host` (FIFO:
+    /// tokio's semaphores are fair), for at most `pool_timeout`.
+    pub async fn slots(&self, method: &str, url: &Url) -> Result<Slots, FastioError> {
+        let host = self.settings.per_host.map(|limit| {
+            let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(
+                hosts
+                    .entry(origin(url))
+                    .or_insert_with(|| Arc::new(Semaphore::new(limit))),
+            )
+        });
+        let total = self.total.clone();
+        let waiting = async move {
+            // Host first, then total, always in this order: no deadlock.
+            let host = match host {
+                Some(semaphore) => semaphore.acquire_owned().await.ok(),
+                None => None,
+            };
+            let total = match total {
+                Some(semaphore) => semaphore.acquire_owned().await.ok(),
+                None => None,
+            };
+            Slots {
+                _host: host,
+                _total: total,
+            }
+        };
+        match self.settings.pool_timeout {
+            Some(limit) => tokio::time::timeout(limit, waiting).await.map_err(|_| {
+                FastioError::for_request(
+                    ErrorKind::PoolTimeout,
+                    method,
+                    url.as_str(),
+                    &format!(
+                        "no connection slot became free within {} s (max_connections={}, per_host={})",
+                        limit.as_secs_f64(),
+                        describe(self.settings.max_connections),
+                        describe(self.settings.per_host),
+                    ),
+                )
+            }),
+            None => Ok(waiting.await),
+        }
+    }
+
+    /// Waits until `url`'s host may be sent another request under
+    /// `rate_limit`: starts are spaced evenly, without bursts.
+    pub async fn pace(&self, url: &Url) {
+        let Some(rate) = self.settings.rate_limit else {
+            return;
+        };
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let start = {
+            let mut next_start = self
+                .next_start
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            let slot = next_start.entry(origin(url)).or_insert(now);
+            let start = (*slot).max(now);
+            *slot = start + interval;
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+
+    /// Adds the jar's cookies for `url` to `headers`, after any given ones.
+    pub fn add_cookies(&self, url: &Url, headers: &mut HeaderMap) {
+        let Some(stored) = self.jar.as_ref().and_then(|jar| jar.cookies(url)) else {
+            return;
+        };
+        let merged = match headers.get(COOKIE) {
+            Some(given) => {
+                let mut joined = given.as_bytes().to_vec();
+                joined.extend_from_slice(b"; ");
+                joined.extend_from_slice(stored.as_bytes());
+                HeaderValue::from_bytes(&joined).unwrap_or(stored)
+            }
+            None => stored,
+        };
+        headers.insert(COOKIE, merged);
+    }
+
+    /// Keeps the cookies a response sets, scoped to its URL.
+    pub fn keep_cookies(&self, url: &Url, headers: &HeaderMap) {
+        if let Some(jar) = &self.jar {
+            let mut set_cookies = headers.get_all(SET_COOKIE).iter();
+            jar.set_cookies(&mut set_cookies, url);
+        }
+    }
+
+    /// Drops the reqwest client, and with it the idle connections; requests
+    /// still running keep theirs until they end.
+    pub fn close(&self) {
+        let released = self
+            .http
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(released);
+    }
+
+    /// Removes secrets (proxy credentials) from a message.
+    pub fn redact(&self, mut error: FastioError) -> FastioError {
+        for secret in &self.settings.secrets {
+            if !secret.is_empty() {
+                error.message = error.message.replace(secret.as_str(), "***");
+            }
+        }
+        error
+    }
+}
+
+fn describe(limit: Option<usize>) -> String {
+    limit.map_or_else(|| "none".to_owned(), |limit| limit.to_string())
+}
+
+/// scheme://host:port: what limits and pacing count per.
+pub fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(settings.user_agent.as_str())
+        .tls_danger_accept_invalid_certs(!settings.verify);
+    if let Some(limit) = settings.connect_timeout {
+        builder = builder.connect_timeout(limit);
+    }
+    if let Some(limit) = settings.read_timeout {
+        builder = builder.read_timeout(limit);
+    }
+    builder = match settings.http2 {
+        Some(true) => builder.http2_prior_knowledge(),
+        Some(false) => builder.http1_only(),
+        None => builder,
+    };
+    for root in &settings.extra_roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    if let Some(identity) = &settings.identity {
+        builder = builder.identity(identity.clone());
+    }
+    if !settings.trust_env {
+        builder = builder.no_proxy();
+    }
+    if let Some(proxy) = &settings.proxy {
+        builder = builder.proxy(proxy.clone());
+    }
+    for (host, address) in &settings.resolve {
+        // Port 0: the URL's own port is used.
+        builder = builder.resolve(host, SocketAddr::new(*address, 0));
+    }
+    builder
+        .build()
+        .map_err(|err| FastioError::internal(format!("building the HTTP client failed: {err}")))
+}

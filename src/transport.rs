@@ -1,0 +1,381 @@
+//! Sending a request through its session: redirects followed by fastio
+//! itself (so every hop is a Response in `history` and the policy is ours),
+//! slots and pacing per hop, the body read under its limit, and reqwest
+//! errors sorted into fastio's kinds.
+
+use std::error::Error as StdError;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use http::header::{
+    HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
+    TRANSFER_ENCODING,
+};
+use http::{Method, StatusCode};
+use url::Url;
+
+use crate::errors::{ErrorKind, FastioError};
+use crate::request::RequestSpec;
+use crate::response::ResponseData;
+use crate::session::Session;
+
+/// Sends `spec`, follows redirects and reads the whole body, within the
+/// request's total deadline (waiting for a slot included).
+pub async fn execute(spec: RequestSpec) -> Result<ResponseData, FastioError> {
+    let method = spec.method.to_string();
+    let request_url = spec.url.to_string();
+    let session = std::sync::Arc::clone(&spec.session);
+    let result = match spec.timeout {
+        Some(limit) => tokio::time::timeout(limit, follow(spec))
+            .await
+            .unwrap_or_else(|_| {
+                Err(FastioError::for_request(
+                    ErrorKind::Timeout,
+                    &method,
+                    &request_url,
+                    &format!(
+                        "timed out after {} s (the whole request)",
+                        limit.as_secs_f64()
+                    ),
+                ))
+            }),
+        None => follow(spec).await,
+    };
+    result.map_err(|error| session.redact(error))
+}
+
+async fn follow(mut spec: RequestSpec) -> Result<ResponseData, FastioError> {
+    let started = Instant::now();
+    let session = std::sync::Arc::clone(&spec.session);
+    let client = session.http().await?;
+    let request_url = spec.url.to_string();
+    let mut history = Vec::new();
+    loop {
+        let slots = session.slots(spec.method.as_str(), &spec.url).await?;
+        session.pace(&spec.url).await;
+        let response = send(&client, &session, &spec).await?;
+        session.keep_cookies(response.url(), response.headers());
+        let next = if session.settings.follow_redirects {
+            redirect(&spec, &response, session.settings.allow_https_to_http)?
+        } else {
+            None
+        };
+        let mut data = read(
+            response,
+            &spec,
+            &request_url,
+            started,
+            session.settings.max_body_size,
+        )
+        .await?;
+        drop(slots);
+        match next {
+            None => {
+                data.history = history;
+                return Ok(data);
+            }
+            Some(next) => {
+                if history.len() >= session.settings.max_redirects {
+                    return Err(FastioError::for_request(
+                        ErrorKind::TooManyRedirects,
+                        spec.method.as_str(),
+                        &request_url,
+                        &format!(
+                            "more than {} redirects (last to {})",
+                            session.settings.max_redirects, next.url
+                        ),
+                    ));
+                }
+                history.push(data);
+                spec = next;
+            }
+        }
+    }
+}
+
+async fn send(
+    client: &reqwest::Client,
+    session: &Session,
+    spec: &RequestSpec,
+) -> Result<reqwest::Response, FastioError> {
+    let mut headers = spec.headers.clone();
+    session.add_cookies(&spec.url, &mut headers);
+    let mut request = client
+        .request(spec.method.clone(), spec.url.clone())
+        .headers(headers);
+    if let Some(body) = &spec.body {
+        request = request.body(body.clone());
+    }
+    request
+        .send()
+        .await
+        .map_err(|err| classify(&err, spec.method.as_str(), spec.url.as_str()))
+}
+
+/// Reads the whole (decoded) body, refusing more than `limit` bytes. A body
+/// that arrives in one piece is kept as it is; otherwise one buffer, sized
+/// from Content-Length when there is one, is filled.
+async fn read(
+    mut response: reqwest::Response,
+    spec: &RequestSpec,
+    request_url: &str,
+    started: Instant,
+    limit: Option<u64>,
+) -> Result<ResponseData, FastioError> {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let url = response.url().to_string();
+    let method = spec.method.as_str();
+    let expected = response.content_length().unwrap_or(0);
+    let mut first: Option<Bytes> = None;
+    let mut buffer: Option<BytesMut> = None;
+    let mut received: u64 = 0;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| classify(&err, method, &url))?
+    {
+        received += chunk.len() as u64;
+        if let Some(limit) = limit.filter(|limit| received > *limit) {
+            return Err(FastioError::for_request(
+                ErrorKind::BodyTooLarge,
+                method,
+                &url,
+                &format!("the body is larger than max_body_size ({limit} bytes, decoded)"),
+            ));
+        }
+        match (&mut buffer, first.take()) {
+            (Some(buffer), _) => buffer.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(earlier)) => {
+                let capacity = usize::try_from(expected.max(received)).unwrap_or(0);
+                let mut joined = BytesMut::with_capacity(capacity);
+                joined.extend_from_slice(&earlier);
+                joined.extend_from_slice(&chunk);
+                buffer = Some(joined);
+            }
+        }
+    }
+    let body = match (buffer, first) {
+        (Some(buffer), _) => buffer.freeze(),
+        (None, Some(only)) => only,
+        (None, None) => Bytes::new(),
+    };
+    Ok(ResponseData {
+        method: spec.method.clone(),
+        status,
+        version,
+        headers,
+        url,
+        request_url: request_url.to_owned(),
+        elapsed: started.elapsed(),
+        body,
+        history: Vec::new(),
+    })
+}
+
+/// The next request if `response` is a redirect to follow.
+fn redirect(
+    spec: &RequestSpec,
+    response: &reqwest::Response,
+    allow_https_to_http: bool,
+) -> Result<Option<RequestSpec>, FastioError> {
+    let status = response.status();
+    let keeps_method = match status {
+        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+        _ => return Ok(None),
+    };
+    let Some(location) = response.headers().get(LOCATION) else {
+        return Ok(None);
+    };
+    let refuse = |why: String| {
+        FastioError::for_request(
+            ErrorKind::TooManyRedirects,
+            spec.method.as_str(),
+            spec.url.as_str(),
+            &why,
+        )
+    };
+    let location = location
+        .to_str()
+        .map_err(|_| refuse("the redirect's Location is not text".to_owned()))?;
+    let target = spec.url.join(location).map_err(|err| {
+        refuse(format!(
+            "the redirect's Location {location:?} is invalid: {err}"
+        ))
+    })?;
+    match target.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(refuse(format!(
+                "refused a redirect to a {other}: URL ({target})"
+            )))
+        }
+    }
+    if spec.url.scheme() == "https" && target.scheme() == "http" && !allow_https_to_http {
+        return Err(refuse(format!(
+            "refused a redirect from https to http ({target})"
+        )));
+    }
+    let mut next = spec.clone();
+    // As browsers do: 303 always, and 301/302 after a POST, become a GET
+    // without a body; 307/308 repeat the request as it was.
+    let becomes_get = !keeps_method
+        && (status == StatusCode::SEE_OTHER || spec.method == Method::POST)
+        && spec.method != Method::HEAD;
+    if becomes_get {
+        next.method = Method::GET;
+        next.body = None;
+        strip(
+            &mut next.headers,
+            &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
+        );
+    }
+    if !same_origin(&spec.url, &target) {
+        strip(
+            &mut next.headers,
+            &[AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION],
+        );
+    }
+    next.url = target;
+    Ok(Some(next))
+}
+
+fn strip(headers: &mut HeaderMap, names: &[http::HeaderName]) {
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+fn same_origin(from: &Url, to: &Url) -> bool {
+    from.scheme() == to.scheme()
+        && from.host_str() == to.host_str()
+        && from.port_or_known_default() == to.port_or_known_default()
+}
+
+/// Sorts a reqwest error into fastio's kinds, with a message naming the
+/// request, what failed, and the whole chain of causes.
+pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError {
+    // reqwest's own outermost message repeats the URL the prefix names.
+    let causes = match error.source() {
+        Some(source) => cause_chain(source),
+        None => error.to_string(),
+    };
+    let (kind, what) = if error.is_timeout() {
+        (ErrorKind::Timeout, "timed out")
+    } else if error.is_connect() {
+        if is_tls(error) {
+            (ErrorKind::Tls, "TLS handshake failed")
+        } else {
+            (ErrorKind::Connect, "connect failed")
+        }
+    } else if is_protocol_violation(error) {
+        (ErrorKind::Protocol, "the server broke the HTTP protocol")
+    } else if has_hyper(error, |_| true) {
+        // Reset, closed early, shorter than announced: the transport failed.
+        (
+            ErrorKind::Read,
+            "the connection failed while reading the response",
+        )
+    } else if error.is_decode() {
+        // No transport error inside: the content encoding itself is broken.
+        (ErrorKind::Decode, "decoding the body failed")
+    } else if error.is_body() || error.is_request() {
+        (
+            ErrorKind::Read,
+            "the connection failed while reading the response",
+        )
+    } else {
+        (ErrorKind::Request, "the request failed")
+    };
+    FastioError::for_request(kind, method, url, &format!("{what}: {causes}"))
+}
+
+/// A malformed response: unparsable head, or a body framing hyper rejects
+/// as invalid (such as a bad chunk size, which hyper reports as an I/O error
+/// of kind InvalidInput).
+fn is_protocol_violation(error: &(dyn StdError + 'static)) -> bool {
+    has_hyper(error, hyper::Error::is_parse)
+        || causes(error).any(|cause| {
+            cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                )
+            }) && causes(error).any(|outer| outer.is::<hyper::Error>())
+        })
+}
+
+/// Each cause's message once, outermost first, skipping any that only
+/// repeats the one before it.
+fn cause_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts.join(": ")
+}
+
+fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&cause| cause.source())
+}
+
+fn is_tls(error: &(dyn StdError + 'static)) -> bool {
+    causes(error).any(|cause| {
+        // rustls errors reach us wrapped in io::Errors, sometimes two deep,
+        // and an io::Error's `source()` skips the error it wraps.
+        let mut current: &(dyn StdError + 'static) = cause;
+        loop {
+            if current.is::<rustls::Error>() {
+                return true;
+            }
+            match current
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+            {
+                Some(inner) => current = inner,
+                None => return false,
+            }
+        }
+    })
+}
+
+fn has_hyper(error: &(dyn StdError + 'static), test: fn(&hyper::Error) -> bool) -> bool {
+    causes(error).any(|cause| cause.downcast_ref::<hyper::Error>().is_some_and(test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert!(same_origin(
+            &url("http://a.test/x"),
+            &url("http://a.test:80/y")
+        ));
+        assert!(!same_origin(&url("http://a.test/"), &url("http://b.test/")));
+        assert!(!same_origin(
+            &url("http://a.test/"),
+            &url("http://a.test:8080/")
+        ));
+        assert!(!same_origin(
+            &url("http://a.test/"),
+            &url("https://a.test/")
+        ));
+    }
+}
