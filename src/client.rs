@@ -299,7 +299,10 @@ impl ClientSession {
     }
 
     /// `fetch_all` on this client's settings.
-    #[allow(clippy::too_many_arguments, reason = "mirrors the Python keyword arguments")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
     #[pyo3(signature = (
         urls, *, concurrency = 100, method = "GET", headers = None,
         timeout = TimeoutArg::Default, return_exceptions = false
