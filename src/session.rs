@@ -107,7 +107,7 @@ pub struct Slots {
 pub struct Session {
     pub settings: Settings,
     /// Built on first use, on a blocking thread; rebuilt in a forked child.
-    http: Mutex<Option<(u64, reqwest::Client)>>,
+    http: tokio::sync::Mutex<Option<(u64, reqwest::Client)>>,
     jar: Option<Arc<reqwest::cookie::Jar>>,
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -125,7 +125,7 @@ impl Session {
                 .map(|limit| Arc::new(Semaphore::new(limit))),
             hosts: Mutex::new(HashMap::new()),
             next_start: Mutex::new(HashMap::new()),
-            http: Mutex::new(None),
+            http: tokio::sync::Mutex::new(None),
             settings,
         }
     }
@@ -153,11 +153,13 @@ impl Session {
     }
 
     /// The reqwest client. Building one loads the TLS roots, which can take
-    /// a while, so it happens on a blocking thread, never on the loop.
+    /// a while, so it happens on a blocking thread, never on the loop; the
+    /// async mutex makes the first caller build it while the others wait
+    /// their turn, in order.
     pub async fn http(&self) -> Result<reqwest::Client, FastioError> {
         let generation = runtime::generation();
-        if let Some((built_in, client)) = &*self.http.lock().unwrap_or_else(PoisonError::into_inner)
-        {
+        let mut slot = self.http.lock().await;
+        if let Some((built_in, client)) = &*slot {
             if *built_in == generation {
                 return Ok(client.clone());
             }
@@ -168,12 +170,7 @@ impl Session {
             .map_err(|err| {
                 FastioError::internal(format!("building the HTTP client failed: {err}"))
             })??;
-        let mut slot = self.http.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*slot {
-            // Another task built one meanwhile: share that one's pool.
-            Some((built_in, client)) if *built_in == generation => Ok(client.clone()),
-            _ => Ok(slot.insert((generation, built)).1.clone()),
-        }
+        Ok(slot.insert((generation, built)).1.clone())
     }
 
     /// Waits for a free slot under `max_connections` and `per_host` (FIFO:
@@ -270,12 +267,11 @@ impl Session {
     /// Drops the reqwest client, and with it the idle connections; requests
     /// still running keep theirs until they end.
     pub fn close(&self) {
-        let released = self
-            .http
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(released);
+        // Only a request building the client holds this lock; then the new
+        // client stays until the session itself is dropped.
+        if let Ok(mut slot) = self.http.try_lock() {
+            drop(slot.take());
+        }
     }
 
     /// Removes secrets (proxy credentials) from a message.

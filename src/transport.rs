@@ -48,12 +48,13 @@ pub async fn execute(spec: RequestSpec) -> Result<ResponseData, FastioError> {
 async fn follow(mut spec: RequestSpec) -> Result<ResponseData, FastioError> {
     let started = Instant::now();
     let session = std::sync::Arc::clone(&spec.session);
-    let client = session.http().await?;
     let request_url = spec.url.to_string();
     let mut history = Vec::new();
     loop {
+        // The slot first: requests queue for it in the order they started.
         let slots = session.slots(spec.method.as_str(), &spec.url).await?;
         session.pace(&spec.url).await;
+        let client = session.http().await?;
         let response = send(&client, &session, &spec).await?;
         session.keep_cookies(response.url(), response.headers());
         let next = if session.settings.follow_redirects {

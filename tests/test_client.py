@@ -246,7 +246,24 @@ async def test_a_cancelled_request_frees_its_slot(server: Server) -> None:
             await asyncio.sleep(0.1)
             assert await cancel_and_time(slow) < 1.0
         response = await client.get(server.url + "/json")
-    assert response.status == 200
+        assert response.status == 200
+    deadline = time.monotonic() + 3
+    while server.open_connections > 1 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    # The cancelled requests' connections were closed, not left open.
+    assert server.open_connections <= 1
+
+
+async def test_waiting_requests_are_served_in_order(server: Server) -> None:
+    finished: list[int] = []
+
+    async def numbered(client: fastio.Client, number: int) -> None:
+        await client.get(server.url + "/delay/0.02")
+        finished.append(number)
+
+    async with fastio.Client(per_host=1) as client:
+        await asyncio.gather(*(numbered(client, number) for number in range(8)))
+    assert finished == list(range(8))
 
 
 async def test_a_timed_out_request_frees_its_slot(server: Server) -> None:
