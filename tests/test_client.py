@@ -328,6 +328,12 @@ async def test_an_unknown_ca_is_refused(h2_server: str) -> None:
             await client.get(h2_server + "/")
 
 
+async def test_verify_false_accepts_an_unknown_ca(h2_server: str) -> None:
+    async with fastio.Client(verify=False) as client:
+        response = await client.get(h2_server + "/")
+    assert response.status == 200
+
+
 async def test_ca_bundle_trusts_the_ca(h2_server: str, certificates: Certificates) -> None:
     async with fastio.Client(ca_bundle=certificates.ca) as client:
         response = await client.get(h2_server + "/hello")
