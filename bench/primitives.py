@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import datetime
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -24,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from machine import machine_line
 
 HERE = Path(__file__).resolve().parent
 PINGPONG_SOURCE = HERE / "pingpong.c"
@@ -234,20 +234,6 @@ def build_pingpong() -> bool:
         check=True,
     )
     return True
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, "
-        f"CPython {platform.python_version()}"
-    )
 
 
 def main() -> None:

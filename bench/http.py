@@ -1,0 +1,477 @@
+"""HTTP benchmarks: fastio against its peers, all in one run.
+
+Starts nginx (1 worker; installed with apt-get if missing) on 127.0.0.1 and
+runs every client against it, each case in its own process: fastio
+``fetch_all``; fastio ``Client.get`` awaited from C asyncio tasks; aiohttp;
+aiohttp on uvloop; httpx; pyreqwest; rnet; and ``bench/reqwest_ceiling``,
+pure Rust reqwest, as the ceiling (curl for the 100 MB body). Prints a table
+of req/s (or GB/s), ratios and peak RSS, plus the event-loop lag case.
+
+    python bench/http.py [--quick] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is bench/http.py: take its folder off the import path after
+# importing its neighbour, so `import http` still finds the standard library.
+import machine
+
+sys.path[:] = [
+    entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent
+]
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+machine_line = machine.machine_line
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CEILING = ROOT / "target" / "ceiling" / "release" / "reqwest-ceiling"
+
+SMALL_BODY = "hello world\n"  # 12 bytes
+
+
+# --- the clients: each GETs `url` `count` times, at most `concurrency` at once,
+# reads every body and returns the number of body bytes ------------------------
+
+
+async def workers(count: int, concurrency: int, one: Callable[[], Awaitable[int]]) -> int:
+    """`concurrency` asyncio tasks sharing `count` requests, as a user would write it."""
+    remaining = count
+    total = 0
+
+    async def worker() -> None:
+        nonlocal remaining, total
+        while remaining > 0:
+            remaining -= 1
+            size = await one()  # not `total += await ...`: that reads total first
+            total += size
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total
+
+
+async def client_fastio_fetch_all(url: str, count: int, concurrency: int) -> int:
+    import fastio
+
+    responses = await fastio.fetch_all([url] * count, concurrency=concurrency)
+    return sum(len(response.content) for response in responses)
+
+
+async def client_fastio_client(url: str, count: int, concurrency: int) -> int:
+    import fastio
+
+    async with fastio.Client(max_connections=concurrency) as client:
+
+        async def one() -> int:
+            return len((await client.get(url)).content)
+
+        return await workers(count, concurrency, one)
+
+
+async def client_aiohttp(url: str, count: int, concurrency: int) -> int:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> int:
+            async with session.get(url) as response:
+                return len(await response.read())
+
+        return await workers(count, concurrency, one)
+
+
+async def client_httpx(url: str, count: int, concurrency: int) -> int:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one() -> int:
+            return len((await client.get(url)).content)
+
+        return await workers(count, concurrency, one)
+
+
+async def client_pyreqwest(url: str, count: int, concurrency: int) -> int:
+    from pyreqwest.client import ClientBuilder
+
+    async with ClientBuilder().max_connections(concurrency).build() as client:
+
+        async def one() -> int:
+            response = await client.get(url).build().send()
+            return len(await response.bytes())
+
+        return await workers(count, concurrency, one)
+
+
+async def client_rnet(url: str, count: int, concurrency: int) -> int:
+    import rnet
+
+    client = rnet.Client()
+
+    async def one() -> int:
+        response = await client.get(url)
+        return len(await response.bytes())
+
+    return await workers(count, concurrency, one)
+
+
+CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
+    "fastio fetch_all": client_fastio_fetch_all,
+    "fastio Client.get from tasks": client_fastio_client,
+    "aiohttp": client_aiohttp,
+    "aiohttp + uvloop": client_aiohttp,
+    "httpx": client_httpx,
+    "pyreqwest": client_pyreqwest,
+    "rnet": client_rnet,
+}
+
+
+def raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool) -> dict[str, Any]:
+    """Runs in the child process: one client, one case."""
+    raise_file_limit()
+    if name.endswith("uvloop"):
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    else:
+        factory = asyncio.new_event_loop
+
+    async def main() -> dict[str, Any]:
+        lags: list[float] = []
+        running = True
+
+        async def ticker() -> None:
+            while running:
+                started = time.perf_counter()
+                await asyncio.sleep(0.001)
+                lags.append(time.perf_counter() - started - 0.001)
+
+        tick = asyncio.ensure_future(ticker()) if with_lag else None
+        started = time.perf_counter()
+        total = await CLIENTS[name](url, count, concurrency)
+        seconds = time.perf_counter() - started
+        running = False
+        if tick is not None:
+            await tick
+        result: dict[str, Any] = {"s": seconds, "bytes": total}
+        if lags:
+            ordered = sorted(lags)
+            result["lag_worst_ms"] = ordered[-1] * 1000
+            result["lag_p99_ms"] = ordered[int(len(ordered) * 0.99)] * 1000
+        return result
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        measured = runner.run(main())
+    measured["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return measured
+
+
+def in_child(
+    name: str, url: str, count: int, concurrency: int, with_lag: bool = False
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--client",
+        name,
+        "--url",
+        url,
+        "--count",
+        str(count),
+        "--concurrency",
+        str(concurrency),
+    ]
+    if with_lag:
+        command.append("--lag")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def ceiling(url: str, count: int, concurrency: int) -> dict[str, Any]:
+    if not CEILING.exists():
+        subprocess.run(
+            [
+                "cargo",
+                "build",
+                "--release",
+                "--manifest-path",
+                str(HERE / "reqwest_ceiling" / "Cargo.toml"),
+                "--target-dir",
+                str(ROOT / "target" / "ceiling"),
+            ],
+            check=True,
+        )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(CEILING), url, str(count), str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    result.setdefault("s", time.perf_counter() - started)
+    return result
+
+
+def curl_seconds(url: str) -> float:
+    done = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout)
+
+
+# --- nginx -----------------------------------------------------------------------------
+
+
+def ensure_nginx() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "nginx-light"], check=True)
+    return "/usr/sbin/nginx"
+
+
+def start_nginx(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    nginx = ensure_nginx()
+    folder.chmod(0o755)  # nginx's worker runs as an unprivileged user
+    (folder / "www").mkdir(mode=0o755)
+    (folder / "www" / "1mb").write_bytes(os.urandom(1024 * 1024))
+    with (folder / "www" / "100mb").open("wb") as big:
+        chunk = os.urandom(1024 * 1024)
+        for _ in range(100):
+            big.write(chunk)
+    with __import__("socket").socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = folder / "nginx.conf"
+    config.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {folder}/www;
+        location = /small {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}
+    }}
+}}
+"""
+    )
+    for served in (folder / "www").iterdir():
+        served.chmod(0o644)
+    process = subprocess.Popen([nginx, "-c", str(config), "-p", str(folder)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with __import__("socket").socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}"
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("nginx did not start")
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--client")
+    parser.add_argument("--url")
+    parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, default=0)
+    parser.add_argument("--lag", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    if args.client:
+        print(json.dumps(run_client(args.client, args.url, args.count, args.concurrency, args.lag)))
+        return
+
+    raise_file_limit()
+    requests = 2_000 if args.quick else 20_000
+    slow_cap = 500 if args.quick else 2_000  # httpx is ~100x slower: fewer requests, same req/s
+    bodies = 100 if args.quick else 1_000
+    with tempfile.TemporaryDirectory() as scratch:
+        server, base = start_nginx(Path(scratch))
+        try:
+            lines = run_all(base, requests, slow_cap, bodies)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    stamp = datetime.date.today().isoformat()
+    header = [
+        f"Measured {stamp} on {machine_line()}; nginx 1 worker on 127.0.0.1, 12-byte body "
+        f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}).",
+        "",
+    ]
+    table = "\n".join(header + lines)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+
+
+def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
+    small = base + "/small"
+    lines: list[str] = []
+    for concurrency in (64, 1000):
+        rust = ceiling(small, requests, concurrency)
+        rust_rate = requests / rust["s"]
+        results = {
+            name: in_child(name, small, slow_cap if name == "httpx" else requests, concurrency)
+            for name in CLIENTS
+        }
+        pyreqwest_rate = rate(results["pyreqwest"], requests)
+        lines += [
+            f"**{requests:,} GETs, concurrency {concurrency}**",
+            "",
+            "| client | req/s | × pure Rust | × pyreqwest | peak RSS |",
+            "|---|---|---|---|---|",
+            f"| pure Rust reqwest (ceiling) | {rust_rate:,.0f} | 1.00 | "
+            f"{ratio(rust_rate, pyreqwest_rate)} | |",
+        ]
+        for name, measured in results.items():
+            count = slow_cap if name == "httpx" else requests
+            if "error" in measured:
+                lines.append(f"| {name} | failed: {measured['error']} | | | |")
+                continue
+            req_rate = rate(measured, count)
+            lines.append(
+                f"| {name} | {req_rate:,.0f} | {req_rate / rust_rate:.2f} | "
+                f"{ratio(req_rate, pyreqwest_rate)} | {measured['rss_mib']:.0f} MiB |"
+            )
+        lines.append("")
+
+    body_url = base + "/1mb"
+    lines += [
+        f"**{bodies:,} bodies of 1 MB, concurrency 64**",
+        "",
+        "| client | MB/s | × pure Rust | peak RSS |",
+        "|---|---|---|---|",
+    ]
+    rust = ceiling(body_url, bodies, 64)
+    rust_mbps = rust["bytes"] / rust["s"] / 1e6
+    lines.append(f"| pure Rust reqwest (ceiling) | {rust_mbps:,.0f} | 1.00 | |")
+    for name in CLIENTS:
+        measured = in_child(
+            name, body_url, bodies if name != "httpx" else max(bodies // 10, 10), 64
+        )
+        if "error" in measured:
+            lines.append(f"| {name} | failed: {measured['error']} | | |")
+            continue
+        mbps = measured["bytes"] / measured["s"] / 1e6
+        lines.append(
+            f"| {name} | {mbps:,.0f} | {mbps / rust_mbps:.2f} | {measured['rss_mib']:.0f} MiB |"
+        )
+    lines.append("")
+
+    big_url = base + "/100mb"
+    curl = min(curl_seconds(big_url) for _ in range(3))
+    curl_gbps = 100 * 1024 * 1024 / curl / 1e9
+    lines += [
+        "**One 100 MB body, as `content`**",
+        "",
+        "| client | GB/s | × curl | peak RSS |",
+        "|---|---|---|---|",
+        f"| curl to /dev/null (ceiling) | {curl_gbps:.2f} | 1.00 | |",
+    ]
+    rust = ceiling(big_url, 1, 1)
+    rust_gbps = rust["bytes"] / rust["s"] / 1e9
+    lines.append(
+        f"| pure Rust reqwest `bytes()` | {rust_gbps:.2f} | {rust_gbps / curl_gbps:.2f} | |"
+    )
+    for name in CLIENTS:
+        measured = in_child(name, big_url, 1, 1)
+        if "error" in measured:
+            lines.append(f"| {name} | failed: {measured['error']} | | |")
+            continue
+        gbps = measured["bytes"] / measured["s"] / 1e9
+        lines.append(
+            f"| {name} | {gbps:.2f} | {gbps / curl_gbps:.2f} | {measured['rss_mib']:.0f} MiB |"
+        )
+    lines.append("")
+
+    lines += [
+        f"**Event-loop lag: a 1 ms asyncio ticker beside {requests:,} GETs at concurrency 1,000**",
+        "",
+        "| client | worst lag | p99 lag | req/s |",
+        "|---|---|---|---|",
+    ]
+    for name in (
+        "fastio fetch_all",
+        "fastio Client.get from tasks",
+        "aiohttp",
+        "pyreqwest",
+        "rnet",
+    ):
+        measured = in_child(name, small, requests, 1000, with_lag=True)
+        if "error" in measured:
+            lines.append(f"| {name} | failed: {measured['error']} | | |")
+            continue
+        lines.append(
+            f"| {name} | {measured['lag_worst_ms']:.1f} ms | {measured['lag_p99_ms']:.1f} ms | "
+            f"{rate(measured, requests):,.0f} |"
+        )
+    return lines
+
+
+def rate(measured: dict[str, Any], count: int) -> float:
+    if "error" in measured:
+        return float("nan")
+    return count / measured["s"]
+
+
+def ratio(value: float, reference: float) -> str:
+    if reference != reference or reference == 0:  # NaN: the reference failed
+        return ""
+    return f"{value / reference:.2f}"
+
+
+if __name__ == "__main__":
+    main()
