@@ -40,10 +40,12 @@ format: $(PY)
 	$(PY) -m ruff check --fix .
 
 ## bench: build with the dist profile (fat LTO) plus the naive baseline, then
-## run the benchmarks; the table is printed and written to bench/results.md
+## run the benchmarks (primitives, then HTTP against nginx and the peers);
+## the tables are printed and written to bench/results.md and bench/http-results.md
 bench: $(PY)
 	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench]'
 	$(PY) bench/primitives.py --markdown bench/results.md
+	$(PY) bench/http.py --markdown bench/http-results.md
 
 clean:
 	rm -rf $(VENV) target bench/pingpong python/fastio/*.so
