@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Poll;
 
@@ -31,8 +31,11 @@ use crate::inbox::Inbox;
 use crate::runtime;
 
 /// Results converted per loop callback; the rest wait for the next callback
-/// so one huge batch never stalls the loop.
-pub const DRAIN_SLICE: usize = 1024;
+/// so one huge batch never stalls the loop. Each result usually wakes a task
+/// that runs before anything queued after it (a 1 ms timer included), so
+/// this also bounds the loop's lag: measured at 1024, tasks awaiting
+/// requests pushed a 1 ms ticker's p99 lag to 27 ms.
+pub const DRAIN_SLICE: usize = 256;
 
 /// What tokio hands back to the loop thread: Rust data only.
 pub enum Completion {
@@ -137,6 +140,10 @@ pub struct LoopQueue {
     /// Awaitables with work in flight, touched only on the loop thread.
     pending: Mutex<PendingMap>,
     next_token: AtomicU64,
+    /// False once the loop's reader is gone. A dead queue can outlive its
+    /// loop for a moment (a tokio task pushing into it), and a new loop can
+    /// be allocated at the dead one's address: it must get a queue of its own.
+    attached: AtomicBool,
 }
 
 /// Event loops by address; entries are weak and dead ones are swept on insert.
@@ -155,7 +162,10 @@ impl LoopQueue {
                 .and_then(|queues| queues.get(&key))
                 .and_then(Weak::upgrade)
         };
-        if let Some(queue) = known.filter(|queue| queue.generation == generation) {
+        let usable = |queue: &Arc<LoopQueue>| {
+            queue.generation == generation && queue.attached.load(Ordering::Acquire)
+        };
+        if let Some(queue) = known.filter(usable) {
             return Ok(queue);
         }
         let (dispatcher, incoming) = unbounded_channel();
@@ -168,6 +178,7 @@ impl LoopQueue {
             })?,
             pending: Mutex::new(PendingMap::default()),
             next_token: AtomicU64::new(0),
+            attached: AtomicBool::new(true),
         });
         let drain = Py::new(
             py,
@@ -310,6 +321,7 @@ impl LoopDrain {
     }
 
     fn __clear__(&self) {
+        self.queue.attached.store(false, Ordering::Release);
         let released = std::mem::take(&mut *self.queue.pending());
         drop(released);
     }
@@ -317,6 +329,7 @@ impl LoopDrain {
 
 impl Drop for LoopDrain {
     fn drop(&mut self) {
+        self.queue.attached.store(false, Ordering::Release);
         // Release the awaitables here, with the GIL held, rather than on
         // whichever tokio thread drops the queue last.
         let released = std::mem::take(&mut *self.queue.pending());

@@ -107,7 +107,9 @@ pub struct Slots {
 pub struct Session {
     pub settings: Settings,
     /// Built on first use, on a blocking thread; rebuilt in a forked child.
-    http: tokio::sync::Mutex<Option<(u64, reqwest::Client)>>,
+    http: Mutex<Option<(u64, reqwest::Client)>>,
+    /// Held while the client is being built, so it is built once.
+    building: tokio::sync::Mutex<()>,
     jar: Option<Arc<reqwest::cookie::Jar>>,
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -125,7 +127,8 @@ impl Session {
                 .map(|limit| Arc::new(Semaphore::new(limit))),
             hosts: Mutex::new(HashMap::new()),
             next_start: Mutex::new(HashMap::new()),
-            http: tokio::sync::Mutex::new(None),
+            http: Mutex::new(None),
+            building: tokio::sync::Mutex::new(()),
             settings,
         }
     }
@@ -155,22 +158,32 @@ impl Session {
     /// The reqwest client. Building one loads the TLS roots, which can take
     /// a while, so it happens on a blocking thread, never on the loop; the
     /// async mutex makes the first caller build it while the others wait
-    /// their turn, in order.
+    /// their turn, in order. Once built, it is read without waiting.
     pub async fn http(&self) -> Result<reqwest::Client, FastioError> {
         let generation = runtime::generation();
-        let mut slot = self.http.lock().await;
-        if let Some((built_in, client)) = &*slot {
-            if *built_in == generation {
-                return Ok(client.clone());
-            }
+        if let Some(client) = self.built(generation) {
+            return Ok(client);
+        }
+        let _building = self.building.lock().await;
+        if let Some(client) = self.built(generation) {
+            return Ok(client);
         }
         let settings = self.settings.clone();
-        let built = tokio::task::spawn_blocking(move || build(&settings))
+        let client = tokio::task::spawn_blocking(move || build(&settings))
             .await
             .map_err(|err| {
                 FastioError::internal(format!("building the HTTP client failed: {err}"))
             })??;
-        Ok(slot.insert((generation, built)).1.clone())
+        *self.http.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((generation, client.clone()));
+        Ok(client)
+    }
+
+    fn built(&self, generation: u64) -> Option<reqwest::Client> {
+        match &*self.http.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((built_in, client)) if *built_in == generation => Some(client.clone()),
+            _ => None,
+        }
     }
 
     /// Waits for a free slot under `max_connections` and `per_host` (FIFO:
@@ -267,11 +280,12 @@ impl Session {
     /// Drops the reqwest client, and with it the idle connections; requests
     /// still running keep theirs until they end.
     pub fn close(&self) {
-        // Only a request building the client holds this lock; then the new
-        // client stays until the session itself is dropped.
-        if let Ok(mut slot) = self.http.try_lock() {
-            drop(slot.take());
-        }
+        let released = self
+            .http
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(released);
     }
 
     /// Removes secrets (proxy credentials) from a message.

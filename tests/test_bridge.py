@@ -343,3 +343,16 @@ def test_version_comes_from_cargo_toml() -> None:
 
     cargo = tomllib.loads((Path(__file__).parents[1] / "Cargo.toml").read_text())
     assert fastio.__version__ == cargo["package"]["version"]
+
+
+def test_many_short_lived_loops_each_get_their_own_queue() -> None:
+    # New loops are often allocated where a closed one was; work finishing
+    # just as a loop closes must never leave the next loop with a dead queue.
+    async def one_round(index: int) -> int:
+        results = await asyncio.gather(
+            _fastio._on_worker(index), fastio.sleep(0.001, index), _fastio._on_worker(index)
+        )
+        return sum(results)
+
+    for index in range(300):
+        assert asyncio.run(one_round(index)) == 3 * index
