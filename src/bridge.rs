@@ -187,12 +187,36 @@ pub(crate) struct Inner {
     event_loop: Option<Py<PyAny>>,
     callbacks: Vec<Callback>,
     preset: Option<Py<PyAny>>,
+    /// What only some awaitables need, boxed so the common one stays small.
+    extras: Option<Box<Extras>>,
+}
+
+#[derive(Default)]
+struct Extras {
     /// Set on the awaitable that `fastio.gather` returns.
-    pub(crate) gathering: Option<Box<Gathering>>,
+    gathering: Option<Gathering>,
     /// Set on awaitables whose work pulls input from Python.
     feeder: Option<Box<dyn Feeder>>,
     /// A list result being built from delivered slices.
     collected: Option<Py<PyList>>,
+}
+
+impl Inner {
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    pub(crate) fn gathering(&self) -> Option<&Gathering> {
+        self.extras.as_ref()?.gathering.as_ref()
+    }
+
+    pub(crate) fn gathering_mut(&mut self) -> Option<&mut Gathering> {
+        self.extras.as_mut()?.gathering.as_mut()
+    }
+
+    fn take_feeder(&mut self) -> Option<Box<dyn Feeder>> {
+        self.extras.as_mut()?.feeder.take()
+    }
 }
 
 /// fastio's awaitable: asyncio treats it as a future (`asyncio.isfuture` is
@@ -218,7 +242,7 @@ impl FastioFuture {
     /// An awaitable running linked work that pulls its input from `feeder`.
     pub fn fed(job: Job, feeder: Box<dyn Feeder>) -> Self {
         let future = Self::new(job, None);
-        future.lock().feeder = Some(feeder);
+        future.lock().extras().feeder = Some(feeder);
         future
     }
 
@@ -228,7 +252,7 @@ impl FastioFuture {
         {
             let mut inner = future.lock();
             inner.event_loop = Some(event_loop);
-            inner.gathering = Some(Box::new(gathering));
+            inner.extras().gathering = Some(gathering);
         }
         future
     }
@@ -240,9 +264,7 @@ impl FastioFuture {
                 event_loop: None,
                 callbacks: Vec::new(),
                 preset,
-                gathering: None,
-                feeder: None,
-                collected: None,
+                extras: None,
             }),
             blocking: AtomicBool::new(false),
         }
@@ -305,11 +327,11 @@ impl FastioFuture {
     pub(crate) fn feed(slf: &Bound<'_, Self>, want: usize) -> PyResult<()> {
         let py = slf.py();
         // Taken out while Python code (the user's iterator) runs.
-        let Some(mut feeder) = slf.get().lock().feeder.take() else {
+        let Some(mut feeder) = slf.get().lock().take_feeder() else {
             return Ok(());
         };
         let fed = feeder.feed(py, want);
-        slf.get().lock().feeder = Some(feeder);
+        slf.get().lock().extras().feeder = Some(feeder);
         match fed {
             Ok(()) => Ok(()),
             Err(err) => FastioFuture::fail(slf, err.into_value(py).into_any()),
@@ -323,7 +345,7 @@ impl FastioFuture {
             return Ok(());
         }
         let previous = std::mem::replace(&mut inner.state, State::Parked);
-        inner.feeder = None;
+        drop(inner.take_feeder());
         stop(previous);
         FastioFuture::settle(slf, inner, State::Done(Err(exception)))
     }
@@ -357,6 +379,7 @@ impl FastioFuture {
                 _ => return Ok(()),
             }
             inner
+                .extras()
                 .collected
                 .get_or_insert_with(|| PyList::empty(py).unbind())
                 .clone_ref(py)
@@ -364,7 +387,7 @@ impl FastioFuture {
         let appended = items.append_to(py, list.bind(py));
         let mut inner = slf.get().lock();
         if let Err(err) = appended {
-            inner.collected = None;
+            inner.extras().collected = None;
             let previous = std::mem::replace(&mut inner.state, State::Parked);
             stop(previous);
             return FastioFuture::settle(
@@ -377,6 +400,7 @@ impl FastioFuture {
             return Ok(());
         }
         let list = inner
+            .extras()
             .collected
             .take()
             .unwrap_or_else(|| PyList::empty(py).unbind());
@@ -572,13 +596,13 @@ impl FastioFuture {
         if inner.state.is_finished() {
             return Ok(false);
         }
-        if inner.gathering.is_some() {
+        if inner.gathering().is_some() {
             drop(inner);
             return gather::cancel_children(slf, msg);
         }
         let mut inner = inner;
         let previous = std::mem::replace(&mut inner.state, State::Parked);
-        inner.feeder = None;
+        drop(inner.take_feeder());
         stop(previous);
         FastioFuture::settle(slf, inner, State::Cancelled(msg))?;
         Ok(true)
@@ -654,13 +678,15 @@ impl FastioFuture {
             visit.call(&callback.function)?;
             visit.call(&callback.context)?;
         }
-        if let Some(gathering) = &inner.gathering {
-            gathering.traverse(&visit)?;
+        if let Some(extras) = &inner.extras {
+            if let Some(gathering) = &extras.gathering {
+                gathering.traverse(&visit)?;
+            }
+            if let Some(feeder) = &extras.feeder {
+                feeder.traverse(&visit)?;
+            }
+            visit.call(&extras.collected)?;
         }
-        if let Some(feeder) = &inner.feeder {
-            feeder.traverse(&visit)?;
-        }
-        visit.call(&inner.collected)?;
         match &inner.state {
             State::Done(Ok(value)) => visit.call(value)?,
             State::Done(Err(exception)) => visit.call(exception)?,
@@ -677,14 +703,10 @@ impl FastioFuture {
             inner.preset.take(),
             std::mem::take(&mut inner.callbacks),
             std::mem::replace(&mut inner.state, State::Cancelled(None)),
-            inner.gathering.take(),
-            inner.feeder.take(),
-            inner.collected.take(),
+            inner.extras.take(),
         );
         drop(inner);
-        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _, _, _) =
-            &released
-        {
+        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _) = &released {
             abort.abort();
         }
     }

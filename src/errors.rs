@@ -52,8 +52,15 @@ impl ErrorKind {
 
 /// Every failure the Rust side reports. Tokio tasks produce these as plain
 /// data; they become Python exceptions only on the loop thread.
+///
+/// Boxed: outcomes are held by the hundred thousand (a gather, a
+/// fetch_all) and are mostly successes, so the error side stays one pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FastioError {
+pub struct FastioError(Box<ErrorParts>);
+
+/// What a [`FastioError`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorParts {
     pub kind: ErrorKind,
     /// The URL the failure is about, when there is one.
     pub url: Option<String>,
@@ -61,13 +68,27 @@ pub struct FastioError {
     pub message: String,
 }
 
+impl std::ops::Deref for FastioError {
+    type Target = ErrorParts;
+
+    fn deref(&self) -> &ErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for FastioError {
+    fn deref_mut(&mut self) -> &mut ErrorParts {
+        &mut self.0
+    }
+}
+
 impl FastioError {
     pub fn new(kind: ErrorKind, url: Option<String>, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorParts {
             kind,
             url,
             message: message.into(),
-        }
+        }))
     }
 
     /// An error about `method url`: the message says which request, what

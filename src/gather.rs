@@ -162,7 +162,7 @@ fn watch_children(outer: &Bound<'_, FastioFuture>) -> PyResult<()> {
     let py = outer.py();
     let watched: Vec<(usize, Py<PyAny>)> = {
         let inner = outer.get().lock();
-        let Some(gathering) = inner.gathering.as_ref() else {
+        let Some(gathering) = inner.gathering() else {
             return Ok(());
         };
         gathering
@@ -275,8 +275,7 @@ pub(crate) fn members_finished(
         let member = {
             let inner = outer.get().lock();
             match inner
-                .gathering
-                .as_ref()
+                .gathering()
                 .and_then(|gathering| gathering.children.get(index))
             {
                 Some(Child::Member(member)) => member.clone_ref(py),
@@ -303,7 +302,7 @@ fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> Py
     let py = outer.py();
     let mut inner = outer.get().lock();
     let outer_finished = inner.state.is_finished();
-    let Some(gathering) = inner.gathering.as_mut() else {
+    let Some(gathering) = inner.gathering_mut() else {
         return Ok(());
     };
     let Some(slot) = gathering.settled.get_mut(index) else {
@@ -372,7 +371,7 @@ pub(crate) fn cancel_children(
     let py = outer.py();
     let children: Vec<Py<PyAny>> = {
         let inner = outer.get().lock();
-        let Some(gathering) = inner.gathering.as_ref() else {
+        let Some(gathering) = inner.gathering() else {
             return Ok(false);
         };
         gathering
@@ -393,7 +392,7 @@ pub(crate) fn cancel_children(
         };
     }
     if any_cancelled {
-        if let Some(gathering) = outer.get().lock().gathering.as_mut() {
+        if let Some(gathering) = outer.get().lock().gathering_mut() {
             gathering.cancel_requested = true;
         }
     }
