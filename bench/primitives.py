@@ -264,10 +264,12 @@ def main() -> None:
     completed = us("fastio_completed")
     worker = us("fastio_worker")
     worker_uv = us("fastio_worker", "uvloop")
+    naive_failure = ""
     try:
         naive: float | None = us("naive_worker")
-    except RuntimeError:
+    except RuntimeError as failure:
         naive = None
+        naive_failure = str(failure).strip().splitlines()[-1]
     floor = us("pingpong", size=rounds * 2) if have_floor else None
 
     rows.append(("`await asyncio.sleep(0)`, asyncio loop", f"{sleep0:.2f} µs", "reference"))
@@ -288,7 +290,9 @@ def main() -> None:
             f"{worker_uv / floor:.2f}× floor" if floor else "",
         )
     )
-    if naive is not None:
+    if naive is None:
+        rows.append(("naive `future_into_py` (pyo3-async-runtimes)", "failed", naive_failure))
+    else:
         rows.append(
             (
                 "naive `future_into_py` (pyo3-async-runtimes)",
