@@ -18,3 +18,14 @@ async def cancel_and_time(task: asyncio.Future[Any], message: str | None = None)
     if message is not None:
         assert raised.value.args == (message,)
     return time.monotonic() - started
+
+
+async def open_connections_settle(server: Any, at_most: int, within: float = 5) -> int:
+    """Waits (up to ``within`` s) until the test server has at most
+    ``at_most`` open connections, which it closes asynchronously; returns
+    the count seen last."""
+    deadline = time.monotonic() + within
+    while server.open_connections > at_most and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a server-side counter
+        await asyncio.sleep(0.02)
+    count: int = server.open_connections
+    return count

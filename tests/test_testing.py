@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import textwrap
-import time
+
+from helpers import open_connections_settle
 
 import fastio
 import fastio.testing
@@ -29,10 +29,7 @@ async def test_a_closed_server_refuses_connections() -> None:
         url = server.url + "/json"
         assert (await fastio.fetch(url)).status == 200
     # Closing is asynchronous: wait until the kept-alive connection is gone.
-    deadline = time.monotonic() + 5
-    while server.open_connections and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    assert server.open_connections == 0
+    assert await open_connections_settle(server, at_most=0) <= 0
     try:
         await fastio.fetch(url, timeout=2)
     except (fastio.ConnectError, fastio.ReadError):
