@@ -138,12 +138,12 @@ async def test_a_joined_child_can_be_awaited_by_itself_too() -> None:
 
 
 async def test_the_first_exception_propagates_without_cancelling_the_rest() -> None:
-    slow_fastio = fastio.sleep(0.2, "slow")
-    slow_task = asyncio.ensure_future(value_after(0.2, "task"))
+    slow_fastio = fastio.sleep(1.0, "slow")
+    slow_task = asyncio.ensure_future(value_after(1.0, "task"))
     started = time.monotonic()
     with pytest.raises(ValueError, match="first"):
         await fastio.gather(slow_fastio, fail_after(0.01, ValueError("first")), slow_task)
-    assert time.monotonic() - started < 0.19
+    assert time.monotonic() - started < 0.9
     assert not slow_fastio.cancelled()
     assert not slow_task.cancelled()
     assert await slow_fastio == "slow"
@@ -151,11 +151,11 @@ async def test_the_first_exception_propagates_without_cancelling_the_rest() -> N
 
 
 async def test_a_failing_fastio_child_raises_at_once() -> None:
-    slow = fastio.sleep(0.5)
+    slow = fastio.sleep(2.0)
     started = time.monotonic()
     with pytest.raises(fastio.InternalError, match="member failed"):
         await fastio.gather(slow, _fastio._panic_on_worker("member failed"))
-    assert time.monotonic() - started < 0.45
+    assert time.monotonic() - started < 1.5
     assert not slow.done()
     assert slow.cancel()
 
