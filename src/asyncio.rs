@@ -1,4 +1,4 @@
-//! The few asyncio and contextvars calls the bridge makes, each looked up
+//! The Python calls made from Rust (asyncio, contextvars, orjson), each looked up
 //! once and called as directly as CPython allows.
 
 use pyo3::intern;
@@ -39,7 +39,8 @@ pub(crate) fn call_soon_in_context(
     }
 }
 
-fn asyncio_attr<'py>(
+/// `module.name`, imported and looked up once per process (`cell` holds it).
+pub(crate) fn module_attr<'py>(
     py: Python<'py>,
     cell: &'static PyOnceLock<Py<PyAny>>,
     module: &str,
@@ -51,13 +52,13 @@ fn asyncio_attr<'py>(
 
 pub(crate) fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    asyncio_attr(py, &GET_RUNNING_LOOP, "asyncio", "get_running_loop")?.call0()
+    module_attr(py, &GET_RUNNING_LOOP, "asyncio", "get_running_loop")?.call0()
 }
 
 pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     Ok(
-        asyncio_attr(py, &COPY_CONTEXT, "contextvars", "copy_context")?
+        module_attr(py, &COPY_CONTEXT, "contextvars", "copy_context")?
             .call0()?
             .unbind(),
     )
@@ -65,7 +66,7 @@ pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
 
 pub(crate) fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
     static CANCELLED_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let class = match asyncio_attr(py, &CANCELLED_ERROR, "asyncio", "CancelledError") {
+    let class = match module_attr(py, &CANCELLED_ERROR, "asyncio", "CancelledError") {
         Ok(class) => class,
         Err(err) => return err,
     };
@@ -81,7 +82,7 @@ pub(crate) fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> Py
 
 pub(crate) fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
     static INVALID_STATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    match asyncio_attr(py, &INVALID_STATE, "asyncio", "InvalidStateError")
+    match module_attr(py, &INVALID_STATE, "asyncio", "InvalidStateError")
         .and_then(|class| class.call1((message,)))
     {
         Ok(instance) => PyErr::from_value(instance),
@@ -99,5 +100,5 @@ pub(crate) fn ensure_future<'py>(
     let py = awaitable.py();
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item(intern!(py, "loop"), event_loop)?;
-    asyncio_attr(py, &ENSURE_FUTURE, "asyncio", "ensure_future")?.call((awaitable,), Some(&kwargs))
+    module_attr(py, &ENSURE_FUTURE, "asyncio", "ensure_future")?.call((awaitable,), Some(&kwargs))
 }

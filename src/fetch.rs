@@ -21,7 +21,8 @@ use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, ToPython, ToPython
 use crate::errors::FastioError;
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
-    merged_headers, parse_headers, parse_method, resolve_url, FetchArgs, RequestSpec, TimeoutArg,
+    merged_headers, parse_headers, parse_method, resolve_url, type_name, FetchArgs, RequestSpec,
+    TimeoutArg,
 };
 use crate::response::ResultSlice;
 use crate::session::Session;
@@ -241,9 +242,7 @@ pub fn start_all(
     let iterator = urls.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
             "fetch_all wants an iterable of URLs, not {}",
-            urls.get_type()
-                .name()
-                .map_or_else(|_| "?".to_owned(), |name| name.to_string())
+            type_name(urls)
         ))
     })?;
     let defaults = &session.settings.defaults;

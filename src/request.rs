@@ -14,6 +14,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyMapping, PyString};
 use url::Url;
 
+use crate::asyncio::module_attr;
 use crate::errors::{ErrorKind, FastioError};
 use crate::session::{Defaults, Session};
 
@@ -236,11 +237,7 @@ fn body_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Bytes> {
 
 fn orjson_dumps<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let py = value.py();
-    let dumps = DUMPS.get_or_try_init(py, || {
-        py.import("orjson")?.getattr("dumps").map(Bound::unbind)
-    })?;
-    dumps.bind(py).call1((value,))
+    module_attr(value.py(), &DUMPS, "orjson", "dumps")?.call1((value,))
 }
 
 /// Bytes of one uploaded file: bytes-like, or an object with `read()`.

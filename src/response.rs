@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use crate::asyncio::module_attr;
 use crate::bridge::{ToPython, ToPythonItems};
 use crate::errors::exception_class;
 
@@ -189,10 +190,7 @@ impl Response {
     /// (a ValueError) for a body that is not JSON.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let loads = LOADS.get_or_try_init(py, || {
-            py.import("orjson")?.getattr("loads").map(Bound::unbind)
-        })?;
-        loads.bind(py).call1((self.content_bytes(py),))
+        module_attr(py, &LOADS, "orjson", "loads")?.call1((self.content_bytes(py),))
     }
 
     /// True for a status below 400.
