@@ -415,17 +415,14 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
     rust = ceiling(body_url, bodies, 64)
     rust_mbps = rust["bytes"] / rust["s"] / 1e6
     lines.append(f"| pure Rust reqwest (ceiling) | {rust_mbps:,.0f} | 1.00 | |")
-    for name in CLIENTS:
-        measured = in_child(
-            name, body_url, bodies if name != "httpx" else max(bodies // 10, 10), 64
-        )
-        if "error" in measured:
-            lines.append(f"| {name} | failed: {measured['error']} | | |")
-            continue
-        mbps = measured["bytes"] / measured["s"] / 1e6
-        lines.append(
-            f"| {name} | {mbps:,.0f} | {mbps / rust_mbps:.2f} | {measured['rss_mib']:.0f} MiB |"
-        )
+    lines += throughput_rows(
+        body_url,
+        lambda name: bodies if name != "httpx" else max(bodies // 10, 10),
+        64,
+        scale=1e6,
+        shown=",.0f",
+        reference=rust_mbps,
+    )
     lines.append("")
 
     big_url = base + "/100mb"
@@ -443,15 +440,9 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
     lines.append(
         f"| pure Rust reqwest `bytes()` | {rust_gbps:.2f} | {rust_gbps / curl_gbps:.2f} | |"
     )
-    for name in CLIENTS:
-        measured = in_child(name, big_url, 1, 1)
-        if "error" in measured:
-            lines.append(f"| {name} | failed: {measured['error']} | | |")
-            continue
-        gbps = measured["bytes"] / measured["s"] / 1e9
-        lines.append(
-            f"| {name} | {gbps:.2f} | {gbps / curl_gbps:.2f} | {measured['rss_mib']:.0f} MiB |"
-        )
+    lines += throughput_rows(
+        big_url, lambda name: 1, 1, scale=1e9, shown=".2f", reference=curl_gbps
+    )
     lines.append("")
 
     lines += [
@@ -476,6 +467,29 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
             f"{rate(measured, requests):,.0f} |"
         )
     return lines
+
+
+def throughput_rows(
+    url: str,
+    count: Callable[[str], int],
+    concurrency: int,
+    *,
+    scale: float,
+    shown: str,
+    reference: float,
+) -> list[str]:
+    """A table row per client: body bytes per second divided by `scale`
+    (formatted with `shown`), its ratio to `reference`, and peak RSS."""
+    rows: list[str] = []
+    for name in CLIENTS:
+        measured = in_child(name, url, count(name), concurrency)
+        if "error" in measured:
+            rows.append(f"| {name} | failed: {measured['error']} | | |")
+            continue
+        speed = measured["bytes"] / measured["s"] / scale
+        memory = f"{measured['rss_mib']:.0f} MiB"
+        rows.append(f"| {name} | {speed:{shown}} | {speed / reference:.2f} | {memory} |")
+    return rows
 
 
 def rate(measured: dict[str, Any], count: int) -> float:
