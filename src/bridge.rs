@@ -112,6 +112,15 @@ pub trait ToPython: Send {
     fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
 }
 
+impl ToPython for bool {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(pyo3::types::PyBool::new(py, *self)
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+}
+
 /// What an awaitable does when it starts.
 pub enum Job {
     /// Yields to the loop once, then finishes with the preset (`sleep(0)`).
@@ -237,6 +246,11 @@ impl FastioFuture {
     /// An awaitable that is already finished with `value`.
     pub fn finished(value: Py<PyAny>) -> Self {
         Self::with_state(State::Done(Ok(value)), None)
+    }
+
+    /// An awaitable that already failed with `exception`.
+    pub fn failed(exception: Py<PyAny>) -> Self {
+        Self::with_state(State::Done(Err(exception)), None)
     }
 
     /// An awaitable running linked work that pulls its input from `feeder`.

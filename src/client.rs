@@ -12,8 +12,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use crate::bridge::FastioFuture;
-use crate::fetch::{request_future, start_all};
-use crate::request::{form_pairs, parse_headers, parse_url_text, type_name, FetchArgs, TimeoutArg};
+use crate::fetch::{request_future, start_all, stream_future, ManyArgs};
+use crate::fetch_iter::FetchStream;
+use crate::request::{
+    form_pairs, parse_headers, parse_url_text, retry_policy, type_name, FetchArgs, TimeoutArg,
+};
+use crate::retry::RetryPolicy;
 use crate::session::{Session, Settings, CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
 /// A client's settings, pool, limits and cookie jar.
@@ -32,6 +36,15 @@ fn positive_count(value: Option<i64>, name: &str) -> PyResult<Option<usize>> {
             "{name} must be at least 1, not {count}"
         ))),
     }
+}
+
+/// A non-negative, finite number of seconds.
+fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a finite number of seconds, 0 or more, not {value}"
+        ))
+    })
 }
 
 fn read_file(path: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
@@ -120,7 +133,8 @@ impl ClientSession {
         max_connections = None, per_host = None, rate_limit = None, http2 = None,
         follow_redirects = true, max_redirects = 10, allow_https_to_http = false,
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
-        resolve = None, user_agent = None, max_body_size = None
+        resolve = None, user_agent = None, max_body_size = None, retries = 0,
+        retry_backoff = 0.5, max_retry_after = 60.0
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -151,6 +165,9 @@ impl ClientSession {
         resolve: Option<&Bound<'_, PyAny>>,
         user_agent: Option<&str>,
         max_body_size: Option<i64>,
+        retries: i64,
+        retry_backoff: f64,
+        max_retry_after: f64,
     ) -> PyResult<Self> {
         let mut settings = Settings {
             keep_cookies: true,
@@ -254,6 +271,14 @@ impl ClientSession {
                 PyValueError::new_err(format!("max_body_size must be 0 or more, not {size}"))
             })?);
         }
+        settings.retry = retry_policy(
+            RetryPolicy {
+                retries: 0,
+                backoff: seconds(retry_backoff, "retry_backoff")?,
+                max_retry_after: seconds(max_retry_after, "max_retry_after")?,
+            },
+            Some(retries),
+        )?;
         Ok(Self {
             session: Arc::new(Session::new(settings)),
             proxy_shown,
@@ -263,7 +288,7 @@ impl ClientSession {
     /// One request on this client's settings.
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, cookies = None, json = None,
-        data = None, files = None, content = None, timeout = TimeoutArg::Default
+        data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -281,6 +306,7 @@ impl ClientSession {
         files: Option<&Bound<'_, PyAny>>,
         content: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
+        retries: Option<i64>,
     ) -> PyResult<FastioFuture> {
         let spec = FetchArgs {
             url,
@@ -293,9 +319,51 @@ impl ClientSession {
             files,
             content,
             timeout,
+            retries,
         }
         .build(&self.session)?;
         Ok(request_future(spec))
+    }
+
+    /// One request whose Response comes back at its head, the body to be
+    /// streamed; `timeout` bounds the head, then each wait for body data.
+    #[pyo3(signature = (
+        method, url, *, params = None, headers = None, cookies = None, json = None,
+        data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn stream(
+        &self,
+        method: &str,
+        url: &Bound<'_, PyAny>,
+        params: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        cookies: Option<&Bound<'_, PyAny>>,
+        json: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        files: Option<&Bound<'_, PyAny>>,
+        content: Option<&Bound<'_, PyAny>>,
+        timeout: TimeoutArg,
+        retries: Option<i64>,
+    ) -> PyResult<FastioFuture> {
+        let spec = FetchArgs {
+            url,
+            method,
+            params,
+            headers,
+            cookies,
+            json,
+            data,
+            files,
+            content,
+            timeout,
+            retries,
+        }
+        .build(&self.session)?;
+        Ok(stream_future(spec))
     }
 
     /// `fetch_all` on this client's settings.
@@ -305,7 +373,7 @@ impl ClientSession {
     )]
     #[pyo3(signature = (
         urls, *, concurrency = 100, method = "GET", headers = None,
-        timeout = TimeoutArg::Default, return_exceptions = false
+        timeout = TimeoutArg::Default, retries = None, return_exceptions = false
     ))]
     fn fetch_all(
         &self,
@@ -315,18 +383,48 @@ impl ClientSession {
         method: &str,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
+        retries: Option<i64>,
         return_exceptions: bool,
     ) -> PyResult<FastioFuture> {
-        start_all(
-            py,
+        let args = ManyArgs {
             urls,
             concurrency,
             method,
             headers,
             timeout,
-            return_exceptions,
-            &self.session,
-        )
+            retries,
+        };
+        start_all(py, &args, return_exceptions, &self.session)
+    }
+
+    /// `fetch_iter` on this client's settings: the native stream of results.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    #[pyo3(signature = (
+        urls, *, concurrency = 100, method = "GET", headers = None,
+        timeout = TimeoutArg::Default, retries = None, return_exceptions = false
+    ))]
+    fn fetch_stream(
+        &self,
+        urls: &Bound<'_, PyAny>,
+        concurrency: i64,
+        method: &str,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: TimeoutArg,
+        retries: Option<i64>,
+        return_exceptions: bool,
+    ) -> PyResult<FetchStream> {
+        let args = ManyArgs {
+            urls,
+            concurrency,
+            method,
+            headers,
+            timeout,
+            retries,
+        };
+        FetchStream::new(&args, return_exceptions, &self.session)
     }
 
     /// Drops the pool's idle connections; running requests finish.

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     Decode,
     InvalidUrl,
     ClientClosed,
+    /// A read of a streamed body after it was closed.
+    StreamClosed,
 }
 
 impl ErrorKind {
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Decode => "DecodeError",
             ErrorKind::InvalidUrl => "InvalidURL",
             ErrorKind::ClientClosed => "ClientClosed",
+            ErrorKind::StreamClosed => "StreamClosed",
         }
     }
 }

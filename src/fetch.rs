@@ -15,17 +15,19 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{channel, unbounded_channel, Sender, UnboundedReceiver, UnboundedSender};
 
 use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, ToPython, ToPythonItems, Value};
 use crate::errors::FastioError;
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
-    merged_headers, parse_headers, parse_method, resolve_url, type_name, FetchArgs, RequestSpec,
-    TimeoutArg,
+    merged_headers, parse_headers, parse_method, resolve_url, retry_policy, type_name, FetchArgs,
+    RequestSpec, TimeoutArg,
 };
-use crate::response::ResultSlice;
+use crate::response::{Indexed, ResponseData, ResultSlice};
+use crate::retry::RetryPolicy;
 use crate::session::Session;
+use crate::stream::BodyStream;
 use crate::transport;
 
 /// URLs pulled from the caller's iterable per request for more input.
@@ -35,7 +37,7 @@ const FEED_CHUNK: usize = 1024;
 #[pyfunction]
 #[pyo3(signature = (
     url, *, method = "GET", params = None, headers = None, json = None, data = None,
-    content = None, timeout = TimeoutArg::Default, verify = true
+    content = None, timeout = TimeoutArg::Default, retries = 0, verify = true
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -50,6 +52,7 @@ pub fn fetch(
     data: Option<&Bound<'_, PyAny>>,
     content: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,
+    retries: i64,
     verify: bool,
 ) -> PyResult<FastioFuture> {
     let spec = FetchArgs {
@@ -63,6 +66,7 @@ pub fn fetch(
         files: None,
         content,
         timeout,
+        retries: Some(retries),
     }
     .build(&Session::shared(verify))?;
     Ok(request_future(spec))
@@ -79,12 +83,42 @@ pub fn request_future(spec: RequestSpec) -> FastioFuture {
     )
 }
 
+/// The awaitable of one request whose body is streamed: it finishes with
+/// the Response at its head.
+pub fn stream_future(spec: RequestSpec) -> FastioFuture {
+    let idle_timeout = spec.timeout;
+    FastioFuture::new(
+        Job::spawn(move || async move {
+            let opened = transport::execute_head(spec).await?;
+            let (head, body) = BodyStream::open(opened, idle_timeout);
+            Ok(Value::Object(Box::new(StreamedResponse { head, body })))
+        }),
+        None,
+    )
+}
+
+/// A Response whose body is still to read.
+struct StreamedResponse {
+    head: ResponseData,
+    body: BodyStream,
+}
+
+impl ToPython for StreamedResponse {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .head
+            .into_response_streaming(py, Some(self.body))?
+            .into_any())
+    }
+}
+
 /// What every request of one `fetch_all` shares.
 #[derive(Clone)]
 pub struct Template {
     method: Method,
     headers: HeaderMap,
     timeout: Option<std::time::Duration>,
+    retry: RetryPolicy,
     session: Arc<Session>,
 }
 
@@ -96,6 +130,7 @@ impl Template {
             headers: self.headers.clone(),
             body: None,
             timeout: self.timeout,
+            retry: self.retry,
             session: Arc::clone(&self.session),
         })
     }
@@ -105,13 +140,13 @@ impl Template {
 /// invalid, which is that item's result).
 type Item = (usize, Result<RequestSpec, FastioError>);
 
-enum Chunk {
+pub enum Chunk {
     Items(Vec<Item>),
     End,
 }
 
 /// Pulls URLs from the caller's iterator on the loop thread.
-struct UrlFeeder {
+pub struct UrlFeeder {
     iterator: Py<PyAny>,
     template: Template,
     next_index: usize,
@@ -145,7 +180,7 @@ impl UrlFeeder {
                     "not a str"
                 };
                 PyTypeError::new_err(format!(
-                    "fetch_all wants URLs as str; item {} is {kind}: {}",
+                    "URLs must be str; item {} is {kind}: {}",
                     self.next_index,
                     next.repr()
                         .map_or_else(|_| "?".to_owned(), |text| text.to_string())
@@ -179,12 +214,81 @@ impl Feeder for UrlFeeder {
     }
 }
 
+/// What `fetch_all` and `fetch_iter` were asked, checked: the URL feeder
+/// (nothing pulled yet) and the receiving end of what it pulls.
+pub struct Plan {
+    pub feeder: UrlFeeder,
+    pub input: UnboundedReceiver<Chunk>,
+    pub concurrency: usize,
+}
+
+/// The arguments `fetch_all` and `fetch_iter` share.
+pub struct ManyArgs<'a, 'py> {
+    pub urls: &'a Bound<'py, PyAny>,
+    pub concurrency: i64,
+    pub method: &'a str,
+    pub headers: Option<&'a Bound<'py, PyAny>>,
+    pub timeout: TimeoutArg,
+    /// `None`: the session's.
+    pub retries: Option<i64>,
+}
+
+impl ManyArgs<'_, '_> {
+    /// Checks everything; `what` names the caller in messages.
+    pub fn plan(&self, session: &Arc<Session>, what: &str) -> PyResult<Plan> {
+        let urls = self.urls;
+        if urls.is_instance_of::<PyString>() || urls.is_instance_of::<PyBytes>() {
+            return Err(PyTypeError::new_err(format!(
+                "{what} wants an iterable of URLs, not a single str or bytes; use fetch() for one URL"
+            )));
+        }
+        if self.concurrency < 1 {
+            return Err(PyValueError::new_err(format!(
+                "concurrency must be at least 1, not {}",
+                self.concurrency
+            )));
+        }
+        let concurrency = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
+        let iterator = urls.try_iter().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what} wants an iterable of URLs, not {}",
+                type_name(urls)
+            ))
+        })?;
+        let defaults = &session.settings.defaults;
+        let template = Template {
+            method: parse_method(self.method)?,
+            headers: merged_headers(defaults, parse_headers(self.headers)?, &[])?,
+            timeout: self.timeout.or(defaults.timeout),
+            retry: retry_policy(session.settings.retry, self.retries)?,
+            session: Arc::clone(session),
+        };
+        let (sender, input) = unbounded_channel();
+        Ok(Plan {
+            feeder: UrlFeeder {
+                iterator: iterator.into_any().unbind(),
+                template,
+                next_index: 0,
+                sender,
+                exhausted: false,
+            },
+            input,
+            concurrency,
+        })
+    }
+}
+
+/// URLs pulled before the work starts: enough to fill the first requests.
+pub(crate) fn first_pull(concurrency: usize) -> usize {
+    FEED_CHUNK.min(concurrency.saturating_mul(2)).max(1)
+}
+
 /// Fetches every URL with at most `concurrency` requests in flight; the
 /// Responses come back in input order.
 #[pyfunction]
 #[pyo3(signature = (
     urls, *, concurrency = 100, method = "GET", headers = None,
-    timeout = TimeoutArg::Default, return_exceptions = false, verify = true
+    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -197,85 +301,54 @@ pub fn fetch_all(
     method: &str,
     headers: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,
+    retries: i64,
     return_exceptions: bool,
     verify: bool,
 ) -> PyResult<FastioFuture> {
-    start_all(
-        py,
+    let args = ManyArgs {
         urls,
         concurrency,
         method,
         headers,
         timeout,
-        return_exceptions,
-        &Session::shared(verify),
-    )
+        retries: Some(retries),
+    };
+    start_all(py, &args, return_exceptions, &Session::shared(verify))
 }
 
 /// `fetch_all` on `session`: checks the arguments and starts nothing until
 /// awaited, except pulling the first chunk of URLs.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "mirrors the Python keyword arguments"
-)]
 pub fn start_all(
     py: Python<'_>,
-    urls: &Bound<'_, PyAny>,
-    concurrency: i64,
-    method: &str,
-    headers: Option<&Bound<'_, PyAny>>,
-    timeout: TimeoutArg,
+    args: &ManyArgs<'_, '_>,
     return_exceptions: bool,
     session: &Arc<Session>,
 ) -> PyResult<FastioFuture> {
-    if urls.is_instance_of::<PyString>() || urls.is_instance_of::<PyBytes>() {
-        return Err(PyTypeError::new_err(
-            "fetch_all wants an iterable of URLs, not a single str or bytes; use fetch() for one URL",
-        ));
-    }
-    if concurrency < 1 {
-        return Err(PyValueError::new_err(format!(
-            "concurrency must be at least 1, not {concurrency}"
-        )));
-    }
-    let concurrency = usize::try_from(concurrency).unwrap_or(usize::MAX);
-    let iterator = urls.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "fetch_all wants an iterable of URLs, not {}",
-            type_name(urls)
-        ))
-    })?;
-    let defaults = &session.settings.defaults;
-    let template = Template {
-        method: parse_method(method)?,
-        headers: merged_headers(defaults, parse_headers(headers)?, &[])?,
-        timeout: timeout.or(defaults.timeout),
-        session: Arc::clone(session),
-    };
-    let (sender, receiver) = unbounded_channel();
-    let mut feeder = UrlFeeder {
-        iterator: iterator.into_any().unbind(),
-        template,
-        next_index: 0,
-        sender,
-        exhausted: false,
-    };
+    let Plan {
+        mut feeder,
+        input,
+        concurrency,
+    } = args.plan(session, "fetch_all")?;
     // The first chunk now: bad items near the start raise here, at once.
-    feeder.feed(py, FEED_CHUNK.min(concurrency.saturating_mul(2)).max(1))?;
+    feeder.feed(py, first_pull(concurrency))?;
     Ok(FastioFuture::fed(
-        Job::spawn_linked(move |link| run_all(receiver, link, concurrency, return_exceptions)),
+        Job::spawn_linked(move |link| run_all(input, link, concurrency, return_exceptions)),
         Box::new(feeder),
     ))
 }
 
-/// The body of one `fetch_all`.
-async fn run_all(
+/// Runs the requests pulled from `input`, at most `concurrency` at a time,
+/// sending each result to `results` as it completes. Asks for more input
+/// through `ask` (false: nobody will send any). Ends when the input and its
+/// requests are done, when `results` is dropped, or after sending the
+/// first failure if `stop_on_failure`.
+pub(crate) async fn run_requests(
     mut input: UnboundedReceiver<Chunk>,
-    link: Link,
+    ask: impl Fn(usize) -> bool,
     concurrency: usize,
-    return_exceptions: bool,
-) -> Outcome {
-    let mut results: Vec<Option<Result<crate::response::ResponseData, FastioError>>> = Vec::new();
+    stop_on_failure: bool,
+    results: Sender<Indexed>,
+) {
     let mut waiting: VecDeque<Item> = VecDeque::new();
     let mut running = FuturesUnordered::new();
     let mut input_ended = false;
@@ -285,23 +358,32 @@ async fn run_all(
             let Some((index, request)) = waiting.pop_front() else {
                 break;
             };
-            if results.len() <= index {
-                results.resize_with(index + 1, || None);
-            }
             match request {
-                Ok(spec) => running.push(async move { (index, transport::execute(spec).await) }),
-                Err(invalid) if return_exceptions => results[index] = Some(Err(invalid)),
-                Err(invalid) => return Err(invalid),
+                Ok(spec) => running.push(async move {
+                    let result = transport::execute(spec).await;
+                    (
+                        index,
+                        result.map(|data| ResponseData {
+                            index: Some(index),
+                            ..data
+                        }),
+                    )
+                }),
+                Err(invalid) => {
+                    if results.send((index, Err(invalid))).await.is_err() || stop_on_failure {
+                        return;
+                    }
+                }
             }
         }
         if !input_ended && !asked && waiting.len() < concurrency {
-            asked = link.request_input(FEED_CHUNK.max(concurrency));
+            asked = ask(FEED_CHUNK.max(concurrency));
             if !asked {
-                input_ended = true; // the loop is gone; nobody will read the result
+                input_ended = true;
             }
         }
         if input_ended && waiting.is_empty() && running.is_empty() {
-            break;
+            return;
         }
         tokio::select! {
             chunk = input.recv(), if !input_ended => match chunk {
@@ -312,13 +394,45 @@ async fn run_all(
                 Some(Chunk::End) | None => input_ended = true,
             },
             Some((index, result)) = running.next(), if !running.is_empty() => {
-                match result {
-                    Err(failure) if !return_exceptions => return Err(failure),
-                    result => results[index] = Some(result),
+                let failed = result.is_err();
+                if results.send((index, result)).await.is_err() || (failed && stop_on_failure) {
+                    return;
                 }
             }
         }
     }
+}
+
+/// The body of one `fetch_all`: the results collected in input order.
+async fn run_all(
+    input: UnboundedReceiver<Chunk>,
+    link: Link,
+    concurrency: usize,
+    return_exceptions: bool,
+) -> Outcome {
+    let (sender, mut receiver) = channel(concurrency);
+    let producing = run_requests(
+        input,
+        |want| link.request_input(want),
+        concurrency,
+        !return_exceptions,
+        sender,
+    );
+    let collecting = async {
+        let mut results: Vec<Option<Indexed>> = Vec::new();
+        while let Some((index, result)) = receiver.recv().await {
+            if results.len() <= index {
+                results.resize_with(index + 1, || None);
+            }
+            match result {
+                Err(failure) if !return_exceptions => return Err(failure),
+                result => results[index] = Some((index, result)),
+            }
+        }
+        Ok(results)
+    };
+    let ((), collected) = tokio::join!(producing, collecting);
+    let results = collected?;
     // In slices, so converting a huge result never stalls the loop.
     let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
     let mut results = results.into_iter();

@@ -8,17 +8,21 @@ mod bridge;
 mod client;
 mod errors;
 mod fetch;
+mod fetch_iter;
 mod gather;
 mod inbox;
 mod probes;
 mod queue;
 mod request;
 mod response;
+mod retry;
 mod runtime;
 mod session;
 mod sleep;
+mod stream;
 mod testing;
 mod transport;
+mod upload;
 
 use pyo3::prelude::*;
 
@@ -33,6 +37,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::fetch::{fetch, fetch_all};
     #[pymodule_export]
+    use crate::fetch_iter::{fetch_stream, FetchStream};
+    #[pymodule_export]
     use crate::gather::gather;
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
@@ -40,11 +46,13 @@ mod _fastio {
     #[pymodule_export]
     use crate::probes::{completed, on_worker, panic_on_worker};
     #[pymodule_export]
-    use crate::response::{Headers, Response};
+    use crate::response::{ByteIterator, Headers, Response};
     #[pymodule_export]
     use crate::sleep::sleep;
     #[pymodule_export]
     use crate::testing::{start_test_server, Server};
+    #[pymodule_export]
+    use crate::upload::UploadBody;
 
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {

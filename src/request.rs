@@ -16,7 +16,9 @@ use url::Url;
 
 use crate::asyncio::module_attr;
 use crate::errors::{ErrorKind, FastioError};
+use crate::retry::RetryPolicy;
 use crate::session::{Defaults, Session};
+use crate::upload::{UploadBody, UploadSource};
 
 /// One request, as plain Rust data a tokio task can own.
 #[derive(Clone)]
@@ -24,11 +26,40 @@ pub struct RequestSpec {
     pub method: Method,
     pub url: Url,
     pub headers: HeaderMap,
-    pub body: Option<Bytes>,
-    /// Total deadline; `None` waits forever.
+    pub body: Option<RequestBody>,
+    /// Deadline of each attempt; `None` waits forever.
     pub timeout: Option<Duration>,
+    pub retry: RetryPolicy,
     /// Where it is sent from: the client's settings, pool and cookie jar.
     pub session: Arc<Session>,
+}
+
+/// What a request sends.
+#[derive(Clone)]
+pub enum RequestBody {
+    Bytes(Bytes),
+    /// Chunks from Python, sent as they come; can be sent only once.
+    Stream(UploadSource),
+}
+
+impl RequestSpec {
+    /// Whether this request can be sent again (a retry, a 307 redirect).
+    pub fn can_resend(&self) -> bool {
+        !matches!(self.body, Some(RequestBody::Stream(_)))
+    }
+}
+
+/// A `retries=` argument: `None` keeps the session's policy.
+pub fn retry_policy(base: RetryPolicy, retries: Option<i64>) -> PyResult<RetryPolicy> {
+    match retries {
+        None => Ok(base),
+        Some(count) => Ok(RetryPolicy {
+            retries: u32::try_from(count).map_err(|_| {
+                PyValueError::new_err(format!("retries must be 0 or more, not {count}"))
+            })?,
+            ..base
+        }),
+    }
 }
 
 /// A `timeout=`-like argument: omitted (or `...`) means the default, `None`
@@ -216,7 +247,7 @@ pub fn form_pairs(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String,
 }
 
 /// Bytes of a `content=` or raw `data=` body.
-fn body_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Bytes> {
+pub fn body_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Bytes> {
     if let Ok(bytes) = value.cast::<PyBytes>() {
         return Ok(Bytes::copy_from_slice(bytes.as_bytes()));
     }
@@ -428,6 +459,8 @@ pub struct FetchArgs<'a, 'py> {
     pub files: Option<&'a Bound<'py, PyAny>>,
     pub content: Option<&'a Bound<'py, PyAny>>,
     pub timeout: TimeoutArg,
+    /// `None`: the session's.
+    pub retries: Option<i64>,
 }
 
 fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
@@ -476,9 +509,9 @@ impl FetchArgs<'_, '_> {
         let mut content_type: Option<String> = None;
         if let Some(json) = given(self.json) {
             let encoded = orjson_dumps(json)?;
-            body = Some(Bytes::copy_from_slice(
+            body = Some(RequestBody::Bytes(Bytes::copy_from_slice(
                 encoded.cast::<PyBytes>()?.as_bytes(),
-            ));
+            )));
             content_type = Some("application/json".to_owned());
         } else if let Some(files) = given(self.files) {
             let mut parts = Vec::new();
@@ -494,7 +527,7 @@ impl FetchArgs<'_, '_> {
             }
             parts.extend(file_parts(files)?);
             let (encoded, kind) = multipart(parts);
-            body = Some(encoded);
+            body = Some(RequestBody::Bytes(encoded));
             content_type = Some(kind);
         } else if let Some(data) = given(self.data) {
             if data.cast::<PyMapping>().is_ok() {
@@ -502,13 +535,16 @@ impl FetchArgs<'_, '_> {
                 let encoded = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(fields)
                     .finish();
-                body = Some(Bytes::from(encoded));
+                body = Some(RequestBody::Bytes(Bytes::from(encoded)));
                 content_type = Some("application/x-www-form-urlencoded".to_owned());
             } else {
-                body = Some(body_bytes(data, "data")?);
+                body = Some(RequestBody::Bytes(body_bytes(data, "data")?));
             }
         } else if let Some(content) = given(self.content) {
-            body = Some(body_bytes(content, "content")?);
+            body = Some(match content.cast::<UploadBody>() {
+                Ok(upload) => RequestBody::Stream(upload.get().source()),
+                Err(_) => RequestBody::Bytes(body_bytes(content, "content")?),
+            });
         }
         if let Some(content_type) = content_type {
             if !headers.contains_key(CONTENT_TYPE) {
@@ -523,6 +559,7 @@ impl FetchArgs<'_, '_> {
             headers,
             body,
             timeout: self.timeout.or(defaults.timeout),
+            retry: retry_policy(session.settings.retry, self.retries)?,
             session: Arc::clone(session),
         })
     }

@@ -15,6 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::errors::{ErrorKind, FastioError};
+use crate::retry::RetryPolicy;
 use crate::runtime;
 
 /// How long a connection may take to open, by default.
@@ -62,6 +63,7 @@ pub struct Settings {
     pub resolve: Vec<(String, IpAddr)>,
     pub user_agent: String,
     pub max_body_size: Option<u64>,
+    pub retry: RetryPolicy,
     pub keep_cookies: bool,
     /// Text never to show in a message (proxy credentials).
     pub secrets: Vec<String>,
@@ -92,6 +94,7 @@ impl Default for Settings {
             resolve: Vec::new(),
             user_agent: concat!("fastio/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_body_size: None,
+            retry: RetryPolicy::default(),
             keep_cookies: false,
             secrets: Vec::new(),
         }

@@ -4,6 +4,7 @@
 //! errors sorted into fastio's kinds.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -16,38 +17,140 @@ use http::{Method, StatusCode};
 use url::Url;
 
 use crate::errors::{ErrorKind, FastioError};
-use crate::request::RequestSpec;
+use crate::request::{RequestBody, RequestSpec};
 use crate::response::ResponseData;
-use crate::session::Session;
+use crate::session::{Session, Slots};
 
-/// Sends `spec`, follows redirects and reads the whole body, within the
-/// request's total deadline (waiting for a slot included).
+/// Sends `spec`, follows redirects and reads the whole body, retrying as
+/// its policy allows; each attempt within the request's deadline.
 pub async fn execute(spec: RequestSpec) -> Result<ResponseData, FastioError> {
-    let method = spec.method.to_string();
-    let request_url = spec.url.to_string();
-    let session = std::sync::Arc::clone(&spec.session);
-    let result = match spec.timeout {
-        Some(limit) => tokio::time::timeout(limit, follow(spec))
+    let session = Arc::clone(&spec.session);
+    let result = with_retries(
+        spec,
+        |spec| async move {
+            let limit = spec.session.settings.max_body_size;
+            within_deadline(&spec, async {
+                let opened = open(spec.clone()).await?;
+                read(opened, limit).await
+            })
             .await
-            .unwrap_or_else(|_| {
-                Err(FastioError::for_request(
-                    ErrorKind::Timeout,
-                    &method,
-                    &request_url,
-                    &format!(
-                        "timed out after {} s (the whole request)",
-                        limit.as_secs_f64()
-                    ),
-                ))
-            }),
-        None => follow(spec).await,
-    };
+        },
+        |data| (data.status, &data.headers),
+    )
+    .await;
     result.map_err(|error| session.redact(error))
 }
 
-async fn follow(mut spec: RequestSpec) -> Result<ResponseData, FastioError> {
+/// Sends `spec` and follows redirects up to the final response's head,
+/// retrying as its policy allows; the body is left to read.
+pub async fn execute_head(spec: RequestSpec) -> Result<Opened, FastioError> {
+    let session = Arc::clone(&spec.session);
+    let result = with_retries(
+        spec,
+        |spec| async move { within_deadline(&spec, open(spec.clone())).await },
+        |opened| (opened.response.status(), opened.response.headers()),
+    )
+    .await;
+    result.map_err(|error| session.redact(error))
+}
+
+/// Runs `attempt` until it succeeds, or fails in a way the request's retry
+/// policy does not retry, or the retries are spent; then returns the last
+/// result. A response with a retryable status counts as a failure.
+async fn with_retries<T, Attempt, Work>(
+    spec: RequestSpec,
+    mut attempt: Attempt,
+    head: impl Fn(&T) -> (StatusCode, &HeaderMap),
+) -> Result<T, FastioError>
+where
+    Attempt: FnMut(RequestSpec) -> Work,
+    Work: std::future::Future<Output = Result<T, FastioError>>,
+{
+    let policy = spec.retry;
+    let mut attempts: u32 = 0;
+    loop {
+        attempts += 1;
+        if attempts > policy.retries || !spec.can_resend() {
+            return attempt(spec).await;
+        }
+        let result = attempt(spec.clone()).await;
+        let wait = match &result {
+            Ok(value) => {
+                let (status, headers) = head(value);
+                policy.after_status(&spec.method, attempts, status, headers)
+            }
+            Err(error) => policy.after_error(&spec.method, attempts, error),
+        };
+        match wait {
+            None => return result,
+            Some(wait) => {
+                // Dropping an unread response closes its connection: a
+                // retryable answer's body is not worth reading.
+                drop(result);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Runs `work` within the request's deadline.
+async fn within_deadline<T>(
+    spec: &RequestSpec,
+    work: impl std::future::Future<Output = Result<T, FastioError>>,
+) -> Result<T, FastioError> {
+    let Some(limit) = spec.timeout else {
+        return work.await;
+    };
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(FastioError::for_request(
+            ErrorKind::Timeout,
+            spec.method.as_str(),
+            spec.url.as_str(),
+            &format!(
+                "timed out after {} s (the whole request)",
+                limit.as_secs_f64()
+            ),
+        ))
+    })
+}
+
+/// A response whose head has arrived, its body still unread, with the
+/// connection slots it holds.
+pub struct Opened {
+    pub response: reqwest::Response,
+    pub slots: Slots,
+    pub session: Arc<Session>,
+    pub method: Method,
+    /// The URL as the caller gave it.
+    pub request_url: String,
+    pub started: Instant,
+    /// The redirect responses that led here, oldest first.
+    pub history: Vec<ResponseData>,
+}
+
+impl Opened {
+    /// Everything but the body, which is left empty.
+    pub fn head(&self) -> ResponseData {
+        ResponseData {
+            method: self.method.clone(),
+            status: self.response.status(),
+            version: self.response.version(),
+            headers: owned_headers(self.response.headers()),
+            url: self.response.url().to_string(),
+            request_url: self.request_url.clone(),
+            elapsed: self.started.elapsed(),
+            body: Bytes::new(),
+            history: Vec::new(),
+            index: None,
+        }
+    }
+}
+
+/// Sends the request and follows redirects (reading each redirect's body)
+/// until the final response's head.
+async fn open(mut spec: RequestSpec) -> Result<Opened, FastioError> {
     let started = Instant::now();
-    let session = std::sync::Arc::clone(&spec.session);
+    let session = Arc::clone(&spec.session);
     let request_url = spec.url.to_string();
     let mut history = Vec::new();
     loop {
@@ -62,36 +165,32 @@ async fn follow(mut spec: RequestSpec) -> Result<ResponseData, FastioError> {
         } else {
             None
         };
-        let mut data = read(
+        let opened = Opened {
             response,
-            &spec,
-            &request_url,
+            slots,
+            session: Arc::clone(&session),
+            method: spec.method.clone(),
+            request_url: request_url.clone(),
             started,
-            session.settings.max_body_size,
-        )
-        .await?;
-        drop(slots);
-        match next {
-            None => {
-                data.history = history;
-                return Ok(data);
-            }
-            Some(next) => {
-                if history.len() >= session.settings.max_redirects {
-                    return Err(FastioError::for_request(
-                        ErrorKind::TooManyRedirects,
-                        spec.method.as_str(),
-                        &request_url,
-                        &format!(
-                            "more than {} redirects (last to {})",
-                            session.settings.max_redirects, next.url
-                        ),
-                    ));
-                }
-                history.push(data);
-                spec = next;
-            }
+            history: Vec::new(),
+        };
+        let Some(next) = next else {
+            return Ok(Opened { history, ..opened });
+        };
+        let hop = read(opened, session.settings.max_body_size).await?;
+        if history.len() >= session.settings.max_redirects {
+            return Err(FastioError::for_request(
+                ErrorKind::TooManyRedirects,
+                spec.method.as_str(),
+                &request_url,
+                &format!(
+                    "more than {} redirects (last to {})",
+                    session.settings.max_redirects, next.url
+                ),
+            ));
         }
+        history.push(hop);
+        spec = next;
     }
 }
 
@@ -105,8 +204,20 @@ async fn send(
     let mut request = client
         .request(spec.method.clone(), spec.url.clone())
         .headers(headers);
-    if let Some(body) = &spec.body {
-        request = request.body(body.clone());
+    match &spec.body {
+        None => {}
+        Some(RequestBody::Bytes(body)) => request = request.body(body.clone()),
+        Some(RequestBody::Stream(source)) => match source.take() {
+            Some(body) => request = request.body(body),
+            None => {
+                return Err(FastioError::for_request(
+                    ErrorKind::Request,
+                    spec.method.as_str(),
+                    spec.url.as_str(),
+                    "a streamed body can be sent only once",
+                ))
+            }
+        },
     }
     request
         .send()
@@ -131,21 +242,30 @@ fn owned_headers(headers: &HeaderMap) -> HeaderMap {
 /// Bodies below this size are copied out of the buffer they arrived in.
 const SMALL_BODY: usize = 16 * 1024;
 
+/// The error for a body past `max_body_size`.
+pub fn body_too_large(method: &str, url: &str, limit: u64) -> FastioError {
+    FastioError::for_request(
+        ErrorKind::BodyTooLarge,
+        method,
+        url,
+        &format!("the body is larger than max_body_size ({limit} bytes, decoded)"),
+    )
+}
+
 /// Reads the whole (decoded) body, refusing more than `limit` bytes. A body
 /// that arrives in one piece is kept as it is; otherwise one buffer, sized
-/// from Content-Length when there is one, is filled.
-async fn read(
-    mut response: reqwest::Response,
-    spec: &RequestSpec,
-    request_url: &str,
-    started: Instant,
-    limit: Option<u64>,
-) -> Result<ResponseData, FastioError> {
-    let status = response.status();
-    let version = response.version();
-    let headers = owned_headers(response.headers());
-    let url = response.url().to_string();
-    let method = spec.method.as_str();
+/// from Content-Length when there is one, is filled. The slots are given
+/// back once it is read.
+async fn read(opened: Opened, limit: Option<u64>) -> Result<ResponseData, FastioError> {
+    let mut data = opened.head();
+    let Opened {
+        mut response,
+        slots,
+        history,
+        started,
+        ..
+    } = opened;
+    let method = data.method.as_str();
     let expected = response.content_length().unwrap_or(0);
     let mut first: Option<Bytes> = None;
     let mut buffer: Option<BytesMut> = None;
@@ -153,16 +273,11 @@ async fn read(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|err| classify(&err, method, &url))?
+        .map_err(|err| classify(&err, method, &data.url))?
     {
         received += chunk.len() as u64;
         if let Some(limit) = limit.filter(|limit| received > *limit) {
-            return Err(FastioError::for_request(
-                ErrorKind::BodyTooLarge,
-                method,
-                &url,
-                &format!("the body is larger than max_body_size ({limit} bytes, decoded)"),
-            ));
+            return Err(body_too_large(method, &data.url, limit));
         }
         match (&mut buffer, first.take()) {
             (Some(buffer), _) => buffer.extend_from_slice(&chunk),
@@ -176,7 +291,8 @@ async fn read(
             }
         }
     }
-    let body = match (buffer, first) {
+    drop(slots);
+    data.body = match (buffer, first) {
         (Some(buffer), _) => buffer.freeze(),
         // A small body is usually a slice of hyper's read buffer, which it
         // would keep alive whole: copy it out (measured: ~5 KB held per
@@ -185,17 +301,9 @@ async fn read(
         (None, Some(only)) => only,
         (None, None) => Bytes::new(),
     };
-    Ok(ResponseData {
-        method: spec.method.clone(),
-        status,
-        version,
-        headers,
-        url,
-        request_url: request_url.to_owned(),
-        elapsed: started.elapsed(),
-        body,
-        history: Vec::new(),
-    })
+    data.history = history;
+    data.elapsed = started.elapsed();
+    Ok(data)
 }
 
 /// The next request if `response` is a redirect to follow.
@@ -213,6 +321,10 @@ fn redirect(
     let Some(location) = response.headers().get(LOCATION) else {
         return Ok(None);
     };
+    if keeps_method && !spec.can_resend() {
+        // A streamed body is gone once sent: the redirect is the answer.
+        return Ok(None);
+    }
     let refuse = |why: String| {
         FastioError::for_request(
             ErrorKind::TooManyRedirects,

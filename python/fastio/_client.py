@@ -2,25 +2,105 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping, Sequence
-from types import EllipsisType, TracebackType
-from typing import Any, Self
+import asyncio
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar, overload
 
-from fastio._fastio import FastioFuture, Response, _ClientSession
-from fastio.exceptions import ClientClosed
+from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
+from fastio._fetch_iter import FetchIterator
+from fastio._types import Content, Cookies, Data, Files, Headers, Params, Path, Timeout
+from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
 
-Timeout = float | None | EllipsisType
-Scalar = str | int | float
-Params = Mapping[str, Scalar | Sequence[Scalar]] | Iterable[tuple[str, Scalar]] | None
-Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
-Cookies = Mapping[str, str] | Iterable[tuple[str, str]] | None
-FileContent = bytes | str | Any
-Files = Mapping[str, FileContent | tuple[str, FileContent] | tuple[str, FileContent, str]] | None
-Data = Mapping[str, Scalar | Sequence[Scalar]] | bytes | str | None
-Path = str | os.PathLike[str]
+
+_Result = TypeVar("_Result")
+
+
+async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
+    """Feeds a streamed request body from the caller's async iterator."""
+    try:
+        async for chunk in source:
+            if not await body.send(chunk):
+                return  # the request stopped reading its body
+    except BaseException as error:
+        body.fail(f"the content iterator raised {type(error).__name__}: {error}")
+        raise
+    body.finish()
+
+
+def _upload(
+    content: Content, start: Callable[[Any], FastioFuture[_Result]]
+) -> tuple[FastioFuture[_Result], asyncio.Future[None] | None]:
+    """Starts a request whose body is ``content``; for an async iterator,
+    also the task that pumps it (the caller ends it)."""
+    if not isinstance(content, AsyncIterable):
+        return start(content), None
+    body = _UploadBody()
+    future = start(body)
+    return future, asyncio.ensure_future(_pump(content, body))
+
+
+async def _finish_upload(future: Awaitable[_Result], pump: asyncio.Future[None]) -> _Result:
+    """Awaits the request; if it failed because the content iterator
+    raised, raises the iterator's exception instead."""
+    try:
+        return await future
+    except FastioError as error:
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception() from error  # type: ignore[misc]
+        raise
+    finally:
+        _stop(pump)
+
+
+def _stop(pump: asyncio.Future[None]) -> None:
+    if pump.done():
+        if not pump.cancelled():
+            pump.exception()  # retrieved: asyncio must not log it
+    else:
+        pump.cancel()
+
+
+class _Stream:
+    """The ``async with`` of :meth:`Client.stream`."""
+
+    def __init__(self, future: FastioFuture[Response], pump: asyncio.Future[None] | None) -> None:
+        self._future = future
+        self._pump = pump
+        self._response: Response | None = None
+
+    async def __aenter__(self) -> Response:
+        if self._pump is None:
+            self._response = await self._future
+        else:
+            self._response = await _finish_upload_head(self._future, self._pump)
+        return self._response
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._pump is not None:
+            _stop(self._pump)
+        if self._response is not None:
+            await self._response.aclose()
+
+
+async def _finish_upload_head(
+    future: FastioFuture[Response], pump: asyncio.Future[None]
+) -> Response:
+    """As :func:`_finish_upload`, leaving the pump running for the body."""
+    try:
+        return await future
+    except BaseException as error:
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception() from error  # type: ignore[misc]
+        _stop(pump)
+        raise
 
 
 class Client:
@@ -69,6 +149,9 @@ class Client:
         resolve: Mapping[str, str] | None = None,
         user_agent: str | None = None,
         max_body_size: int | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.5,
+        max_retry_after: float = 60.0,
     ) -> None:
         """Checks every option at once (TypeError/ValueError); builds the TLS
         configuration later, off the event loop, on the first request.
@@ -90,7 +173,18 @@ class Client:
           ``proxy`` wins).
         - ``resolve``: ``{"host": "ip"}`` overrides DNS for those hosts.
         - ``user_agent``; ``max_body_size``: bodies larger than this (decoded
-          bytes) raise :class:`fastio.BodyTooLarge`.
+          bytes, so a zip bomb stops early) raise :class:`fastio.BodyTooLarge`
+          and close the connection; streamed bodies too.
+        - ``retries``: attempts after the first, for every request unless
+          one says otherwise. Connect errors are retried for every method;
+          timeouts, connections lost mid-response and 429/502/503/504 only
+          for GET, HEAD, OPTIONS, PUT, DELETE and TRACE. Waits grow
+          exponentially from ``retry_backoff`` seconds (with jitter: half to
+          all of it, capped at 30 s); a ``Retry-After`` header sets the wait
+          instead, and one longer than ``max_retry_after`` ends the retries.
+          ``timeout`` applies to each attempt. After the last attempt its
+          Response (for a status) or exception is what you get. A streamed
+          (async iterator) body is never resent.
         """
         self._session = _ClientSession(
             base_url=base_url,
@@ -117,6 +211,9 @@ class Client:
             resolve=resolve,
             user_agent=user_agent,
             max_body_size=max_body_size,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            max_retry_after=max_retry_after,
         )
         self._closed = False
 
@@ -144,16 +241,48 @@ class Client:
         json: Any = None,
         data: Data = None,
         files: Files = None,
-        content: bytes | bytearray | memoryview | str | None = None,
+        content: Content = None,
         timeout: Timeout = ...,
-    ) -> FastioFuture[Response]:
+        retries: int | None = None,
+    ) -> Awaitable[Response]:
         """Sends one request with this client's settings; see :func:`fastio.fetch`.
 
         ``files`` makes a multipart/form-data body (with ``data`` as its
         plain fields): ``{"name": content}``, ``(filename, content)`` or
         ``(filename, content, content_type)``; content is bytes, str or a
-        readable file object.
+        readable file object. ``content`` may be an async iterator of bytes,
+        sent as it is produced (chunked), never held whole in memory.
+        ``retries`` overrides the client's for this request.
         """
+        self._check_open(method, url)
+        future, pump = _upload(
+            content,
+            lambda body: self._session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                cookies=cookies,
+                json=json,
+                data=data,
+                files=files,
+                content=body,
+                timeout=timeout,
+                retries=retries,
+            ),
+        )
+        return future if pump is None else _finish_upload(future, pump)
+
+    def _bodiless(
+        self,
+        method: str,
+        url: str,
+        params: Params,
+        headers: Headers,
+        cookies: Cookies,
+        timeout: Timeout,
+        retries: int | None,
+    ) -> FastioFuture[Response]:
         self._check_open(method, url)
         return self._session.request(
             method,
@@ -161,12 +290,57 @@ class Client:
             params=params,
             headers=headers,
             cookies=cookies,
-            json=json,
-            data=data,
-            files=files,
-            content=content,
             timeout=timeout,
+            retries=retries,
         )
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params = None,
+        headers: Headers = None,
+        cookies: Cookies = None,
+        json: Any = None,
+        data: Data = None,
+        files: Files = None,
+        content: Content = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+    ) -> _Stream:
+        """Sends a request and gives its Response as soon as the head has
+        arrived, the body to be read inside the ``async with`` block with
+        ``aiter_bytes()``, ``aiter_text()``, ``aiter_lines()`` or
+        ``aread()``. Leaving the block (on error or cancellation too)
+        releases the connection. ``timeout`` bounds getting the head, then
+        each wait for more of the body.
+
+        Example::
+
+            async with client.stream("GET", url) as response:
+                response.raise_for_status()
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
+        """
+        self._check_open(method, url)
+        future, pump = _upload(
+            content,
+            lambda body: self._session.stream(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                cookies=cookies,
+                json=json,
+                data=data,
+                files=files,
+                content=body,
+                timeout=timeout,
+                retries=retries,
+            ),
+        )
+        return _Stream(future, pump)
 
     def get(
         self,
@@ -176,11 +350,10 @@ class Client:
         headers: Headers = None,
         cookies: Cookies = None,
         timeout: Timeout = ...,
+        retries: int | None = None,
     ) -> FastioFuture[Response]:
         """A GET request; see :meth:`request`."""
-        return self.request(
-            "GET", url, params=params, headers=headers, cookies=cookies, timeout=timeout
-        )
+        return self._bodiless("GET", url, params, headers, cookies, timeout, retries)
 
     def head(
         self,
@@ -190,11 +363,10 @@ class Client:
         headers: Headers = None,
         cookies: Cookies = None,
         timeout: Timeout = ...,
+        retries: int | None = None,
     ) -> FastioFuture[Response]:
         """A HEAD request; see :meth:`request`."""
-        return self.request(
-            "HEAD", url, params=params, headers=headers, cookies=cookies, timeout=timeout
-        )
+        return self._bodiless("HEAD", url, params, headers, cookies, timeout, retries)
 
     def options(
         self,
@@ -204,11 +376,10 @@ class Client:
         headers: Headers = None,
         cookies: Cookies = None,
         timeout: Timeout = ...,
+        retries: int | None = None,
     ) -> FastioFuture[Response]:
         """An OPTIONS request; see :meth:`request`."""
-        return self.request(
-            "OPTIONS", url, params=params, headers=headers, cookies=cookies, timeout=timeout
-        )
+        return self._bodiless("OPTIONS", url, params, headers, cookies, timeout, retries)
 
     def delete(
         self,
@@ -218,11 +389,10 @@ class Client:
         headers: Headers = None,
         cookies: Cookies = None,
         timeout: Timeout = ...,
+        retries: int | None = None,
     ) -> FastioFuture[Response]:
         """A DELETE request; see :meth:`request`."""
-        return self.request(
-            "DELETE", url, params=params, headers=headers, cookies=cookies, timeout=timeout
-        )
+        return self._bodiless("DELETE", url, params, headers, cookies, timeout, retries)
 
     def post(
         self,
@@ -234,9 +404,10 @@ class Client:
         json: Any = None,
         data: Data = None,
         files: Files = None,
-        content: bytes | bytearray | memoryview | str | None = None,
+        content: Content = None,
         timeout: Timeout = ...,
-    ) -> FastioFuture[Response]:
+        retries: int | None = None,
+    ) -> Awaitable[Response]:
         """A POST request; see :meth:`request`."""
         return self.request(
             "POST",
@@ -249,6 +420,7 @@ class Client:
             files=files,
             content=content,
             timeout=timeout,
+            retries=retries,
         )
 
     def put(
@@ -261,9 +433,10 @@ class Client:
         json: Any = None,
         data: Data = None,
         files: Files = None,
-        content: bytes | bytearray | memoryview | str | None = None,
+        content: Content = None,
         timeout: Timeout = ...,
-    ) -> FastioFuture[Response]:
+        retries: int | None = None,
+    ) -> Awaitable[Response]:
         """A PUT request; see :meth:`request`."""
         return self.request(
             "PUT",
@@ -276,6 +449,7 @@ class Client:
             files=files,
             content=content,
             timeout=timeout,
+            retries=retries,
         )
 
     def patch(
@@ -288,9 +462,10 @@ class Client:
         json: Any = None,
         data: Data = None,
         files: Files = None,
-        content: bytes | bytearray | memoryview | str | None = None,
+        content: Content = None,
         timeout: Timeout = ...,
-    ) -> FastioFuture[Response]:
+        retries: int | None = None,
+    ) -> Awaitable[Response]:
         """A PATCH request; see :meth:`request`."""
         return self.request(
             "PATCH",
@@ -303,6 +478,7 @@ class Client:
             files=files,
             content=content,
             timeout=timeout,
+            retries=retries,
         )
 
     def fetch_all(
@@ -313,6 +489,7 @@ class Client:
         method: str = "GET",
         headers: Headers = None,
         timeout: Timeout = ...,
+        retries: int | None = None,
         return_exceptions: bool = False,
     ) -> FastioFuture[list[Response]]:
         """:func:`fastio.fetch_all` with this client's settings, pool and limits."""
@@ -323,8 +500,57 @@ class Client:
             method=method,
             headers=headers,
             timeout=timeout,
+            retries=retries,
             return_exceptions=return_exceptions,
         )
+
+    @overload
+    def fetch_iter(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: Headers = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+        return_exceptions: Literal[False] = False,
+    ) -> FetchIterator[Response]: ...
+    @overload
+    def fetch_iter(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: Headers = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+        return_exceptions: Literal[True],
+    ) -> FetchIterator[Response | FastioError]: ...
+    def fetch_iter(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: Headers = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+        return_exceptions: bool = False,
+    ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
+        """:func:`fastio.fetch_iter` with this client's settings, pool and limits."""
+        self._check_open(method, "fetch_iter")
+        stream = self._session.fetch_stream(
+            urls,
+            concurrency=concurrency,
+            method=method,
+            headers=headers,
+            timeout=timeout,
+            retries=retries,
+            return_exceptions=return_exceptions,
+        )
+        return FetchIterator(stream, return_exceptions=return_exceptions)
 
     async def aclose(self) -> None:
         """Closes the client: its idle connections are dropped, requests

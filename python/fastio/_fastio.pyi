@@ -1,6 +1,15 @@
 """fastio's native module. Import from :mod:`fastio` instead."""
 
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextvars import Context
 from types import EllipsisType
 from typing import Any, Generic, Literal, Self, TypeVar, final, overload
@@ -22,9 +31,13 @@ __all__ = [
     "Headers",
     "Response",
     "Server",
+    "_ByteIterator",
     "_ClientSession",
+    "_FetchStream",
+    "_UploadBody",
     "__version__",
     "_completed",
+    "_fetch_stream",
     "_on_worker",
     "_panic_on_worker",
     "_start_test_server",
@@ -194,7 +207,8 @@ class Headers:
 
 @final
 class Response:
-    """The response to one request, with its body read in full.
+    """The response to one request, with its body read in full, or (from
+    :meth:`fastio.Client.stream`) to be streamed.
 
     Example::
 
@@ -226,10 +240,36 @@ class Response:
         """ "HTTP/1.1", "HTTP/2", ..."""
     @property
     def elapsed(self) -> float:
-        """Seconds from sending the request to having the whole body."""
+        """Seconds from sending the request to having the whole body (for a
+        streamed response: to having its head)."""
     @property
     def content(self) -> bytes:
-        """The body."""
+        """The body; for a streamed response only after ``await aread()``
+        (else :class:`fastio.ResponseNotRead`)."""
+    @property
+    def index(self) -> int | None:
+        """The position of its URL in the input of ``fetch_all`` or
+        ``fetch_iter``; None for a single request."""
+    @property
+    def encoding(self) -> str:
+        """The charset named by Content-Type, else "utf-8"."""
+    def aiter_bytes(self, chunk_size: int | None = None) -> _ByteIterator:
+        """Async iterator over the body: pieces of what has arrived (up to
+        256 KiB), or of exactly ``chunk_size`` bytes (the last may be
+        shorter). A streamed body can be iterated once
+        (:class:`fastio.StreamConsumed` after); an in-memory one any number
+        of times."""
+    def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+        """Async iterator over the body as text, decoded incrementally with
+        :attr:`encoding`; undecodable bytes become U+FFFD."""
+    def aiter_lines(self) -> AsyncIterator[str]:
+        """Async iterator over the body's lines, without their endings."""
+    def aread(self) -> FastioFuture[bytes]:
+        """Reads the rest of a streamed body and keeps it as :attr:`content`;
+        returns the body (at once when it is already in memory)."""
+    def aclose(self) -> FastioFuture[None]:
+        """Closes a streamed body and releases its connection; a no-op for
+        other responses and for bodies already read to the end."""
     @property
     def text(self) -> str:
         """The body decoded with the charset of Content-Type (UTF-8 if none or
@@ -257,6 +297,7 @@ def fetch(
     data: Mapping[str, _Scalar | Sequence[_Scalar]] | bytes | str | None = None,
     content: bytes | bytearray | memoryview | str | None = None,
     timeout: _TimeoutArg = ...,
+    retries: int = 0,
     verify: bool = True,
 ) -> FastioFuture[Response]:
     """Sends one request and returns its :class:`Response`.
@@ -268,7 +309,8 @@ def fetch(
     seconds: omitted means 30 s, None means none. Connecting is limited to
     10 s. Redirects are followed (at most 10; https to http is refused;
     Authorization and Cookie are dropped when the host changes). TLS
-    certificates are verified unless ``verify=False``.
+    certificates are verified unless ``verify=False``. ``retries`` retries
+    as :class:`fastio.Client` describes (with its default backoff).
 
     HTTP error statuses are Responses (see :meth:`Response.raise_for_status`);
     transport failures raise :class:`fastio.RequestError` subclasses whose
@@ -288,6 +330,7 @@ def fetch_all(
     method: str = "GET",
     headers: _HeadersArg = None,
     timeout: _TimeoutArg = ...,
+    retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
 ) -> FastioFuture[list[Response]]:
@@ -299,9 +342,10 @@ def fetch_all(
     TypeError; ``concurrency < 1`` is a ValueError. HTTP error statuses are
     Responses, not failures. The first failure (a transport error, or an
     invalid URL) raises and cancels the rest, unless ``return_exceptions``
-    is true, which puts each failure's exception in its place. ``timeout``
-    applies to each request and starts when the request does, not while it
-    waits for a free slot.
+    is true, which puts each failure's exception (with ``.index``) in its
+    place. ``timeout`` applies to each attempt of each request and starts
+    when the request does, not while it waits for a free slot; ``retries``
+    as for :func:`fetch`. Each Response has ``.index``.
 
     The whole batch is one Rust task; the results come back to the event
     loop in one batch.
@@ -329,6 +373,8 @@ class Server:
         """How many requests reached ``path`` (query excluded), on either listener."""
     def request_counts(self) -> dict[str, int]:
         """Requests per path so far."""
+    def request_times(self, path: str) -> list[float]:
+        """When each request to ``path`` arrived (``time.time()`` seconds), in order."""
     @property
     def open_connections(self) -> int:
         """Connections open right now on the well-behaved listener."""
@@ -374,6 +420,9 @@ class _ClientSession:
         resolve: Mapping[str, str] | None = None,
         user_agent: str | None = None,
         max_body_size: int | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.5,
+        max_retry_after: float = 60.0,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""
@@ -388,10 +437,27 @@ class _ClientSession:
         json: Any = None,
         data: Any = None,
         files: Any = None,
-        content: bytes | bytearray | memoryview | str | None = None,
+        content: bytes | bytearray | memoryview | str | _UploadBody | None = None,
         timeout: _TimeoutArg = ...,
+        retries: int | None = None,
     ) -> FastioFuture[Response]:
         """One request on this session's settings."""
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: _ParamsArg = None,
+        headers: _HeadersArg = None,
+        cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        content: bytes | bytearray | memoryview | str | _UploadBody | None = None,
+        timeout: _TimeoutArg = ...,
+        retries: int | None = None,
+    ) -> FastioFuture[Response]:
+        """One request whose Response comes at its head, the body streamed."""
     def fetch_all(
         self,
         urls: Iterable[str],
@@ -400,10 +466,69 @@ class _ClientSession:
         method: str = "GET",
         headers: _HeadersArg = None,
         timeout: _TimeoutArg = ...,
+        retries: int | None = None,
         return_exceptions: bool = False,
     ) -> FastioFuture[list[Response]]:
         """fetch_all on this session's settings."""
+    def fetch_stream(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: _HeadersArg = None,
+        timeout: _TimeoutArg = ...,
+        retries: int | None = None,
+        return_exceptions: bool = False,
+    ) -> _FetchStream:
+        """fetch_iter's native stream on this session's settings."""
     def close(self) -> None:
         """Drops the pool's idle connections; running requests finish."""
     def describe(self) -> str:
         """A short description for repr, credentials hidden."""
+
+@final
+class _ByteIterator:
+    """Internal: what :meth:`Response.aiter_bytes` returns."""
+
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> FastioFuture[bytes]:
+        """The next piece; raises StopAsyncIteration at the end."""
+
+@final
+class _FetchStream:
+    """Internal: the native half of :class:`fastio.FetchIterator`."""
+
+    def next_batch(self) -> FastioFuture[tuple[list[Any], int, bool]]:
+        """The results that arrived, how many URLs to pull next, and whether
+        the stream ended."""
+    def feed(self, want: int) -> None:
+        """Pulls up to ``want`` more URLs from the input for the requests."""
+    def close(self) -> None:
+        """Stops: requests in flight are dropped, nothing more is pulled."""
+
+def _fetch_stream(
+    urls: Iterable[str],
+    *,
+    concurrency: int = 100,
+    method: str = "GET",
+    headers: _HeadersArg = None,
+    timeout: _TimeoutArg = ...,
+    retries: int = 0,
+    return_exceptions: bool = False,
+    verify: bool = True,
+) -> _FetchStream:
+    """Internal: the native stream behind :func:`fastio.fetch_iter`."""
+
+@final
+class _UploadBody:
+    """Internal: the channel a streamed request body is pumped through."""
+
+    def __new__(cls) -> _UploadBody: ...
+    def send(self, chunk: bytes | bytearray | memoryview | str) -> FastioFuture[bool]:
+        """Queues a chunk; finishes once there is room, False if the request
+        no longer reads its body."""
+    def finish(self) -> None:
+        """Ends the body after the queued chunks."""
+    def fail(self, message: str) -> None:
+        """Ends the body with an error: the request fails."""

@@ -24,7 +24,11 @@ Hierarchy::
     ├── DecodeError
     ├── HTTPStatusError
     ├── InvalidURL (also ValueError)
-    └── ClientClosed (also RuntimeError)
+    ├── ClientClosed (also RuntimeError)
+    └── StreamError (also RuntimeError)
+        ├── StreamConsumed
+        ├── StreamClosed
+        └── ResponseNotRead
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ __all__ = [
     "ProtocolError",
     "ReadError",
     "RequestError",
+    "ResponseNotRead",
+    "StreamClosed",
+    "StreamConsumed",
+    "StreamError",
     "TLSError",
     "TimeoutError",
     "TooManyRedirects",
@@ -58,13 +66,17 @@ class FastioError(Exception):
     """Base class of every error fastio raises for its own failures.
 
     ``url`` is the URL the error is about, or None when it is about no URL.
+    ``index`` is, for a failure from ``fetch_all`` or ``fetch_iter``, the
+    position of that URL in the input; otherwise None.
     """
 
     url: str | None
+    index: int | None
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+        self.index = None
 
 
 class InternalError(FastioError):
@@ -127,3 +139,21 @@ class InvalidURL(FastioError, ValueError):
 
 class ClientClosed(FastioError, RuntimeError):
     """The client was used after it was closed."""
+
+
+class StreamError(FastioError, RuntimeError):
+    """A streamed body was used in a way its one-pass reading does not allow."""
+
+
+class StreamConsumed(StreamError):
+    """The streamed body is already being (or was) read; it can be read once."""
+
+
+class StreamClosed(StreamError):
+    """The streamed response was closed (its ``async with`` block ended, or
+    a read failed) before its body was read."""
+
+
+class ResponseNotRead(StreamError):
+    """``content``, ``text`` or ``json()`` of a streamed response before
+    ``await response.aread()``."""

@@ -50,7 +50,7 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
     let Some(path) = read_path(&mut stream).await else {
         return;
     };
-    counters.count(&path);
+    let _ = counters.count(&path);
     match path.as_str() {
         // The request arrives; the answer is a reset.
         "/reset" => reset(stream),

@@ -26,6 +26,8 @@ use crate::runtime;
 pub struct Counters {
     /// Requests by path (query string excluded), both listeners.
     requests: Mutex<HashMap<String, u64>>,
+    /// When each request to a path arrived, in seconds since the Unix epoch.
+    arrivals: Mutex<HashMap<String, Vec<f64>>>,
     /// Connections open right now on the hyper listener.
     open_connections: AtomicUsize,
     /// Connections accepted so far on the hyper listener.
@@ -33,9 +35,21 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn count(&self, path: &str) {
+    /// Counts a request to `path`; returns how many there were, this one included.
+    pub fn count(&self, path: &str) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        self.arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(path.to_owned())
+            .or_default()
+            .push(now);
         let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        *requests.entry(path.to_owned()).or_default() += 1;
+        let count = requests.entry(path.to_owned()).or_default();
+        *count += 1;
+        *count
     }
 
     fn snapshot(&self) -> HashMap<String, u64> {
@@ -93,6 +107,17 @@ impl Server {
         self.counters.snapshot()
     }
 
+    /// When each request to `path` arrived (``time.time()`` seconds), in order.
+    fn request_times(&self, path: &str) -> Vec<f64> {
+        self.counters
+            .arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Connections open right now on the well-behaved listener.
     #[getter]
     fn open_connections(&self) -> usize {
@@ -109,6 +134,11 @@ impl Server {
     fn reset_counts(&self) {
         self.counters
             .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.counters
+            .arrivals
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();

@@ -144,7 +144,7 @@ pub async fn handle(
     counters: Arc<Counters>,
 ) -> Result<Response<Body>, Infallible> {
     let path = request.uri().path().to_owned();
-    counters.count(&path);
+    let seen = counters.count(&path);
     let query = query_map(request.uri().query());
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let number = |index: usize| {
@@ -240,6 +240,47 @@ pub async fn handle(
             }
             response
         }
+        ["flaky", _] => {
+            // ?fail=N&status=503&retry_after=S: the first N requests to this
+            // path get `status` (with Retry-After when given), later ones 200.
+            let failures = query
+                .get("fail")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(1);
+            let status = query
+                .get("status")
+                .and_then(|code| code.parse::<u16>().ok())
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            if seen <= failures {
+                let mut response = text(status, format!("failure {seen} of {failures}\n"));
+                if let Some(value) = query
+                    .get("retry_after")
+                    .and_then(|value| HeaderValue::from_str(value).ok())
+                {
+                    response.headers_mut().insert(RETRY_AFTER, value);
+                }
+                response
+            } else {
+                text(
+                    StatusCode::OK,
+                    format!("success after {failures} failures\n"),
+                )
+            }
+        }
+        ["gzip-bomb", _] => match number(1) {
+            // n zero bytes, gzip-compressed to about a thousandth of that.
+            Some(length) => {
+                let zeros = vec![0_u8; usize::try_from(length).unwrap_or(0)];
+                let mut response =
+                    respond(StatusCode::OK, "application/octet-stream", gzip(&zeros));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                response
+            }
+            None => not_found(&path),
+        },
         ["gzip"] => compressed("gzip"),
         ["brotli"] => compressed("br"),
         ["zstd"] => compressed("zstd"),

@@ -19,6 +19,9 @@ knowledge):
 - ``/redirect-to?url=...&status=302``: one redirect to ``url``
 - ``/echo``: the request (method, path, query, headers, body) as JSON
 - ``/retry-after/{seconds}``: 503 with Retry-After
+- ``/flaky/{key}?fail=N&status=503&retry_after=S``: the first N requests to
+  that path get ``status`` (with Retry-After when given), later ones 200
+- ``/gzip-bomb/{n}``: n zero bytes, gzip-encoded (about n/1000 on the wire)
 - ``/gzip``, ``/brotli``, ``/zstd``: a JSON body with that Content-Encoding
 - ``/bad-gzip``: claims gzip, is not
 - ``/json``: a small JSON document
@@ -32,7 +35,8 @@ Fault routes on ``server.fault_url`` (raw TCP, broken on purpose):
 ``/short-body`` (Content-Length longer than the body), ``/bad-chunked``,
 ``/garbage`` (not HTTP), ``/hang`` (never answers).
 
-``server.request_count(path)`` counts requests per path on both listeners;
+``server.request_count(path)`` counts requests per path on both listeners,
+``server.request_times(path)`` says when each arrived;
 ``server.open_connections`` and ``server.accepted_connections`` count
 connections on the well-behaved one.
 """

@@ -1,0 +1,19 @@
+"""The argument types the public API shares."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from types import EllipsisType
+from typing import Any
+
+Timeout = float | None | EllipsisType
+Scalar = str | int | float
+Params = Mapping[str, Scalar | Sequence[Scalar]] | Iterable[tuple[str, Scalar]] | None
+Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+Cookies = Mapping[str, str] | Iterable[tuple[str, str]] | None
+FileContent = bytes | str | Any
+Files = Mapping[str, FileContent | tuple[str, FileContent] | tuple[str, FileContent, str]] | None
+Data = Mapping[str, Scalar | Sequence[Scalar]] | bytes | str | None
+Path = str | os.PathLike[str]
+Content = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | None

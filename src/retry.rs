@@ -1,0 +1,220 @@
+//! When to send a request again, and after how long: reqwest has neither
+//! backoff nor `Retry-After`, so fastio decides, per attempt.
+//!
+//! A connect error is retried for every method (nothing reached the server);
+//! a timeout, a connection lost while reading, and 429/502/503/504 only for
+//! idempotent methods, where sending twice does no harm.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, Method, StatusCode};
+
+use crate::errors::{ErrorKind, FastioError};
+
+/// Waits between attempts never grow beyond this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The default wait before the first retry (then 2×, 4×, ...).
+pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The longest `Retry-After` honoured by default.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts after the first; 0 sends once.
+    pub retries: u32,
+    /// The wait before the first retry, doubled for each next one.
+    pub backoff: Duration,
+    /// A longer `Retry-After` is not waited for: the response is returned.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 0,
+            backoff: DEFAULT_BACKOFF,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+        }
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+impl RetryPolicy {
+    /// How long to wait before attempt `attempt + 1`, after attempt number
+    /// `attempt` (from 1) failed with `error`; `None`: give up.
+    pub fn after_error(
+        &self,
+        method: &Method,
+        attempt: u32,
+        error: &FastioError,
+    ) -> Option<Duration> {
+        if attempt > self.retries {
+            return None;
+        }
+        let retryable = match error.kind {
+            ErrorKind::Connect => true,
+            ErrorKind::Timeout | ErrorKind::Read => is_idempotent(method),
+            _ => false,
+        };
+        retryable.then(|| self.backoff(attempt))
+    }
+
+    /// As [`Self::after_error`], for a response with `status`: `None` keeps it.
+    pub fn after_status(
+        &self,
+        method: &Method,
+        attempt: u32,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Option<Duration> {
+        if attempt > self.retries || !is_retryable_status(status) || !is_idempotent(method) {
+            return None;
+        }
+        match retry_after(headers, SystemTime::now()) {
+            Some(wait) if wait > self.max_retry_after => None,
+            Some(wait) => Some(wait),
+            None => Some(self.backoff(attempt)),
+        }
+    }
+
+    /// Exponential, with "equal jitter": between half and all of
+    /// `backoff * 2^(attempt-1)`, so many clients retrying at once spread out.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let full = self
+            .backoff
+            .saturating_mul(2_u32.saturating_pow(attempt.saturating_sub(1)))
+            .min(MAX_BACKOFF);
+        full / 2 + full.mul_f64(fastrand::f64() / 2.0)
+    }
+}
+
+/// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date
+/// (RFC 9110 §10.2.3); unparsable values are ignored.
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(text).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn policy(retries: u32) -> RetryPolicy {
+        RetryPolicy {
+            retries,
+            backoff: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(5),
+        }
+    }
+
+    fn error(kind: ErrorKind) -> FastioError {
+        FastioError::for_request(kind, "GET", "http://127.0.0.1:1/", "failed")
+    }
+
+    fn with_retry_after(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn connect_errors_retry_for_every_method_others_only_idempotent() {
+        let retry = policy(2);
+        assert!(retry
+            .after_error(&Method::POST, 1, &error(ErrorKind::Connect))
+            .is_some());
+        assert!(retry
+            .after_error(&Method::POST, 1, &error(ErrorKind::Timeout))
+            .is_none());
+        assert!(retry
+            .after_error(&Method::GET, 1, &error(ErrorKind::Timeout))
+            .is_some());
+        assert!(retry
+            .after_error(&Method::GET, 1, &error(ErrorKind::Tls))
+            .is_none());
+        assert!(retry
+            .after_error(&Method::GET, 3, &error(ErrorKind::Connect))
+            .is_none());
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let retry = policy(50);
+        for attempt in 1..=4 {
+            let full = Duration::from_millis(100) * 2_u32.pow(attempt - 1);
+            let wait = retry.backoff(attempt);
+            assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
+        }
+        assert!(retry.backoff(40) <= MAX_BACKOFF);
+    }
+
+    #[test]
+    fn statuses_honour_retry_after_up_to_the_limit() {
+        let retry = policy(3);
+        let none = HeaderMap::new();
+        assert!(retry
+            .after_status(&Method::GET, 1, StatusCode::SERVICE_UNAVAILABLE, &none)
+            .is_some());
+        assert!(retry
+            .after_status(&Method::POST, 1, StatusCode::SERVICE_UNAVAILABLE, &none)
+            .is_none());
+        assert!(retry
+            .after_status(&Method::GET, 1, StatusCode::INTERNAL_SERVER_ERROR, &none)
+            .is_none());
+        assert_eq!(
+            retry.after_status(
+                &Method::GET,
+                1,
+                StatusCode::TOO_MANY_REQUESTS,
+                &with_retry_after("2")
+            ),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry.after_status(
+                &Method::GET,
+                1,
+                StatusCode::TOO_MANY_REQUESTS,
+                &with_retry_after("600")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            retry_after(&with_retry_after("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        // 2015-10-21 07:28:00 GMT is 1445412480.
+        assert_eq!(
+            retry_after(&with_retry_after("Wed, 21 Oct 2015 07:28:30 GMT"), now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after(&with_retry_after("Wed, 21 Oct 2015 07:00:00 GMT"), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&with_retry_after("soon"), now), None);
+    }
+}

@@ -1,0 +1,330 @@
+//! Streamed response bodies: `Client.stream()` hands back a Response whose
+//! body is read piece by piece (`aiter_bytes`, `aread`) while the connection
+//! and its slots stay held; reading to the end, closing, or dropping the
+//! Response gives them back.
+//!
+//! Each read is one awaitable. It takes whatever is ready (up to a size),
+//! so a fast download costs one loop wake-up per few hundred KiB, and the
+//! reader holds at most one read's worth: memory stays flat.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
+use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tokio::sync::Mutex;
+
+use crate::bridge::{FastioFuture, Job, ToPython, Value};
+use crate::errors::{ErrorKind, FastioError};
+use crate::response::{Response, ResponseData};
+use crate::runtime;
+use crate::session::{Session, Slots};
+use crate::transport::{body_too_large, classify, Opened};
+
+/// How much one read without a size gathers of what is ready.
+pub const READ_SIZE: usize = 256 * 1024;
+
+/// The open end of a streamed body.
+struct BodyReader {
+    response: reqwest::Response,
+    _slots: Slots,
+    /// Read from the network but not yet handed out (past an exact size).
+    pending: Bytes,
+    /// A failure met while gathering ready data, reported by the next read.
+    failed: Option<FastioError>,
+    ended: bool,
+    received: u64,
+    limit: Option<u64>,
+    method: String,
+    url: String,
+    /// The longest wait for the next piece of the body.
+    idle_timeout: Option<Duration>,
+    session: Arc<Session>,
+}
+
+impl BodyReader {
+    fn accept(
+        &mut self,
+        chunk: Result<Option<Bytes>, reqwest::Error>,
+    ) -> Result<Option<Bytes>, FastioError> {
+        let chunk =
+            chunk.map_err(|err| self.session.redact(classify(&err, &self.method, &self.url)))?;
+        match &chunk {
+            Some(piece) => {
+                self.received += piece.len() as u64;
+                if let Some(limit) = self.limit.filter(|limit| self.received > *limit) {
+                    return Err(body_too_large(&self.method, &self.url, limit));
+                }
+            }
+            None => self.ended = true,
+        }
+        Ok(chunk)
+    }
+
+    /// The next piece, waiting for it; `None` at the end.
+    async fn next_piece(&mut self) -> Result<Option<Bytes>, FastioError> {
+        if !self.pending.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.pending)));
+        }
+        if let Some(failure) = self.failed.take() {
+            return Err(failure);
+        }
+        if self.ended {
+            return Ok(None);
+        }
+        let chunk = match self.idle_timeout {
+            None => self.response.chunk().await,
+            Some(limit) => match tokio::time::timeout(limit, self.response.chunk()).await {
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    return Err(FastioError::for_request(
+                        ErrorKind::Timeout,
+                        &self.method,
+                        &self.url,
+                        &format!(
+                            "timed out after {} s waiting for more of the body",
+                            limit.as_secs_f64()
+                        ),
+                    ))
+                }
+            },
+        };
+        self.accept(chunk)
+    }
+
+    /// The next piece if one is ready now, without waiting.
+    fn ready_piece(&mut self) -> Option<Bytes> {
+        if !self.pending.is_empty() {
+            return Some(std::mem::take(&mut self.pending));
+        }
+        if self.ended || self.failed.is_some() {
+            return None;
+        }
+        let chunk = self.response.chunk().now_or_never()?;
+        match self.accept(chunk) {
+            Ok(piece) => piece,
+            Err(failure) => {
+                self.failed = Some(failure);
+                None
+            }
+        }
+    }
+
+    /// Up to `size` bytes: exactly `size` unless the body ends first when
+    /// `exact`, else what is ready once the first piece has arrived. Empty
+    /// at the end of the body.
+    async fn read(&mut self, size: usize, exact: bool) -> Result<Vec<Bytes>, FastioError> {
+        let mut pieces = Vec::new();
+        let mut total = 0;
+        while total < size {
+            let piece = if pieces.is_empty() || exact {
+                self.next_piece().await?
+            } else {
+                self.ready_piece()
+            };
+            let Some(mut piece) = piece else {
+                break;
+            };
+            if piece.is_empty() {
+                continue;
+            }
+            if total + piece.len() > size {
+                self.pending = piece.split_off(size - total);
+            }
+            total += piece.len();
+            pieces.push(piece);
+        }
+        Ok(pieces)
+    }
+
+    async fn read_to_end(&mut self) -> Result<Vec<Bytes>, FastioError> {
+        let expected = self.response.content_length().unwrap_or(0);
+        let mut whole = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+        while let Some(piece) = self.next_piece().await? {
+            whole.extend_from_slice(&piece);
+        }
+        Ok(vec![whole.freeze()])
+    }
+
+    fn done(&self) -> bool {
+        self.ended && self.pending.is_empty() && self.failed.is_none()
+    }
+}
+
+/// What a read asks for.
+#[derive(Clone, Copy)]
+enum ReadMode {
+    UpTo(usize),
+    Exactly(usize),
+    ToEnd,
+}
+
+struct Shared {
+    /// `None` once read to the end or closed.
+    reader: Mutex<Option<BodyReader>>,
+    closed: AtomicBool,
+}
+
+/// A Response's streamed body.
+pub struct BodyStream {
+    shared: Arc<Shared>,
+    /// Set on the loop thread once reading has begun.
+    consumed: AtomicBool,
+    method: String,
+    url: String,
+}
+
+impl BodyStream {
+    /// The head of `opened` as Response data, and its body to stream.
+    /// `idle_timeout` bounds each wait for more of the body.
+    pub fn open(opened: Opened, idle_timeout: Option<Duration>) -> (ResponseData, BodyStream) {
+        let mut head = opened.head();
+        head.history = opened.history;
+        let session = Arc::clone(&opened.session);
+        let reader = BodyReader {
+            response: opened.response,
+            _slots: opened.slots,
+            pending: Bytes::new(),
+            failed: None,
+            ended: false,
+            received: 0,
+            limit: session.settings.max_body_size,
+            method: head.method.to_string(),
+            url: head.url.clone(),
+            idle_timeout,
+            session,
+        };
+        let stream = BodyStream {
+            shared: Arc::new(Shared {
+                reader: Mutex::new(Some(reader)),
+                closed: AtomicBool::new(false),
+            }),
+            consumed: AtomicBool::new(false),
+            method: head.method.to_string(),
+            url: head.url.clone(),
+        };
+        (head, stream)
+    }
+
+    /// Marks the body as being read; false if it already was.
+    pub fn begin(&self) -> bool {
+        !self.consumed.swap(true, Ordering::SeqCst)
+    }
+
+    /// One read of up to `size` bytes (exactly, if `exact`): the awaitable
+    /// finishes with bytes, or raises StopAsyncIteration at the end.
+    pub fn read(&self, size: usize, exact: bool) -> FastioFuture {
+        let mode = if exact {
+            ReadMode::Exactly(size)
+        } else {
+            ReadMode::UpTo(size)
+        };
+        self.spawn_read(mode, None)
+    }
+
+    /// Reads the rest of the body; the awaitable finishes with all of it as
+    /// bytes, which also become `response`'s content.
+    pub fn read_all(&self, response: Py<Response>) -> FastioFuture {
+        self.spawn_read(ReadMode::ToEnd, Some(response))
+    }
+
+    fn spawn_read(&self, mode: ReadMode, keep_in: Option<Py<Response>>) -> FastioFuture {
+        let shared = Arc::clone(&self.shared);
+        let (method, url) = (self.method.clone(), self.url.clone());
+        FastioFuture::new(
+            Job::spawn(move || async move {
+                let pieces = read_shared(&shared, mode, &method, &url).await?;
+                Ok(Value::Object(Box::new(Pieces {
+                    pieces,
+                    keep_in,
+                    whole: matches!(mode, ReadMode::ToEnd),
+                })))
+            }),
+            None,
+        )
+    }
+
+    /// Gives the connection back: at once unless a read holds the body, in
+    /// which case as soon as that read ends (it is cancelled with its task).
+    pub fn close(&self) -> PyResult<()> {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        if let Ok(mut reader) = self.shared.reader.try_lock() {
+            drop(reader.take());
+            return Ok(());
+        }
+        let shared = Arc::clone(&self.shared);
+        runtime::spawn(async move {
+            drop(shared.reader.lock().await.take());
+        })
+    }
+}
+
+async fn read_shared(
+    shared: &Shared,
+    mode: ReadMode,
+    method: &str,
+    url: &str,
+) -> Result<Vec<Bytes>, FastioError> {
+    let mut slot = shared.reader.lock().await;
+    if shared.closed.load(Ordering::SeqCst) {
+        drop(slot.take());
+        return Err(FastioError::for_request(
+            ErrorKind::StreamClosed,
+            method,
+            url,
+            "the response is closed; read its body inside the `async with` block",
+        ));
+    }
+    let Some(reader) = slot.as_mut() else {
+        // Already read to the end (or failed, which was reported).
+        return Ok(Vec::new());
+    };
+    let result = match mode {
+        ReadMode::UpTo(size) => reader.read(size, false).await,
+        ReadMode::Exactly(size) => reader.read(size, true).await,
+        ReadMode::ToEnd => reader.read_to_end().await,
+    };
+    // At the end the connection goes back to the pool; after an error it
+    // is closed (an over-long body too), and later reads say so.
+    if result.is_err() {
+        shared.closed.store(true, Ordering::SeqCst);
+        drop(slot.take());
+    } else if reader.done() {
+        drop(slot.take());
+    }
+    result
+}
+
+/// What one read produced.
+struct Pieces {
+    pieces: Vec<Bytes>,
+    /// The Response whose content this read completes.
+    keep_in: Option<Py<Response>>,
+    /// A whole-body read: empty means an empty body, not the end.
+    whole: bool,
+}
+
+impl ToPython for Pieces {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.pieces.is_empty() && !self.whole {
+            return Err(PyStopAsyncIteration::new_err(()));
+        }
+        let total = self.pieces.iter().map(Bytes::len).sum();
+        let bytes = PyBytes::new_with(py, total, |buffer| {
+            let mut offset = 0;
+            for piece in &self.pieces {
+                buffer[offset..offset + piece.len()].copy_from_slice(piece);
+                offset += piece.len();
+            }
+            Ok(())
+        })?;
+        match &self.keep_in {
+            Some(response) => Ok(response.get().keep_content(py, bytes).into_any()),
+            None => Ok(bytes.into_any().unbind()),
+        }
+    }
+}
