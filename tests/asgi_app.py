@@ -15,10 +15,22 @@ async def app(
     receive: Callable[[], Awaitable[Message]],
     send: Callable[[Message], Awaitable[None]],
 ) -> None:
-    """Answers every request with its HTTP version and path, as JSON."""
+    """Answers every request with its HTTP version, path and body, as JSON."""
     if scope["type"] != "http":
         return
-    body = json.dumps({"http_version": scope["http_version"], "path": scope["path"]}).encode()
+    received = b""
+    while True:
+        message = await receive()
+        received += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    body = json.dumps(
+        {
+            "http_version": scope["http_version"],
+            "path": scope["path"],
+            "body": received.decode("utf-8", "replace"),
+        }
+    ).encode()
     await send(
         {
             "type": "http.response.start",

@@ -176,11 +176,17 @@ pub async fn handle(
         },
         ["stream", _] => match number(1) {
             Some(lines) => {
+                // ?every=seconds between lines (default 0.005).
+                let every = query
+                    .get("every")
+                    .and_then(|seconds| seconds.parse::<f64>().ok())
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+                    .unwrap_or(Duration::from_millis(5));
                 let pieces = futures::stream::unfold(0_u64, move |line| async move {
                     if line >= lines {
                         return None;
                     }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(every).await;
                     let frame = Frame::data(Bytes::from(format!("{{\"line\": {line}}}\n")));
                     Some((Ok::<_, Infallible>(frame), line + 1))
                 });
@@ -241,8 +247,9 @@ pub async fn handle(
             response
         }
         ["flaky", _] => {
-            // ?fail=N&status=503&retry_after=S: the first N requests to this
-            // path get `status` (with Retry-After when given), later ones 200.
+            // ?fail=N&status=503&retry_after=S&delay=D: the first N requests
+            // to this path get `status` (with Retry-After when given) after D
+            // seconds, later ones 200 at once.
             let failures = query
                 .get("fail")
                 .and_then(|n| n.parse::<u64>().ok())
@@ -253,6 +260,13 @@ pub async fn handle(
                 .and_then(|code| StatusCode::from_u16(code).ok())
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             if seen <= failures {
+                if let Some(delay) = query
+                    .get("delay")
+                    .and_then(|seconds| seconds.parse::<f64>().ok())
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+                {
+                    tokio::time::sleep(delay).await;
+                }
                 let mut response = text(status, format!("failure {seen} of {failures}\n"));
                 if let Some(value) = query
                     .get("retry_after")

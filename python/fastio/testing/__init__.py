@@ -11,7 +11,7 @@ knowledge):
 
 - ``/bytes/{n}``: n bytes with Content-Length (streamed when large)
 - ``/chunked/{n}``: n bytes, chunked transfer encoding
-- ``/stream/{n}``: n JSON lines, 5 ms apart
+- ``/stream/{n}?every=0.005``: n JSON lines, ``every`` seconds apart
 - ``/delay/{seconds}``: answers after the delay
 - ``/status/{code}``: that status
 - ``/redirect/{n}``: a chain of n redirects ending in 200
@@ -19,8 +19,9 @@ knowledge):
 - ``/redirect-to?url=...&status=302``: one redirect to ``url``
 - ``/echo``: the request (method, path, query, headers, body) as JSON
 - ``/retry-after/{seconds}``: 503 with Retry-After
-- ``/flaky/{key}?fail=N&status=503&retry_after=S``: the first N requests to
-  that path get ``status`` (with Retry-After when given), later ones 200
+- ``/flaky/{key}?fail=N&status=503&retry_after=S&delay=D``: the first N
+  requests to that path get ``status`` (with Retry-After when given) after
+  D seconds, later ones 200 at once
 - ``/gzip-bomb/{n}``: n zero bytes, gzip-encoded (about n/1000 on the wire)
 - ``/gzip``, ``/brotli``, ``/zstd``: a JSON body with that Content-Encoding
 - ``/bad-gzip``: claims gzip, is not
