@@ -285,10 +285,13 @@ impl ClientSession {
         })
     }
 
-    /// One request on this client's settings.
+    /// One request on this client's settings. With `stream`, the
+    /// Response comes back at its head, the body to be streamed, and
+    /// `timeout` bounds the head, then each wait for body data.
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, cookies = None, json = None,
-        data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None
+        data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None,
+        stream = false
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -307,6 +310,7 @@ impl ClientSession {
         content: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
         retries: Option<i64>,
+        stream: bool,
     ) -> PyResult<FastioFuture> {
         let spec = FetchArgs {
             url,
@@ -322,48 +326,11 @@ impl ClientSession {
             retries,
         }
         .build(&self.session)?;
-        Ok(request_future(spec))
-    }
-
-    /// One request whose Response comes back at its head, the body to be
-    /// streamed; `timeout` bounds the head, then each wait for body data.
-    #[pyo3(signature = (
-        method, url, *, params = None, headers = None, cookies = None, json = None,
-        data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None
-    ))]
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "mirrors the Python keyword arguments"
-    )]
-    fn stream(
-        &self,
-        method: &str,
-        url: &Bound<'_, PyAny>,
-        params: Option<&Bound<'_, PyAny>>,
-        headers: Option<&Bound<'_, PyAny>>,
-        cookies: Option<&Bound<'_, PyAny>>,
-        json: Option<&Bound<'_, PyAny>>,
-        data: Option<&Bound<'_, PyAny>>,
-        files: Option<&Bound<'_, PyAny>>,
-        content: Option<&Bound<'_, PyAny>>,
-        timeout: TimeoutArg,
-        retries: Option<i64>,
-    ) -> PyResult<FastioFuture> {
-        let spec = FetchArgs {
-            url,
-            method,
-            params,
-            headers,
-            cookies,
-            json,
-            data,
-            files,
-            content,
-            timeout,
-            retries,
-        }
-        .build(&self.session)?;
-        Ok(stream_future(spec))
+        Ok(if stream {
+            stream_future(spec)
+        } else {
+            request_future(spec)
+        })
     }
 
     /// `fetch_all` on this client's settings.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, overload
+from typing import Any, Literal, Self, overload
 
 from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
 from fastio._fetch_iter import FetchIterator
@@ -13,9 +13,6 @@ from fastio._types import Content, Cookies, Data, Files, Headers, Params, Path, 
 from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
-
-
-_Result = TypeVar("_Result")
 
 
 async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
@@ -30,29 +27,23 @@ async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
     body.finish()
 
 
-def _upload(
-    content: Content, start: Callable[[Any], FastioFuture[_Result]]
-) -> tuple[FastioFuture[_Result], asyncio.Future[None] | None]:
-    """Starts a request whose body is ``content``; for an async iterator,
-    also the task that pumps it (the caller ends it)."""
-    if not isinstance(content, AsyncIterable):
-        return start(content), None
-    body = _UploadBody()
-    future = start(body)
-    return future, asyncio.ensure_future(_pump(content, body))
-
-
-async def _finish_upload(future: Awaitable[_Result], pump: asyncio.Future[None]) -> _Result:
-    """Awaits the request; if it failed because the content iterator
-    raised, raises the iterator's exception instead."""
+async def _with_upload(
+    future: FastioFuture[Response], pump: asyncio.Future[None], *, body_done: bool
+) -> Response:
+    """Awaits a request whose body ``pump`` streams. If the request failed
+    because the content iterator raised, raises the iterator's exception.
+    ``body_done``: the exchange is over with the response (not streamed),
+    so the pump stops too."""
     try:
-        return await future
-    except FastioError as error:
+        response = await future
+    except BaseException as error:
         if pump.done() and not pump.cancelled() and pump.exception() is not None:
             raise pump.exception() from error  # type: ignore[misc]
-        raise
-    finally:
         _stop(pump)
+        raise
+    if body_done:
+        _stop(pump)
+    return response
 
 
 def _stop(pump: asyncio.Future[None]) -> None:
@@ -75,7 +66,7 @@ class _Stream:
         if self._pump is None:
             self._response = await self._future
         else:
-            self._response = await _finish_upload_head(self._future, self._pump)
+            self._response = await _with_upload(self._future, self._pump, body_done=False)
         return self._response
 
     async def __aexit__(
@@ -88,19 +79,6 @@ class _Stream:
             _stop(self._pump)
         if self._response is not None:
             await self._response.aclose()
-
-
-async def _finish_upload_head(
-    future: FastioFuture[Response], pump: asyncio.Future[None]
-) -> Response:
-    """As :func:`_finish_upload`, leaving the pump running for the body."""
-    try:
-        return await future
-    except BaseException as error:
-        if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception() from error  # type: ignore[misc]
-        _stop(pump)
-        raise
 
 
 class Client:
@@ -254,24 +232,41 @@ class Client:
         sent as it is produced (chunked), never held whole in memory.
         ``retries`` overrides the client's for this request.
         """
-        self._check_open(method, url)
-        future, pump = _upload(
-            content,
-            lambda body: self._session.request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                cookies=cookies,
-                json=json,
-                data=data,
-                files=files,
-                content=body,
-                timeout=timeout,
-                retries=retries,
-            ),
+        future, pump = self._start(
+            method,
+            url,
+            stream=False,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            json=json,
+            data=data,
+            files=files,
+            content=content,
+            timeout=timeout,
+            retries=retries,
         )
-        return future if pump is None else _finish_upload(future, pump)
+        return future if pump is None else _with_upload(future, pump, body_done=True)
+
+    def _start(
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: bool,
+        content: Content,
+        **arguments: Any,
+    ) -> tuple[FastioFuture[Response], asyncio.Future[None] | None]:
+        """Starts a request; for an async iterator ``content``, also the
+        task that pumps it into the request (the caller ends that task)."""
+        self._check_open(method, url)
+        if not isinstance(content, AsyncIterable):
+            return self._session.request(
+                method, url, content=content, stream=stream, **arguments
+            ), None
+        body = _UploadBody()
+        future = self._session.request(method, url, content=body, stream=stream, **arguments)
+        return future, asyncio.ensure_future(_pump(content, body))
 
     def _bodiless(
         self,
@@ -283,16 +278,18 @@ class Client:
         timeout: Timeout,
         retries: int | None,
     ) -> FastioFuture[Response]:
-        self._check_open(method, url)
-        return self._session.request(
+        future, _ = self._start(
             method,
             url,
+            stream=False,
+            content=None,
             params=params,
             headers=headers,
             cookies=cookies,
             timeout=timeout,
             retries=retries,
         )
+        return future
 
     def stream(
         self,
@@ -323,22 +320,19 @@ class Client:
                 async for chunk in response.aiter_bytes():
                     sink.write(chunk)
         """
-        self._check_open(method, url)
-        future, pump = _upload(
-            content,
-            lambda body: self._session.stream(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                cookies=cookies,
-                json=json,
-                data=data,
-                files=files,
-                content=body,
-                timeout=timeout,
-                retries=retries,
-            ),
+        future, pump = self._start(
+            method,
+            url,
+            stream=True,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            json=json,
+            data=data,
+            files=files,
+            content=content,
+            timeout=timeout,
+            retries=retries,
         )
         return _Stream(future, pump)
 

@@ -440,24 +440,10 @@ class _ClientSession:
         content: bytes | bytearray | memoryview | str | _UploadBody | None = None,
         timeout: _TimeoutArg = ...,
         retries: int | None = None,
+        stream: bool = False,
     ) -> FastioFuture[Response]:
-        """One request on this session's settings."""
-    def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: _ParamsArg = None,
-        headers: _HeadersArg = None,
-        cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        json: Any = None,
-        data: Any = None,
-        files: Any = None,
-        content: bytes | bytearray | memoryview | str | _UploadBody | None = None,
-        timeout: _TimeoutArg = ...,
-        retries: int | None = None,
-    ) -> FastioFuture[Response]:
-        """One request whose Response comes at its head, the body streamed."""
+        """One request on this session's settings; with ``stream`` its
+        Response comes at the head, the body to be streamed."""
     def fetch_all(
         self,
         urls: Iterable[str],
