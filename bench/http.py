@@ -2,7 +2,7 @@
 
 Starts nginx (1 worker; installed with apt-get if missing) on 127.0.0.1 and
 runs every client against it, each case in its own process: fastio
-``fetch_all``; fastio ``Client.get`` awaited from C asyncio tasks; aiohttp;
+``fetch_all``; fastio ``fetch_iter``; fastio ``Client.get`` awaited from C asyncio tasks; aiohttp;
 aiohttp on uvloop; httpx; pyreqwest; rnet; and ``bench/reqwest_ceiling``,
 pure Rust reqwest, as the ceiling (curl for the 100 MB body). Prints a table
 of req/s (or GB/s), ratios and peak RSS, plus the event-loop lag case.
@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,15 @@ async def client_fastio_fetch_all(url: str, count: int, concurrency: int) -> int
     return sum(len(response.content) for response in responses)
 
 
+async def client_fastio_fetch_iter(url: str, count: int, concurrency: int) -> int:
+    import fastio
+
+    total = 0
+    async for response in fastio.fetch_iter([url] * count, concurrency=concurrency):
+        total += len(response.content)
+    return total
+
+
 async def client_fastio_client(url: str, count: int, concurrency: int) -> int:
     import fastio
 
@@ -82,6 +91,22 @@ async def client_fastio_client(url: str, count: int, concurrency: int) -> int:
 
         async def one() -> int:
             return len((await client.get(url)).content)
+
+        return await workers(count, concurrency, one)
+
+
+async def client_fastio_stream(url: str, count: int, concurrency: int) -> int:
+    """Bodies read piece by piece with Client.stream (the 100 MB case)."""
+    import fastio
+
+    async with fastio.Client(max_connections=concurrency) as client:
+
+        async def one() -> int:
+            size = 0
+            async with client.stream("GET", url) as response:
+                async for piece in response.aiter_bytes():
+                    size += len(piece)
+            return size
 
         return await workers(count, concurrency, one)
 
@@ -139,7 +164,9 @@ async def client_rnet(url: str, count: int, concurrency: int) -> int:
 # inside the timed run shows up as event-loop lag).
 MODULES = {
     "fastio fetch_all": "fastio",
+    "fastio fetch_iter": "fastio",
     "fastio Client.get from tasks": "fastio",
+    "fastio Client.stream, aiter_bytes": "fastio",
     "aiohttp": "aiohttp",
     "aiohttp + uvloop": "aiohttp",
     "httpx": "httpx",
@@ -149,13 +176,19 @@ MODULES = {
 
 CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
     "fastio fetch_all": client_fastio_fetch_all,
+    "fastio fetch_iter": client_fastio_fetch_iter,
     "fastio Client.get from tasks": client_fastio_client,
+    "fastio Client.stream, aiter_bytes": client_fastio_stream,
     "aiohttp": client_aiohttp,
     "aiohttp + uvloop": client_aiohttp,
     "httpx": client_httpx,
     "pyreqwest": client_pyreqwest,
     "rnet": client_rnet,
 }
+
+
+# Every client but the streaming one, which only the 100 MB case runs.
+WHOLE_BODY_CLIENTS = [name for name in CLIENTS if "stream" not in name]
 
 
 def raise_file_limit() -> None:
@@ -382,7 +415,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         rust_rate = requests / rust["s"]
         results = {
             name: in_child(name, small, slow_cap if name == "httpx" else requests, concurrency)
-            for name in CLIENTS
+            for name in WHOLE_BODY_CLIENTS
         }
         pyreqwest_rate = rate(results["pyreqwest"], requests)
         lines += [
@@ -422,6 +455,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         scale=1e6,
         shown=",.0f",
         reference=rust_mbps,
+        names=WHOLE_BODY_CLIENTS,
     )
     lines.append("")
 
@@ -429,7 +463,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
     curl = min(curl_seconds(big_url) for _ in range(3))
     curl_gbps = 100 * 1024 * 1024 / curl / 1e9
     lines += [
-        "**One 100 MB body, as `content`**",
+        "**One 100 MB body, as `content` (fastio Client.stream: piece by piece)**",
         "",
         "| client | GB/s | × curl | peak RSS |",
         "|---|---|---|---|",
@@ -441,7 +475,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         f"| pure Rust reqwest `bytes()` | {rust_gbps:.2f} | {rust_gbps / curl_gbps:.2f} | |"
     )
     lines += throughput_rows(
-        big_url, lambda name: 1, 1, scale=1e9, shown=".2f", reference=curl_gbps
+        big_url, lambda name: 1, 1, scale=1e9, shown=".2f", reference=curl_gbps, names=CLIENTS
     )
     lines.append("")
 
@@ -453,6 +487,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
     ]
     for name in (
         "fastio fetch_all",
+        "fastio fetch_iter",
         "fastio Client.get from tasks",
         "aiohttp",
         "pyreqwest",
@@ -477,11 +512,12 @@ def throughput_rows(
     scale: float,
     shown: str,
     reference: float,
+    names: Iterable[str],
 ) -> list[str]:
     """A table row per client: body bytes per second divided by `scale`
     (formatted with `shown`), its ratio to `reference`, and peak RSS."""
     rows: list[str] = []
-    for name in CLIENTS:
+    for name in names:
         measured = in_child(name, url, count(name), concurrency)
         if "error" in measured:
             rows.append(f"| {name} | failed: {measured['error']} | | |")
