@@ -8,7 +8,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -47,6 +47,22 @@ async def test_head_first_then_the_body_in_pieces(server: Server) -> None:
     assert b"".join(pieces) == pattern(3_000_000)
     assert len(pieces) > 1
     assert all(0 < len(piece) <= 256 * 1024 for piece in pieces)
+
+
+def test_on_each_loop(
+    server: Server, run_on_each_loop: Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]
+) -> None:
+    async def main() -> tuple[int, list[str]]:
+        async with fastio.Client() as client:
+            async with client.stream("GET", server.url + "/chunked/500000") as response:
+                size = sum([len(piece) async for piece in response.aiter_bytes()])
+            async with client.stream("GET", server.url + "/stream/3") as response:
+                lines = [line async for line in response.aiter_lines()]
+        return size, lines
+
+    size, lines = run_on_each_loop(main)
+    assert size == 500_000
+    assert len(lines) == 3
 
 
 async def test_exact_chunk_sizes(server: Server) -> None:
