@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
-use tokio::sync::mpsc::{channel, unbounded_channel, Sender, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, Sender, UnboundedReceiver, UnboundedSender};
 
 use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, ToPython, ToPythonItems, Value};
 use crate::errors::FastioError;
@@ -337,17 +337,57 @@ pub fn start_all(
     ))
 }
 
+/// Where [`run_requests`] puts each result as it completes.
+pub(crate) trait Sink {
+    /// Takes one result; false stops the run (the taker is gone, or wants
+    /// no more).
+    fn put(&mut self, result: Indexed) -> impl std::future::Future<Output = bool> + Send;
+}
+
+/// `fetch_iter`: a bounded channel, so a slow consumer holds the run back.
+impl Sink for Sender<Indexed> {
+    async fn put(&mut self, result: Indexed) -> bool {
+        self.send(result).await.is_ok()
+    }
+}
+
+/// `fetch_all`: every result by input position, or the first failure.
+struct Collected {
+    results: Vec<Option<Indexed>>,
+    failure: Option<FastioError>,
+    return_exceptions: bool,
+}
+
+impl Sink for Collected {
+    fn put(&mut self, (index, result): Indexed) -> impl std::future::Future<Output = bool> + Send {
+        let keep_going = match result {
+            Err(failure) if !self.return_exceptions => {
+                self.failure = Some(failure);
+                false
+            }
+            result => {
+                if self.results.len() <= index {
+                    self.results.resize_with(index + 1, || None);
+                }
+                self.results[index] = Some((index, result));
+                true
+            }
+        };
+        std::future::ready(keep_going)
+    }
+}
+
 /// Runs the requests pulled from `input`, at most `concurrency` at a time,
-/// sending each result to `results` as it completes. Asks for more input
+/// putting each result into `sink` as it completes. Asks for more input
 /// through `ask` (false: nobody will send any). Ends when the input and its
-/// requests are done, when `results` is dropped, or after sending the
-/// first failure if `stop_on_failure`.
+/// requests are done, when the sink says stop, or after the first failure
+/// if `stop_on_failure`.
 pub(crate) async fn run_requests(
     mut input: UnboundedReceiver<Chunk>,
     ask: impl Fn(usize) -> bool,
     concurrency: usize,
     stop_on_failure: bool,
-    results: Sender<Indexed>,
+    sink: &mut impl Sink,
 ) {
     let mut waiting: VecDeque<Item> = VecDeque::new();
     let mut running = FuturesUnordered::new();
@@ -370,7 +410,7 @@ pub(crate) async fn run_requests(
                     )
                 }),
                 Err(invalid) => {
-                    if results.send((index, Err(invalid))).await.is_err() || stop_on_failure {
+                    if !sink.put((index, Err(invalid))).await || stop_on_failure {
                         return;
                     }
                 }
@@ -395,7 +435,7 @@ pub(crate) async fn run_requests(
             },
             Some((index, result)) = running.next(), if !running.is_empty() => {
                 let failed = result.is_err();
-                if results.send((index, result)).await.is_err() || (failed && stop_on_failure) {
+                if !sink.put((index, result)).await || (failed && stop_on_failure) {
                     return;
                 }
             }
@@ -410,32 +450,25 @@ async fn run_all(
     concurrency: usize,
     return_exceptions: bool,
 ) -> Outcome {
-    let (sender, mut receiver) = channel(concurrency);
-    let producing = run_requests(
+    let mut collected = Collected {
+        results: Vec::new(),
+        failure: None,
+        return_exceptions,
+    };
+    run_requests(
         input,
         |want| link.request_input(want),
         concurrency,
         !return_exceptions,
-        sender,
-    );
-    let collecting = async {
-        let mut results: Vec<Option<Indexed>> = Vec::new();
-        while let Some((index, result)) = receiver.recv().await {
-            if results.len() <= index {
-                results.resize_with(index + 1, || None);
-            }
-            match result {
-                Err(failure) if !return_exceptions => return Err(failure),
-                result => results[index] = Some((index, result)),
-            }
-        }
-        Ok(results)
-    };
-    let ((), collected) = tokio::join!(producing, collecting);
-    let results = collected?;
+        &mut collected,
+    )
+    .await;
+    if let Some(failure) = collected.failure {
+        return Err(failure);
+    }
     // In slices, so converting a huge result never stalls the loop.
     let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
-    let mut results = results.into_iter();
+    let mut results = collected.results.into_iter();
     loop {
         let slice: Vec<_> = results.by_ref().take(DRAIN_SLICE).collect();
         if slice.is_empty() {

@@ -122,7 +122,11 @@ impl FetchStream {
             true
         };
         let (abort, registration) = AbortHandle::new_pair();
-        let work = run_requests(input, ask, self.concurrency, !return_exceptions, sender);
+        let concurrency = self.concurrency;
+        let work = async move {
+            let mut sender = sender;
+            run_requests(input, ask, concurrency, !return_exceptions, &mut sender).await;
+        };
         runtime::spawn(async move {
             let _ = Abortable::new(work, registration).await;
         })?;

@@ -29,11 +29,7 @@ pub async fn execute(spec: RequestSpec) -> Result<ResponseData, FastioError> {
         spec,
         |spec| async move {
             let limit = spec.session.settings.max_body_size;
-            within_deadline(&spec, async {
-                let opened = open(spec.clone()).await?;
-                read(opened, limit).await
-            })
-            .await
+            within_deadline(&spec, async { read(open(&spec).await?, limit).await }).await
         },
         |data| (data.status, &data.headers),
     )
@@ -47,7 +43,7 @@ pub async fn execute_head(spec: RequestSpec) -> Result<Opened, FastioError> {
     let session = Arc::clone(&spec.session);
     let result = with_retries(
         spec,
-        |spec| async move { within_deadline(&spec, open(spec.clone())).await },
+        |spec| async move { within_deadline(&spec, open(&spec)).await },
         |opened| (opened.response.status(), opened.response.headers()),
     )
     .await;
@@ -148,20 +144,22 @@ impl Opened {
 
 /// Sends the request and follows redirects (reading each redirect's body)
 /// until the final response's head.
-async fn open(mut spec: RequestSpec) -> Result<Opened, FastioError> {
+async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
     let started = Instant::now();
-    let session = Arc::clone(&spec.session);
-    let request_url = spec.url.to_string();
+    let session = Arc::clone(&first.session);
+    let request_url = first.url.to_string();
     let mut history = Vec::new();
+    let mut redirected: Option<RequestSpec> = None;
     loop {
+        let spec = redirected.as_ref().unwrap_or(first);
         // The slot first: requests queue for it in the order they started.
         let slots = session.slots(spec.method.as_str(), &spec.url).await?;
         session.pace(&spec.url).await;
         let client = session.http().await?;
-        let response = send(&client, &session, &spec).await?;
+        let response = send(&client, &session, spec).await?;
         session.keep_cookies(response.url(), response.headers());
         let next = if session.settings.follow_redirects {
-            redirect(&spec, &response, session.settings.allow_https_to_http)?
+            redirect(spec, &response, session.settings.allow_https_to_http)?
         } else {
             None
         };
@@ -190,7 +188,7 @@ async fn open(mut spec: RequestSpec) -> Result<Opened, FastioError> {
             ));
         }
         history.push(hop);
-        spec = next;
+        redirected = Some(next);
     }
 }
 
