@@ -14,6 +14,7 @@ use pyo3::types::{PyString, PyTuple};
 use crate::bridge::FastioFuture;
 use crate::fetch::{request_future, start_all, stream_future, ManyArgs};
 use crate::fetch_iter::FetchStream;
+use crate::progress::Progress;
 use crate::request::{
     form_pairs, parse_headers, parse_url_text, retry_policy, type_name, FetchArgs, TimeoutArg,
 };
@@ -340,7 +341,7 @@ impl ClientSession {
     )]
     #[pyo3(signature = (
         urls, *, concurrency = 100, method = "GET", headers = None,
-        timeout = TimeoutArg::Default, retries = None, return_exceptions = false
+        timeout = TimeoutArg::Default, retries = None, return_exceptions = false, progress = None
     ))]
     fn fetch_all(
         &self,
@@ -352,6 +353,7 @@ impl ClientSession {
         timeout: TimeoutArg,
         retries: Option<i64>,
         return_exceptions: bool,
+        progress: Option<&Bound<'_, Progress>>,
     ) -> PyResult<FastioFuture> {
         let args = ManyArgs {
             urls,
@@ -360,6 +362,7 @@ impl ClientSession {
             headers,
             timeout,
             retries,
+            progress,
         };
         start_all(py, &args, return_exceptions, &self.session)
     }
@@ -371,7 +374,7 @@ impl ClientSession {
     )]
     #[pyo3(signature = (
         urls, *, concurrency = 100, method = "GET", headers = None,
-        timeout = TimeoutArg::Default, retries = None, return_exceptions = false
+        timeout = TimeoutArg::Default, retries = None, return_exceptions = false, progress = None
     ))]
     fn fetch_stream(
         &self,
@@ -382,6 +385,7 @@ impl ClientSession {
         timeout: TimeoutArg,
         retries: Option<i64>,
         return_exceptions: bool,
+        progress: Option<&Bound<'_, Progress>>,
     ) -> PyResult<FetchStream> {
         let args = ManyArgs {
             urls,
@@ -390,6 +394,7 @@ impl ClientSession {
             headers,
             timeout,
             retries,
+            progress,
         };
         FetchStream::new(&args, return_exceptions, &self.session)
     }

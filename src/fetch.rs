@@ -19,6 +19,7 @@ use tokio::sync::mpsc::{unbounded_channel, Sender, UnboundedReceiver, UnboundedS
 
 use crate::bridge::{FastioFuture, Feeder, Job, Link, Outcome, ToPython, ToPythonItems, Value};
 use crate::errors::FastioError;
+use crate::progress::{Counts, Progress};
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
     merged_headers, parse_headers, parse_method, resolve_url, retry_policy, type_name, FetchArgs,
@@ -220,6 +221,7 @@ pub struct Plan {
     pub feeder: UrlFeeder,
     pub input: UnboundedReceiver<Chunk>,
     pub concurrency: usize,
+    pub counts: Option<Arc<Counts>>,
 }
 
 /// The arguments `fetch_all` and `fetch_iter` share.
@@ -231,6 +233,8 @@ pub struct ManyArgs<'a, 'py> {
     pub timeout: TimeoutArg,
     /// `None`: the session's.
     pub retries: Option<i64>,
+    /// Counters to update as results complete.
+    pub progress: Option<&'a Bound<'py, Progress>>,
 }
 
 impl ManyArgs<'_, '_> {
@@ -274,6 +278,7 @@ impl ManyArgs<'_, '_> {
             },
             input,
             concurrency,
+            counts: self.progress.map(|progress| progress.get().counts()),
         })
     }
 }
@@ -288,7 +293,8 @@ pub(crate) fn first_pull(concurrency: usize) -> usize {
 #[pyfunction]
 #[pyo3(signature = (
     urls, *, concurrency = 100, method = "GET", headers = None,
-    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true
+    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true,
+    progress = None
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -304,6 +310,7 @@ pub fn fetch_all(
     retries: i64,
     return_exceptions: bool,
     verify: bool,
+    progress: Option<&Bound<'_, Progress>>,
 ) -> PyResult<FastioFuture> {
     let args = ManyArgs {
         urls,
@@ -312,6 +319,7 @@ pub fn fetch_all(
         headers,
         timeout,
         retries: Some(retries),
+        progress,
     };
     start_all(py, &args, return_exceptions, &Session::shared(verify))
 }
@@ -328,11 +336,18 @@ pub fn start_all(
         mut feeder,
         input,
         concurrency,
+        counts,
     } = args.plan(session, "fetch_all")?;
     // The first chunk now: bad items near the start raise here, at once.
     feeder.feed(py, first_pull(concurrency))?;
+    let requests = Requests {
+        input,
+        concurrency,
+        stop_on_failure: !return_exceptions,
+        counts,
+    };
     Ok(FastioFuture::fed(
-        Job::spawn_linked(move |link| run_all(input, link, concurrency, return_exceptions)),
+        Job::spawn_linked(move |link| run_all(requests, link, return_exceptions)),
         Box::new(feeder),
     ))
 }
@@ -377,18 +392,31 @@ impl Sink for Collected {
     }
 }
 
+/// What [`run_requests`] runs.
+pub(crate) struct Requests {
+    /// The pulled input.
+    pub input: UnboundedReceiver<Chunk>,
+    pub concurrency: usize,
+    pub stop_on_failure: bool,
+    pub counts: Option<Arc<Counts>>,
+}
+
 /// Runs the requests pulled from `input`, at most `concurrency` at a time,
 /// putting each result into `sink` as it completes. Asks for more input
 /// through `ask` (false: nobody will send any). Ends when the input and its
 /// requests are done, when the sink says stop, or after the first failure
 /// if `stop_on_failure`.
 pub(crate) async fn run_requests(
-    mut input: UnboundedReceiver<Chunk>,
+    requests: Requests,
     ask: impl Fn(usize) -> bool,
-    concurrency: usize,
-    stop_on_failure: bool,
     sink: &mut impl Sink,
 ) {
+    let Requests {
+        mut input,
+        concurrency,
+        stop_on_failure,
+        counts,
+    } = requests;
     let mut waiting: VecDeque<Item> = VecDeque::new();
     let mut running = FuturesUnordered::new();
     let mut input_ended = false;
@@ -410,7 +438,11 @@ pub(crate) async fn run_requests(
                     )
                 }),
                 Err(invalid) => {
-                    if !sink.put((index, Err(invalid))).await || stop_on_failure {
+                    let result = (index, Err(invalid));
+                    if let Some(counts) = &counts {
+                        counts.record(&result);
+                    }
+                    if !sink.put(result).await || stop_on_failure {
                         return;
                     }
                 }
@@ -435,7 +467,11 @@ pub(crate) async fn run_requests(
             },
             Some((index, result)) = running.next(), if !running.is_empty() => {
                 let failed = result.is_err();
-                if !sink.put((index, result)).await || (failed && stop_on_failure) {
+                let result = (index, result);
+                if let Some(counts) = &counts {
+                    counts.record(&result);
+                }
+                if !sink.put(result).await || (failed && stop_on_failure) {
                     return;
                 }
             }
@@ -444,25 +480,13 @@ pub(crate) async fn run_requests(
 }
 
 /// The body of one `fetch_all`: the results collected in input order.
-async fn run_all(
-    input: UnboundedReceiver<Chunk>,
-    link: Link,
-    concurrency: usize,
-    return_exceptions: bool,
-) -> Outcome {
+async fn run_all(requests: Requests, link: Link, return_exceptions: bool) -> Outcome {
     let mut collected = Collected {
         results: Vec::new(),
         failure: None,
         return_exceptions,
     };
-    run_requests(
-        input,
-        |want| link.request_input(want),
-        concurrency,
-        !return_exceptions,
-        &mut collected,
-    )
-    .await;
+    run_requests(requests, |want| link.request_input(want), &mut collected).await;
     if let Some(failure) = collected.failure {
         return Err(failure);
     }

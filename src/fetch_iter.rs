@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use futures::future::{AbortHandle, Abortable};
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
-use tokio::sync::mpsc::{channel, error::TryRecvError, Receiver, UnboundedReceiver};
+use tokio::sync::mpsc::{channel, error::TryRecvError, Receiver};
 use tokio::sync::Notify;
 
 use crate::bridge::{FastioFuture, Feeder, Job, ToPython, Value};
-use crate::fetch::{first_pull, run_requests, Chunk, ManyArgs, Plan, UrlFeeder};
+use crate::fetch::{first_pull, run_requests, ManyArgs, Plan, Requests, UrlFeeder};
+use crate::progress::Progress;
 use crate::request::TimeoutArg;
 use crate::response::{Batch, Indexed};
 use crate::runtime;
@@ -34,10 +35,7 @@ struct Wanted {
 
 enum Stage {
     /// Not started: nothing pulled, no request sent.
-    Ready {
-        input: UnboundedReceiver<Chunk>,
-        return_exceptions: bool,
-    },
+    Ready(Requests),
     Running {
         abort: AbortHandle,
     },
@@ -70,15 +68,18 @@ impl FetchStream {
             feeder,
             input,
             concurrency,
+            counts,
         } = args.plan(session, "fetch_iter")?;
         // Room for one result per request in flight: more waits.
         let (sender, receiver) = channel(concurrency.min(BATCH));
         Ok(Self {
             state: Mutex::new(State {
-                stage: Stage::Ready {
+                stage: Stage::Ready(Requests {
                     input,
-                    return_exceptions,
-                },
+                    concurrency,
+                    stop_on_failure: !return_exceptions,
+                    counts,
+                }),
                 feeder: Some(feeder),
             }),
             results: Arc::new(tokio::sync::Mutex::new(receiver)),
@@ -94,17 +95,13 @@ impl FetchStream {
 
     /// Pulls the first URLs and starts the task.
     fn start(&self, py: Python<'_>, state: &mut State) -> PyResult<()> {
-        if !matches!(state.stage, Stage::Ready { .. }) {
+        if !matches!(state.stage, Stage::Ready(_)) {
             return Ok(());
         }
         if let Some(feeder) = state.feeder.as_mut() {
             feeder.feed(py, first_pull(self.concurrency))?;
         }
-        let Stage::Ready {
-            input,
-            return_exceptions,
-        } = std::mem::replace(&mut state.stage, Stage::Closed)
-        else {
+        let Stage::Ready(requests) = std::mem::replace(&mut state.stage, Stage::Closed) else {
             return Ok(());
         };
         let Some(sender) = self
@@ -122,10 +119,9 @@ impl FetchStream {
             true
         };
         let (abort, registration) = AbortHandle::new_pair();
-        let concurrency = self.concurrency;
         let work = async move {
             let mut sender = sender;
-            run_requests(input, ask, concurrency, !return_exceptions, &mut sender).await;
+            run_requests(requests, ask, &mut sender).await;
         };
         runtime::spawn(async move {
             let _ = Abortable::new(work, registration).await;
@@ -264,7 +260,8 @@ impl Drop for FetchStream {
 #[pyfunction]
 #[pyo3(name = "_fetch_stream", signature = (
     urls, *, concurrency = 100, method = "GET", headers = None,
-    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true
+    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true,
+    progress = None
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -279,6 +276,7 @@ pub fn fetch_stream(
     retries: i64,
     return_exceptions: bool,
     verify: bool,
+    progress: Option<&Bound<'_, Progress>>,
 ) -> PyResult<FetchStream> {
     let args = ManyArgs {
         urls,
@@ -287,6 +285,7 @@ pub fn fetch_stream(
         headers,
         timeout,
         retries: Some(retries),
+        progress,
     };
     FetchStream::new(&args, return_exceptions, &Session::shared(verify))
 }

@@ -12,6 +12,7 @@ mod fetch_iter;
 mod gather;
 mod inbox;
 mod probes;
+mod progress;
 mod queue;
 mod request;
 mod response;
@@ -45,6 +46,8 @@ mod _fastio {
     use crate::probes::naive_on_worker;
     #[pymodule_export]
     use crate::probes::{completed, on_worker, panic_on_worker};
+    #[pymodule_export]
+    use crate::progress::Progress;
     #[pymodule_export]
     use crate::response::{ByteIterator, Headers, Response};
     #[pymodule_export]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections.abc
 
+from fastio._bulk import FetchIterator, fetch_all, fetch_iter
 from fastio._client import Client
 from fastio._fastio import (
     FastioFuture,
@@ -27,11 +28,9 @@ from fastio._fastio import (
     Response,
     __version__,
     fetch,
-    fetch_all,
     gather,
     sleep,
 )
-from fastio._fetch_iter import FetchIterator, fetch_iter
 from fastio.exceptions import (
     BodyTooLarge,
     ClientClosed,

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
+from fastio._bulk import FetchIterator, progress_bar, with_progress
 from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
-from fastio._fetch_iter import FetchIterator
 from fastio._types import Content, Cookies, Data, Files, Headers, Params, Path, Timeout
 from fastio.exceptions import ClientClosed, FastioError
 
@@ -485,10 +485,13 @@ class Client:
         timeout: Timeout = ...,
         retries: int | None = None,
         return_exceptions: bool = False,
-    ) -> FastioFuture[list[Response]]:
+        progress: bool = False,
+        total: int | None = None,
+    ) -> Awaitable[list[Response]]:
         """:func:`fastio.fetch_all` with this client's settings, pool and limits."""
         self._check_open(method, "fetch_all")
-        return self._session.fetch_all(
+        bar = progress_bar(progress, urls, total)
+        future = self._session.fetch_all(
             urls,
             concurrency=concurrency,
             method=method,
@@ -496,7 +499,9 @@ class Client:
             timeout=timeout,
             retries=retries,
             return_exceptions=return_exceptions,
+            progress=bar.counts if bar is not None else None,
         )
+        return future if bar is None else with_progress(future, bar)
 
     @overload
     def fetch_iter(
@@ -509,6 +514,8 @@ class Client:
         timeout: Timeout = ...,
         retries: int | None = None,
         return_exceptions: Literal[False] = False,
+        progress: bool = False,
+        total: int | None = None,
     ) -> FetchIterator[Response]: ...
     @overload
     def fetch_iter(
@@ -521,6 +528,8 @@ class Client:
         timeout: Timeout = ...,
         retries: int | None = None,
         return_exceptions: Literal[True],
+        progress: bool = False,
+        total: int | None = None,
     ) -> FetchIterator[Response | FastioError]: ...
     def fetch_iter(
         self,
@@ -532,9 +541,12 @@ class Client:
         timeout: Timeout = ...,
         retries: int | None = None,
         return_exceptions: bool = False,
+        progress: bool = False,
+        total: int | None = None,
     ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
         """:func:`fastio.fetch_iter` with this client's settings, pool and limits."""
         self._check_open(method, "fetch_iter")
+        bar = progress_bar(progress, urls, total)
         stream = self._session.fetch_stream(
             urls,
             concurrency=concurrency,
@@ -543,8 +555,9 @@ class Client:
             timeout=timeout,
             retries=retries,
             return_exceptions=return_exceptions,
+            progress=bar.counts if bar is not None else None,
         )
-        return FetchIterator(stream, return_exceptions=return_exceptions)
+        return FetchIterator(stream, return_exceptions=return_exceptions, progress=bar)
 
     async def aclose(self) -> None:
         """Closes the client: its idle connections are dropped, requests

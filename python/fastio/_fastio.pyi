@@ -34,6 +34,7 @@ __all__ = [
     "_ByteIterator",
     "_ClientSession",
     "_FetchStream",
+    "_Progress",
     "_UploadBody",
     "__version__",
     "_completed",
@@ -333,6 +334,7 @@ def fetch_all(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    progress: _Progress | None = None,
 ) -> FastioFuture[list[Response]]:
     """Fetches every URL, at most ``concurrency`` at a time; returns the
     Responses in input order.
@@ -454,6 +456,7 @@ class _ClientSession:
         timeout: _TimeoutArg = ...,
         retries: int | None = None,
         return_exceptions: bool = False,
+        progress: _Progress | None = None,
     ) -> FastioFuture[list[Response]]:
         """fetch_all on this session's settings."""
     def fetch_stream(
@@ -466,6 +469,7 @@ class _ClientSession:
         timeout: _TimeoutArg = ...,
         retries: int | None = None,
         return_exceptions: bool = False,
+        progress: _Progress | None = None,
     ) -> _FetchStream:
         """fetch_iter's native stream on this session's settings."""
     def close(self) -> None:
@@ -503,6 +507,7 @@ def _fetch_stream(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    progress: _Progress | None = None,
 ) -> _FetchStream:
     """Internal: the native stream behind :func:`fastio.fetch_iter`."""
 
@@ -518,3 +523,18 @@ class _UploadBody:
         """Ends the body after the queued chunks."""
     def fail(self, message: str) -> None:
         """Ends the body with an error: the request fails."""
+
+@final
+class _Progress:
+    """Internal: counters a fetch_all/fetch_iter updates, read by its progress bar."""
+
+    def __new__(cls) -> _Progress: ...
+    @property
+    def done(self) -> int:
+        """Requests finished, successes and failures."""
+    @property
+    def failed(self) -> int:
+        """Requests that failed (transport errors, invalid URLs)."""
+    @property
+    def bytes(self) -> int:
+        """Body bytes received (decoded) by the finished requests."""

@@ -1,0 +1,352 @@
+"""The ``fastio`` command (also ``python -m fastio``): ``demo``, ``fetch`` and
+``serve``.
+
+argparse: in the standard library, so the command costs no dependency, and
+it already gives subcommands, ``--help`` and exit code 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import hashlib
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+import fastio
+from fastio.records import result_record
+
+#: Exit codes of ``fastio fetch``.
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing (an unreadable input file, a bad option value)."""
+
+
+# --- input ---------------------------------------------------------------------------
+
+
+def url_lines(lines: Iterable[str]) -> Iterator[str]:
+    """URLs from lines of text: stripped, without blank lines and ``#`` comments."""
+    for line in lines:
+        url = line.strip()
+        if url and not url.startswith("#"):
+            yield url
+
+
+def input_urls(arguments: list[str], source: str | None) -> Iterator[str]:
+    """The URLs given as arguments, then those of the ``-i`` file (or stdin
+    for ``-``), read a line at a time."""
+    yield from arguments
+    if source is None:
+        return
+    if source == "-":
+        yield from url_lines(sys.stdin)
+        return
+    with open(source, encoding="utf-8", errors="replace") as lines:
+        yield from url_lines(lines)
+
+
+def count_input(arguments: list[str], source: str | None) -> int | None:
+    """How many URLs there are, when that can be known without consuming
+    stdin (a regular file is read once more, a line at a time)."""
+    if source == "-":
+        return None
+    total = len(arguments)
+    if source is not None:
+        with open(source, encoding="utf-8", errors="replace") as lines:
+            total += sum(1 for _ in url_lines(lines))
+    return total
+
+
+def recorded_urls(path: str | None) -> set[str]:
+    """The URLs an earlier run already wrote to ``path`` (for ``--resume``)."""
+    done: set[str] = set()
+    if path is None or not os.path.exists(path):
+        return done
+    with open(path, "rb") as records:
+        for line in records:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                url = orjson.loads(line).get("url")
+                if isinstance(url, str):
+                    done.add(url)
+    return done
+
+
+# --- output --------------------------------------------------------------------------
+
+
+def safe_file_name(url: str) -> str:
+    """A file name for ``url``'s body: readable, only ``[A-Za-z0-9._-]`` (so
+    no path traversal, no hidden files), and unique per URL by a hash."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", url.split("://", 1)[-1]).strip("._-")[:80]
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return f"{readable or 'url'}-{digest}"
+
+
+class Summary:
+    """Counts by status class and by error type, for the closing line."""
+
+    def __init__(self, fail_status: bool) -> None:
+        self.fail_status = fail_status
+        self.statuses: collections.Counter[str] = collections.Counter()
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.started = time.monotonic()
+
+    def add(self, item: fastio.Response | BaseException) -> None:
+        if isinstance(item, fastio.Response):
+            self.statuses[f"{item.status // 100}xx"] += 1
+        else:
+            self.errors[type(item).__name__] += 1
+
+    @property
+    def failed(self) -> int:
+        failed = sum(self.errors.values())
+        if self.fail_status:
+            failed += self.statuses["4xx"] + self.statuses["5xx"]
+        return failed
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values()) + sum(self.errors.values())
+
+    def line(self, interrupted: bool) -> str:
+        seconds = time.monotonic() - self.started
+        rate = self.total / seconds if seconds > 0 else 0.0
+        statuses = ", ".join(f"{name}: {count}" for name, count in sorted(self.statuses.items()))
+        errors = ", ".join(f"{name}: {count}" for name, count in self.errors.most_common())
+        parts = [
+            f"{self.total} URLs in {seconds:.2f} s ({rate:,.0f}/s)",
+            f"responses ({statuses or 'none'})",
+            f"errors ({errors or 'none'})",
+        ]
+        if interrupted:
+            parts.append("interrupted")
+        return "fastio fetch: " + "; ".join(parts)
+
+
+# --- fetch ---------------------------------------------------------------------------
+
+
+def header_pairs(values: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        name, separator, text = value.partition(":")
+        if not separator or not name.strip():
+            raise UsageError(f"-H wants 'Name: value', not {value!r}")
+        pairs.append((name.strip(), text.strip()))
+    return pairs
+
+
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "per_host": args.per_host,
+        "rate_limit": args.rate_limit,
+        "timeout": args.timeout,
+        "retries": args.retries,
+        "http2": True if args.http2 else None,
+        "proxy": args.proxy,
+        "verify": not args.insecure,
+        "max_body_size": args.max_body_size,
+        "follow_redirects": not args.no_follow,
+    }
+
+
+@dataclass
+class FetchPlan:
+    """Everything ``fastio fetch`` checked and opened before the loop starts."""
+
+    args: argparse.Namespace
+    client: fastio.Client
+    headers: list[tuple[str, str]]
+    skip: set[str]
+    total: int | None
+    output: IO[bytes]
+    save_dir: Path | None
+
+
+def plan_fetch(args: argparse.Namespace, stdout: IO[bytes]) -> FetchPlan:
+    """Checks the arguments and does the blocking file work (the resume file,
+    counting the input, opening the output) before the event loop runs."""
+    if not args.urls and args.input is None:
+        raise UsageError("give URLs as arguments or with -i FILE (or -i - for stdin)")
+    if args.resume and args.output is None:
+        raise UsageError("--resume needs -o FILE: the records of the earlier run")
+    headers = header_pairs(args.header)
+    try:
+        client = fastio.Client(**client_options(args))
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    try:
+        skip = recorded_urls(args.output) if args.resume else set()
+        total = count_input(args.urls, args.input)
+        save_dir = Path(args.save_dir) if args.save_dir else None
+        if save_dir is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+        output = open(args.output, "ab") if args.output else stdout  # noqa: SIM115 - closed by fetch
+    except OSError as error:
+        raise UsageError(str(error)) from error
+    if skip:
+        total = None  # which of them were done shows only as they are read
+    return FetchPlan(args, client, headers, skip, total, output, save_dir)
+
+
+async def fetch_command(plan: FetchPlan) -> int:
+    """Runs ``fastio fetch``; returns its exit code."""
+    args = plan.args
+    urls = (url for url in input_urls(args.urls, args.input) if url not in plan.skip)
+    summary = Summary(args.fail_status)
+    interrupted = False
+    try:
+        async with plan.client as client:
+            results = client.fetch_iter(
+                urls,
+                concurrency=args.concurrency,
+                method=args.method,
+                headers=plan.headers,
+                return_exceptions=True,
+                progress=not args.quiet and sys.stderr.isatty(),
+                total=plan.total,
+            )
+            async with results:
+                async for item in results:
+                    record = result_record(item, body=args.body)
+                    if plan.save_dir is not None and isinstance(item, fastio.Response):
+                        body_path = plan.save_dir / safe_file_name(item.request_url)
+                        body_path.write_bytes(item.content)
+                    # One line per result, flushed: an interruption loses
+                    # nothing that finished.
+                    plan.output.write(orjson.dumps(record) + b"\n")
+                    plan.output.flush()
+                    summary.add(item)
+    except asyncio.CancelledError:
+        interrupted = True
+    finally:
+        plan.output.flush()
+        if plan.output is not sys.stdout.buffer:
+            plan.output.close()
+    if not args.quiet or interrupted:
+        print(summary.line(interrupted), file=sys.stderr)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURES if summary.failed else EXIT_OK
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def add_fetch_parser(commands: Any) -> None:
+    fetch = commands.add_parser(
+        "fetch",
+        help="fetch many URLs, writing one JSON line per URL as results complete",
+        description=(
+            "Fetches URLs (arguments, -i FILE, or -i - for stdin) concurrently and writes "
+            "one JSON record per URL, as each completes, to stdout or -o FILE. "
+            "Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 130 interrupted."
+        ),
+    )
+    fetch.add_argument("urls", nargs="*", metavar="URL")
+    fetch.add_argument("-i", "--input", metavar="FILE", help="one URL per line; - for stdin")
+    fetch.add_argument("-o", "--output", metavar="FILE", help="append records here (JSONL)")
+    fetch.add_argument("-c", "--concurrency", type=positive_int, default=100)
+    fetch.add_argument("--per-host", type=positive_int, help="connections per host")
+    fetch.add_argument("--rate-limit", type=positive_float, help="requests/s per host")
+    fetch.add_argument("--timeout", type=positive_float, default=30.0, help="seconds per attempt")
+    fetch.add_argument("--retries", type=non_negative_int, default=0)
+    fetch.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="repeatable"
+    )
+    fetch.add_argument("-X", "--method", default="GET")
+    fetch.add_argument("--http2", action="store_true", help="HTTP/2 with prior knowledge")
+    fetch.add_argument("--proxy", metavar="URL")
+    fetch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    fetch.add_argument("--max-body-size", type=non_negative_int, metavar="BYTES")
+    fetch.add_argument("--no-follow", action="store_true", help="do not follow redirects")
+    fetch.add_argument(
+        "--fail-status", action="store_true", help="count a status of 400 or more as a failure"
+    )
+    fetch.add_argument("--body", action="store_true", help="include each body (text or base64)")
+    fetch.add_argument("--save-dir", metavar="DIR", help="write each body to a file in DIR")
+    fetch.add_argument(
+        "--resume", action="store_true", help="skip URLs already recorded in -o FILE"
+    )
+    fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from fastio.testing.__main__ import main as serve_main
+
+    serve_main(["--host", args.host, "--port", str(args.port)])
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="fastio", description="fastio: fast asyncio HTTP, run in Rust on tokio"
+    )
+    top.add_argument("--version", action="version", version=f"fastio {fastio.__version__}")
+    commands = top.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo", help="fetch from an embedded local server and print the timings"
+    )
+    demo.add_argument("-n", "--requests", type=positive_int, default=20_000)
+    demo.add_argument("-c", "--concurrency", type=positive_int, default=100)
+    demo.add_argument(
+        "--compare", action="store_true", help="run the same work with aiohttp and httpx"
+    )
+    demo.add_argument(
+        "--primitives", action="store_true", help="also time fastio.sleep and fastio.gather"
+    )
+    add_fetch_parser(commands)
+    serve = commands.add_parser("serve", help="run the embedded test server until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from fastio import demo
+
+            code = demo.main(args)
+        elif args.command == "serve":
+            code = serve_command(args)
+        else:
+            code = asyncio.run(fetch_command(plan_fetch(args, sys.stdout.buffer)))
+    except UsageError as error:
+        print(f"fastio {args.command}: {error}", file=sys.stderr)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

@@ -1,0 +1,92 @@
+"""One JSON-ready record per fetched URL: what ``fastio fetch`` writes as
+JSON Lines, defined once for every tool that reports results.
+
+Example::
+
+    async for item in fastio.fetch_iter(urls, return_exceptions=True):
+        print(orjson.dumps(fastio.records.result_record(item)).decode())
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastio._fastio import Response
+from fastio.exceptions import FastioError
+
+__all__ = ["FIELDS", "result_record"]
+
+#: The fields of every record, in order; ``text`` or ``body_b64`` only with a body.
+FIELDS = (
+    "url",
+    "final_url",
+    "status",
+    "reason",
+    "headers",
+    "elapsed",
+    "size",
+    "error_type",
+    "error",
+)
+
+_TEXTUAL = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "+json",
+    "+xml",
+)
+
+
+def _is_textual(response: Response) -> bool:
+    content_type = response.headers.get("content-type", "") or ""
+    return any(marker in content_type.lower() for marker in _TEXTUAL)
+
+
+def result_record(
+    item: Response | BaseException, *, url: str | None = None, body: bool = False
+) -> dict[str, Any]:
+    """The record of one URL's result: a Response, or the exception it
+    failed with. ``url`` is the URL as given, when the item does not carry
+    it. With ``body``, a textual body that decodes is included as ``text``,
+    any other as ``body_b64``.
+    """
+    if isinstance(item, Response):
+        record: dict[str, Any] = {
+            "url": item.request_url,
+            "final_url": item.url,
+            "status": item.status,
+            "reason": item.reason,
+            "headers": dict(item.headers.items()),
+            "elapsed": round(item.elapsed, 6),
+            "size": len(item.content),
+            "error_type": None,
+            "error": None,
+        }
+        if body:
+            content = item.content
+            text = None
+            if _is_textual(item):
+                try:
+                    text = content.decode(item.encoding)
+                except (LookupError, UnicodeDecodeError):
+                    text = None
+            if text is not None:
+                record["text"] = text
+            else:
+                record["body_b64"] = base64.b64encode(content).decode("ascii")
+        return record
+    failed_url = item.url if isinstance(item, FastioError) and item.url else url
+    return {
+        "url": failed_url,
+        "final_url": None,
+        "status": None,
+        "reason": None,
+        "headers": None,
+        "elapsed": None,
+        "size": None,
+        "error_type": type(item).__name__,
+        "error": str(item),
+    }
