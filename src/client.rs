@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use crate::bridge::FastioFuture;
-use crate::fetch::{request_future, start_all, stream_future, ManyArgs};
+use crate::fetch::{request_future, start_all, stream_future, Count, ManyArgs};
 use crate::fetch_iter::FetchStream;
 use crate::progress::Progress;
 use crate::request::{
@@ -340,14 +340,14 @@ impl ClientSession {
         reason = "mirrors the Python keyword arguments"
     )]
     #[pyo3(signature = (
-        urls, *, concurrency = 100, method = "GET", headers = None,
+        urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
         timeout = TimeoutArg::Default, retries = None, return_exceptions = false, progress = None
     ))]
     fn fetch_all(
         &self,
         py: Python<'_>,
         urls: &Bound<'_, PyAny>,
-        concurrency: i64,
+        concurrency: Count,
         method: &str,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
@@ -373,13 +373,13 @@ impl ClientSession {
         reason = "mirrors the Python keyword arguments"
     )]
     #[pyo3(signature = (
-        urls, *, concurrency = 100, method = "GET", headers = None,
+        urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
         timeout = TimeoutArg::Default, retries = None, return_exceptions = false, progress = None
     ))]
     fn fetch_stream(
         &self,
         urls: &Bound<'_, PyAny>,
-        concurrency: i64,
+        concurrency: Count,
         method: &str,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,

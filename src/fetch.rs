@@ -227,7 +227,7 @@ pub struct Plan {
 /// The arguments `fetch_all` and `fetch_iter` share.
 pub struct ManyArgs<'a, 'py> {
     pub urls: &'a Bound<'py, PyAny>,
-    pub concurrency: i64,
+    pub concurrency: Count,
     pub method: &'a str,
     pub headers: Option<&'a Bound<'py, PyAny>>,
     pub timeout: TimeoutArg,
@@ -246,13 +246,7 @@ impl ManyArgs<'_, '_> {
                 "{what} wants an iterable of URLs, not a single str or bytes; use fetch() for one URL"
             )));
         }
-        if self.concurrency < 1 {
-            return Err(PyValueError::new_err(format!(
-                "concurrency must be at least 1, not {}",
-                self.concurrency
-            )));
-        }
-        let concurrency = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
+        let Count(concurrency) = self.concurrency;
         let iterator = urls.try_iter().map_err(|_| {
             PyTypeError::new_err(format!(
                 "{what} wants an iterable of URLs, not {}",
@@ -283,6 +277,39 @@ impl ManyArgs<'_, '_> {
     }
 }
 
+/// A `concurrency=` argument: an int of at least 1 (else TypeError,
+/// ValueError); one beyond any real limit means "no limit".
+#[derive(Clone, Copy)]
+pub struct Count(pub usize);
+
+impl Count {
+    pub const DEFAULT: Count = Count(100);
+}
+
+impl<'py> FromPyObject<'_, 'py> for Count {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        if value.is_instance_of::<pyo3::types::PyBool>()
+            || !value.is_instance_of::<pyo3::types::PyInt>()
+        {
+            return Err(PyTypeError::new_err(format!(
+                "concurrency must be an int, not {}",
+                type_name(&value)
+            )));
+        }
+        match value.extract::<i64>() {
+            Ok(count) if count >= 1 => Ok(Count(usize::try_from(count).unwrap_or(usize::MAX))),
+            Ok(count) => Err(PyValueError::new_err(format!(
+                "concurrency must be at least 1, not {count}"
+            ))),
+            // Beyond i64: a positive one is as good as unlimited.
+            Err(_) if value.gt(0)? => Ok(Count(usize::MAX)),
+            Err(_) => Err(PyValueError::new_err("concurrency must be at least 1")),
+        }
+    }
+}
+
 /// URLs pulled before the work starts: enough to fill the first requests.
 pub(crate) fn first_pull(concurrency: usize) -> usize {
     FEED_CHUNK.min(concurrency.saturating_mul(2)).max(1)
@@ -292,7 +319,7 @@ pub(crate) fn first_pull(concurrency: usize) -> usize {
 /// Responses come back in input order.
 #[pyfunction]
 #[pyo3(signature = (
-    urls, *, concurrency = 100, method = "GET", headers = None,
+    urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
     timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true,
     progress = None
 ))]
@@ -303,7 +330,7 @@ pub(crate) fn first_pull(concurrency: usize) -> usize {
 pub fn fetch_all(
     py: Python<'_>,
     urls: &Bound<'_, PyAny>,
-    concurrency: i64,
+    concurrency: Count,
     method: &str,
     headers: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,

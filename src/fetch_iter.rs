@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{channel, error::TryRecvError, Receiver};
 use tokio::sync::Notify;
 
 use crate::bridge::{FastioFuture, Feeder, Job, ToPython, Value};
-use crate::fetch::{first_pull, run_requests, ManyArgs, Plan, Requests, UrlFeeder};
+use crate::fetch::{first_pull, run_requests, Count, ManyArgs, Plan, Requests, UrlFeeder};
 use crate::progress::Progress;
 use crate::request::TimeoutArg;
 use crate::response::{Batch, Indexed};
@@ -259,7 +259,7 @@ impl Drop for FetchStream {
 /// The native stream behind `fastio.fetch_iter`, on the shared session.
 #[pyfunction]
 #[pyo3(name = "_fetch_stream", signature = (
-    urls, *, concurrency = 100, method = "GET", headers = None,
+    urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
     timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true,
     progress = None
 ))]
@@ -269,7 +269,7 @@ impl Drop for FetchStream {
 )]
 pub fn fetch_stream(
     urls: &Bound<'_, PyAny>,
-    concurrency: i64,
+    concurrency: Count,
     method: &str,
     headers: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,

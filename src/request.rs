@@ -334,16 +334,7 @@ fn file_parts(files: &Bound<'_, PyAny>) -> PyResult<Vec<Part>> {
 /// Encodes a multipart/form-data body (RFC 7578); returns it with its
 /// Content-Type.
 fn multipart(parts: Vec<Part>) -> (Bytes, String) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    let boundary = format!(
-        "fastio-{:016x}{:08x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos
-    );
+    let boundary = boundary_for(&parts);
     let mut body = Vec::new();
     for part in parts {
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
@@ -365,6 +356,26 @@ fn multipart(parts: Vec<Part>) -> (Bytes, String) {
         Bytes::from(body),
         format!("multipart/form-data; boundary={boundary}"),
     )
+}
+
+/// A boundary that occurs in no part: a body that contained it would end
+/// its part early (RFC 2046 §5.1.1 leaves this to the sender).
+fn boundary_for(parts: &[Part]) -> String {
+    loop {
+        let boundary = format!(
+            "fastio-{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
+        let found = parts.iter().any(|part| {
+            part.body
+                .windows(boundary.len())
+                .any(|window| window == boundary.as_bytes())
+        });
+        if !found {
+            return boundary;
+        }
+    }
 }
 
 /// Resolves `url` against a base URL the way httpx does: a relative URL is
@@ -568,6 +579,96 @@ impl FetchArgs<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Splits a multipart body back into (name, filename, body) per part.
+    fn parts_of(body: &[u8], boundary: &str) -> Vec<(String, Option<String>, Vec<u8>)> {
+        let delimiter = format!("\r\n--{boundary}");
+        let mut text = b"\r\n".to_vec();
+        text.extend_from_slice(body);
+        let mut found = Vec::new();
+        let mut rest: &[u8] = &text;
+        while let Some(start) = find(rest, delimiter.as_bytes()) {
+            rest = &rest[start + delimiter.len()..];
+            if rest.starts_with(b"--") {
+                break;
+            }
+            rest = &rest[2..]; // CRLF after the boundary line
+            let head_end = find(rest, b"\r\n\r\n").unwrap();
+            let head = String::from_utf8(rest[..head_end].to_vec()).unwrap();
+            rest = &rest[head_end + 4..];
+            let end = find(rest, delimiter.as_bytes()).unwrap();
+            let name = head
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let filename = head
+                .split("filename=\"")
+                .nth(1)
+                .map(|text| text.split('"').next().unwrap().to_owned());
+            found.push((name.to_owned(), filename, rest[..end].to_vec()));
+            rest = &rest[end..];
+        }
+        found
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack
+            .windows(needle.len())
+            .position(|window| window == needle)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_parses_or_is_an_invalid_url(text in ".{0,80}") {
+            match parse_url_text(&text) {
+                Ok(url) => {
+                    prop_assert!(matches!(url.scheme(), "http" | "https"));
+                    prop_assert!(url.host_str().is_some_and(|host| !host.is_empty()));
+                }
+                Err(error) => prop_assert_eq!(error.kind, ErrorKind::InvalidUrl),
+            }
+        }
+
+        #[test]
+        fn multipart_bodies_split_back_into_their_parts(
+            fields in proptest::collection::vec(
+                ("[a-z]{1,8}", proptest::option::of("[a-z.]{1,8}"),
+                 proptest::collection::vec(any::<u8>(), 0..200),
+                 any::<bool>()),
+                0..5,
+            )
+        ) {
+            let parts: Vec<Part> = fields
+                .iter()
+                .map(|(name, filename, body, fake)| {
+                    let mut body = body.clone();
+                    if *fake {
+                        // Boundary-like text inside a body must not end the part.
+                        body.extend_from_slice(b"\r\n--fastio-0000000000000000\r\n");
+                    }
+                    Part {
+                        name: name.clone(),
+                        filename: filename.clone(),
+                        content_type: None,
+                        body: Bytes::from(body),
+                    }
+                })
+                .collect();
+            let expected: Vec<_> = parts
+                .iter()
+                .map(|part| (part.name.clone(), part.filename.clone(), part.body.to_vec()))
+                .collect();
+            let (body, content_type) = multipart(parts);
+            let boundary = content_type.split("boundary=").nth(1).unwrap();
+            prop_assert_eq!(parts_of(&body, boundary), expected);
+        }
+    }
 
     #[test]
     fn urls_must_be_absolute_http_or_https() {

@@ -116,6 +116,35 @@ fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_retry_after_value_is_read_or_ignored(text in "[ -~]{0,40}") {
+            let Ok(value) = HeaderValue::from_str(&text) else {
+                return Ok(());
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, value);
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            // Never panics; a number of seconds is read as exactly that.
+            let wait = retry_after(&headers, now);
+            if let Ok(seconds) = text.trim().parse::<u64>() {
+                prop_assert_eq!(wait, Some(Duration::from_secs(seconds)));
+            }
+        }
+
+        #[test]
+        fn backoff_stays_within_its_bounds(attempt in 1_u32..100, millis in 0_u64..10_000) {
+            let retry = RetryPolicy {
+                retries: 100,
+                backoff: Duration::from_millis(millis),
+                max_retry_after: Duration::from_secs(60),
+            };
+            let wait = retry.backoff(attempt);
+            prop_assert!(wait <= MAX_BACKOFF);
+        }
+    }
 
     fn policy(retries: u32) -> RetryPolicy {
         RetryPolicy {

@@ -327,7 +327,7 @@ def fetch(
 def fetch_all(
     urls: Iterable[str],
     *,
-    concurrency: int = 100,
+    concurrency: int = ...,  # 100
     method: str = "GET",
     headers: _HeadersArg = None,
     timeout: _TimeoutArg = ...,
@@ -450,7 +450,7 @@ class _ClientSession:
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
+        concurrency: int = ...,  # 100
         method: str = "GET",
         headers: _HeadersArg = None,
         timeout: _TimeoutArg = ...,
@@ -463,7 +463,7 @@ class _ClientSession:
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
+        concurrency: int = ...,  # 100
         method: str = "GET",
         headers: _HeadersArg = None,
         timeout: _TimeoutArg = ...,
@@ -500,7 +500,7 @@ class _FetchStream:
 def _fetch_stream(
     urls: Iterable[str],
     *,
-    concurrency: int = 100,
+    concurrency: int = ...,  # 100
     method: str = "GET",
     headers: _HeadersArg = None,
     timeout: _TimeoutArg = ...,

@@ -85,6 +85,29 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
         }
         // Accepts, reads the request, never answers.
         "/hang" => std::future::pending::<()>().await,
+        // A valid head, then the body one byte per second.
+        "/slowloris" => {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            for _ in 0..60 {
+                if stream.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        // 100 KB of headers: 1,000 of 100 bytes each.
+        "/huge-headers" => {
+            let mut response = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for number in 0..1000 {
+                response.extend_from_slice(format!("X-Filler-{number:04}: ").as_bytes());
+                response.extend_from_slice(&[b'f'; 84]);
+                response.extend_from_slice(b"\r\n");
+            }
+            response.extend_from_slice(b"Content-Length: 2\r\nConnection: close\r\n\r\nok");
+            let _ = stream.write_all(&response).await;
+            let _ = stream.shutdown().await;
+        }
         _ => {
             let response =
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";

@@ -34,7 +34,9 @@ knowledge):
 Fault routes on ``server.fault_url`` (raw TCP, broken on purpose):
 ``/reset`` (reset instead of an answer), ``/reset-mid-body``,
 ``/short-body`` (Content-Length longer than the body), ``/bad-chunked``,
-``/garbage`` (not HTTP), ``/hang`` (never answers).
+``/garbage`` (not HTTP), ``/hang`` (never answers), ``/slowloris`` (the
+body one byte per second), ``/huge-headers`` (100 KB of headers: 1,000 of
+them).
 
 ``server.request_count(path)`` counts requests per path on both listeners,
 ``server.request_times(path)`` says when each arrived;
