@@ -21,6 +21,7 @@ use crate::asyncio::{
 };
 use crate::errors::FastioError;
 use crate::gather::{self, Gathering};
+use crate::live::LiveFuture;
 use crate::queue::{guard, Completion, LoopQueue};
 
 /// What a finished piece of Rust work hands back, still free of Python.
@@ -234,6 +235,7 @@ impl Inner {
 pub struct FastioFuture {
     inner: Mutex<Inner>,
     blocking: AtomicBool,
+    _live: LiveFuture,
 }
 
 impl FastioFuture {
@@ -281,6 +283,7 @@ impl FastioFuture {
                 extras: None,
             }),
             blocking: AtomicBool::new(false),
+            _live: LiveFuture::new(),
         }
     }
 

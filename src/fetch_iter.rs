@@ -124,7 +124,7 @@ impl FetchStream {
             run_requests(requests, ask, &mut sender).await;
         };
         runtime::spawn(async move {
-            let _ = Abortable::new(work, registration).await;
+            let _ = Abortable::new(crate::live::counted(work), registration).await;
         })?;
         state.stage = Stage::Running { abort };
         Ok(())

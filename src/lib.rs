@@ -11,6 +11,7 @@ mod fetch;
 mod fetch_iter;
 mod gather;
 mod inbox;
+mod live;
 mod probes;
 mod progress;
 mod queue;
@@ -41,6 +42,8 @@ mod _fastio {
     use crate::fetch_iter::{fetch_stream, FetchStream};
     #[pymodule_export]
     use crate::gather::gather;
+    #[pymodule_export]
+    use crate::live::live_counts;
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
     use crate::probes::naive_on_worker;

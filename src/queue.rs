@@ -76,7 +76,10 @@ pub fn guard<Work>(work: Work, registration: AbortRegistration) -> GuardedWork
 where
     Work: Future<Output = Outcome> + Send + 'static,
 {
-    let guarded = Abortable::new(AssertUnwindSafe(work).catch_unwind(), registration);
+    let guarded = Abortable::new(
+        AssertUnwindSafe(crate::live::counted(work)).catch_unwind(),
+        registration,
+    );
     Box::pin(guarded.map(|result| match result {
         Ok(Ok(outcome)) => Some(outcome),
         Ok(Err(payload)) => Some(Err(FastioError::from_panic(payload))),

@@ -39,6 +39,7 @@ __all__ = [
     "__version__",
     "_completed",
     "_fetch_stream",
+    "_live_counts",
     "_on_worker",
     "_panic_on_worker",
     "_start_test_server",
@@ -538,3 +539,6 @@ class _Progress:
     @property
     def bytes(self) -> int:
         """Body bytes received (decoded) by the finished requests."""
+
+def _live_counts() -> tuple[int, int]:
+    """Internal: (fastio awaitables alive, pieces of Rust work alive)."""

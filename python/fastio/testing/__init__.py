@@ -49,9 +49,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastio._fastio import Server, _start_test_server
+from fastio._fastio import Server, _live_counts, _start_test_server
 
-__all__ = ["Server", "serve"]
+__all__ = ["Server", "live_counts", "serve"]
+
+
+def live_counts() -> tuple[int, int]:
+    """(fastio awaitables alive, pieces of fastio's Rust work alive) in this
+    process: a debug counter. Once everything has been awaited, cancelled or
+    dropped (and the garbage collected), both return to their baseline;
+    cancelled work is dropped on a tokio thread shortly after the cancel."""
+    return _live_counts()
 
 
 @contextmanager

@@ -1,0 +1,58 @@
+//! Counters of what is alive, for tests and debugging: fastio awaitables
+//! (Python objects) and pieces of Rust work (futures on the runtime). After
+//! everything is awaited, cancelled or dropped, both return to where they
+//! were; a leak shows as a count that does not.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pyo3::prelude::*;
+
+static FUTURES: AtomicUsize = AtomicUsize::new(0);
+static WORK: AtomicUsize = AtomicUsize::new(0);
+
+/// Held by each fastio awaitable for as long as it exists.
+pub struct LiveFuture(());
+
+impl LiveFuture {
+    pub fn new() -> Self {
+        FUTURES.fetch_add(1, Ordering::Relaxed);
+        Self(())
+    }
+}
+
+impl Drop for LiveFuture {
+    fn drop(&mut self) {
+        FUTURES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Held by a piece of Rust work from when it is made until it is dropped,
+/// finished or aborted.
+struct LiveWork(());
+
+impl Drop for LiveWork {
+    fn drop(&mut self) {
+        WORK.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `work`, counted as live until it is dropped.
+pub fn counted<Work: Future>(work: Work) -> impl Future<Output = Work::Output> {
+    WORK.fetch_add(1, Ordering::Relaxed);
+    let live = LiveWork(());
+    async move {
+        let _live = live;
+        work.await
+    }
+}
+
+/// (fastio awaitables alive, pieces of Rust work alive).
+#[pyfunction]
+#[pyo3(name = "_live_counts")]
+pub fn live_counts() -> (usize, usize) {
+    (
+        FUTURES.load(Ordering::Relaxed),
+        WORK.load(Ordering::Relaxed),
+    )
+}
