@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test test-python test-rust lint format bench clean
+.PHONY: demo test test-python test-rust lint format bench soak loom clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,19 +20,19 @@ demo: $(PY)
 
 ## test: install fastio with its test extras, then run every Rust and Python test
 test: $(PY)
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,dask]'
 	cargo test --quiet
 	$(PY) -m pytest
 
 ## lint: rustfmt, clippy, ruff, mypy --strict and stubtest
 lint: $(PY)
-	$(PIP) install -e '.[lint]'
+	$(PIP) install -e '.[lint,dask]'
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict python/fastio
-	$(PY) -m mypy.stubtest fastio
+	$(PY) -m mypy.stubtest fastio --mypy-config-file pyproject.toml
 
 format: $(PY)
 	cargo fmt
@@ -46,6 +46,16 @@ bench: $(PY)
 	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench]'
 	$(PY) bench/primitives.py --markdown bench/results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
+	$(PY) bench/soak.py --markdown bench/soak-results.md
+
+## soak: only the soak (1,000,000 requests, 100,000 cancelled), into bench/soak-results.md
+soak: $(PY)
+	$(PIP) install .
+	$(PY) bench/soak.py --markdown bench/soak-results.md
+
+## loom: the completion inbox's wake-up protocol under the loom model checker
+loom:
+	RUSTFLAGS="--cfg fastio_loom" cargo test --release --lib --target-dir target/loom loom_tests
 
 clean:
 	rm -rf $(VENV) target bench/pingpong python/fastio/*.so
