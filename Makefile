@@ -43,10 +43,11 @@ format: $(PY)
 ## run the benchmarks (primitives, then HTTP against nginx and the peers);
 ## the tables are printed and written to bench/results.md and bench/http-results.md
 bench: $(PY)
-	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench]'
+	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench,dask]'
 	$(PY) bench/primitives.py --markdown bench/results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md
+	$(PY) bench/dask_bench.py --markdown bench/dask-results.md
 
 ## soak: only the soak (1,000,000 requests, 100,000 cancelled), into bench/soak-results.md
 soak: $(PY)

@@ -1,0 +1,77 @@
+"""nginx for the benchmarks: one worker on 127.0.0.1, serving a 12-byte
+body at /small, 1 MB at /1mb and 100 MB at /100mb; installed with apt-get
+if missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+SMALL_BODY = "hello world\n"  # 12 bytes
+
+
+def ensure_nginx() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "nginx-light"], check=True)
+    return "/usr/sbin/nginx"
+
+
+def start_nginx(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    nginx = ensure_nginx()
+    folder.chmod(0o755)  # nginx's worker runs as an unprivileged user
+    (folder / "www").mkdir(mode=0o755)
+    (folder / "www" / "1mb").write_bytes(os.urandom(1024 * 1024))
+    with (folder / "www" / "100mb").open("wb") as big:
+        chunk = os.urandom(1024 * 1024)
+        for _ in range(100):
+            big.write(chunk)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = folder / "nginx.conf"
+    config.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {folder}/www;
+        location = /small {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}
+    }}
+}}
+"""
+    )
+    for served in (folder / "www").iterdir():
+        served.chmod(0o644)
+    process = subprocess.Popen([nginx, "-c", str(config), "-p", str(folder)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}"
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("nginx did not start")
