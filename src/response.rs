@@ -17,6 +17,10 @@ use crate::bridge::{FastioFuture, ToPython, ToPythonItems};
 use crate::errors::{exception_class, FastioError};
 use crate::stream::{BodyStream, READ_SIZE};
 
+/// Bodies up to this size are copied into `bytes` when the Response is
+/// made; larger ones on first use of `content`.
+const EAGER_BODY: usize = 64 * 1024;
+
 /// What one HTTP exchange produced, free of Python.
 #[derive(Debug)]
 pub struct ResponseData {
@@ -52,6 +56,16 @@ impl ResponseData {
             .into_iter()
             .map(|earlier| earlier.into_response(py))
             .collect::<PyResult<Vec<_>>>()?;
+        // A small body becomes `bytes` now, while the results are converted
+        // slice by slice between other callbacks, rather than all at once
+        // when a caller walks a whole fetch_all result reading `content`.
+        let content = PyOnceLock::new();
+        let body = if stream.is_none() && self.body.len() <= EAGER_BODY {
+            let _ = content.set(py, PyBytes::new(py, &self.body).unbind());
+            None
+        } else {
+            Some(self.body)
+        };
         Py::new(
             py,
             Response {
@@ -62,8 +76,8 @@ impl ResponseData {
                 url: self.url,
                 request_url: self.request_url,
                 elapsed: self.elapsed.as_secs_f64(),
-                body: Mutex::new(Some(self.body)),
-                content: PyOnceLock::new(),
+                body: Mutex::new(body),
+                content,
                 history,
                 index: self.index,
                 stream,
@@ -89,7 +103,8 @@ pub struct Response {
     url: String,
     request_url: String,
     elapsed: f64,
-    /// Moved into `content` on first access: the bytes are copied once.
+    /// Moved into `content` on first access (large bodies) or at once
+    /// (small ones): the bytes are copied once.
     body: Mutex<Option<Bytes>>,
     content: PyOnceLock<Py<PyBytes>>,
     history: Vec<Py<Response>>,
