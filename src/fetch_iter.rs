@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::future::{AbortHandle, Abortable};
+use futures::FutureExt;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{channel, error::TryRecvError, Receiver};
@@ -17,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::bridge::{FastioFuture, Feeder, Job, ToPython, Value};
 use crate::fetch::{first_pull, run_requests, Count, ManyArgs, Plan, Requests, UrlFeeder};
+use crate::live::LiveWork;
 use crate::progress::Progress;
 use crate::request::TimeoutArg;
 use crate::response::{Batch, Indexed};
@@ -123,9 +125,8 @@ impl FetchStream {
             let mut sender = sender;
             run_requests(requests, ask, &mut sender).await;
         };
-        runtime::spawn(async move {
-            let _ = Abortable::new(crate::live::counted(work), registration).await;
-        })?;
+        let live = LiveWork::new();
+        runtime::spawn(Abortable::new(work, registration).map(move |_| drop(live)))?;
         state.stage = Stage::Running { abort };
         Ok(())
     }

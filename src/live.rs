@@ -3,7 +3,6 @@
 //! everything is awaited, cancelled or dropped, both return to where they
 //! were; a leak shows as a count that does not.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::prelude::*;
@@ -28,22 +27,21 @@ impl Drop for LiveFuture {
 }
 
 /// Held by a piece of Rust work from when it is made until it is dropped,
-/// finished or aborted.
-struct LiveWork(());
+/// finished or aborted. Zero-sized: held in the closure of a `map` around
+/// the work, it adds nothing to the work's size (an `async` block around
+/// the work would hold it twice).
+pub struct LiveWork(());
+
+impl LiveWork {
+    pub fn new() -> Self {
+        WORK.fetch_add(1, Ordering::Relaxed);
+        Self(())
+    }
+}
 
 impl Drop for LiveWork {
     fn drop(&mut self) {
         WORK.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// `work`, counted as live until it is dropped.
-pub fn counted<Work: Future>(work: Work) -> impl Future<Output = Work::Output> {
-    WORK.fetch_add(1, Ordering::Relaxed);
-    let live = LiveWork(());
-    async move {
-        let _live = live;
-        work.await
     }
 }
 

@@ -28,6 +28,7 @@ use crate::bridge::{FastioFuture, GuardedWork, Outcome, ToPythonItems};
 use crate::errors::FastioError;
 use crate::gather;
 use crate::inbox::Inbox;
+use crate::live::LiveWork;
 use crate::runtime;
 
 /// Results converted per loop callback; the rest wait for the next callback
@@ -76,14 +77,15 @@ pub fn guard<Work>(work: Work, registration: AbortRegistration) -> GuardedWork
 where
     Work: Future<Output = Outcome> + Send + 'static,
 {
-    let guarded = Abortable::new(
-        AssertUnwindSafe(crate::live::counted(work)).catch_unwind(),
-        registration,
-    );
-    Box::pin(guarded.map(|result| match result {
-        Ok(Ok(outcome)) => Some(outcome),
-        Ok(Err(payload)) => Some(Err(FastioError::from_panic(payload))),
-        Err(_aborted) => None,
+    let guarded = Abortable::new(AssertUnwindSafe(work).catch_unwind(), registration);
+    let live = LiveWork::new();
+    Box::pin(guarded.map(move |result| {
+        drop(live);
+        match result {
+            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Err(payload)) => Some(Err(FastioError::from_panic(payload))),
+            Err(_aborted) => None,
+        }
     }))
 }
 
