@@ -136,7 +136,8 @@ async def test_results_arrive_in_batches(server: Server) -> None:
     responses._stream = Counting()  # type: ignore[assignment]
     count = len([response async for response in responses])
     assert count == 3000
-    assert calls < count / 4, calls
+    # About one batch per six to eight responses here; a third leaves room.
+    assert calls < count / 3, calls
 
 
 async def test_cancelling_the_consumer_frees_connections(server: Server) -> None:
