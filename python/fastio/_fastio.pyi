@@ -260,15 +260,36 @@ class Response:
         256 KiB), or of exactly ``chunk_size`` bytes (the last may be
         shorter). A streamed body can be iterated once
         (:class:`fastio.StreamConsumed` after); an in-memory one any number
-        of times."""
+        of times.
+
+        Example::
+
+            async with client.stream("GET", url) as response:
+                async for piece in response.aiter_bytes():
+                    sink.write(piece)
+        """
     def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """Async iterator over the body as text, decoded incrementally with
         :attr:`encoding`; undecodable bytes become U+FFFD."""
     def aiter_lines(self) -> AsyncIterator[str]:
-        """Async iterator over the body's lines, without their endings."""
+        """Async iterator over the body's lines, without their endings.
+
+        Example::
+
+            async with client.stream("GET", url + "/events.ndjson") as response:
+                async for line in response.aiter_lines():
+                    handle(json.loads(line))
+        """
     def aread(self) -> FastioFuture[bytes]:
         """Reads the rest of a streamed body and keeps it as :attr:`content`;
-        returns the body (at once when it is already in memory)."""
+        returns the body (at once when it is already in memory).
+
+        Example::
+
+            async with client.stream("GET", url) as response:
+                if response.ok:
+                    data = (await response.aread(), response.json())[1]
+        """
     def aclose(self) -> FastioFuture[None]:
         """Closes a streamed body and releases its connection; a no-op for
         other responses and for bodies already read to the end."""

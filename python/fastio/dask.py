@@ -138,6 +138,11 @@ def fetch_all(
     default the current client, or else a new ``LocalCluster`` of worker
     processes on this machine. The result computes on the default client
     (``.compute()``, ``.to_parquet()``); a client made here becomes it.
+
+    Example::
+
+        frame = fastio.dask.fetch_all(urls, partition_size=20_000, timeout=10)
+        failed = frame[frame["error"].notna()].compute()
     """
     if partition_size < 1:
         raise ValueError(f"partition_size must be at least 1, not {partition_size}")

@@ -52,6 +52,11 @@ def result_record(
     failed with. ``url`` is the URL as given, when the item does not carry
     it. With ``body``, a textual body that decodes is included as ``text``,
     any other as ``body_b64``.
+
+    Example::
+
+        record = result_record(await fastio.fetch(url))
+        assert record["status"] == 200 and record["error"] is None
     """
     if isinstance(item, Response):
         record: dict[str, Any] = {

@@ -58,7 +58,15 @@ def live_counts() -> tuple[int, int]:
     """(fastio awaitables alive, pieces of fastio's Rust work alive) in this
     process: a debug counter. Once everything has been awaited, cancelled or
     dropped (and the garbage collected), both return to their baseline;
-    cancelled work is dropped on a tokio thread shortly after the cancel."""
+    cancelled work is dropped on a tokio thread shortly after the cancel.
+
+    Example::
+
+        before = fastio.testing.live_counts()
+        await run_my_crawler()
+        gc.collect()
+        assert fastio.testing.live_counts() == before
+    """
     return _live_counts()
 
 
