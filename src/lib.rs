@@ -11,6 +11,7 @@ mod fetch;
 mod fetch_iter;
 mod gather;
 mod inbox;
+mod large;
 mod live;
 mod probes;
 mod progress;

@@ -115,24 +115,32 @@ pub struct Response {
 
 impl Response {
     /// The body, if it is in memory: always, unless streamed and not read.
-    fn loaded_content<'py>(&self, py: Python<'py>) -> Option<&Bound<'py, PyBytes>> {
+    fn loaded_content<'py>(&self, py: Python<'py>) -> PyResult<Option<&Bound<'py, PyBytes>>> {
         if self.stream.is_some() {
-            return self.content.get(py).map(|content| content.bind(py));
+            return Ok(self.content.get(py).map(|content| content.bind(py)));
         }
-        let content = self.content.get_or_init(py, || {
+        let content = self.content.get_or_try_init(py, || {
             let body = self
                 .body
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .take()
+                .clone()
                 .unwrap_or_default();
-            PyBytes::new(py, &body).unbind()
-        });
-        Some(content.bind(py))
+            // A failed allocation raises MemoryError and keeps the body.
+            let copied = crate::large::bytes_object(py, &[&body])?;
+            drop(
+                self.body
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+            Ok::<_, PyErr>(copied.unbind())
+        })?;
+        Ok(Some(content.bind(py)))
     }
 
     fn content_bytes<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyBytes>> {
-        self.loaded_content(py).ok_or_else(|| {
+        self.loaded_content(py)?.ok_or_else(|| {
             stream_error(
                 py,
                 "ResponseNotRead",

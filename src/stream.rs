@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::FutureExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 use tokio::sync::Mutex;
 
 use crate::bridge::{FastioFuture, Job, ToPython, Value};
@@ -143,11 +142,11 @@ impl BodyReader {
 
     async fn read_to_end(&mut self) -> Result<Vec<Bytes>, FastioError> {
         let expected = self.response.content_length().unwrap_or(0);
-        let mut whole = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+        let mut whole = crate::large::buffer(usize::try_from(expected).unwrap_or(0));
         while let Some(piece) = self.next_piece().await? {
             whole.extend_from_slice(&piece);
         }
-        Ok(vec![whole.freeze()])
+        Ok(vec![Bytes::from(whole)])
     }
 
     fn done(&self) -> bool {
@@ -313,15 +312,8 @@ impl ToPython for Pieces {
         if self.pieces.is_empty() && !self.whole {
             return Err(PyStopAsyncIteration::new_err(()));
         }
-        let total = self.pieces.iter().map(Bytes::len).sum();
-        let bytes = PyBytes::new_with(py, total, |buffer| {
-            let mut offset = 0;
-            for piece in &self.pieces {
-                buffer[offset..offset + piece.len()].copy_from_slice(piece);
-                offset += piece.len();
-            }
-            Ok(())
-        })?;
+        let pieces: Vec<&[u8]> = self.pieces.iter().map(|piece| &piece[..]).collect();
+        let bytes = crate::large::bytes_object(py, &pieces)?;
         match &self.keep_in {
             Some(response) => Ok(response.get().keep_content(py, bytes).into_any()),
             None => Ok(bytes.into_any().unbind()),

@@ -7,7 +7,7 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use http::header::{
     HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
@@ -266,7 +266,7 @@ async fn read(opened: Opened, limit: Option<u64>) -> Result<ResponseData, Fastio
     let method = data.method.as_str();
     let expected = response.content_length().unwrap_or(0);
     let mut first: Option<Bytes> = None;
-    let mut buffer: Option<BytesMut> = None;
+    let mut buffer: Option<Vec<u8>> = None;
     let mut received: u64 = 0;
     while let Some(chunk) = response
         .chunk()
@@ -282,7 +282,7 @@ async fn read(opened: Opened, limit: Option<u64>) -> Result<ResponseData, Fastio
             (None, None) => first = Some(chunk),
             (None, Some(earlier)) => {
                 let capacity = usize::try_from(expected.max(received)).unwrap_or(0);
-                let mut joined = BytesMut::with_capacity(capacity);
+                let mut joined = crate::large::buffer(capacity);
                 joined.extend_from_slice(&earlier);
                 joined.extend_from_slice(&chunk);
                 buffer = Some(joined);
@@ -291,7 +291,7 @@ async fn read(opened: Opened, limit: Option<u64>) -> Result<ResponseData, Fastio
     }
     drop(slots);
     data.body = match (buffer, first) {
-        (Some(buffer), _) => buffer.freeze(),
+        (Some(buffer), _) => Bytes::from(buffer),
         // A small body is usually a slice of hyper's read buffer, which it
         // would keep alive whole: copy it out (measured: ~5 KB held per
         // 12-byte response otherwise).
