@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import textwrap
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -29,3 +34,23 @@ async def open_connections_settle(server: Any, at_most: int, within: float = 5) 
         await asyncio.sleep(0.02)
     count: int = server.open_connections
     return count
+
+
+def open_fds() -> int:
+    """File descriptors open in this process (Linux: /proc)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def run_script(
+    source: str, *, env: Mapping[str, str] | None = None, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``source`` (dedented) in a fresh interpreter, with ``env`` added
+    to this process's environment; returns it finished, output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )

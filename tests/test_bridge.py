@@ -7,9 +7,6 @@ import asyncio
 import contextvars
 import gc
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import warnings
@@ -19,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from helpers import open_fds, run_script
 
 import fastio
 from fastio import _fastio
@@ -254,10 +252,6 @@ def test_a_forked_child_gets_a_working_runtime() -> None:
     assert asyncio.run(awaited(fastio.sleep(0.01, "parent"))) == "parent"
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc to count fds")
 def test_the_wake_fd_is_closed_with_its_loop() -> None:
     asyncio.run(awaited(fastio.sleep(0.001)))
@@ -297,16 +291,6 @@ async def test_a_cancelled_future_releases_its_references() -> None:
     del pending
     gc.collect()
     assert future_ref() is None
-
-
-def run_script(source: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_interpreter_exit_with_pending_work_neither_hangs_nor_crashes() -> None:

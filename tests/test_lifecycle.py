@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from conftest import LOOP_FACTORIES
-from helpers import cancel_and_time, open_connections_settle
+from helpers import cancel_and_time, open_connections_settle, open_fds, run_script
 
 import fastio
 from fastio._fastio import Server
@@ -146,15 +146,8 @@ else:
 NOISE = ("Task was destroyed", "Unclosed", "panicked", "Exception ignored", "Traceback")
 
 
-def script(source: str, loop: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", PRELUDE + textwrap.dedent(source)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "FASTIO_TEST_LOOP": loop},
-    )
+def script(source: str, loop: str) -> subprocess.CompletedProcess[str]:
+    return run_script(PRELUDE + textwrap.dedent(source), env={"FASTIO_TEST_LOOP": loop}, timeout=60)
 
 
 @pytest.mark.parametrize("loop", sorted(LOOP_FACTORIES))
@@ -295,10 +288,6 @@ def test_four_threads_each_with_its_own_loop(server: Server) -> None:
 def resident_mib() -> float:
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def threads_alive() -> int:
