@@ -13,7 +13,7 @@ use futures::future::{AbortHandle, Abortable};
 use futures::FutureExt;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
-use tokio::sync::mpsc::{channel, error::TryRecvError, Receiver};
+use tokio::sync::mpsc::{channel, error::TryRecvError, Receiver, Sender};
 use tokio::sync::Notify;
 
 use crate::bridge::{FastioFuture, Feeder, Job, ToPython, Value};
@@ -36,8 +36,9 @@ struct Wanted {
 }
 
 enum Stage {
-    /// Not started: nothing pulled, no request sent.
-    Ready(Requests),
+    /// Not started: nothing pulled, no request sent. The task will take
+    /// the requests and the sending end of the results.
+    Ready(Requests, Sender<Indexed>),
     Running {
         abort: AbortHandle,
     },
@@ -54,8 +55,6 @@ struct State {
 pub struct FetchStream {
     state: Mutex<State>,
     results: Arc<tokio::sync::Mutex<Receiver<Indexed>>>,
-    /// Kept until started: the task takes it.
-    sender: Mutex<Option<tokio::sync::mpsc::Sender<Indexed>>>,
     wanted: Arc<Wanted>,
     concurrency: usize,
 }
@@ -76,16 +75,18 @@ impl FetchStream {
         let (sender, receiver) = channel(concurrency.min(BATCH));
         Ok(Self {
             state: Mutex::new(State {
-                stage: Stage::Ready(Requests {
-                    input,
-                    concurrency,
-                    stop_on_failure: !return_exceptions,
-                    counts,
-                }),
+                stage: Stage::Ready(
+                    Requests {
+                        input,
+                        concurrency,
+                        stop_on_failure: !return_exceptions,
+                        counts,
+                    },
+                    sender,
+                ),
                 feeder: Some(feeder),
             }),
             results: Arc::new(tokio::sync::Mutex::new(receiver)),
-            sender: Mutex::new(Some(sender)),
             wanted: Arc::new(Wanted::default()),
             concurrency,
         })
@@ -97,20 +98,13 @@ impl FetchStream {
 
     /// Pulls the first URLs and starts the task.
     fn start(&self, py: Python<'_>, state: &mut State) -> PyResult<()> {
-        if !matches!(state.stage, Stage::Ready(_)) {
+        if !matches!(state.stage, Stage::Ready(..)) {
             return Ok(());
         }
         if let Some(feeder) = state.feeder.as_mut() {
             feeder.feed(py, first_pull(self.concurrency))?;
         }
-        let Stage::Ready(requests) = std::mem::replace(&mut state.stage, Stage::Closed) else {
-            return Ok(());
-        };
-        let Some(sender) = self
-            .sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        let Stage::Ready(requests, mut sender) = std::mem::replace(&mut state.stage, Stage::Closed)
         else {
             return Ok(());
         };
@@ -121,10 +115,7 @@ impl FetchStream {
             true
         };
         let (abort, registration) = AbortHandle::new_pair();
-        let work = async move {
-            let mut sender = sender;
-            run_requests(requests, ask, &mut sender).await;
-        };
+        let work = async move { run_requests(requests, ask, &mut sender).await };
         let live = LiveWork::new();
         runtime::spawn(Abortable::new(work, registration).map(move |_| drop(live)))?;
         state.stage = Stage::Running { abort };
@@ -226,12 +217,6 @@ impl FetchStream {
             abort.abort();
         }
         drop(feeder);
-        drop(
-            self.sender
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -154,17 +154,11 @@ impl Response {
 
     /// Keeps `content`, read from the stream, as the body; returns the body.
     pub fn keep_content(&self, py: Python<'_>, content: Bound<'_, PyBytes>) -> Py<PyBytes> {
-        match self.content.set(py, content.unbind()) {
-            Ok(()) => self
-                .content
-                .get(py)
-                .map_or_else(|| PyBytes::new(py, b"").unbind(), |kept| kept.clone_ref(py)),
-            // Read twice (two aread() at once): the first one stays.
-            Err(content) => self
-                .content
-                .get(py)
-                .map_or(content, |kept| kept.clone_ref(py)),
-        }
+        // Read twice (two aread() at once): the first one stays.
+        let _ = self.content.set(py, content.clone().unbind());
+        self.content
+            .get(py)
+            .map_or_else(|| content.unbind(), |kept| kept.clone_ref(py))
     }
 
     fn stream_for_reading(&self, py: Python<'_>) -> PyResult<Option<&BodyStream>> {

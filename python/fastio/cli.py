@@ -259,7 +259,7 @@ def non_negative_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
+    if not 0 < value < float("inf"):  # NaN too: no comparison holds
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return value
 
