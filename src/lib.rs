@@ -10,6 +10,7 @@ mod errors;
 mod fetch;
 mod fetch_iter;
 mod gather;
+mod headers;
 mod inbox;
 mod large;
 mod live;
@@ -44,6 +45,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::gather::gather;
     #[pymodule_export]
+    use crate::headers::Headers;
+    #[pymodule_export]
     use crate::live::live_counts;
     #[cfg(feature = "bench-baseline")]
     #[pymodule_export]
@@ -53,7 +56,7 @@ mod _fastio {
     #[pymodule_export]
     use crate::progress::Progress;
     #[pymodule_export]
-    use crate::response::{ByteIterator, Headers, Response};
+    use crate::response::{ByteIterator, Response};
     #[pymodule_export]
     use crate::sleep::sleep;
     #[pymodule_export]

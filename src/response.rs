@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, Method, StatusCode, Version};
-use pyo3::exceptions::{PyKeyError, PyLookupError, PyStopAsyncIteration, PyValueError};
+use http::{Method, StatusCode, Version};
+use pyo3::exceptions::{PyLookupError, PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -15,6 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use crate::asyncio::module_attr;
 use crate::bridge::{FastioFuture, ToPython, ToPythonItems};
 use crate::errors::{exception_class, FastioError};
+use crate::headers::{HeaderList, Headers};
 use crate::stream::{BodyStream, READ_SIZE};
 
 /// Bodies up to this size are copied into `bytes` when the Response is
@@ -27,7 +28,7 @@ pub struct ResponseData {
     pub method: Method,
     pub status: StatusCode,
     pub version: Version,
-    pub headers: HeaderMap,
+    pub headers: HeaderList,
     /// The URL of this response (after redirects, for the final one).
     pub url: String,
     /// The URL as the caller gave it.
@@ -69,10 +70,10 @@ impl ResponseData {
         Py::new(
             py,
             Response {
-                method: self.method.to_string(),
+                method: self.method,
                 status: self.status,
                 version: self.version,
-                headers: Py::new(py, Headers { map: self.headers })?,
+                headers: self.headers,
                 url: self.url,
                 request_url: self.request_url,
                 elapsed: self.elapsed.as_secs_f64(),
@@ -96,10 +97,10 @@ impl ToPython for ResponseData {
 /// streamed when it comes from `Client.stream()`.
 #[pyclass(frozen, module = "fastio._fastio")]
 pub struct Response {
-    method: String,
+    method: Method,
     status: StatusCode,
     version: Version,
-    headers: Py<Headers>,
+    headers: HeaderList,
     url: String,
     request_url: String,
     elapsed: f64,
@@ -152,6 +153,11 @@ impl Response {
         })
     }
 
+    /// The headers, packed.
+    pub fn header_list(&self) -> &HeaderList {
+        &self.headers
+    }
+
     /// Keeps `content`, read from the stream, as the body; returns the body.
     pub fn keep_content(&self, py: Python<'_>, content: Bound<'_, PyBytes>) -> Py<PyBytes> {
         // Read twice (two aread() at once): the first one stays.
@@ -183,8 +189,8 @@ impl Response {
 
     /// The charset named by Content-Type, if any.
     fn charset(&self) -> Option<String> {
-        let headers = self.headers.get().map.get(CONTENT_TYPE)?;
-        let text = headers.to_str().ok()?;
+        let value = self.headers.get(CONTENT_TYPE.as_str())?;
+        let text = std::str::from_utf8(value).ok()?;
         text.split(';').skip(1).find_map(|parameter| {
             let (name, value) = parameter.split_once('=')?;
             name.trim()
@@ -209,8 +215,8 @@ impl Response {
     }
 
     #[getter]
-    fn headers(&self, py: Python<'_>) -> Py<Headers> {
-        self.headers.clone_ref(py)
+    fn headers(slf: Bound<'_, Self>) -> Headers {
+        Headers::of(slf.unbind())
     }
 
     /// The final URL, after redirects.
@@ -227,7 +233,7 @@ impl Response {
 
     #[getter]
     fn method(&self) -> &str {
-        &self.method
+        self.method.as_str()
     }
 
     /// "HTTP/1.1", "HTTP/2", ...
@@ -450,147 +456,6 @@ impl ByteIterator {
         }
         let piece = PyBytes::new(py, &content[start..end]);
         Ok(FastioFuture::finished(piece.into_any().unbind()))
-    }
-}
-
-/// Response headers: a read-only, case-insensitive mapping. A name sent
-/// several times maps to its values joined with ", "; ``get_list`` gives
-/// them apart and ``multi_items`` gives every pair as sent.
-#[pyclass(frozen, mapping, module = "fastio._fastio")]
-pub struct Headers {
-    map: HeaderMap,
-}
-
-/// Header bytes as text: UTF-8 where valid, else Latin-1 (HTTP's own).
-fn header_text(value: &[u8]) -> String {
-    match std::str::from_utf8(value) {
-        Ok(text) => text.to_owned(),
-        Err(_) => value.iter().map(|&byte| char::from(byte)).collect(),
-    }
-}
-
-impl Headers {
-    fn joined(&self, name: &str) -> Option<String> {
-        let mut values = self.map.get_all(name).iter().peekable();
-        values.peek()?;
-        Some(
-            values
-                .map(|value| header_text(value.as_bytes()))
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.map.keys().map(http::HeaderName::as_str).collect()
-    }
-}
-
-#[pymethods]
-impl Headers {
-    fn __getitem__(&self, name: &str) -> PyResult<String> {
-        self.joined(name)
-            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))
-    }
-
-    fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
-        name.extract::<String>()
-            .is_ok_and(|name| self.map.contains_key(name.as_str()))
-    }
-
-    fn __len__(&self) -> usize {
-        self.map.keys_len()
-    }
-
-    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(PyList::new(py, self.names())?
-            .try_iter()?
-            .into_any()
-            .unbind())
-    }
-
-    /// The value of `name` (values sent several times joined with ", "), or `default`.
-    #[pyo3(signature = (name, default = None))]
-    fn get(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        match self.joined(name) {
-            Some(value) => Ok(PyString::new(py, &value).into_any().unbind()),
-            None => Ok(default.unwrap_or_else(|| py.None())),
-        }
-    }
-
-    /// Every value of `name`, in the order sent; [] if it was not sent.
-    fn get_list(&self, name: &str) -> Vec<String> {
-        self.map
-            .get_all(name)
-            .iter()
-            .map(|value| header_text(value.as_bytes()))
-            .collect()
-    }
-
-    /// The distinct names, lower-case.
-    fn keys(&self) -> Vec<&str> {
-        self.names()
-    }
-
-    fn values(&self) -> Vec<String> {
-        self.names()
-            .into_iter()
-            .filter_map(|name| self.joined(name))
-            .collect()
-    }
-
-    /// (name, joined value) for each distinct name.
-    fn items(&self) -> Vec<(&str, String)> {
-        self.names()
-            .into_iter()
-            .filter_map(|name| Some((name, self.joined(name)?)))
-            .collect()
-    }
-
-    /// Every (name, value) pair as sent, repeated names included.
-    fn multi_items(&self) -> Vec<(&str, String)> {
-        self.map
-            .iter()
-            .map(|(name, value)| (name.as_str(), header_text(value.as_bytes())))
-            .collect()
-    }
-
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let py = other.py();
-        let mine = PyDict::new(py);
-        for (name, value) in self.items() {
-            mine.set_item(name, value)?;
-        }
-        let theirs = match other.cast::<Headers>() {
-            Ok(headers) => {
-                let dict = PyDict::new(py);
-                for (name, value) in headers.get().items() {
-                    dict.set_item(name, value)?;
-                }
-                dict.into_any()
-            }
-            Err(_) => match other.cast::<PyDict>() {
-                Ok(dict) => {
-                    let lowered = PyDict::new(py);
-                    for (name, value) in dict.iter() {
-                        let name: String = name.extract()?;
-                        lowered.set_item(name.to_ascii_lowercase(), value)?;
-                    }
-                    lowered.into_any()
-                }
-                Err(_) => return Ok(false),
-            },
-        };
-        mine.eq(theirs)
-    }
-
-    fn __repr__(&self) -> String {
-        let pairs: Vec<String> = self
-            .multi_items()
-            .into_iter()
-            .map(|(name, value)| format!("({name:?}, {value:?})"))
-            .collect();
-        format!("Headers([{}])", pairs.join(", "))
     }
 }
 
