@@ -36,6 +36,18 @@ use pyo3::prelude::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc keeps freed memory for 10 ms by default before giving it back
+/// to the OS, and a freed 100 MB body buffer then still counted when the
+/// next one arrived (peak RSS 356–364 MiB against 255–262 MiB with
+/// immediate purging; same req/s at concurrency 1,000).
+fn purge_freed_memory_at_once() {
+    // `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (v2 and v3);
+    // the -sys crate names only some of the options.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets one of mimalloc's global options; safe at any time.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+}
+
 #[pymodule]
 mod _fastio {
     use super::*;
@@ -73,6 +85,7 @@ mod _fastio {
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        crate::purge_freed_memory_at_once();
         crate::runtime::install_fork_handler()
     }
 }

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import cancel_and_time, open_connections_settle
+from helpers import cancel_and_time, open_connections_settle, run_script
 
 import fastio
 from fastio._fastio import Server
@@ -177,3 +177,39 @@ def test_works_under_uvloop_and_the_default_loop(run_on_each_loop, server: Serve
         return [len(response.content) for response in responses]
 
     assert run_on_each_loop(main) == list(range(200))
+
+
+REPEATED_LARGE_BODY = """
+import asyncio, os, resource
+import fastio, fastio.testing
+
+async def main():
+    size = int(os.environ["BODY_SIZE"])
+    with fastio.testing.serve() as server:
+        for _ in range(int(os.environ["FETCHES"])):
+            responses = await fastio.fetch_all([f"{server.url}/bytes/{size}"])
+            assert len(responses[0].content) == size
+            del responses
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+
+asyncio.run(main())
+"""
+
+
+def peak_rss_fetching(size: int, times: int) -> int:
+    """Peak RSS in MiB of a fresh process fetching one body `times` times."""
+    done = run_script(
+        REPEATED_LARGE_BODY, env={"BODY_SIZE": str(size), "FETCHES": str(times)}, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+@pytest.mark.timeout(180)
+def test_a_freed_large_body_is_given_back_before_the_next_one() -> None:
+    # Each 50 MB body lives twice at its peak (the Rust buffer, then the
+    # bytes object); a freed one kept by the allocator would add 50 MB or
+    # more on the following fetches.
+    once = peak_rss_fetching(50_000_000, 1)
+    five_times = peak_rss_fetching(50_000_000, 5)
+    assert five_times < once + 30, (once, five_times)
