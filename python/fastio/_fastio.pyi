@@ -176,7 +176,9 @@ class Headers:
 
     A name sent several times maps to its values joined with ``", "``;
     :meth:`get_list` gives them apart and :meth:`multi_items` gives every
-    pair as sent. Names come back lower-case.
+    pair as sent (a name's values together, names in the order first
+    received). Names come back lower-case. It is a view on its Response,
+    made each time ``response.headers`` is read.
 
     Example::
 
@@ -227,7 +229,7 @@ class Response:
         """The standard reason phrase of the status ("OK", "Not Found"), or ""."""
     @property
     def headers(self) -> Headers:
-        """The response headers."""
+        """The response headers (a new view on them at each read)."""
     @property
     def url(self) -> str:
         """The final URL, after redirects."""
