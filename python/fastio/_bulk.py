@@ -168,8 +168,8 @@ def fetch_all(
     ETA), fed from counters kept in Rust; ``total`` is its total when
     ``urls`` has no ``len()``.
 
-    The whole batch is one Rust task; the results come back to the event
-    loop in one batch.
+    The whole batch is one Rust task; when it ends, the results come back
+    to the event loop in slices of 64 between other callbacks.
 
     Example::
 

@@ -373,8 +373,8 @@ def fetch_all(
     when the request does, not while it waits for a free slot; ``retries``
     as for :func:`fetch`. Each Response has ``.index``.
 
-    The whole batch is one Rust task; the results come back to the event
-    loop in one batch.
+    The whole batch is one Rust task; when it ends, the results come back
+    to the event loop in slices of 64 between other callbacks.
 
     Example::
 
