@@ -110,6 +110,15 @@ impl Headers {
         self.response.get().header_list()
     }
 
+    /// {name: joined value}, as `dict(headers)` gives.
+    fn joined_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, value) in self.items() {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict)
+    }
+
     fn joined(&self, name: &str) -> Option<String> {
         let mut values = self.list().get_all(name).peekable();
         values.peek()?;
@@ -186,18 +195,9 @@ impl Headers {
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         let py = other.py();
-        let mine = PyDict::new(py);
-        for (name, value) in self.items() {
-            mine.set_item(name, value)?;
-        }
+        let mine = self.joined_dict(py)?;
         let theirs = match other.cast::<Headers>() {
-            Ok(headers) => {
-                let dict = PyDict::new(py);
-                for (name, value) in headers.get().items() {
-                    dict.set_item(name, value)?;
-                }
-                dict.into_any()
-            }
+            Ok(headers) => headers.get().joined_dict(py)?.into_any(),
             Err(_) => match other.cast::<PyDict>() {
                 Ok(dict) => {
                     let lowered = PyDict::new(py);
