@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -454,8 +455,7 @@ pub(crate) async fn run_requests(
                 break;
             };
             match request {
-                Ok(spec) => running.push(async move {
-                    let result = transport::execute(spec).await;
+                Ok(spec) => running.push(transport::execute(spec).map(move |result| {
                     (
                         index,
                         result.map(|data| ResponseData {
@@ -463,7 +463,7 @@ pub(crate) async fn run_requests(
                             ..data
                         }),
                     )
-                }),
+                })),
                 Err(invalid) => {
                     let result = (index, Err(invalid));
                     if let Some(counts) = &counts {
