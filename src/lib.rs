@@ -58,6 +58,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::response::{ByteIterator, Response};
     #[pymodule_export]
+    use crate::runtime::configure_runtime;
+    #[pymodule_export]
     use crate::sleep::sleep;
     #[pymodule_export]
     use crate::testing::{start_test_server, Server};
