@@ -44,9 +44,11 @@ pub struct Link {
 }
 
 impl Link {
-    /// Hands the awaitable's list result over in `slices`, in order (one
-    /// wake-up for all); the work then ends with [`Value::Delivered`].
-    pub fn deliver_items(&self, slices: Vec<Box<dyn ToPythonItems>>) -> bool {
+    /// Hands the next part of the awaitable's list result over in `slices`,
+    /// in order (one wake-up for all). The loop appends each slice to the
+    /// list as it comes; once a call with `finished` is taken, the list is
+    /// the awaitable's result and the work ends with [`Value::Delivered`].
+    pub fn deliver_items(&self, slices: Vec<Box<dyn ToPythonItems>>, finished: bool) -> bool {
         let Some(queue) = self.queue.upgrade() else {
             return false;
         };
@@ -58,7 +60,7 @@ impl Link {
                 .map(|(number, items)| Completion::Items {
                     token: self.token,
                     items,
-                    last: number + 1 == count,
+                    last: finished && number + 1 == count,
                 }),
         );
         true
@@ -377,6 +379,10 @@ impl FastioFuture {
             _ => return Ok(()),
         }
         let result = convert(py, &mut inner, outcome);
+        // A list handed over in part before the work failed is not the result.
+        if let Some(extras) = inner.extras.as_mut() {
+            extras.collected = None;
+        }
         FastioFuture::settle(slf, inner, State::Done(result))
     }
 

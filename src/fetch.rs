@@ -395,13 +395,43 @@ impl Sink for Sender<Indexed> {
 }
 
 /// `fetch_all`: every result by input position, or the first failure.
-struct Collected {
-    results: Vec<Option<Indexed>>,
+/// The completed prefix of the results goes to the loop as it grows, so
+/// the loop makes their Responses while later requests still run (on a
+/// thread that would otherwise wait), not all of them after the last.
+struct Collected<'a> {
+    /// Results from position `next_to_deliver` on, as they complete.
+    results: VecDeque<Option<Indexed>>,
+    next_to_deliver: usize,
+    /// How many results at the front of `results` have completed.
+    completed_prefix: usize,
     failure: Option<FastioError>,
     return_exceptions: bool,
+    link: &'a Link,
 }
 
-impl Sink for Collected {
+/// Completed results handed to the loop at once while requests still run:
+/// a few wake-ups of the loop per thousand results.
+const DELIVER_EVERY: usize = 4 * DRAIN_SLICE;
+
+impl Collected<'_> {
+    /// The first `count` results, in slices the loop converts one at a
+    /// time, so converting a huge result never stalls it.
+    fn take_front(&mut self, count: usize) -> Vec<Box<dyn ToPythonItems>> {
+        self.next_to_deliver += count;
+        self.completed_prefix = self.completed_prefix.saturating_sub(count);
+        let mut front = self.results.drain(..count);
+        let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
+        loop {
+            let slice: Vec<_> = front.by_ref().take(DRAIN_SLICE).collect();
+            if slice.is_empty() {
+                return slices;
+            }
+            slices.push(Box::new(ResultSlice(slice)));
+        }
+    }
+}
+
+impl Sink for Collected<'_> {
     fn put(&mut self, (index, result): Indexed) -> impl std::future::Future<Output = bool> + Send {
         let keep_going = match result {
             Err(failure) if !self.return_exceptions => {
@@ -409,10 +439,22 @@ impl Sink for Collected {
                 false
             }
             result => {
-                if self.results.len() <= index {
-                    self.results.resize_with(index + 1, || None);
+                let offset = index - self.next_to_deliver;
+                if self.results.len() <= offset {
+                    self.results.resize_with(offset + 1, || None);
                 }
-                self.results[index] = Some((index, result));
+                self.results[offset] = Some((index, result));
+                while self
+                    .results
+                    .get(self.completed_prefix)
+                    .is_some_and(Option::is_some)
+                {
+                    self.completed_prefix += 1;
+                }
+                if self.completed_prefix >= DELIVER_EVERY {
+                    let slices = self.take_front(self.completed_prefix);
+                    self.link.deliver_items(slices, false);
+                }
                 true
             }
         };
@@ -509,36 +551,22 @@ pub(crate) async fn run_requests(
 /// The body of one `fetch_all`: the results collected in input order.
 async fn run_all(requests: Requests, link: Link, return_exceptions: bool) -> Outcome {
     let mut collected = Collected {
-        results: Vec::new(),
+        results: VecDeque::new(),
+        next_to_deliver: 0,
+        completed_prefix: 0,
         failure: None,
         return_exceptions,
+        link: &link,
     };
     run_requests(requests, |want| link.request_input(want), &mut collected).await;
     if let Some(failure) = collected.failure {
         return Err(failure);
     }
-    // In slices, so converting a huge result never stalls the loop.
-    let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
-    let mut results = collected.results.into_iter();
-    loop {
-        let slice: Vec<_> = results.by_ref().take(DRAIN_SLICE).collect();
-        if slice.is_empty() {
-            break;
-        }
-        slices.push(Box::new(ResultSlice(slice)));
-    }
+    let mut slices = collected.take_front(collected.results.len());
     if slices.is_empty() {
-        return Ok(Value::Object(Box::new(EmptyList)));
+        // The list is finished by a last slice, even an empty one.
+        slices.push(Box::new(ResultSlice(Vec::new())));
     }
-    link.deliver_items(slices);
+    link.deliver_items(slices, true);
     Ok(Value::Delivered)
-}
-
-/// The result of a `fetch_all` over no URLs.
-struct EmptyList;
-
-impl ToPython for EmptyList {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(pyo3::types::PyList::empty(py).into_any().unbind())
-    }
 }
