@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -263,26 +263,39 @@ def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool
     return measured
 
 
-# Each case runs this many times per client, each in a fresh process; the
-# tables show the fastest run (the lag table: the run with the median worst
-# lag). One run on this shared 2-core machine swung by up to 30%.
+# Each case runs this many rounds; a round runs every client (and the
+# ceiling) once, each in a fresh process, one after the other, so a slow
+# spell of this shared 2-core machine falls on all of them alike (one run
+# swung by up to 30%). The tables show each one's fastest run (the lag
+# table: its run with the median worst lag).
 ROUNDS = 3
 
+Run = Callable[[], dict[str, Any]]
 
-def in_child(
-    name: str, url: str, count: int, concurrency: int, with_lag: bool = False
-) -> dict[str, Any]:
-    # httpx is 10-100x behind the others: one run, its noise changes nothing.
-    runs = [
-        one_child_run(name, url, count, concurrency, with_lag)
-        for _ in range(1 if name == "httpx" else ROUNDS)
-    ]
-    done = [run for run in runs if "error" not in run]
-    if not done:
+
+def in_rounds(runs: dict[str, Run], *, by_lag: bool = False) -> dict[str, dict[str, Any]]:
+    """Runs each of `runs` ROUNDS times, round-robin; returns each one's pick."""
+    done: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+    for round_number in range(ROUNDS):
+        for name, run in runs.items():
+            # httpx is 10-100x behind the others: one run, its noise changes nothing.
+            if name != "httpx" or round_number == 0:
+                done[name].append(run())
+    return {name: pick(measured, by_lag) for name, measured in done.items()}
+
+
+def pick(runs: list[dict[str, Any]], by_lag: bool) -> dict[str, Any]:
+    finished = [run for run in runs if "error" not in run]
+    if not finished:
         return runs[0]
-    if with_lag:
-        return sorted(done, key=lambda run: run["lag_worst_ms"])[len(done) // 2]
-    return min(done, key=lambda run: run["s"])
+    if by_lag:
+        return sorted(finished, key=lambda run: run["lag_worst_ms"])[len(finished) // 2]
+    return min(finished, key=lambda run: run["s"])
+
+
+def child(name: str, url: str, count: int, concurrency: int, with_lag: bool = False) -> Run:
+    """One run of a client in a fresh process."""
+    return lambda: one_child_run(name, url, count, concurrency, with_lag)
 
 
 def one_child_run(
@@ -309,7 +322,8 @@ def one_child_run(
     return result
 
 
-def ceiling(url: str, count: int, concurrency: int) -> dict[str, Any]:
+def ceiling(url: str, count: int, concurrency: int) -> Run:
+    """One run of the pure Rust binary, built first if needed."""
     if not CEILING.exists():
         subprocess.run(
             [
@@ -323,9 +337,7 @@ def ceiling(url: str, count: int, concurrency: int) -> dict[str, Any]:
             ],
             check=True,
         )
-    return min(
-        (ceiling_run(url, count, concurrency) for _ in range(ROUNDS)), key=lambda run: run["s"]
-    )
+    return lambda: ceiling_run(url, count, concurrency)
 
 
 def ceiling_run(url: str, count: int, concurrency: int) -> dict[str, Any]:
@@ -341,25 +353,22 @@ def ceiling_run(url: str, count: int, concurrency: int) -> dict[str, Any]:
 
 
 def ticker_beside_ceiling(url: str, count: int, concurrency: int) -> dict[str, Any]:
-    """The lag floor of this machine: a bare asyncio ticker in a process of
-    its own while the pure Rust ceiling and nginx keep the CPUs busy (the
-    run with the median worst lag, as for the clients)."""
-    runs = []
-    for _ in range(ROUNDS):
-        with subprocess.Popen(
-            [sys.executable, __file__, "--ticker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        ) as ticker:
-            assert ticker.stdin is not None
-            assert ticker.stdout is not None
-            ticker.stdout.readline()  # "ticking"
-            rust = ceiling_run(url, count, concurrency)
-            ticker.stdin.close()
-            lags = json.loads(ticker.stdout.read())
-        runs.append({**lags, "s": rust["s"]})
-    return sorted(runs, key=lambda run: run["lag_worst_ms"])[len(runs) // 2]
+    """One run of the lag floor of this machine: a bare asyncio ticker in a
+    process of its own while the pure Rust ceiling and nginx keep the CPUs
+    busy."""
+    with subprocess.Popen(
+        [sys.executable, __file__, "--ticker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as ticker:
+        assert ticker.stdin is not None
+        assert ticker.stdout is not None
+        ticker.stdout.readline()  # "ticking"
+        rust = ceiling_run(url, count, concurrency)
+        ticker.stdin.close()
+        lags: dict[str, Any] = json.loads(ticker.stdout.read())
+    return {**lags, "s": rust["s"]}
 
 
 def bare_ticker() -> None:
@@ -381,14 +390,14 @@ def bare_ticker() -> None:
     print(json.dumps(asyncio.run(main())))
 
 
-def curl_seconds(url: str) -> float:
+def curl_run(url: str) -> dict[str, Any]:
     done = subprocess.run(
         ["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", url],
         capture_output=True,
         text=True,
         check=True,
     )
-    return float(done.stdout)
+    return {"s": float(done.stdout)}
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -429,9 +438,9 @@ def main() -> None:
     stamp = datetime.date.today().isoformat()
     header = [
         f"Measured {stamp} on {machine_line()}; nginx 1 worker on 127.0.0.1, 12-byte body "
-        f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}); each client run "
-        f"{ROUNDS} times in fresh processes (httpx once), the fastest run shown (lag: the "
-        "run with the median worst lag).",
+        f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}); {ROUNDS} rounds, "
+        "each running every client once in a fresh process (httpx only in the first), "
+        "the fastest run shown (lag: the run with the median worst lag).",
         "",
     ]
     table = "\n".join(header + lines)
@@ -444,20 +453,23 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
     small = base + "/small"
     lines: list[str] = []
     for concurrency in (64, 1000):
-        rust = ceiling(small, requests, concurrency)
-        rust_rate = requests / rust["s"]
-        results = {
-            name: in_child(name, small, slow_cap if name == "httpx" else requests, concurrency)
-            for name in WHOLE_BODY_CLIENTS
-        }
+        results = in_rounds(
+            {
+                CEILING_NAME: ceiling(small, requests, concurrency),
+                **{
+                    name: child(name, small, slow_cap if name == "httpx" else requests, concurrency)
+                    for name in WHOLE_BODY_CLIENTS
+                },
+            }
+        )
+        rust_rate = rate(results.pop(CEILING_NAME), requests)
         pyreqwest_rate = rate(results["pyreqwest"], requests)
         lines += [
             f"**{requests:,} GETs, concurrency {concurrency}**",
             "",
             "| client | req/s | × pure Rust | × pyreqwest | peak RSS |",
             "|---|---|---|---|---|",
-            f"| pure Rust reqwest (ceiling) | {rust_rate:,.0f} | 1.00 | "
-            f"{ratio(rust_rate, pyreqwest_rate)} | |",
+            f"| {CEILING_NAME} | {rust_rate:,.0f} | 1.00 | {ratio(rust_rate, pyreqwest_rate)} | |",
         ]
         for name, measured in results.items():
             count = slow_cap if name == "httpx" else requests
@@ -472,50 +484,48 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         lines.append("")
 
     body_url = base + "/1mb"
+    body_clients = [name for name in WHOLE_BODY_CLIENTS if name in BODY_CLIENTS]
+    results = in_rounds(
+        {
+            CEILING_NAME: ceiling(body_url, bodies, 64),
+            **{
+                name: child(
+                    name, body_url, max(bodies // 10, 10) if name == "httpx" else bodies, 64
+                )
+                for name in body_clients
+            },
+        }
+    )
+    rust_mbps = speed(results.pop(CEILING_NAME), 1e6)
     lines += [
         f"**{bodies:,} bodies of 1 MB, concurrency 64**",
         "",
         "| client | MB/s | × pure Rust | peak RSS |",
         "|---|---|---|---|",
+        f"| {CEILING_NAME} | {rust_mbps:,.0f} | 1.00 | |",
     ]
-    rust = ceiling(body_url, bodies, 64)
-    rust_mbps = rust["bytes"] / rust["s"] / 1e6
-    lines.append(f"| pure Rust reqwest (ceiling) | {rust_mbps:,.0f} | 1.00 | |")
-    lines += throughput_rows(
-        body_url,
-        lambda name: bodies if name != "httpx" else max(bodies // 10, 10),
-        64,
-        scale=1e6,
-        shown=",.0f",
-        reference=rust_mbps,
-        names=[name for name in WHOLE_BODY_CLIENTS if name in BODY_CLIENTS],
-    )
+    lines += throughput_rows(results, scale=1e6, shown=",.0f", reference=rust_mbps)
     lines.append("")
 
     big_url = base + "/100mb"
-    curl = min(curl_seconds(big_url) for _ in range(ROUNDS))
-    curl_gbps = 100 * 1024 * 1024 / curl / 1e9
+    results = in_rounds(
+        {
+            "curl": lambda: curl_run(big_url),
+            "pure Rust": ceiling(big_url, 1, 1),
+            **{name: child(name, big_url, 1, 1) for name in BODY_CLIENTS},
+        }
+    )
+    curl_gbps = 100 * 1024 * 1024 / results.pop("curl")["s"] / 1e9
+    rust_gbps = speed(results.pop("pure Rust"), 1e9)
     lines += [
         "**One 100 MB body, as `content` (fastio Client.stream: piece by piece)**",
         "",
         "| client | GB/s | × curl | peak RSS |",
         "|---|---|---|---|",
         f"| curl to /dev/null (ceiling) | {curl_gbps:.2f} | 1.00 | |",
+        f"| pure Rust reqwest `bytes()` | {rust_gbps:.2f} | {rust_gbps / curl_gbps:.2f} | |",
     ]
-    rust = ceiling(big_url, 1, 1)
-    rust_gbps = rust["bytes"] / rust["s"] / 1e9
-    lines.append(
-        f"| pure Rust reqwest `bytes()` | {rust_gbps:.2f} | {rust_gbps / curl_gbps:.2f} | |"
-    )
-    lines += throughput_rows(
-        big_url,
-        lambda name: 1,
-        1,
-        scale=1e9,
-        shown=".2f",
-        reference=curl_gbps,
-        names=BODY_CLIENTS,
-    )
+    lines += throughput_rows(results, scale=1e9, shown=".2f", reference=curl_gbps)
     lines.append("")
 
     lines += [
@@ -524,23 +534,27 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         "| client | worst lag | p99 lag | worst, with the result list freed | req/s |",
         "|---|---|---|---|---|",
     ]
-    floor = ticker_beside_ceiling(small, requests, 1000)
-    lines.append(
-        f"| no client in the ticker's process: the pure Rust ceiling runs beside it | "
-        f"{floor['lag_worst_ms']:.1f} ms | {floor['lag_p99_ms']:.1f} ms | same | "
-        f"{requests / floor['s']:,.0f} |"
+    floor = "no client in the ticker's process: the pure Rust ceiling runs beside it"
+    results = in_rounds(
+        {
+            floor: lambda: ticker_beside_ceiling(small, requests, 1000),
+            **{
+                name: child(name, small, requests, 1000, with_lag=True)
+                for name in (
+                    "fastio fetch_all",
+                    "fastio fetch_all" + IDLE_WORKERS,
+                    "fastio fetch_iter",
+                    "fastio Client.get from tasks",
+                    "fastio Client.get from tasks" + IDLE_WORKERS,
+                    "aiohttp",
+                    "pyreqwest",
+                    "rnet",
+                )
+            },
+        },
+        by_lag=True,
     )
-    for name in (
-        "fastio fetch_all",
-        "fastio fetch_all" + IDLE_WORKERS,
-        "fastio fetch_iter",
-        "fastio Client.get from tasks",
-        "fastio Client.get from tasks" + IDLE_WORKERS,
-        "aiohttp",
-        "pyreqwest",
-        "rnet",
-    ):
-        measured = in_child(name, small, requests, 1000, with_lag=True)
+    for name, measured in results.items():
         if "error" in measured:
             lines.append(f"| {name} | failed: {measured['error']} | | | |")
             continue
@@ -555,34 +569,38 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
     return lines
 
 
+CEILING_NAME = "pure Rust reqwest (ceiling)"
+
+
 def throughput_rows(
-    url: str,
-    count: Callable[[str], int],
-    concurrency: int,
-    *,
-    scale: float,
-    shown: str,
-    reference: float,
-    names: Iterable[str],
+    results: dict[str, dict[str, Any]], *, scale: float, shown: str, reference: float
 ) -> list[str]:
     """A table row per client: body bytes per second divided by `scale`
     (formatted with `shown`), its ratio to `reference`, and peak RSS."""
     rows: list[str] = []
-    for name in names:
-        measured = in_child(name, url, count(name), concurrency)
+    for name, measured in results.items():
         if "error" in measured:
             rows.append(f"| {name} | failed: {measured['error']} | | |")
             continue
-        speed = measured["bytes"] / measured["s"] / scale
-        memory = f"{measured['rss_mib']:.0f} MiB"
-        rows.append(f"| {name} | {speed:{shown}} | {speed / reference:.2f} | {memory} |")
+        value = speed(measured, scale)
+        rows.append(
+            f"| {name} | {value:{shown}} | {value / reference:.2f} | "
+            f"{measured['rss_mib']:.0f} MiB |"
+        )
     return rows
+
+
+def speed(measured: dict[str, Any], scale: float) -> float:
+    """Body bytes per second, divided by `scale`."""
+    if "error" in measured:
+        return float("nan")
+    return float(measured["bytes"]) / float(measured["s"]) / scale
 
 
 def rate(measured: dict[str, Any], count: int) -> float:
     if "error" in measured:
         return float("nan")
-    return count / measured["s"]
+    return count / float(measured["s"])
 
 
 def ratio(value: float, reference: float) -> str:
