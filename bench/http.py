@@ -268,7 +268,7 @@ def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool
 # spell of this shared 2-core machine falls on all of them alike (one run
 # swung by up to 30%). The tables show each one's fastest run (the lag
 # table: its run with the median worst lag).
-ROUNDS = 3
+ROUNDS = 5
 
 Run = Callable[[], dict[str, Any]]
 
@@ -414,7 +414,7 @@ def main() -> None:
     parser.add_argument("--ticker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--rounds", type=int, default=3, help="runs per client and case")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per case")
     args = parser.parse_args()
     if args.ticker:
         bare_ticker()
