@@ -168,8 +168,9 @@ def fetch_all(
     ETA), fed from counters kept in Rust; ``total`` is its total when
     ``urls`` has no ``len()``.
 
-    The whole batch is one Rust task; when it ends, the results come back
-    to the event loop in slices of 64 between other callbacks.
+    The whole batch is one Rust task. Results come back to the event loop
+    in input order while later requests still run, a few hundred per
+    wake-up, converted in slices of 64 between other callbacks.
 
     Example::
 

@@ -408,8 +408,9 @@ def fetch_all(
     when the request does, not while it waits for a free slot; ``retries``
     as for :func:`fetch`. Each Response has ``.index``.
 
-    The whole batch is one Rust task; when it ends, the results come back
-    to the event loop in slices of 64 between other callbacks.
+    The whole batch is one Rust task. Results come back to the event loop
+    in input order while later requests still run, a few hundred per
+    wake-up, converted in slices of 64 between other callbacks.
 
     Example::
 
