@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{HeaderValue, COOKIE, SET_COOKIE};
 use http::HeaderMap;
-use reqwest::cookie::CookieStore;
+use std::sync::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
@@ -113,7 +113,7 @@ pub struct Session {
     http: Mutex<Option<(u64, reqwest::Client)>>,
     /// Held while the client is being built, so it is built once.
     building: tokio::sync::Mutex<()>,
-    jar: Option<Arc<reqwest::cookie::Jar>>,
+    jar: Option<CookieJar>,
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     next_start: Mutex<HashMap<String, Instant>>,
@@ -122,9 +122,7 @@ pub struct Session {
 impl Session {
     pub fn new(settings: Settings) -> Self {
         Self {
-            jar: settings
-                .keep_cookies
-                .then(|| Arc::new(reqwest::cookie::Jar::default())),
+            jar: settings.keep_cookies.then(CookieJar::default),
             total: settings
                 .max_connections
                 .map(|limit| Arc::new(Semaphore::new(limit))),
@@ -257,7 +255,7 @@ impl Session {
 
     /// Adds the jar's cookies for `url` to `headers`, after any given ones.
     pub fn add_cookies(&self, url: &Url, headers: &mut HeaderMap) {
-        let Some(stored) = self.jar.as_ref().and_then(|jar| jar.cookies(url)) else {
+        let Some(stored) = self.jar.as_ref().and_then(|jar| jar.header_for(url)) else {
             return;
         };
         let merged = match headers.get(COOKIE) {
@@ -275,8 +273,7 @@ impl Session {
     /// Keeps the cookies a response sets, scoped to its URL.
     pub fn keep_cookies(&self, url: &Url, headers: &HeaderMap) {
         if let Some(jar) = &self.jar {
-            let mut set_cookies = headers.get_all(SET_COOKIE).iter();
-            jar.set_cookies(&mut set_cookies, url);
+            jar.keep(headers.get_all(SET_COOKIE).iter(), url);
         }
     }
 
@@ -299,6 +296,41 @@ impl Session {
             }
         }
         error
+    }
+}
+
+/// A session's cookies, by the rules of RFC 6265 (domain, path, expiry,
+/// secure), as reqwest's own jar keeps them.
+#[derive(Default)]
+struct CookieJar(RwLock<cookie_store::CookieStore>);
+
+impl CookieJar {
+    /// Stores the cookies of `Set-Cookie` values received from `url`;
+    /// values that are not cookies are skipped.
+    fn keep<'a>(&self, set_cookies: impl Iterator<Item = &'a HeaderValue>, url: &Url) {
+        let cookies = set_cookies.filter_map(|value| {
+            let text = std::str::from_utf8(value.as_bytes()).ok()?;
+            cookie::Cookie::parse(text)
+                .ok()
+                .map(cookie::Cookie::into_owned)
+        });
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .store_response_cookies(cookies, url);
+    }
+
+    /// The `Cookie` header value for a request to `url`, if any cookie matches.
+    fn header_for(&self, url: &Url) -> Option<HeaderValue> {
+        let store = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let pairs: Vec<String> = store
+            .get_request_values(url)
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        if pairs.is_empty() {
+            return None;
+        }
+        HeaderValue::from_str(&pairs.join("; ")).ok()
     }
 }
 
