@@ -23,8 +23,8 @@ use crate::errors::FastioError;
 use crate::progress::{Counts, Progress};
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
-    merged_headers, parse_headers, parse_method, resolve_url, retry_policy, type_name, FetchArgs,
-    RequestSpec, TimeoutArg,
+    is_plain_int, merged_headers, parse_headers, parse_method, resolve_url, retry_policy,
+    type_name, FetchArgs, RequestSpec, TimeoutArg,
 };
 use crate::response::{Indexed, ResponseData, ResultSlice};
 use crate::retry::RetryPolicy;
@@ -291,9 +291,7 @@ impl<'py> FromPyObject<'_, 'py> for Count {
     type Error = PyErr;
 
     fn extract(value: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        if value.is_instance_of::<pyo3::types::PyBool>()
-            || !value.is_instance_of::<pyo3::types::PyInt>()
-        {
+        if !is_plain_int(&value) {
             return Err(PyTypeError::new_err(format!(
                 "concurrency must be an int, not {}",
                 type_name(&value)

@@ -124,6 +124,11 @@ pub fn type_name(value: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".to_owned(), |name| name.to_string())
 }
 
+/// An int that is not a bool (bool is an int subclass in Python).
+pub fn is_plain_int(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<pyo3::types::PyInt>() && !value.is_instance_of::<pyo3::types::PyBool>()
+}
+
 /// Parses an absolute http or https URL.
 pub fn parse_url_text(text: &str) -> Result<Url, FastioError> {
     let invalid = |why: String| {

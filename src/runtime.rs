@@ -63,9 +63,7 @@ pub fn configure_runtime(
 }
 
 fn thread_count(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    if value.is_instance_of::<pyo3::types::PyBool>()
-        || !value.is_instance_of::<pyo3::types::PyInt>()
-    {
+    if !crate::request::is_plain_int(value) {
         return Err(PyTypeError::new_err(format!(
             "worker_threads must be an int or None, not {}",
             crate::request::type_name(value)
