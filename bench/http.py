@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,25 @@ WHOLE_BODY_CLIENTS = [name for name in CLIENTS if "stream" not in name]
 BODY_CLIENTS = [name for name in CLIENTS if IDLE_WORKERS not in name]
 
 
+async def ticker(lags: list[tuple[float, float]], keep_going: Callable[[], bool]) -> None:
+    """A 1 ms asyncio ticker: while `keep_going()`, sleeps 1 ms and appends
+    (how late it woke, in seconds; when) to `lags`."""
+    while keep_going():
+        started = time.perf_counter()
+        await asyncio.sleep(0.001)
+        ended = time.perf_counter()
+        lags.append((ended - started - 0.001, ended))
+
+
+def worst_and_p99(lags: Iterable[float]) -> dict[str, float]:
+    """The worst and the 99th-percentile lag, in ms."""
+    ordered = sorted(lags)
+    return {
+        "lag_worst_ms": ordered[-1] * 1000,
+        "lag_p99_ms": ordered[int(len(ordered) * 0.99)] * 1000,
+    }
+
+
 def raise_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
@@ -228,20 +247,13 @@ def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool
         factory = asyncio.new_event_loop
 
     async def main() -> dict[str, Any]:
-        lags: list[tuple[float, float]] = []  # (lag, when its tick ended)
+        lags: list[tuple[float, float]] = []
         running = True
-
-        async def ticker() -> None:
-            while running:
-                started = time.perf_counter()
-                await asyncio.sleep(0.001)
-                ended = time.perf_counter()
-                lags.append((ended - started - 0.001, ended))
 
         # Warm up (imports, runtimes, TLS configuration), untimed: the lag
         # case is about the steady state, not one-time start-up.
         await CLIENTS[name](url, min(count, 10), 1)
-        tick = asyncio.ensure_future(ticker()) if with_lag else None
+        tick = asyncio.ensure_future(ticker(lags, lambda: running)) if with_lag else None
         REQUESTS_DONE.clear()
         started = time.perf_counter()
         total = await CLIENTS[name](url, count, concurrency)
@@ -252,9 +264,7 @@ def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool
         result: dict[str, Any] = {"s": seconds, "bytes": total}
         if lags:
             done = REQUESTS_DONE[-1] if REQUESTS_DONE else float("inf")
-            running_lags = sorted(lag for lag, ended in lags if ended <= done)
-            result["lag_worst_ms"] = running_lags[-1] * 1000
-            result["lag_p99_ms"] = running_lags[int(len(running_lags) * 0.99)] * 1000
+            result.update(worst_and_p99(lag for lag, ended in lags if ended <= done))
             result["lag_after_ms"] = max(lag for lag, _ in lags) * 1000
         return result
 
@@ -384,14 +394,10 @@ def bare_ticker() -> None:
     async def main() -> dict[str, float]:
         loop = asyncio.get_running_loop()
         stop = loop.run_in_executor(None, sys.stdin.read)
-        lags: list[float] = []
+        lags: list[tuple[float, float]] = []
         print("ticking", flush=True)
-        while not stop.done():
-            started = time.perf_counter()
-            await asyncio.sleep(0.001)
-            lags.append(time.perf_counter() - started - 0.001)
-        lags.sort()
-        return {"lag_worst_ms": lags[-1] * 1000, "lag_p99_ms": lags[int(len(lags) * 0.99)] * 1000}
+        await ticker(lags, lambda: not stop.done())
+        return worst_and_p99(lag for lag, _ in lags)
 
     print(json.dumps(asyncio.run(main())))
 
