@@ -5,7 +5,8 @@ runs every client against it, each case in its own process: fastio
 ``fetch_all``; fastio ``fetch_iter``; fastio ``Client.get`` awaited from C asyncio tasks; aiohttp;
 aiohttp on uvloop; httpx; pyreqwest; rnet; and ``bench/reqwest_ceiling``,
 pure Rust reqwest, as the ceiling (curl for the 100 MB body). Prints a table
-of req/s (or GB/s), ratios and peak RSS, plus the event-loop lag case.
+of req/s (or GB/s), ratios and peak RSS, plus the event-loop lag case and
+fastio with idle workers on a busy machine.
 
     python bench/http.py [--quick] [--markdown FILE]
 """
@@ -29,6 +30,7 @@ import asyncio
 import datetime
 import importlib
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -584,6 +586,45 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
             f"| {name} | {measured['lag_worst_ms']:.1f} ms | {measured['lag_p99_ms']:.1f} ms | "
             f"{freed} | {rate(measured, requests):,.0f} |"
         )
+    lines.append("")
+    # Idle workers crawl there: fewer requests, the same req/s.
+    lines += busy_machine_rows(small, slow_cap)
+    return lines
+
+
+# Busy-looping processes, one per core, for the busy-machine case.
+CPU_BOUND = "while True: pass"
+
+
+def busy_machine_rows(url: str, requests: int) -> list[str]:
+    """The price of idle workers: 20,000 GETs at concurrency 64 while other
+    processes keep every core busy."""
+    cores = len(os.sched_getaffinity(0))
+    busy = [subprocess.Popen([sys.executable, "-c", CPU_BOUND]) for _ in range(cores)]
+    try:
+        results = in_rounds(
+            {
+                name: child(name, url, requests, 64)
+                for name in ("fastio fetch_all", "fastio fetch_all" + IDLE_WORKERS, "pyreqwest")
+            }
+        )
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    lines = [
+        f"**{requests:,} GETs, concurrency 64, beside {cores} CPU-bound processes (one per core)**",
+        "",
+        "| client | req/s | × pyreqwest |",
+        "|---|---|---|",
+    ]
+    pyreqwest_rate = rate(results["pyreqwest"], requests)
+    for name, measured in results.items():
+        if "error" in measured:
+            lines.append(f"| {name} | failed: {measured['error']} | |")
+            continue
+        req_rate = rate(measured, requests)
+        lines.append(f"| {name} | {req_rate:,.0f} | {ratio(req_rate, pyreqwest_rate)} |")
     return lines
 
 

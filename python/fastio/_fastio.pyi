@@ -133,7 +133,7 @@ def configure_runtime(
     the event loop's lag low while fastio works (measured beside nginx on 2
     cores, 1,000 requests in flight: worst lag 7.1 ms down to 3.3 ms, p99
     5.9 down to 1.3 ms). The price: fastio's threads get almost no CPU while
-    other processes keep every CPU busy (measured: 106 instead of 23,914
+    other processes keep every CPU busy (measured: 142 instead of 23,169
     requests per second beside two CPU-bound processes), so requests then
     slow down, or time out. Best effort: a sandbox that refuses
     ``SCHED_IDLE`` leaves the threads at normal priority.
