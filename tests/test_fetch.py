@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import gc
 import math
 import time
 from typing import Any
@@ -165,6 +166,25 @@ async def test_redirects_are_followed_with_history(server: Server) -> None:
     assert [earlier.url for earlier in response.history] == [
         server.url + f"/redirect/{n}" for n in (3, 2, 1)
     ]
+
+
+async def test_responses_are_left_out_of_the_cycle_collector(server: Server) -> None:
+    # A Response never refers back to anything that refers to it, so the
+    # cycle collector need not walk it (nor a fetch_all list's thousands).
+    redirected = await fastio.fetch(server.url + "/redirect/2")
+    listed = await fastio.fetch_all([server.url + "/bytes/10"] * 3)
+    async with (
+        fastio.Client() as client,
+        client.stream("GET", server.url + "/bytes/10") as streamed,
+    ):
+        assert not gc.is_tracked(streamed)
+        assert len(await streamed.aread()) == 10
+    for response in [redirected, *redirected.history, *listed]:
+        assert not gc.is_tracked(response)
+    gc.collect()
+    assert [earlier.status for earlier in redirected.history] == [302, 302]
+    assert [len(response.content) for response in listed] == [10, 10, 10]
+    assert redirected.headers["content-length"] == str(len(redirected.content))
 
 
 async def test_a_redirect_loop_raises_too_many_redirects(server: Server) -> None:
