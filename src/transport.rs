@@ -36,9 +36,9 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
     let session = Arc::clone(&spec.session);
     with_retries(
         spec,
-        |spec| async move {
+        async |spec: &RequestSpec| {
             let limit = spec.session.settings.max_body_size;
-            within_deadline(&spec, async { read(open(&spec).await?, limit).await }).await
+            within_deadline(spec, async { read(open(spec).await?, limit).await }).await
         },
         |data| (data.status, data.headers.get(RETRY_AFTER.as_str())),
     )
@@ -51,7 +51,7 @@ pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, Fa
     let session = Arc::clone(&spec.session);
     with_retries(
         spec,
-        |spec| async move { within_deadline(&spec, open(&spec)).await },
+        async |spec: &RequestSpec| within_deadline(spec, open(spec)).await,
         |opened| {
             let retry_after = opened.response.headers().get(RETRY_AFTER);
             (
@@ -66,37 +66,41 @@ pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, Fa
 /// Runs `attempt` until it succeeds, or fails in a way the request's retry
 /// policy does not retry, or the retries are spent; then returns the last
 /// result. A response with a retryable status counts as a failure.
-async fn with_retries<T, Attempt, Work>(
+///
+/// Each attempt borrows the one `spec` this future owns, so the request
+/// is held once, not once more per layer.
+fn with_retries<T, Attempt>(
     spec: RequestSpec,
     mut attempt: Attempt,
     head: impl Fn(&T) -> (StatusCode, Option<&[u8]>),
-) -> Result<T, FastioError>
+) -> impl Future<Output = Result<T, FastioError>>
 where
-    Attempt: FnMut(RequestSpec) -> Work,
-    Work: std::future::Future<Output = Result<T, FastioError>>,
+    Attempt: AsyncFnMut(&RequestSpec) -> Result<T, FastioError>,
 {
-    let policy = spec.retry;
-    let mut attempts: u32 = 0;
-    loop {
-        attempts += 1;
-        if attempts > policy.retries || !spec.can_resend() {
-            return attempt(spec).await;
-        }
-        let result = attempt(spec.clone()).await;
-        let wait = match &result {
-            Ok(value) => {
-                let (status, retry_after) = head(value);
-                policy.after_status(&spec.method, attempts, status, retry_after)
+    async move {
+        let policy = spec.retry;
+        let mut attempts: u32 = 0;
+        loop {
+            attempts += 1;
+            let result = attempt(&spec).await;
+            if attempts > policy.retries || !spec.can_resend() {
+                return result;
             }
-            Err(error) => policy.after_error(&spec.method, attempts, error),
-        };
-        match wait {
-            None => return result,
-            Some(wait) => {
-                // Dropping an unread response closes its connection: a
-                // retryable answer's body is not worth reading.
-                drop(result);
-                tokio::time::sleep(wait).await;
+            let wait = match &result {
+                Ok(value) => {
+                    let (status, retry_after) = head(value);
+                    policy.after_status(&spec.method, attempts, status, retry_after)
+                }
+                Err(error) => policy.after_error(&spec.method, attempts, error),
+            };
+            match wait {
+                None => return result,
+                Some(wait) => {
+                    // Dropping an unread response closes its connection: a
+                    // retryable answer's body is not worth reading.
+                    drop(result);
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
     }
@@ -166,9 +170,11 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
     let session = Arc::clone(&first.session);
     let request_url = first.url.to_string();
     let mut history = Vec::new();
-    let mut redirected: Option<RequestSpec> = None;
+    // The next hop's request is boxed, like its read below: redirects are
+    // rare, and inline it would make every request's future larger.
+    let mut redirected: Option<Box<RequestSpec>> = None;
     loop {
-        let spec = redirected.as_ref().unwrap_or(first);
+        let spec = redirected.as_deref().unwrap_or(first);
         // The slot first: requests queue for it in the order they started.
         let slots = session.slots(spec.method.as_str(), &spec.url).await?;
         session.pace(&spec.url).await;
@@ -176,7 +182,7 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
         let response = send(&client, &session, spec).await?;
         session.keep_cookies(response.url(), response.headers());
         let next = if session.settings.follow_redirects {
-            redirect(spec, &response, session.settings.allow_https_to_http)?
+            redirect(spec, &response, session.settings.allow_https_to_http)?.map(Box::new)
         } else {
             None
         };
