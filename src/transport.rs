@@ -69,6 +69,10 @@ pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, Fa
 ///
 /// Each attempt borrows the one `spec` this future owns, so the request
 /// is held once, not once more per layer.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep a second copy of `spec` (see above)"
+)]
 fn with_retries<T, Attempt>(
     spec: RequestSpec,
     mut attempt: Attempt,
