@@ -180,9 +180,8 @@ pub struct BodyStream {
 impl BodyStream {
     /// The head of `opened` as Response data, and its body to stream.
     /// `idle_timeout` bounds each wait for more of the body.
-    pub fn open(opened: Opened, idle_timeout: Option<Duration>) -> (ResponseData, BodyStream) {
-        let mut head = opened.head();
-        head.history = opened.history;
+    pub fn open(mut opened: Opened, idle_timeout: Option<Duration>) -> (ResponseData, BodyStream) {
+        let head = opened.take_head();
         let session = Arc::clone(&opened.session);
         let reader = BodyReader {
             response: opened.response,

@@ -148,8 +148,9 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// Everything but the body, which is left empty.
-    pub fn head(&self) -> ResponseData {
+    /// Everything but the body, which is left empty; the request URL and
+    /// the history are moved out (the caller reads the body next).
+    pub fn take_head(&mut self) -> ResponseData {
         ResponseData {
             method: self.method.clone(),
             status: self.response.status(),
@@ -158,10 +159,10 @@ impl Opened {
             // buffer, and a kept Response would keep that buffer alive.
             headers: HeaderList::pack(self.response.headers()),
             url: self.response.url().to_string(),
-            request_url: self.request_url.clone(),
+            request_url: std::mem::take(&mut self.request_url),
             elapsed: self.started.elapsed(),
             body: Bytes::new(),
-            history: Vec::new(),
+            history: std::mem::take(&mut self.history),
             index: None,
         }
     }
@@ -195,16 +196,24 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
             slots,
             session: Arc::clone(&session),
             method: spec.method.clone(),
-            request_url: request_url.clone(),
+            request_url: String::new(),
             started,
             history: Vec::new(),
         };
         let Some(next) = next else {
-            return Ok(Opened { history, ..opened });
+            return Ok(Opened {
+                request_url,
+                history,
+                ..opened
+            });
+        };
+        let hop = Opened {
+            request_url: request_url.clone(),
+            ..opened
         };
         // Boxed: a redirect is rare, and its read inline would make every
         // request's future larger.
-        let hop = Box::pin(read(opened, session.settings.max_body_size)).await?;
+        let hop = Box::pin(read(hop, session.settings.max_body_size)).await?;
         if history.len() >= session.settings.max_redirects {
             return Err(FastioError::for_request(
                 ErrorKind::TooManyRedirects,
@@ -270,14 +279,13 @@ pub fn body_too_large(method: &str, url: &str, limit: u64) -> FastioError {
 /// from Content-Length when there is one, is filled. The slots are given
 /// back once it is read.
 fn read(
-    opened: Opened,
+    mut opened: Opened,
     limit: Option<u64>,
 ) -> impl Future<Output = Result<ResponseData, FastioError>> {
-    let mut data = opened.head();
+    let mut data = opened.take_head();
     let Opened {
         mut response,
         slots,
-        history,
         started,
         ..
     } = opened;
@@ -318,7 +326,6 @@ fn read(
             (None, Some(only)) => only,
             (None, None) => Bytes::new(),
         };
-        data.history = history;
         data.elapsed = started.elapsed();
         Ok(data)
     }
