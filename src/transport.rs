@@ -158,7 +158,7 @@ impl Opened {
             // Packed copies, not hyper's values: those are slices of its read
             // buffer, and a kept Response would keep that buffer alive.
             headers: HeaderList::pack(self.response.headers()),
-            url: self.response.url().to_string(),
+            url: self.response.url().as_str().to_owned(),
             request_url: std::mem::take(&mut self.request_url),
             elapsed: self.started.elapsed(),
             body: Bytes::new(),
@@ -173,7 +173,8 @@ impl Opened {
 async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
     let started = Instant::now();
     let session = Arc::clone(&first.session);
-    let request_url = first.url.to_string();
+    // as_str, not to_string: a copy, not a pass through the formatter.
+    let request_url = first.url.as_str().to_owned();
     let mut history = Vec::new();
     // The next hop's request is boxed, like its read below: redirects are
     // rare, and inline it would make every request's future larger.
