@@ -327,7 +327,9 @@ def test_short_soak_nothing_grows(server: Server, run_on_each_loop: Run) -> None
     (rss_before, fds_before, threads_before, live_before) = measured["before"]
     (rss_after, fds_after, threads_after, live_after) = measured["after"]
     assert live_after <= live_before
-    assert threads_after == threads_before
+    # Fewer is fine: tokio's blocking-pool threads (client builds, DNS
+    # lookups) exit after 10 s idle, which can fall inside this test.
+    assert threads_after <= threads_before
     assert fds_after <= fds_before + 2
     # 50,000 more requests and 6,000 cancelled ones: RSS stays within noise.
     assert rss_after < rss_before + 24, (rss_before, rss_after)
