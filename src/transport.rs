@@ -38,7 +38,13 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
         spec,
         async |spec: &RequestSpec| {
             let limit = spec.session.settings.max_body_size;
-            within_deadline(spec, async { read(open(spec).await?, limit).await }).await
+            within_deadline(spec, async {
+                // Its own statement: inside `read(open(spec).await?, ...)`
+                // the `?`'s temporary would be kept across the read.
+                let opened = open(spec).await?;
+                read(opened, limit).await
+            })
+            .await
         },
         |data| (data.status, data.headers.get(RETRY_AFTER.as_str())),
     )
