@@ -131,9 +131,9 @@ def configure_runtime(
     the event loop's thread, or any other normal thread that wakes up, takes
     a CPU from them at once. On a machine whose CPUs are all busy this keeps
     the event loop's lag low while fastio works (measured beside nginx on 2
-    cores, 1,000 requests in flight: worst lag 9.0 ms down to 4.0 ms, p99
-    6.1 down to 1.9 ms). The price: fastio's threads get almost no CPU while
-    other processes keep every CPU busy (measured: 169 instead of 31,221
+    cores, 1,000 requests in flight: worst lag 8.8 ms down to 3.9 ms, p99
+    5.3 down to 1.5 ms). The price: fastio's threads get almost no CPU while
+    other processes keep every CPU busy (measured: 127 instead of 30,556
     requests per second beside two CPU-bound processes), so requests then
     slow down, or time out. Best effort: a sandbox that refuses
     ``SCHED_IDLE`` leaves the threads at normal priority.
