@@ -3,8 +3,9 @@
 //!
 //! `fetch_all` is one Rust task: a bounded set of requests in flight, fed
 //! lazily from the caller's iterable in chunks pulled on the loop thread
-//! (through the awaitable's [`Link`]); every result is handed back at the
-//! end, with one wake-up, in slices the loop converts one at a time.
+//! (through the awaitable's [`Link`]); the completed prefix of the results
+//! is handed back in input order while later requests still run, a few
+//! hundred per wake-up, in slices the loop converts one at a time.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

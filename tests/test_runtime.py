@@ -13,8 +13,9 @@ from helpers import run_script
 import fastio
 from fastio.testing import Server
 
-# Prints the policy of each fastio thread (one per line) once a fetch and a
-# sleep have run, then "fork child ok" from a forked child that did the same.
+# Prints the worker count and the set of fastio threads' scheduling policies
+# once a sleep and a fetch have run, then "fork child <exit code>" for a
+# forked child that did the same and checked its threads' policy.
 THREADS_AFTER_USE = """
     import asyncio, os, sys, warnings
     import fastio
@@ -44,7 +45,7 @@ THREADS_AFTER_USE = """
         warnings.simplefilter("ignore", DeprecationWarning)
         child = os.fork()
     if child == 0:
-        workers = asyncio.run(use())
+        asyncio.run(use())
         policies = {{os.sched_getscheduler(tid) for tid in fastio_threads()}}
         os._exit(0 if policies == {{int(os.environ["POLICY"])}} else 1)
     _, status = os.waitpid(child, 0)
