@@ -308,6 +308,12 @@ impl CookieJar {
     /// Stores the cookies of `Set-Cookie` values received from `url`;
     /// values that are not cookies are skipped.
     fn keep<'a>(&self, set_cookies: impl Iterator<Item = &'a HeaderValue>, url: &Url) {
+        // Most responses set no cookie: they take no write lock, which
+        // every other request of the session would wait behind.
+        let mut set_cookies = set_cookies.peekable();
+        if set_cookies.peek().is_none() {
+            return;
+        }
         let cookies = set_cookies.filter_map(|value| {
             let text = std::str::from_utf8(value.as_bytes()).ok()?;
             cookie::Cookie::parse(text)
