@@ -3,6 +3,7 @@
 // Tests may unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod alloc;
 mod asyncio;
 mod bridge;
 mod client;
@@ -29,6 +30,9 @@ mod transport;
 mod upload;
 
 use pyo3::prelude::*;
+
+#[global_allocator]
+static ALLOCATOR: alloc::SplitAllocator = alloc::SplitAllocator;
 
 #[pymodule]
 mod _fastio {
