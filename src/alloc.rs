@@ -103,6 +103,28 @@ unsafe impl GlobalAlloc for SplitAllocator {
     }
 }
 
+/// mimalloc commits its arenas as it uses them, not at once: with eager
+/// commit a purge only resets pages, and they stayed in the resident set
+/// (bench/soak.py 58 against 48 MiB after 10,000 requests; 100,000 sleeps
+/// joined by fastio.gather 85 against 80 MiB, as with glibc alone).
+///
+/// Runs before anything is allocated in this library (an ELF initializer,
+/// run when the library is loaded): an arena is reserved with the setting
+/// of the moment, on the first allocation.
+#[cfg(target_os = "linux")]
+extern "C" fn commit_arenas_on_demand() {
+    // `mi_option_arena_eager_commit` in mimalloc v2's `mi_option_e`; the
+    // -sys crate names only some of the options.
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    // SAFETY: sets one of mimalloc's global options; safe at any time.
+    unsafe { libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0) };
+}
+
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static COMMIT_ARENAS_ON_DEMAND: extern "C" fn() = commit_arenas_on_demand;
+
 #[cfg(test)]
 mod tests {
     use super::*;
