@@ -6,8 +6,8 @@
 //! (its future, its node in `FuturesUnordered`, headers, channel nodes) on
 //! tokio workers, and its results are freed later on the event loop's
 //! thread. perf of `fetch_all` at concurrency 1,000 had glibc's malloc,
-//! free and the consolidation its larger requests trigger at ~15% of the
-//! workers' time. Paired runs against nginx (8 rounds alternating the
+//! free and the consolidation its larger requests trigger at 9-10% of the
+//! workers' samples (two runs). Paired runs against nginx (8 rounds alternating the
 //! builds with the pure Rust ceiling; medians, glibc → mimalloc; two sets,
 //! the line below at 64 KiB and at 8 KiB): `fetch_all` at concurrency
 //! 1,000 29.5k → 36.0k and 32.0k → 33.8k req/s, at 64 51.3k → 52.2k and
@@ -108,22 +108,24 @@ unsafe impl GlobalAlloc for SplitAllocator {
     }
 }
 
-/// mimalloc commits its arenas as it uses them, not at once: with eager
-/// commit a purge only resets pages, and they stayed in the resident set
-/// (bench/soak.py 58 against 48 MiB after 10,000 requests; 100,000 sleeps
-/// joined by fastio.gather 85 against 80 MiB, as with glibc alone).
+/// mimalloc commits its arenas as it uses them, not at once: with arenas
+/// committed at once the resident set stayed higher (bench/soak.py 58
+/// against 48 MiB after 10,000 requests; 100,000 sleeps joined by
+/// fastio.gather 85 against 80 MiB, as with glibc alone).
 ///
 /// Runs before anything is allocated in this library (an ELF initializer,
 /// run when the library is loaded): an arena is reserved with the setting
 /// of the moment, on the first allocation.
 #[cfg(target_os = "linux")]
 extern "C" fn commit_arenas_on_demand() {
-    // `mi_option_arena_eager_commit` in mimalloc v2's `mi_option_e`; the
-    // -sys crate names only some of the options.
-    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
     // SAFETY: sets one of mimalloc's global options; safe at any time.
     unsafe { libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0) };
 }
+
+/// `mi_option_arena_eager_commit` in mimalloc v2's `mi_option_e`; the -sys
+/// crate names only some of the options.
+#[cfg(target_os = "linux")]
+const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 #[cfg(target_os = "linux")]
 #[used]
@@ -150,6 +152,15 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(at, &byte)| byte == (at % 251) as u8));
+    }
+
+    /// The initializer ran before the test harness started.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn arenas_are_committed_on_demand() {
+        // SAFETY: reads one of mimalloc's global options.
+        let eager = unsafe { libmimalloc_sys::mi_option_get(ARENA_EAGER_COMMIT) };
+        assert_eq!(eager, 0);
     }
 
     #[test]
