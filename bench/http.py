@@ -597,8 +597,8 @@ CPU_BOUND = "while True: pass"
 
 
 def busy_machine_rows(url: str, requests: int) -> list[str]:
-    """The price of idle workers: 20,000 GETs at concurrency 64 while other
-    processes keep every core busy."""
+    """The price of idle workers: `requests` GETs at concurrency 64 while
+    other processes keep every core busy."""
     cores = len(os.sched_getaffinity(0))
     busy = [subprocess.Popen([sys.executable, "-c", CPU_BOUND]) for _ in range(cores)]
     try:
