@@ -662,6 +662,26 @@ impl FastioFuture {
         Ok(bound_loop(py, &mut inner)?.unbind())
     }
 
+    /// The message it was cancelled with, or None: asyncio's `gather`
+    /// reads it from each cancelled child.
+    #[getter]
+    fn _cancel_message(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &self.lock().state {
+            State::Cancelled(message) => message.as_ref().map(|message| message.clone_ref(py)),
+            _ => None,
+        }
+    }
+
+    /// The loop it belongs to once used, else None: asyncio's fallback
+    /// for futures without `get_loop`.
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.lock()
+            .event_loop
+            .as_ref()
+            .map(|event_loop| event_loop.clone_ref(py))
+    }
+
     fn _make_cancelled_error(&self, py: Python<'_>) -> Py<PyAny> {
         let inner = self.lock();
         let message = match &inner.state {

@@ -12,11 +12,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use crate::bridge::FastioFuture;
+use crate::errors::hide_credentials;
 use crate::fetch::{request_future, start_all, stream_future, Count, ManyArgs};
 use crate::fetch_iter::FetchStream;
 use crate::progress::Progress;
 use crate::request::{
-    form_pairs, parse_headers, parse_url_text, retry_policy, type_name, FetchArgs, TimeoutArg,
+    body_size_limit, form_pairs, parse_headers, parse_url_text, positive_count, retry_policy,
+    shown_int, type_name, FetchArgs, IntArg, TimeoutArg,
 };
 use crate::retry::RetryPolicy;
 use crate::session::{Session, Settings, CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
@@ -29,15 +31,9 @@ pub struct ClientSession {
     proxy_shown: Option<String>,
 }
 
-fn positive_count(value: Option<i64>, name: &str) -> PyResult<Option<usize>> {
-    match value {
-        None => Ok(None),
-        Some(count) if count >= 1 => Ok(Some(usize::try_from(count).unwrap_or(usize::MAX))),
-        Some(count) => Err(PyValueError::new_err(format!(
-            "{name} must be at least 1, not {count}"
-        ))),
-    }
-}
+/// The slowest `rate_limit`: its interval between requests is a time tokio
+/// can wait for.
+const MIN_RATE_LIMIT: f64 = 1e-6;
 
 /// A non-negative, finite number of seconds.
 fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
@@ -86,8 +82,8 @@ fn auth_header(auth: &Bound<'_, PyAny>) -> PyResult<HeaderValue> {
     Ok(header)
 }
 
-/// `proxy=`: the proxy, the secrets to hide, and how to show it.
-fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, Vec<String>, String)> {
+/// `proxy=`: the proxy, and how to show it.
+fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, String)> {
     let url = url::Url::parse(text)
         .map_err(|err| PyValueError::new_err(format!("invalid proxy URL: {err}")))?;
     match url.scheme() {
@@ -98,30 +94,10 @@ fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, Vec<String>, String)> {
             )))
         }
     }
-    let mut secrets = Vec::new();
-    let mut shown = url.clone();
-    if !url.username().is_empty() || url.password().is_some() {
-        secrets.push(url.username().to_owned());
-        if let Some(password) = url.password() {
-            secrets.push(password.to_owned());
-            if let Ok(decoded) = urlencoding_decode(password) {
-                secrets.push(decoded);
-            }
-        }
-        let _ = shown.set_username("***");
-        let _ = shown.set_password(None);
-    }
+    let shown = hide_credentials(url.as_str()).into_owned();
     let proxy = reqwest::Proxy::all(text)
-        .map_err(|_| PyValueError::new_err(format!("invalid proxy URL {}", shown.as_str())))?;
-    Ok((proxy, secrets, shown.to_string()))
-}
-
-fn urlencoding_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned().into_bytes())
-        .unwrap_or_default();
-    String::from_utf8(bytes)
+        .map_err(|_| PyValueError::new_err(format!("invalid proxy URL {shown}")))?;
+    Ok((proxy, shown))
 }
 
 #[pymethods]
@@ -132,9 +108,9 @@ impl ClientSession {
         timeout = TimeoutArg::Default, connect_timeout = TimeoutArg::Default,
         read_timeout = TimeoutArg::Disabled, pool_timeout = TimeoutArg::Disabled,
         max_connections = None, per_host = None, rate_limit = None, http2 = None,
-        follow_redirects = true, max_redirects = 10, allow_https_to_http = false,
+        follow_redirects = true, max_redirects = IntArg(10), allow_https_to_http = false,
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
-        resolve = None, user_agent = None, max_body_size = None, retries = 0,
+        resolve = None, user_agent = None, max_body_size = None, retries = IntArg(0),
         retry_backoff = 0.5, max_retry_after = 60.0
     ))]
     #[allow(
@@ -151,12 +127,12 @@ impl ClientSession {
         connect_timeout: TimeoutArg,
         read_timeout: TimeoutArg,
         pool_timeout: TimeoutArg,
-        max_connections: Option<i64>,
-        per_host: Option<i64>,
+        max_connections: Option<IntArg>,
+        per_host: Option<IntArg>,
         rate_limit: Option<f64>,
         http2: Option<bool>,
         follow_redirects: bool,
-        max_redirects: i64,
+        max_redirects: IntArg,
         allow_https_to_http: bool,
         verify: bool,
         ca_bundle: Option<&Bound<'_, PyAny>>,
@@ -165,8 +141,8 @@ impl ClientSession {
         trust_env: bool,
         resolve: Option<&Bound<'_, PyAny>>,
         user_agent: Option<&str>,
-        max_body_size: Option<i64>,
-        retries: i64,
+        max_body_size: Option<IntArg>,
+        retries: IntArg,
         retry_backoff: f64,
         max_retry_after: f64,
     ) -> PyResult<Self> {
@@ -197,18 +173,21 @@ impl ClientSession {
         settings.max_connections = positive_count(max_connections, "max_connections")?;
         settings.per_host = positive_count(per_host, "per_host")?;
         if let Some(rate) = rate_limit {
-            if !(rate.is_finite() && rate > 0.0) {
+            if !(rate.is_finite() && rate >= MIN_RATE_LIMIT) {
                 return Err(PyValueError::new_err(format!(
-                    "rate_limit must be a positive number of requests per second, not {rate}"
+                    "rate_limit must be a number of requests per second of at least \
+                     {MIN_RATE_LIMIT} (one in about 11.6 days), not {rate}"
                 )));
             }
             settings.rate_limit = Some(rate);
         }
         settings.http2 = http2;
         settings.follow_redirects = follow_redirects;
+        let IntArg(max_redirects) = max_redirects;
         settings.max_redirects = usize::try_from(max_redirects).map_err(|_| {
             PyValueError::new_err(format!(
-                "max_redirects must be 0 or more, not {max_redirects}"
+                "max_redirects must be 0 or more{}",
+                shown_int(max_redirects)
             ))
         })?;
         settings.allow_https_to_http = allow_https_to_http;
@@ -246,9 +225,8 @@ impl ClientSession {
         }
         let mut proxy_shown = None;
         if let Some(proxy) = proxy {
-            let (parsed, secrets, shown) = parse_proxy(proxy)?;
+            let (parsed, shown) = parse_proxy(proxy)?;
             settings.proxy = Some(parsed);
-            settings.secrets = secrets;
             proxy_shown = Some(shown);
         }
         settings.trust_env = trust_env;
@@ -267,11 +245,7 @@ impl ClientSession {
                 .map_err(|_| PyValueError::new_err("user_agent must not contain CR, LF or NUL"))?;
             settings.user_agent = user_agent.to_owned();
         }
-        if let Some(size) = max_body_size {
-            settings.max_body_size = Some(u64::try_from(size).map_err(|_| {
-                PyValueError::new_err(format!("max_body_size must be 0 or more, not {size}"))
-            })?);
-        }
+        settings.max_body_size = body_size_limit(max_body_size)?;
         settings.retry = retry_policy(
             RetryPolicy {
                 retries: 0,
@@ -310,7 +284,7 @@ impl ClientSession {
         files: Option<&Bound<'_, PyAny>>,
         content: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
-        retries: Option<i64>,
+        retries: Option<IntArg>,
         stream: bool,
     ) -> PyResult<FastioFuture> {
         let spec = FetchArgs {
@@ -325,6 +299,7 @@ impl ClientSession {
             content,
             timeout,
             retries,
+            max_body_size: None,
         }
         .build(&self.session)?;
         Ok(if stream {
@@ -351,7 +326,7 @@ impl ClientSession {
         method: &str,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
-        retries: Option<i64>,
+        retries: Option<IntArg>,
         return_exceptions: bool,
         progress: Option<&Bound<'_, Progress>>,
     ) -> PyResult<FastioFuture> {
@@ -362,6 +337,7 @@ impl ClientSession {
             headers,
             timeout,
             retries,
+            max_body_size: None,
             progress,
         };
         start_all(py, &args, return_exceptions, &self.session)
@@ -383,7 +359,7 @@ impl ClientSession {
         method: &str,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
-        retries: Option<i64>,
+        retries: Option<IntArg>,
         return_exceptions: bool,
         progress: Option<&Bound<'_, Progress>>,
     ) -> PyResult<FetchStream> {
@@ -394,6 +370,7 @@ impl ClientSession {
             headers,
             timeout,
             retries,
+            max_body_size: None,
             progress,
         };
         FetchStream::new(&args, return_exceptions, &self.session)
@@ -409,7 +386,7 @@ impl ClientSession {
         let settings = &self.session.settings;
         let mut parts = Vec::new();
         if let Some(base) = &settings.defaults.base_url {
-            parts.push(format!("base_url={:?}", base.as_str()));
+            parts.push(format!("base_url={:?}", hide_credentials(base.as_str())));
         }
         if let Some(proxy) = &self.proxy_shown {
             parts.push(format!("proxy={proxy:?}"));

@@ -2,6 +2,7 @@
 //! hierarchy defined in `fastio/exceptions.py`.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 
 use pyo3::prelude::*;
@@ -86,11 +87,14 @@ impl std::ops::DerefMut for FastioError {
 }
 
 impl FastioError {
+    /// The error, with the credentials of every URL in `url` and `message`
+    /// hidden: no password or token in a URL is ever shown.
     pub fn new(kind: ErrorKind, url: Option<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
         Self(Box::new(ErrorParts {
             kind,
-            url,
-            message: message.into(),
+            url: url.map(|url| hide_credentials(&url).into_owned()),
+            message: hide_credentials(&message).into_owned(),
         }))
     }
 
@@ -100,7 +104,7 @@ impl FastioError {
         Self::new(
             kind,
             Some(url.to_owned()),
-            format!("{method} {url}: {what}"),
+            format!("{method} {}: {what}", clipped(url)),
         )
     }
 
@@ -145,6 +149,66 @@ impl fmt::Display for FastioError {
 
 impl std::error::Error for FastioError {}
 
+/// The most characters of one piece of input (a URL) shown in a message.
+const SHOWN_AT_MOST: usize = 300;
+
+/// `text`, cut short with its length said when it is too long to show whole.
+pub fn clipped(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(SHOWN_AT_MOST) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!(
+            "{}... ({} characters)",
+            &text[..end],
+            text.chars().count()
+        )),
+    }
+}
+
+/// `text` with the userinfo (`user:password@`) of every URL in it replaced
+/// by `***`: the URL's field, wherever the URL stands in a message, so a
+/// credential that happens to be a common word garbles nothing else.
+pub fn hide_credentials(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") || !text.contains('@') {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("://") {
+        let authority_start = start + 3;
+        shown.push_str(&rest[..authority_start]);
+        rest = &rest[authority_start..];
+        // The authority ends where the path, query or fragment begins, or
+        // where the URL does inside a message.
+        let end = rest
+            .find(|c: char| "/?#".contains(c) || c.is_whitespace() || "\"'<>()[]{}`,;".contains(c))
+            .unwrap_or(rest.len());
+        match rest[..end].rfind('@') {
+            Some(at) => {
+                shown.push_str("***");
+                rest = &rest[at..];
+            }
+            None => {
+                shown.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
+        }
+    }
+    shown.push_str(rest);
+    Cow::Owned(shown)
+}
+
+/// `fastio._fastio._shown_url`: a URL as fastio's records show it:
+/// normalised as it is sent (when it parses), credentials hidden. The CLI
+/// keys `--resume` on it, so an input line and its record always match.
+#[pyfunction]
+#[pyo3(name = "_shown_url")]
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => hide_credentials(parsed.as_str()).into_owned(),
+        Err(_) => hide_credentials(url).into_owned(),
+    }
+}
+
 /// Looks up one class of the Python hierarchy; the module is imported once.
 pub fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -166,6 +230,31 @@ mod tests {
         assert_eq!(from_string.to_string(), "a fastio task panicked: bang");
         let opaque = FastioError::from_panic(Box::new(7_u8));
         assert!(opaque.to_string().contains("non-string payload"));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_hidden_field_by_field() {
+        assert_eq!(
+            hide_credentials("GET http://alice:S3CRET@host:8/x?q=1: failed"),
+            "GET http://***@host:8/x?q=1: failed"
+        );
+        assert_eq!(
+            hide_credentials("via (socks5://e:e@127.0.0.1:9) to https://t0ken@h/"),
+            "via (socks5://***@127.0.0.1:9) to https://***@h/"
+        );
+        // An @ in the path or a mail address is not userinfo.
+        assert_eq!(
+            hide_credentials("GET http://h/a@b: mail e@example.com"),
+            "GET http://h/a@b: mail e@example.com"
+        );
+        let error = FastioError::for_request(
+            ErrorKind::Connect,
+            "GET",
+            "http://e:e@127.0.0.1:1/",
+            "connect failed",
+        );
+        assert_eq!(error.url.as_deref(), Some("http://***@127.0.0.1:1/"));
+        assert_eq!(error.message, "GET http://***@127.0.0.1:1/: connect failed");
     }
 
     #[test]

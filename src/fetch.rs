@@ -24,8 +24,8 @@ use crate::errors::FastioError;
 use crate::progress::{Counts, Progress};
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
-    is_plain_int, merged_headers, parse_headers, parse_method, resolve_url, retry_policy,
-    type_name, FetchArgs, RequestSpec, TimeoutArg,
+    body_size_limit, is_plain_int, merged_headers, parse_headers, parse_method, resolve_url,
+    retry_policy, type_name, FetchArgs, IntArg, RequestSpec, TimeoutArg,
 };
 use crate::response::{Indexed, ResponseData, ResultSlice};
 use crate::retry::RetryPolicy;
@@ -33,14 +33,16 @@ use crate::session::Session;
 use crate::stream::BodyStream;
 use crate::transport;
 
-/// URLs pulled from the caller's iterable per request for more input.
+/// The most URLs pulled from the caller's iterable at once: one pull runs
+/// on the loop thread, so this bounds how long it holds the loop.
 const FEED_CHUNK: usize = 1024;
 
 /// Sends one request and returns its Response.
 #[pyfunction]
 #[pyo3(signature = (
     url, *, method = "GET", params = None, headers = None, json = None, data = None,
-    content = None, timeout = TimeoutArg::Default, retries = 0, verify = true
+    content = None, timeout = TimeoutArg::Default, retries = IntArg(0), verify = true,
+    max_body_size = None
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -55,8 +57,9 @@ pub fn fetch(
     data: Option<&Bound<'_, PyAny>>,
     content: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,
-    retries: i64,
+    retries: IntArg,
     verify: bool,
+    max_body_size: Option<IntArg>,
 ) -> PyResult<FastioFuture> {
     let spec = FetchArgs {
         url,
@@ -70,6 +73,7 @@ pub fn fetch(
         content,
         timeout,
         retries: Some(retries),
+        max_body_size,
     }
     .build(&Session::shared(verify))?;
     Ok(request_future(spec))
@@ -90,10 +94,11 @@ pub fn request_future(spec: RequestSpec) -> FastioFuture {
 /// the Response at its head.
 pub fn stream_future(spec: RequestSpec) -> FastioFuture {
     let idle_timeout = spec.timeout;
+    let limits = spec.body_limits();
     FastioFuture::new(
         Job::spawn(move || async move {
             let opened = transport::execute_head(spec).await?;
-            let (head, body) = BodyStream::open(opened, idle_timeout);
+            let (head, body) = BodyStream::open(opened, idle_timeout, limits);
             Ok(Value::Object(Box::new(StreamedResponse { head, body })))
         }),
         None,
@@ -122,6 +127,7 @@ pub struct Template {
     headers: HeaderMap,
     timeout: Option<std::time::Duration>,
     retry: RetryPolicy,
+    max_body_size: Option<u64>,
     session: Arc<Session>,
 }
 
@@ -134,6 +140,7 @@ impl Template {
             body: None,
             timeout: self.timeout,
             retry: self.retry,
+            max_body_size: self.max_body_size,
             session: Arc::clone(&self.session),
         })
     }
@@ -163,7 +170,8 @@ impl UrlFeeder {
             return Ok(Chunk::End);
         }
         let iterator = self.iterator.bind(py);
-        let mut items = Vec::with_capacity(want.min(FEED_CHUNK));
+        let want = want.min(FEED_CHUNK);
+        let mut items = Vec::with_capacity(want);
         while items.len() < want {
             let Some(next) = iterator.call_method0("__next__").map(Some).or_else(|err| {
                 if err.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) {
@@ -234,7 +242,9 @@ pub struct ManyArgs<'a, 'py> {
     pub headers: Option<&'a Bound<'py, PyAny>>,
     pub timeout: TimeoutArg,
     /// `None`: the session's.
-    pub retries: Option<i64>,
+    pub retries: Option<IntArg>,
+    /// `None`: the session's.
+    pub max_body_size: Option<IntArg>,
     /// Counters to update as results complete.
     pub progress: Option<&'a Bound<'py, Progress>>,
 }
@@ -261,6 +271,7 @@ impl ManyArgs<'_, '_> {
             headers: merged_headers(defaults, parse_headers(self.headers)?, &[])?,
             timeout: self.timeout.or(defaults.timeout),
             retry: retry_policy(session.settings.retry, self.retries)?,
+            max_body_size: body_size_limit(self.max_body_size)?,
             session: Arc::clone(session),
         };
         let (sender, input) = unbounded_channel();
@@ -320,8 +331,8 @@ pub(crate) fn first_pull(concurrency: usize) -> usize {
 #[pyfunction]
 #[pyo3(signature = (
     urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
-    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true,
-    progress = None
+    timeout = TimeoutArg::Default, retries = IntArg(0), return_exceptions = false, verify = true,
+    progress = None, max_body_size = None
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -334,10 +345,11 @@ pub fn fetch_all(
     method: &str,
     headers: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,
-    retries: i64,
+    retries: IntArg,
     return_exceptions: bool,
     verify: bool,
     progress: Option<&Bound<'_, Progress>>,
+    max_body_size: Option<IntArg>,
 ) -> PyResult<FastioFuture> {
     let args = ManyArgs {
         urls,
@@ -346,6 +358,7 @@ pub fn fetch_all(
         headers,
         timeout,
         retries: Some(retries),
+        max_body_size,
         progress,
     };
     start_all(py, &args, return_exceptions, &Session::shared(verify))
@@ -517,7 +530,9 @@ pub(crate) async fn run_requests(
             }
         }
         if !input_ended && !asked && waiting.len() < concurrency {
-            asked = ask(FEED_CHUNK.max(concurrency));
+            // A chunk at a time whatever the concurrency: each pull runs
+            // the caller's iterator on the loop thread.
+            asked = ask(FEED_CHUNK);
             if !asked {
                 input_ended = true;
             }

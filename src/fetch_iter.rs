@@ -20,7 +20,7 @@ use crate::bridge::{FastioFuture, Feeder, Job, ToPython, Value};
 use crate::fetch::{first_pull, run_requests, Count, ManyArgs, Plan, Requests, UrlFeeder};
 use crate::live::LiveWork;
 use crate::progress::Progress;
-use crate::request::TimeoutArg;
+use crate::request::{IntArg, TimeoutArg};
 use crate::response::{Batch, Indexed};
 use crate::runtime;
 use crate::session::Session;
@@ -246,8 +246,8 @@ impl Drop for FetchStream {
 #[pyfunction]
 #[pyo3(name = "_fetch_stream", signature = (
     urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
-    timeout = TimeoutArg::Default, retries = 0, return_exceptions = false, verify = true,
-    progress = None
+    timeout = TimeoutArg::Default, retries = IntArg(0), return_exceptions = false, verify = true,
+    progress = None, max_body_size = None
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -259,10 +259,11 @@ pub fn fetch_stream(
     method: &str,
     headers: Option<&Bound<'_, PyAny>>,
     timeout: TimeoutArg,
-    retries: i64,
+    retries: IntArg,
     return_exceptions: bool,
     verify: bool,
     progress: Option<&Bound<'_, Progress>>,
+    max_body_size: Option<IntArg>,
 ) -> PyResult<FetchStream> {
     let args = ManyArgs {
         urls,
@@ -271,6 +272,7 @@ pub fn fetch_stream(
         headers,
         timeout,
         retries: Some(retries),
+        max_body_size,
         progress,
     };
     FetchStream::new(&args, return_exceptions, &Session::shared(verify))

@@ -12,7 +12,7 @@ pub const LARGE: usize = 4 * 1024 * 1024;
 
 /// Advises the kernel to back the whole 2 MiB pages inside `[start, start + len)`
 /// with huge pages. Only a hint: without it, or elsewhere, nothing changes.
-fn advise_huge_pages(start: *mut u8, len: usize) {
+pub fn advise_huge_pages(start: *mut u8, len: usize) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 * 1024 * 1024;
@@ -28,15 +28,6 @@ fn advise_huge_pages(start: *mut u8, len: usize) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (start, len);
-}
-
-/// An empty buffer with room for `capacity` bytes, huge-page backed when large.
-pub fn buffer(capacity: usize) -> Vec<u8> {
-    let mut buffer = Vec::with_capacity(capacity);
-    if capacity >= LARGE {
-        advise_huge_pages(buffer.as_mut_ptr(), capacity);
-    }
-    buffer
 }
 
 /// A `bytes` object holding `pieces` one after the other, written once into

@@ -5,6 +5,7 @@
 
 mod alloc;
 mod asyncio;
+mod body;
 mod bridge;
 mod client;
 mod errors;
@@ -15,6 +16,7 @@ mod headers;
 mod inbox;
 mod large;
 mod live;
+mod pacing;
 mod probes;
 mod progress;
 mod queue;
@@ -42,6 +44,8 @@ mod _fastio {
     use crate::bridge::FastioFuture;
     #[pymodule_export]
     use crate::client::ClientSession;
+    #[pymodule_export]
+    use crate::errors::shown_url;
     #[pymodule_export]
     use crate::fetch::{fetch, fetch_all};
     #[pymodule_export]

@@ -15,9 +15,9 @@ use pyo3::types::{PyBytes, PyMapping, PyString};
 use url::Url;
 
 use crate::asyncio::module_attr;
-use crate::errors::{ErrorKind, FastioError};
+use crate::errors::{clipped, ErrorKind, FastioError};
 use crate::retry::RetryPolicy;
-use crate::session::{Defaults, Session};
+use crate::session::{merge_cookies, Defaults, Session};
 use crate::upload::{UploadBody, UploadSource};
 
 /// One request, as plain Rust data a tokio task can own.
@@ -30,8 +30,36 @@ pub struct RequestSpec {
     /// Deadline of each attempt; `None` waits forever.
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
+    /// The most body bytes taken; `None`: the session's.
+    pub max_body_size: Option<u64>,
     /// Where it is sent from: the client's settings, pool and cookie jar.
     pub session: Arc<Session>,
+}
+
+/// The most bytes of one body held whole in memory unless the user says
+/// otherwise: beyond it, a body is for streaming.
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 256 * 1024 * 1024;
+
+/// A `max_body_size=` argument: 0 or more bytes; `None` leaves the default.
+pub fn body_size_limit(value: Option<IntArg>) -> PyResult<Option<u64>> {
+    value
+        .map(|IntArg(size)| {
+            u64::try_from(size).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "max_body_size must be 0 or more{}",
+                    shown_int(size)
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// How much of a body is taken: read whole into memory, or streamed
+/// (where only a limit the user set applies).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub streamed: Option<u64>,
+    pub whole: u64,
 }
 
 /// What a request sends.
@@ -43,6 +71,21 @@ pub enum RequestBody {
 }
 
 impl RequestSpec {
+    /// The limit on a body read whole into memory: this request's, else
+    /// the session's, else [`DEFAULT_MAX_BODY_SIZE`].
+    pub fn whole_body_limit(&self) -> u64 {
+        self.body_limits().whole
+    }
+
+    /// The limits on this request's body, read whole or streamed.
+    pub fn body_limits(&self) -> BodyLimits {
+        let set = self.max_body_size.or(self.session.settings.max_body_size);
+        BodyLimits {
+            streamed: set,
+            whole: set.unwrap_or(DEFAULT_MAX_BODY_SIZE),
+        }
+    }
+
     /// Whether this request can be sent again (a retry, a 307 redirect).
     pub fn can_resend(&self) -> bool {
         !matches!(self.body, Some(RequestBody::Stream(_)))
@@ -50,12 +93,16 @@ impl RequestSpec {
 }
 
 /// A `retries=` argument: `None` keeps the session's policy.
-pub fn retry_policy(base: RetryPolicy, retries: Option<i64>) -> PyResult<RetryPolicy> {
+pub fn retry_policy(base: RetryPolicy, retries: Option<IntArg>) -> PyResult<RetryPolicy> {
     match retries {
         None => Ok(base),
-        Some(count) => Ok(RetryPolicy {
+        Some(IntArg(count)) => Ok(RetryPolicy {
             retries: u32::try_from(count).map_err(|_| {
-                PyValueError::new_err(format!("retries must be 0 or more, not {count}"))
+                PyValueError::new_err(format!(
+                    "retries must be an int from 0 to {}{}",
+                    u32::MAX,
+                    shown_int(count)
+                ))
             })?,
             ..base
         }),
@@ -129,25 +176,100 @@ pub fn is_plain_int(value: &Bound<'_, PyAny>) -> bool {
     value.is_instance_of::<pyo3::types::PyInt>() && !value.is_instance_of::<pyo3::types::PyBool>()
 }
 
+/// An int argument (a bool is refused). One beyond i64 reads as i64's
+/// largest or smallest: a huge count means "as many as you like", and a
+/// huge negative one is refused by the check that follows, never an
+/// OverflowError.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntArg(pub i64);
+
+impl<'py> FromPyObject<'_, 'py> for IntArg {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        if !is_plain_int(&value) {
+            return Err(PyTypeError::new_err(format!(
+                "'{}' object cannot be interpreted as an integer",
+                type_name(&value)
+            )));
+        }
+        match value.extract::<i64>() {
+            Ok(number) => Ok(IntArg(number)),
+            Err(_) if value.gt(0)? => Ok(IntArg(i64::MAX)),
+            Err(_) => Ok(IntArg(i64::MIN)),
+        }
+    }
+}
+
+/// A count of at least 1 (`max_connections=`, `chunk_size=`), or `None`.
+pub fn positive_count(value: Option<IntArg>, name: &str) -> PyResult<Option<usize>> {
+    match value.map(|IntArg(count)| count) {
+        None => Ok(None),
+        // Capped at what a semaphore can count: more is "no limit" anyway.
+        Some(count) if count >= 1 => Ok(Some(
+            usize::try_from(count)
+                .unwrap_or(usize::MAX)
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        )),
+        Some(count) => Err(PyValueError::new_err(format!(
+            "{name} must be at least 1{}",
+            shown_int(count)
+        ))),
+    }
+}
+
+/// ", not N" for a message, unless N is where a huge int was clipped.
+pub fn shown_int(number: i64) -> String {
+    if number == i64::MAX || number == i64::MIN {
+        String::new()
+    } else {
+        format!(", not {number}")
+    }
+}
+
 /// Parses an absolute http or https URL.
 pub fn parse_url_text(text: &str) -> Result<Url, FastioError> {
-    let invalid = |why: String| {
-        FastioError::new(
-            ErrorKind::InvalidUrl,
-            Some(text.to_owned()),
-            format!("invalid URL {text:?}: {why}"),
-        )
-    };
-    let url = Url::parse(text).map_err(|err| invalid(err.to_string()))?;
+    let url = Url::parse(text).map_err(|err| invalid_url(text, &err.to_string()))?;
     match url.scheme() {
         "http" | "https" => {}
-        other => return Err(invalid(format!("scheme {other:?} is not http or https"))),
+        other => {
+            return Err(invalid_url(
+                text,
+                &format!("scheme {other:?} is not http or https"),
+            ))
+        }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("no host".to_owned()));
+        return Err(invalid_url(text, "no host"));
     }
+    sendable(&url)?;
     Ok(url)
 }
+
+/// The error for an invalid URL; a long one is shown cut short.
+fn invalid_url(text: &str, why: &str) -> FastioError {
+    FastioError::new(
+        ErrorKind::InvalidUrl,
+        Some(text.to_owned()),
+        format!("invalid URL {:?}: {why}", clipped(text)),
+    )
+}
+
+/// Refuses a URL that parses but cannot go on the wire: longer than HTTP's
+/// request target allows, or with characters a request line may not hold.
+pub fn sendable(url: &Url) -> Result<(), FastioError> {
+    match http::Uri::try_from(url.as_str()) {
+        Ok(_) => Ok(()),
+        Err(_) if url.as_str().len() > MAX_URL_LENGTH => Err(invalid_url(
+            url.as_str(),
+            &format!("longer than {MAX_URL_LENGTH} bytes"),
+        )),
+        Err(err) => Err(invalid_url(url.as_str(), &format!("cannot be sent: {err}"))),
+    }
+}
+
+/// The longest URL `http::Uri`, and so hyper, can send.
+const MAX_URL_LENGTH: usize = u16::MAX as usize - 1;
 
 /// Validates an HTTP method name; returned upper-cased.
 pub fn parse_method(method: &str) -> PyResult<Method> {
@@ -189,18 +311,8 @@ pub fn parse_headers(value: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderMap> {
         return Ok(headers);
     };
     for (name, content) in pairs(value, "headers")? {
-        let name: String = name.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "header names must be str, not {}",
-                type_name(&name)
-            ))
-        })?;
-        let content: String = content.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "header values must be str, not {} (for {name:?})",
-                type_name(&content)
-            ))
-        })?;
+        let name = text_of(&name, "header names", "")?;
+        let content = text_of(&content, "header values", &format!(" (for {name:?})"))?;
         let header_name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
         let header_value = HeaderValue::from_str(&content).map_err(|_| {
@@ -211,6 +323,27 @@ pub fn parse_headers(value: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderMap> {
     Ok(headers)
 }
 
+/// A str argument's text: TypeError for another type, ValueError for a str
+/// that is not text (a lone surrogate cannot be sent).
+pub fn text_of(value: &Bound<'_, PyAny>, what: &str, context: &str) -> PyResult<String> {
+    let text = value.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be str, not {}{context}",
+            type_name(value)
+        ))
+    })?;
+    match text.to_str() {
+        Ok(text) => Ok(text.to_owned()),
+        Err(_) => Err(PyValueError::new_err(format!(
+            "{what} must be text that can be encoded as UTF-8, not {} (a lone surrogate){context}",
+            value.repr().map_or_else(
+                |_| "a str".to_owned(),
+                |repr| clipped(&repr.to_string()).into_owned()
+            )
+        ))),
+    }
+}
+
 /// One query or form value: str, int, float (bool is refused: ambiguous).
 fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     if value.is_instance_of::<pyo3::types::PyBool>() {
@@ -218,8 +351,8 @@ fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
             "{what} values must be str, int or float, not bool"
         )));
     }
-    if let Ok(text) = value.cast::<PyString>() {
-        return Ok(text.to_str()?.to_owned());
+    if value.is_instance_of::<PyString>() {
+        return text_of(value, &format!("{what} values"), "");
     }
     if value.is_instance_of::<pyo3::types::PyInt>()
         || value.is_instance_of::<pyo3::types::PyFloat>()
@@ -297,12 +430,28 @@ struct Part {
 
 /// Checks a name for a Content-Disposition parameter: no quotes, CR or LF.
 fn disposition_text(text: &str, what: &str) -> PyResult<String> {
-    if text.contains(['"', '\r', '\n', '\0']) {
+    if text.contains('"') || has_control(text) {
         return Err(PyValueError::new_err(format!(
-            "{what} {text:?} must not contain quotes, CR, LF or NUL"
+            "{what} {text:?} must not contain quotes or control characters (CR, LF, NUL, ...)"
         )));
     }
     Ok(text.to_owned())
+}
+
+/// A value written into a multipart part's head, such as its content type.
+fn part_head_text(text: String, what: &str) -> PyResult<String> {
+    if has_control(&text) {
+        return Err(PyValueError::new_err(format!(
+            "{what} {text:?} must not contain control characters (CR, LF, NUL, ...)"
+        )));
+    }
+    Ok(text)
+}
+
+/// Whether `text` holds a control character other than a tab: what could
+/// end a header line or hide in one.
+fn has_control(text: &str) -> bool {
+    text.chars().any(|c| c != '\t' && c.is_control())
 }
 
 /// `files=`: name -> content, (filename, content) or (filename, content,
@@ -313,12 +462,13 @@ fn file_parts(files: &Bound<'_, PyAny>) -> PyResult<Vec<Part>> {
         let name = disposition_text(&scalar_text(&name, "files")?, "a file field name")?;
         let (filename, content, content_type) = match value.cast::<pyo3::types::PyTuple>() {
             Ok(tuple) => {
-                let filename: String = tuple.get_item(0)?.extract()?;
+                let filename = text_of(&tuple.get_item(0)?, "a file name", "")?;
                 let content = tuple.get_item(1)?;
-                let content_type: Option<String> = if tuple.len() > 2 {
-                    tuple.get_item(2)?.extract()?
-                } else {
-                    None
+                let content_type = match tuple.get_item(2) {
+                    Ok(given) if !given.is_none() => {
+                        Some(text_of(&given, "a file's content type", "")?)
+                    }
+                    _ => None,
                 };
                 (filename, content, content_type)
             }
@@ -326,9 +476,10 @@ fn file_parts(files: &Bound<'_, PyAny>) -> PyResult<Vec<Part>> {
         };
         parts.push(Part {
             filename: Some(disposition_text(&filename, "a file name")?),
-            content_type: Some(
+            content_type: Some(part_head_text(
                 content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
-            ),
+                "a file's content type",
+            )?),
             body: file_bytes(&content, &name)?,
             name,
         });
@@ -413,6 +564,7 @@ pub fn resolve_url(defaults: &Defaults, text: &str) -> Result<Url, FastioError> 
     };
     if !defaults.params.is_empty() {
         url.query_pairs_mut().extend_pairs(&defaults.params);
+        sendable(&url)?;
     }
     Ok(url)
 }
@@ -426,10 +578,23 @@ pub fn merged_headers(
 ) -> PyResult<HeaderMap> {
     let mut headers = defaults.headers.clone();
     override_headers(&mut headers, given);
+    // One Cookie header: the given header's, then the client's cookies=
+    // with this request's over them; the first of a name wins (the jar's
+    // come last).
     let mut all_cookies = defaults.cookies.clone();
-    all_cookies.extend_from_slice(cookies);
-    if let Some(cookie) = cookie_header(&all_cookies)? {
-        headers.append(http::header::COOKIE, cookie);
+    for (name, value) in cookies {
+        match all_cookies.iter_mut().find(|(known, _)| known == name) {
+            Some(default) => default.1.clone_from(value),
+            None => all_cookies.push((name.clone(), value.clone())),
+        }
+    }
+    let pairs = cookie_header(&all_cookies)?;
+    let given = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    if let Some(merged) = merge_cookies(given.chain(pairs.as_ref().map(HeaderValue::as_bytes))) {
+        headers.insert(http::header::COOKIE, merged);
     }
     Ok(headers)
 }
@@ -476,7 +641,9 @@ pub struct FetchArgs<'a, 'py> {
     pub content: Option<&'a Bound<'py, PyAny>>,
     pub timeout: TimeoutArg,
     /// `None`: the session's.
-    pub retries: Option<i64>,
+    pub retries: Option<IntArg>,
+    /// `None`: the session's.
+    pub max_body_size: Option<IntArg>,
 }
 
 fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
@@ -496,6 +663,7 @@ impl FetchArgs<'_, '_> {
         if let Some(given) = given(self.params) {
             let params = form_pairs(given, "params")?;
             url.query_pairs_mut().extend_pairs(params);
+            sendable(&url).map_err(|err| err.into_pyerr(self.url.py()))?;
         }
         let cookies = match given(self.cookies) {
             Some(given) => form_pairs(given, "cookies")?,
@@ -576,6 +744,7 @@ impl FetchArgs<'_, '_> {
             body,
             timeout: self.timeout.or(defaults.timeout),
             retry: retry_policy(session.settings.retry, self.retries)?,
+            max_body_size: body_size_limit(self.max_body_size)?,
             session: Arc::clone(session),
         })
     }

@@ -7,15 +7,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, StatusCode, Version};
-use pyo3::exceptions::{PyLookupError, PyStopAsyncIteration, PyValueError};
+use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::asyncio::module_attr;
 use crate::bridge::{FastioFuture, ToPython, ToPythonItems};
-use crate::errors::{exception_class, FastioError};
+use crate::errors::{exception_class, hide_credentials, FastioError};
 use crate::headers::{HeaderList, Headers};
+use crate::request::{parse_method, positive_count, IntArg};
 use crate::stream::{BodyStream, READ_SIZE};
 
 /// Bodies up to this size are copied into `bytes` when the Response is
@@ -203,6 +204,20 @@ impl Response {
         Ok(Some(stream))
     }
 
+    /// The charset Content-Type names, if Python knows it as one of the
+    /// text encodings in [`TEXT_ENCODINGS`]. The server picks the codec, so
+    /// codecs that are not charsets (base64, zlib, rot13) or whose decoding
+    /// is superlinear (punycode) are never used: a body then reads as UTF-8.
+    fn text_charset(&self, py: Python<'_>) -> Option<String> {
+        static LOOKUP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let label = self.charset()?;
+        let codec = module_attr(py, &LOOKUP, "codecs", "lookup")
+            .and_then(|lookup| lookup.call1((label.as_str(),)))
+            .ok()?;
+        let name: String = codec.getattr("name").ok()?.extract().ok()?;
+        TEXT_ENCODINGS.contains(&name.as_str()).then_some(label)
+    }
+
     /// The charset named by Content-Type, if any.
     fn charset(&self) -> Option<String> {
         let value = self.headers.get(CONTENT_TYPE.as_str())?;
@@ -215,6 +230,113 @@ impl Response {
         })
     }
 }
+
+/// The codecs (by Python's canonical name) a body may be decoded with:
+/// character sets, each decoding in time linear in the body's size.
+const TEXT_ENCODINGS: &[&str] = &[
+    "ascii",
+    "utf-8",
+    "utf-8-sig",
+    "utf-16",
+    "utf-16-be",
+    "utf-16-le",
+    "utf-32",
+    "utf-32-be",
+    "utf-32-le",
+    "iso8859-1",
+    "iso8859-2",
+    "iso8859-3",
+    "iso8859-4",
+    "iso8859-5",
+    "iso8859-6",
+    "iso8859-7",
+    "iso8859-8",
+    "iso8859-9",
+    "iso8859-10",
+    "iso8859-11",
+    "iso8859-13",
+    "iso8859-14",
+    "iso8859-15",
+    "iso8859-16",
+    "cp037",
+    "cp273",
+    "cp424",
+    "cp437",
+    "cp500",
+    "cp720",
+    "cp737",
+    "cp775",
+    "cp850",
+    "cp852",
+    "cp855",
+    "cp856",
+    "cp857",
+    "cp858",
+    "cp860",
+    "cp861",
+    "cp862",
+    "cp863",
+    "cp864",
+    "cp865",
+    "cp866",
+    "cp869",
+    "cp874",
+    "cp875",
+    "cp932",
+    "cp949",
+    "cp950",
+    "cp1006",
+    "cp1026",
+    "cp1125",
+    "cp1140",
+    "cp1250",
+    "cp1251",
+    "cp1252",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "koi8-r",
+    "koi8-t",
+    "koi8-u",
+    "kz1048",
+    "ptcp154",
+    "tis-620",
+    "hp-roman8",
+    "mac-arabic",
+    "mac-croatian",
+    "mac-cyrillic",
+    "mac-farsi",
+    "mac-greek",
+    "mac-iceland",
+    "mac-latin2",
+    "mac-roman",
+    "mac-romanian",
+    "mac-turkish",
+    "big5",
+    "big5hkscs",
+    "gb2312",
+    "gbk",
+    "gb18030",
+    "hz",
+    "euc_jp",
+    "euc_jis_2004",
+    "euc_jisx0213",
+    "euc_kr",
+    "johab",
+    "shift_jis",
+    "shift_jis_2004",
+    "shift_jisx0213",
+    "iso2022_jp",
+    "iso2022_jp_1",
+    "iso2022_jp_2",
+    "iso2022_jp_2004",
+    "iso2022_jp_3",
+    "iso2022_jp_ext",
+    "iso2022_kr",
+];
 
 #[pymethods]
 impl Response {
@@ -281,12 +403,8 @@ impl Response {
     #[getter]
     fn text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let content = self.content_bytes(py)?;
-        if let Some(charset) = self.charset() {
-            match content.call_method1("decode", (charset.as_str(), "replace")) {
-                Ok(text) => return Ok(text),
-                Err(err) if err.is_instance_of::<PyLookupError>(py) => {}
-                Err(err) => return Err(err),
-            }
+        if let Some(charset) = self.text_charset(py) {
+            return content.call_method1("decode", (charset.as_str(), "replace"));
         }
         match std::str::from_utf8(content.as_bytes()) {
             Ok(valid) => Ok(PyString::new(py, valid).into_any()),
@@ -337,27 +455,20 @@ impl Response {
         self.index
     }
 
-    /// The charset the body is decoded with: Content-Type's, else "utf-8".
+    /// The charset the body is decoded with: Content-Type's when it names a
+    /// text encoding, else "utf-8".
     #[getter]
-    fn encoding(&self) -> String {
-        self.charset().unwrap_or_else(|| "utf-8".to_owned())
+    fn encoding(&self, py: Python<'_>) -> String {
+        self.text_charset(py).unwrap_or_else(|| "utf-8".to_owned())
     }
 
     /// Async iterator over the body as bytes, in pieces of what has arrived
     /// (up to 256 KiB), or of exactly ``chunk_size`` bytes (the last may be
     /// shorter). A streamed body can be iterated once.
     #[pyo3(signature = (chunk_size = None))]
-    fn aiter_bytes(slf: &Bound<'_, Self>, chunk_size: Option<i64>) -> PyResult<ByteIterator> {
+    fn aiter_bytes(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
         let py = slf.py();
-        let chunk_size = match chunk_size {
-            None => None,
-            Some(size) if size >= 1 => Some(usize::try_from(size).unwrap_or(usize::MAX)),
-            Some(size) => {
-                return Err(PyValueError::new_err(format!(
-                    "chunk_size must be at least 1, not {size}"
-                )))
-            }
-        };
+        let chunk_size = positive_count(chunk_size, "chunk_size")?;
         let streaming = slf.get().stream_for_reading(py)?.is_some();
         Ok(ByteIterator {
             response: slf.clone().unbind(),
@@ -372,11 +483,11 @@ impl Response {
     #[pyo3(signature = (chunk_size = None))]
     fn aiter_text<'py>(
         slf: &Bound<'py, Self>,
-        chunk_size: Option<i64>,
+        chunk_size: Option<IntArg>,
     ) -> PyResult<Bound<'py, PyAny>> {
         static AITER_TEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         module_attr(slf.py(), &AITER_TEXT, "fastio._streaming", "aiter_text")?
-            .call1((slf, chunk_size))
+            .call1((slf, chunk_size.map(|IntArg(size)| size)))
     }
 
     /// Async iterator over the body's lines, without their line endings.
@@ -419,8 +530,91 @@ impl Response {
             self.status.as_u16(),
             self.status.canonical_reason().unwrap_or(""),
             self.method,
-            self.url
+            hide_credentials(&self.url)
         )
+    }
+
+    /// Pickles as its parts (for multiprocessing and Dask); a streamed
+    /// Response must have its body read first.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let py = slf.py();
+        let this = slf.get();
+        let headers: Vec<(&str, Bound<'py, PyBytes>)> = this
+            .headers
+            .iter()
+            .map(|(name, value)| (name, PyBytes::new(py, value)))
+            .collect();
+        let parts = (
+            this.method.as_str(),
+            this.status.as_u16(),
+            Response::http_version(this),
+            headers,
+            this.url.as_str(),
+            this.request_url.as_str(),
+            this.elapsed,
+            this.content_bytes(py)?.clone(),
+            this.history(py)?,
+            this.index,
+        );
+        Ok((
+            slf.get_type().getattr("_restore")?,
+            parts.into_pyobject(py)?.into_any(),
+        ))
+    }
+
+    /// The Response `__reduce__` took apart.
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments, reason = "the parts __reduce__ gives")]
+    fn _restore(
+        py: Python<'_>,
+        method: &str,
+        status: u16,
+        http_version: &str,
+        headers: Vec<(String, Vec<u8>)>,
+        url: String,
+        request_url: String,
+        elapsed: f64,
+        content: Bound<'_, PyBytes>,
+        history: Vec<Py<Response>>,
+        index: Option<usize>,
+    ) -> PyResult<Py<Response>> {
+        let invalid = |what: &str| PyValueError::new_err(format!("not a pickled Response: {what}"));
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| invalid("header name"))?,
+                http::HeaderValue::from_bytes(&value).map_err(|_| invalid("header value"))?,
+            );
+        }
+        let version = match http_version {
+            "HTTP/0.9" => Version::HTTP_09,
+            "HTTP/1.0" => Version::HTTP_10,
+            "HTTP/2" => Version::HTTP_2,
+            "HTTP/3" => Version::HTTP_3,
+            _ => Version::HTTP_11,
+        };
+        let content_cell = PyOnceLock::new();
+        let _ = content_cell.set(py, content.unbind());
+        let response = Py::new(
+            py,
+            Response {
+                method: parse_method(method)?,
+                status: StatusCode::from_u16(status).map_err(|_| invalid("status"))?,
+                version,
+                headers: HeaderList::pack(&map),
+                url,
+                request_url,
+                elapsed,
+                body: Mutex::new(None),
+                content: content_cell,
+                history,
+                index,
+                stream: None,
+            },
+        )?;
+        untrack_acyclic(&response);
+        Ok(response)
     }
 }
 

@@ -104,8 +104,9 @@ impl RetryPolicy {
 /// (RFC 9110 §10.2.3); unparsable values are ignored.
 fn wait_asked(retry_after: &[u8], now: SystemTime) -> Option<Duration> {
     let text = std::str::from_utf8(retry_after).ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        // Too many digits for u64 is a very long wait, not none.
+        return Some(Duration::from_secs(text.parse::<u64>().unwrap_or(u64::MAX)));
     }
     let date = httpdate::parse_http_date(text).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
@@ -201,6 +202,29 @@ mod tests {
         );
         assert_eq!(
             retry.after_status(&Method::GET, 1, StatusCode::TOO_MANY_REQUESTS, Some(b"600")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_retry_after_beyond_u64_is_a_long_wait() {
+        let now = SystemTime::now();
+        assert_eq!(
+            wait_asked(b"99999999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        let policy = RetryPolicy {
+            retries: 3,
+            backoff: Duration::from_millis(1),
+            max_retry_after: Duration::from_secs(60),
+        };
+        assert_eq!(
+            policy.after_status(
+                &Method::GET,
+                1,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(b"99999999999999999999999999")
+            ),
             None
         );
     }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::header::{HeaderValue, COOKIE, SET_COOKIE};
 use http::HeaderMap;
@@ -15,6 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::errors::{ErrorKind, FastioError};
+use crate::pacing::{Pacer, Turn};
 use crate::retry::RetryPolicy;
 use crate::runtime;
 
@@ -65,8 +66,6 @@ pub struct Settings {
     pub max_body_size: Option<u64>,
     pub retry: RetryPolicy,
     pub keep_cookies: bool,
-    /// Text never to show in a message (proxy credentials).
-    pub secrets: Vec<String>,
 }
 
 impl Default for Settings {
@@ -96,7 +95,6 @@ impl Default for Settings {
             max_body_size: None,
             retry: RetryPolicy::default(),
             keep_cookies: false,
-            secrets: Vec::new(),
         }
     }
 }
@@ -116,7 +114,7 @@ pub struct Session {
     jar: Option<CookieJar>,
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
-    next_start: Mutex<HashMap<String, Instant>>,
+    pacer: Pacer,
 }
 
 impl Session {
@@ -127,7 +125,7 @@ impl Session {
                 .max_connections
                 .map(|limit| Arc::new(Semaphore::new(limit))),
             hosts: Mutex::new(HashMap::new()),
-            next_start: Mutex::new(HashMap::new()),
+            pacer: Pacer::default(),
             http: Mutex::new(None),
             building: tokio::sync::Mutex::new(()),
             settings,
@@ -239,35 +237,21 @@ impl Session {
             return;
         };
         let interval = Duration::from_secs_f64(1.0 / rate);
-        let start = {
-            let mut next_start = self
-                .next_start
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            let slot = next_start.entry(origin(url)).or_insert(now);
-            let start = (*slot).max(now);
-            *slot = start + interval;
-            start
-        };
-        tokio::time::sleep_until(start.into()).await;
+        let turn = Turn::take(&self.pacer, origin(url), interval);
+        tokio::time::sleep_until(turn.start.into()).await;
+        turn.used();
     }
 
-    /// Adds the jar's cookies for `url` to `headers`, after any given ones.
+    /// Adds the jar's cookies for `url` to `headers`, after any given ones
+    /// (a given cookie wins over the jar's of the same name).
     pub fn add_cookies(&self, url: &Url, headers: &mut HeaderMap) {
         let Some(stored) = self.jar.as_ref().and_then(|jar| jar.header_for(url)) else {
             return;
         };
-        let merged = match headers.get(COOKIE) {
-            Some(given) => {
-                let mut joined = given.as_bytes().to_vec();
-                joined.extend_from_slice(b"; ");
-                joined.extend_from_slice(stored.as_bytes());
-                HeaderValue::from_bytes(&joined).unwrap_or(stored)
-            }
-            None => stored,
-        };
-        headers.insert(COOKIE, merged);
+        let given = headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes);
+        if let Some(merged) = merge_cookies(given.chain([stored.as_bytes()])) {
+            headers.insert(COOKIE, merged);
+        }
     }
 
     /// Keeps the cookies a response sets, scoped to its URL.
@@ -286,16 +270,6 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         drop(released);
-    }
-
-    /// Removes secrets (proxy credentials) from a message.
-    pub fn redact(&self, mut error: FastioError) -> FastioError {
-        for secret in &self.settings.secrets {
-            if !secret.is_empty() {
-                error.message = error.message.replace(secret.as_str(), "***");
-            }
-        }
-        error
     }
 }
 
@@ -316,9 +290,8 @@ impl CookieJar {
         }
         let cookies = set_cookies.filter_map(|value| {
             let text = std::str::from_utf8(value.as_bytes()).ok()?;
-            cookie::Cookie::parse(text)
-                .ok()
-                .map(cookie::Cookie::into_owned)
+            let cookie = cookie::Cookie::parse(text).ok()?.into_owned();
+            within_its_site(cookie, url)
         });
         self.0
             .write()
@@ -338,6 +311,66 @@ impl CookieJar {
         }
         HeaderValue::from_str(&pairs.join("; ")).ok()
     }
+}
+
+/// One `Cookie` value from several, in order; of two cookies with the same
+/// name the first is kept, so earlier sources take precedence.
+pub fn merge_cookies<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<HeaderValue> {
+    let mut names: Vec<&[u8]> = Vec::new();
+    let mut joined: Vec<u8> = Vec::new();
+    for value in values {
+        for pair in value.split(|&byte| byte == b';') {
+            let pair = pair.trim_ascii();
+            if pair.is_empty() {
+                continue;
+            }
+            let name = pair
+                .split(|&byte| byte == b'=')
+                .next()
+                .unwrap_or(pair)
+                .trim_ascii();
+            if names.contains(&name) {
+                continue;
+            }
+            names.push(name);
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(pair);
+        }
+    }
+    HeaderValue::from_bytes(&joined)
+        .ok()
+        .filter(|_| !joined.is_empty())
+}
+
+/// The cookie as it may be kept, or `None` when its Domain attribute is a
+/// public suffix ("com", "co.uk", "github.io") or a single label
+/// ("localhost") other than the host itself, which would send it to every
+/// site under that suffix (RFC 6265 5.3 step 5, as browsers and curl do).
+/// A cookie whose Domain is the host itself is kept for that host only.
+fn within_its_site(
+    mut cookie: cookie::Cookie<'static>,
+    url: &Url,
+) -> Option<cookie::Cookie<'static>> {
+    let Some(domain) = cookie.domain() else {
+        return Some(cookie);
+    };
+    let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+    let is_public = !domain.contains('.')
+        || psl::suffix(domain.as_bytes())
+            .is_some_and(|suffix| suffix.is_known() && suffix.as_bytes() == domain.as_bytes());
+    if !is_public {
+        return Some(cookie);
+    }
+    if url
+        .host_str()
+        .is_some_and(|host| host.eq_ignore_ascii_case(&domain))
+    {
+        cookie.unset_domain();
+        return Some(cookie);
+    }
+    None
 }
 
 fn describe(limit: Option<usize>) -> String {

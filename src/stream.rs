@@ -17,12 +17,14 @@ use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
+use crate::body::{check_declared, Collector, Refusal};
 use crate::bridge::{FastioFuture, Job, ToPython, Value};
 use crate::errors::{ErrorKind, FastioError};
+use crate::request::BodyLimits;
 use crate::response::{Response, ResponseData};
 use crate::runtime;
-use crate::session::{Session, Slots};
-use crate::transport::{body_too_large, classify, Opened};
+use crate::session::Slots;
+use crate::transport::{body_refused, classify, Opened};
 
 /// How much one read without a size gathers of what is ready.
 pub const READ_SIZE: usize = 256 * 1024;
@@ -38,11 +40,12 @@ struct BodyReader {
     ended: bool,
     received: u64,
     limit: Option<u64>,
+    /// The limit on reading the rest whole (`aread`).
+    whole_limit: u64,
     method: String,
     url: String,
     /// The longest wait for the next piece of the body.
     idle_timeout: Option<Duration>,
-    session: Arc<Session>,
 }
 
 impl BodyReader {
@@ -50,13 +53,16 @@ impl BodyReader {
         &mut self,
         chunk: Result<Option<Bytes>, reqwest::Error>,
     ) -> Result<Option<Bytes>, FastioError> {
-        let chunk =
-            chunk.map_err(|err| self.session.redact(classify(&err, &self.method, &self.url)))?;
+        let chunk = chunk.map_err(|err| classify(&err, &self.method, &self.url))?;
         match &chunk {
             Some(piece) => {
-                self.received += piece.len() as u64;
+                self.received = self.received.saturating_add(piece.len() as u64);
                 if let Some(limit) = self.limit.filter(|limit| self.received > *limit) {
-                    return Err(body_too_large(&self.method, &self.url, limit));
+                    return Err(body_refused(
+                        &self.method,
+                        &self.url,
+                        Refusal::TooLarge { limit },
+                    ));
                 }
             }
             None => self.ended = true,
@@ -141,12 +147,14 @@ impl BodyReader {
     }
 
     async fn read_to_end(&mut self) -> Result<Vec<Bytes>, FastioError> {
-        let expected = self.response.content_length().unwrap_or(0);
-        let mut whole = crate::large::buffer(usize::try_from(expected).unwrap_or(0));
+        let mut whole = Collector::new(self.response.content_length(), Some(self.whole_limit))
+            .map_err(|refusal| body_refused(&self.method, &self.url, refusal))?;
         while let Some(piece) = self.next_piece().await? {
-            whole.extend_from_slice(&piece);
+            whole
+                .push(piece)
+                .map_err(|refusal| body_refused(&self.method, &self.url, refusal))?;
         }
-        Ok(vec![Bytes::from(whole)])
+        Ok(vec![whole.finish()])
     }
 
     fn done(&self) -> bool {
@@ -180,21 +188,29 @@ pub struct BodyStream {
 impl BodyStream {
     /// The head of `opened` as Response data, and its body to stream.
     /// `idle_timeout` bounds each wait for more of the body.
-    pub fn open(mut opened: Opened, idle_timeout: Option<Duration>) -> (ResponseData, BodyStream) {
+    pub fn open(
+        mut opened: Opened,
+        idle_timeout: Option<Duration>,
+        limits: BodyLimits,
+    ) -> (ResponseData, BodyStream) {
         let head = opened.take_head();
-        let session = Arc::clone(&opened.session);
+        let limit = limits.streamed;
+        // A declared length over the limit fails the first read, at once.
+        let failed = check_declared(opened.response.content_length(), limit)
+            .err()
+            .map(|refusal| body_refused(head.method.as_str(), &head.url, refusal));
         let reader = BodyReader {
             response: opened.response,
             _slots: opened.slots,
             pending: Bytes::new(),
-            failed: None,
+            failed,
             ended: false,
             received: 0,
-            limit: session.settings.max_body_size,
+            limit,
+            whole_limit: limits.whole,
             method: head.method.to_string(),
             url: head.url.clone(),
             idle_timeout,
-            session,
         };
         let stream = BodyStream {
             shared: Arc::new(Shared {

@@ -18,7 +18,8 @@ use http::header::{
 use http::{Method, StatusCode};
 use url::Url;
 
-use crate::errors::{ErrorKind, FastioError};
+use crate::body::{Collector, Refusal};
+use crate::errors::{clipped, ErrorKind, FastioError};
 use crate::headers::HeaderList;
 use crate::request::{RequestBody, RequestSpec};
 use crate::response::ResponseData;
@@ -33,11 +34,10 @@ use crate::session::{Session, Slots};
 /// fetch_all keeps one of these per request in flight, so their size is
 /// copied per request (perf: memmove was the top symbol at 6.7 KB each).
 pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, FastioError>> {
-    let session = Arc::clone(&spec.session);
     with_retries(
         spec,
         async |spec: &RequestSpec| {
-            let limit = spec.session.settings.max_body_size;
+            let limit = spec.whole_body_limit();
             within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
@@ -48,13 +48,11 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
         },
         |data| (data.status, data.headers.get(RETRY_AFTER.as_str())),
     )
-    .map(move |result| result.map_err(|error| session.redact(error)))
 }
 
 /// Sends `spec` and follows redirects up to the final response's head,
 /// retrying as its policy allows; the body is left to read.
 pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, FastioError>> {
-    let session = Arc::clone(&spec.session);
     with_retries(
         spec,
         async |spec: &RequestSpec| within_deadline(spec, open(spec)).await,
@@ -66,7 +64,6 @@ pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, Fa
             )
         },
     )
-    .map(move |result| result.map_err(|error| session.redact(error)))
 }
 
 /// Runs `attempt` until it succeeds, or fails in a way the request's retry
@@ -220,7 +217,7 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
         };
         // Boxed: a redirect is rare, and its read inline would make every
         // request's future larger.
-        let hop = Box::pin(read(hop, session.settings.max_body_size)).await?;
+        let hop = Box::pin(read(hop, spec.whole_body_limit())).await?;
         if history.len() >= session.settings.max_redirects {
             return Err(FastioError::for_request(
                 ErrorKind::TooManyRedirects,
@@ -268,27 +265,24 @@ async fn send(
         .map_err(|err| classify(&err, spec.method.as_str(), spec.url.as_str()))
 }
 
-/// Bodies below this size are copied out of the buffer they arrived in.
-const SMALL_BODY: usize = 16 * 1024;
-
-/// The error for a body past `max_body_size`.
-pub fn body_too_large(method: &str, url: &str, limit: u64) -> FastioError {
-    FastioError::for_request(
-        ErrorKind::BodyTooLarge,
-        method,
-        url,
-        &format!("the body is larger than max_body_size ({limit} bytes, decoded)"),
-    )
+/// The error for a body past `max_body_size`, or one there is no memory for.
+pub fn body_refused(method: &str, url: &str, refusal: Refusal) -> FastioError {
+    let what = match refusal {
+        Refusal::TooLarge { limit } => format!(
+            "the body is larger than max_body_size ({limit} bytes, decoded); \
+             stream it (Client.stream) or raise max_body_size"
+        ),
+        Refusal::OutOfMemory { wanted } => {
+            format!("no memory for a body of {wanted} bytes")
+        }
+    };
+    FastioError::for_request(ErrorKind::BodyTooLarge, method, url, &what)
 }
 
-/// Reads the whole (decoded) body, refusing more than `limit` bytes. A body
-/// that arrives in one piece is kept as it is; otherwise one buffer, sized
-/// from Content-Length when there is one, is filled. The slots are given
-/// back once it is read.
-fn read(
-    mut opened: Opened,
-    limit: Option<u64>,
-) -> impl Future<Output = Result<ResponseData, FastioError>> {
+/// Reads the whole (decoded) body, refusing more than `limit` bytes, and a
+/// declared length over it before reading. The slots are given back once
+/// it is read.
+fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseData, FastioError>> {
     let mut data = opened.take_head();
     let Opened {
         mut response,
@@ -298,41 +292,18 @@ fn read(
     } = opened;
     async move {
         let method = data.method.as_str();
-        let expected = response.content_length().unwrap_or(0);
-        let mut first: Option<Bytes> = None;
-        let mut buffer: Option<Vec<u8>> = None;
-        let mut received: u64 = 0;
+        let mut body = Collector::new(response.content_length(), Some(limit))
+            .map_err(|refusal| body_refused(method, &data.url, refusal))?;
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|err| classify(&err, method, &data.url))?
         {
-            received += chunk.len() as u64;
-            if let Some(limit) = limit.filter(|limit| received > *limit) {
-                return Err(body_too_large(method, &data.url, limit));
-            }
-            match (&mut buffer, first.take()) {
-                (Some(buffer), _) => buffer.extend_from_slice(&chunk),
-                (None, None) => first = Some(chunk),
-                (None, Some(earlier)) => {
-                    let capacity = usize::try_from(expected.max(received)).unwrap_or(0);
-                    let mut joined = crate::large::buffer(capacity);
-                    joined.extend_from_slice(&earlier);
-                    joined.extend_from_slice(&chunk);
-                    buffer = Some(joined);
-                }
-            }
+            body.push(chunk)
+                .map_err(|refusal| body_refused(method, &data.url, refusal))?;
         }
         drop(slots);
-        data.body = match (buffer, first) {
-            (Some(buffer), _) => Bytes::from(buffer),
-            // A small body is usually a slice of hyper's read buffer, which it
-            // would keep alive whole: copy it out (measured: ~5 KB held per
-            // 12-byte response otherwise).
-            (None, Some(only)) if only.len() < SMALL_BODY => Bytes::copy_from_slice(&only),
-            (None, Some(only)) => only,
-            (None, None) => Bytes::new(),
-        };
+        data.body = body.finish();
         data.elapsed = started.elapsed();
         Ok(data)
     }
@@ -365,14 +336,14 @@ fn redirect(
             &why,
         )
     };
-    let location = location
-        .to_str()
-        .map_err(|_| refuse("the redirect's Location is not text".to_owned()))?;
-    let target = spec.url.join(location).map_err(|err| {
+    let location = location_text(location.as_bytes());
+    let target = spec.url.join(&location).map_err(|err| {
         refuse(format!(
-            "the redirect's Location {location:?} is invalid: {err}"
+            "the redirect's Location {:?} is invalid: {err}",
+            clipped(&location)
         ))
     })?;
+    crate::request::sendable(&target).map_err(|err| refuse(err.message.clone()))?;
     match target.scheme() {
         "http" | "https" => {}
         other => {
@@ -408,6 +379,20 @@ fn redirect(
     }
     next.url = target;
     Ok(Some(next))
+}
+
+/// A Location value as URL text: bytes past ASCII (raw UTF-8, as many
+/// servers send, or worse) are percent-encoded, as browsers do.
+fn location_text(raw: &[u8]) -> String {
+    let mut text = String::with_capacity(raw.len());
+    for &byte in raw {
+        if byte.is_ascii() {
+            text.push(char::from(byte));
+        } else {
+            text.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    text
 }
 
 fn strip(headers: &mut HeaderMap, names: &[http::HeaderName]) {
@@ -465,6 +450,19 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
 /// of kind InvalidInput).
 fn is_protocol_violation(error: &(dyn StdError + 'static)) -> bool {
     has_hyper(error, hyper::Error::is_parse)
+        || causes(error).any(|cause| {
+            cause.downcast_ref::<h2::Error>().is_some_and(|h2| {
+                h2.is_library()
+                    || matches!(
+                        h2.reason(),
+                        Some(
+                            h2::Reason::PROTOCOL_ERROR
+                                | h2::Reason::FRAME_SIZE_ERROR
+                                | h2::Reason::COMPRESSION_ERROR
+                        )
+                    )
+            })
+        })
         || causes(error).any(|cause| {
             cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
                 matches!(

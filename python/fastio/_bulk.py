@@ -121,6 +121,7 @@ def fetch_all(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: Literal[False] = False,
     total: int | None = None,
 ) -> FastioFuture[list[Response]]: ...
@@ -135,6 +136,7 @@ def fetch_all(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: bool,
     total: int | None = None,
 ) -> Awaitable[list[Response]]: ...
@@ -148,6 +150,7 @@ def fetch_all(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: bool = False,
     total: int | None = None,
 ) -> Awaitable[list[Response]]:
@@ -162,7 +165,8 @@ def fetch_all(
     is true, which puts each failure's exception (with ``.index``) in its
     place. ``timeout`` applies to each attempt of each request and starts
     when the request does, not while it waits for a free slot; ``retries``
-    as for :func:`fetch`. Each Response has ``.index``.
+    as for :func:`fetch`; ``max_body_size`` as for :func:`fetch`. Each
+    Response has ``.index``.
 
     ``progress=True`` shows a bar on stderr (done/total, req/s, errors,
     ETA), fed from counters kept in Rust; ``total`` is its total when
@@ -187,6 +191,7 @@ def fetch_all(
         retries=retries,
         return_exceptions=return_exceptions,
         verify=verify,
+        max_body_size=max_body_size,
         progress=bar.counts if bar is not None else None,
     )
     return future if bar is None else with_progress(future, bar)
@@ -203,6 +208,7 @@ def fetch_iter(
     retries: int = 0,
     return_exceptions: Literal[False] = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: bool = False,
     total: int | None = None,
 ) -> FetchIterator[Response]: ...
@@ -217,6 +223,7 @@ def fetch_iter(
     retries: int = 0,
     return_exceptions: Literal[True],
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: bool = False,
     total: int | None = None,
 ) -> FetchIterator[Response | FastioError]: ...
@@ -230,6 +237,7 @@ def fetch_iter(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: bool = False,
     total: int | None = None,
 ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
@@ -258,6 +266,7 @@ def fetch_iter(
         retries=retries,
         return_exceptions=return_exceptions,
         verify=verify,
+        max_body_size=max_body_size,
         progress=bar.counts if bar is not None else None,
     )
     return FetchIterator(stream, return_exceptions=return_exceptions, progress=bar)

@@ -152,7 +152,9 @@ class Client:
         - ``resolve``: ``{"host": "ip"}`` overrides DNS for those hosts.
         - ``user_agent``; ``max_body_size``: bodies larger than this (decoded
           bytes, so a zip bomb stops early) raise :class:`fastio.BodyTooLarge`
-          and close the connection; streamed bodies too.
+          and close the connection; streamed bodies too. A declared
+          Content-Length over it fails at once. Omitted, a body read whole
+          is held up to 256 MiB and a streamed one has no cap.
         - ``retries``: attempts after the first, for every request unless
           one says otherwise. Connect errors are retried for every method;
           timeouts, connections lost mid-response and 429/502/503/504 only

@@ -42,6 +42,7 @@ __all__ = [
     "_live_counts",
     "_on_worker",
     "_panic_on_worker",
+    "_shown_url",
     "_start_test_server",
     "configure_runtime",
     "fetch",
@@ -361,6 +362,7 @@ def fetch(
     timeout: _TimeoutArg = ...,
     retries: int = 0,
     verify: bool = True,
+    max_body_size: int | None = None,
 ) -> FastioFuture[Response]:
     """Sends one request and returns its :class:`Response`.
 
@@ -373,6 +375,10 @@ def fetch(
     Authorization and Cookie are dropped when the host changes). TLS
     certificates are verified unless ``verify=False``. ``retries`` retries
     as :class:`fastio.Client` describes (with its default backoff).
+    ``max_body_size`` caps the (decoded) body in bytes; omitted, a body is
+    held up to 256 MiB (stream larger ones with :meth:`Client.stream`). A
+    declared Content-Length over the cap fails at once with
+    :class:`fastio.BodyTooLarge`.
 
     HTTP error statuses are Responses (see :meth:`Response.raise_for_status`);
     transport failures raise :class:`fastio.RequestError` subclasses whose
@@ -395,6 +401,7 @@ def fetch_all(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: _Progress | None = None,
 ) -> FastioFuture[list[Response]]:
     """Fetches every URL, at most ``concurrency`` at a time; returns the
@@ -569,6 +576,7 @@ def _fetch_stream(
     retries: int = 0,
     return_exceptions: bool = False,
     verify: bool = True,
+    max_body_size: int | None = None,
     progress: _Progress | None = None,
 ) -> _FetchStream:
     """Internal: the native stream behind :func:`fastio.fetch_iter`."""
@@ -603,3 +611,6 @@ class _Progress:
 
 def _live_counts() -> tuple[int, int]:
     """Internal: (fastio awaitables alive, pieces of Rust work alive)."""
+
+def _shown_url(url: str) -> str:
+    """Internal: ``url`` as records show it (normalised, credentials hidden)."""

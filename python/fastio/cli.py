@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,7 @@ from typing import IO, Any
 import orjson
 
 import fastio
+from fastio._fastio import _shown_url
 from fastio.records import result_record
 
 #: Exit codes of ``fastio fetch``.
@@ -38,9 +40,10 @@ class UsageError(Exception):
 
 
 def url_lines(lines: Iterable[str]) -> Iterator[str]:
-    """URLs from lines of text: stripped, without blank lines and ``#`` comments."""
+    """URLs from lines of text: stripped (of a byte-order mark too), without
+    blank lines and ``#`` comments."""
     for line in lines:
-        url = line.strip()
+        url = line.strip().removeprefix("\ufeff").strip()
         if url and not url.startswith("#"):
             yield url
 
@@ -54,34 +57,56 @@ def input_urls(arguments: list[str], source: str | None) -> Iterator[str]:
     if source == "-":
         yield from url_lines(sys.stdin)
         return
-    with open(source, encoding="utf-8", errors="replace") as lines:
+    with open(source, encoding="utf-8-sig", errors="replace") as lines:
         yield from url_lines(lines)
 
 
 def count_input(arguments: list[str], source: str | None) -> int | None:
-    """How many URLs there are, when that can be known without consuming
-    stdin (a regular file is read once more, a line at a time)."""
-    if source == "-":
-        return None
+    """How many URLs there are, when that can be known without consuming the
+    input: a regular file is read once more, a line at a time; a pipe, a
+    FIFO or stdin is read once, by the fetch, so its count is unknown."""
     total = len(arguments)
-    if source is not None:
-        with open(source, encoding="utf-8", errors="replace") as lines:
-            total += sum(1 for _ in url_lines(lines))
+    if source is None:
+        return total
+    if source == "-" or not stat.S_ISREG(os.stat(source).st_mode):
+        return None
+    with open(source, encoding="utf-8", errors="replace") as lines:
+        total += sum(1 for _ in url_lines(lines))
     return total
 
 
+def resume_key(url: str) -> str:
+    """What ``--resume`` compares: the URL as its record shows it
+    (normalised as sent, credentials hidden), for input lines and records alike."""
+    return _shown_url(url)
+
+
 def recorded_urls(path: str | None) -> set[str]:
-    """The URLs an earlier run already wrote to ``path`` (for ``--resume``)."""
+    """The URLs an earlier run already wrote to ``path`` (for ``--resume``);
+    lines that are not records (cut short, or not JSON objects) are skipped."""
     done: set[str] = set()
     if path is None or not os.path.exists(path):
         return done
     with open(path, "rb") as records:
         for line in records:
             with contextlib.suppress(orjson.JSONDecodeError):
-                url = orjson.loads(line).get("url")
+                record = orjson.loads(line)
+                url = record.get("url") if isinstance(record, dict) else None
                 if isinstance(url, str):
-                    done.add(url)
+                    done.add(resume_key(url))
     return done
+
+
+def open_records(path: str) -> IO[bytes]:
+    """``path`` for appending records; a last line an earlier run left cut
+    short is ended first, so the next record is not glued onto it."""
+    output = open(path, "ab")  # noqa: SIM115 - closed by fetch_command
+    if output.tell() > 0:
+        with open(path, "rb") as existing:
+            existing.seek(-1, os.SEEK_END)
+            if existing.read(1) != b"\n":
+                output.write(b"\n")
+    return output
 
 
 # --- output --------------------------------------------------------------------------
@@ -194,7 +219,7 @@ def plan_fetch(args: argparse.Namespace, stdout: IO[bytes]) -> FetchPlan:
         save_dir = Path(args.save_dir) if args.save_dir else None
         if save_dir is not None:
             save_dir.mkdir(parents=True, exist_ok=True)
-        output = open(args.output, "ab") if args.output else stdout  # noqa: SIM115 - closed by fetch
+        output = open_records(args.output) if args.output else stdout
     except OSError as error:
         raise UsageError(str(error)) from error
     if skip:
@@ -205,7 +230,7 @@ def plan_fetch(args: argparse.Namespace, stdout: IO[bytes]) -> FetchPlan:
 async def fetch_command(plan: FetchPlan) -> int:
     """Runs ``fastio fetch``; returns its exit code."""
     args = plan.args
-    urls = (url for url in input_urls(args.urls, args.input) if url not in plan.skip)
+    urls = (url for url in input_urls(args.urls, args.input) if resume_key(url) not in plan.skip)
     summary = Summary(args.fail_status)
     interrupted = False
     try:

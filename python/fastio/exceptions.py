@@ -34,7 +34,7 @@ Hierarchy::
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fastio._fastio import Response
@@ -77,6 +77,19 @@ class FastioError(Exception):
         super().__init__(message)
         self.url = url
         self.index = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles with its attributes (url, index, response), which the
+        # default reduction would pass to __init__ as positional arguments.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[FastioError], args: tuple[Any, ...], state: dict[str, Any]) -> FastioError:
+    """The error ``FastioError.__reduce__`` took apart."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InternalError(FastioError):

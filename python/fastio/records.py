@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastio._fastio import Response
+from fastio._fastio import Response, _shown_url
 from fastio.exceptions import FastioError
 
 __all__ = ["FIELDS", "result_record"]
@@ -60,8 +60,8 @@ def result_record(
     """
     if isinstance(item, Response):
         record: dict[str, Any] = {
-            "url": item.request_url,
-            "final_url": item.url,
+            "url": _shown_url(item.request_url),
+            "final_url": _shown_url(item.url),
             "status": item.status,
             "reason": item.reason,
             "headers": dict(item.headers.items()),
@@ -83,7 +83,8 @@ def result_record(
             else:
                 record["body_b64"] = base64.b64encode(content).decode("ascii")
         return record
-    failed_url = item.url if isinstance(item, FastioError) and item.url else url
+    given = item.url if isinstance(item, FastioError) and item.url else url
+    failed_url = _shown_url(given) if given is not None else None
     return {
         "url": failed_url,
         "final_url": None,

@@ -96,6 +96,26 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+        // Declares a terabyte, sends two small pieces, then waits.
+        "/huge-length" => {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            for _ in 0..2 {
+                let _ = stream.write_all(&[b'x'; 100]).await;
+                let _ = stream.flush().await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        // A chunked body that never ends, 64 KiB a chunk, as fast as it is read.
+        "/endless-chunked" => {
+            let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            let mut chunk = b"10000\r\n".to_vec();
+            chunk.extend_from_slice(&[b'y'; 0x10000]);
+            chunk.extend_from_slice(b"\r\n");
+            while stream.write_all(&chunk).await.is_ok() {}
+        }
         // 100 KB of headers: 1,000 of 100 bytes each.
         "/huge-headers" => {
             let mut response = b"HTTP/1.1 200 OK\r\n".to_vec();
@@ -107,6 +127,20 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
             response.extend_from_slice(b"Content-Length: 2\r\nConnection: close\r\n\r\nok");
             let _ = stream.write_all(&response).await;
             let _ = stream.shutdown().await;
+        }
+        // The request line of an HTTP/2 preface: an HTTP/1.1 answer, and the
+        // connection kept while the client reads it (a close with its
+        // frames unread would reset it first).
+        "*" => {
+            // After the client's request is on its way, not during its handshake.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let response = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+            let _ = stream.write_all(response).await;
+            let _ = stream.flush().await;
+            let mut sink = [0_u8; 4096];
+            let drain =
+                async { while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {} };
+            let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
         }
         _ => {
             let response =

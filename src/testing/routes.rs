@@ -49,7 +49,8 @@ fn not_found(path: &str) -> Response<Body> {
 
 fn redirect(status: StatusCode, location: &str) -> Response<Body> {
     let mut response = text(status, format!("redirecting to {location}\n"));
-    if let Ok(value) = HeaderValue::from_str(location) {
+    // from_bytes: a raw UTF-8 Location is sent as given, as some servers do.
+    if let Ok(value) = HeaderValue::from_bytes(location.as_bytes()) {
         response.headers_mut().insert(LOCATION, value);
     }
     response
@@ -313,9 +314,16 @@ pub async fn handle(
             "name": "fastio", "numbers": [1, 2, 3], "nested": {"ok": true, "none": null}, "text": "héllo ✓"
         })),
         ["text"] => {
-            // ?charset=latin-1&value=... : the value encoded in that charset.
+            // ?charset=latin-1&value=...&repeat=n : the value, n times,
+            // encoded in that charset (other charsets: sent as UTF-8).
             let charset = query.get("charset").map_or("utf-8", String::as_str);
+            let repeat = query
+                .get("repeat")
+                .and_then(|count| count.parse::<usize>().ok())
+                .unwrap_or(1)
+                .min(10_000_000);
             let value = query.get("value").map_or("héllo", String::as_str);
+            let value = &value.repeat(repeat);
             let encoded: Vec<u8> = if charset.eq_ignore_ascii_case("latin-1")
                 || charset.eq_ignore_ascii_case("iso-8859-1")
             {

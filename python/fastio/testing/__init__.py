@@ -26,7 +26,8 @@ knowledge):
 - ``/gzip``, ``/brotli``, ``/zstd``: a JSON body with that Content-Encoding
 - ``/bad-gzip``: claims gzip, is not
 - ``/json``: a small JSON document
-- ``/text?charset=latin-1&value=...``: ``value`` encoded in ``charset``
+- ``/text?charset=latin-1&value=...&repeat=n``: ``value`` n times, encoded in
+  ``charset`` (latin-1; any other charset is named but the bytes are UTF-8)
 - ``/bytes-raw``: invalid UTF-8 with no charset
 - ``/headers?Name=value``: sets response headers (and two Set-Cookie)
 - ``/counts``: requests per path so far, as JSON
@@ -36,7 +37,8 @@ Fault routes on ``server.fault_url`` (raw TCP, broken on purpose):
 ``/short-body`` (Content-Length longer than the body), ``/bad-chunked``,
 ``/garbage`` (not HTTP), ``/hang`` (never answers), ``/slowloris`` (the
 body one byte per second), ``/huge-headers`` (100 KB of headers: 1,000 of
-them).
+them), ``/huge-length`` (declares a terabyte, sends 200 bytes, waits),
+``/endless-chunked`` (a chunked body that never ends).
 
 ``server.request_count(path)`` counts requests per path on both listeners,
 ``server.request_times(path)`` says when each arrived;
