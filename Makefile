@@ -18,10 +18,12 @@ demo: $(PY)
 	$(PIP) install .
 	$(PY) -m fastio demo
 
-## test: install fastio with its test extras, then run every Rust and Python test
+## test: install fastio with its test extras, then run every Rust test (the
+## loom models of the completion inbox too) and every Python test
 test: $(PY)
 	$(PIP) install -e '.[test,dask]'
 	cargo test --quiet
+	$(MAKE) loom
 	$(PY) -m pytest
 
 ## lint: rustfmt, clippy, ruff, mypy --strict and stubtest

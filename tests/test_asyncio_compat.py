@@ -29,7 +29,7 @@ def failing(port: int) -> fastio.FastioFuture[fastio.Response]:
 
 def cancelled(message: str = "bye") -> fastio.FastioFuture[None]:
     future = fastio.sleep(30)
-    asyncio.ensure_future(future)  # starts it
+    assert asyncio.ensure_future(future) is future  # and it started
     future.cancel(message)
     return future
 
@@ -164,9 +164,9 @@ def test_as_completed_in_finishing_order(run_on_each_loop: Run, closed_port: int
 def test_as_completed_times_out(run_on_each_loop: Run) -> None:
     async def main() -> None:
         slow = fastio.sleep(30)
+        [next_done] = asyncio.as_completed([slow], timeout=0.05)
         with pytest.raises(TimeoutError):
-            for next_done in asyncio.as_completed([slow], timeout=0.05):
-                await next_done
+            await next_done
         slow.cancel()
 
     run_on_each_loop(main)
@@ -184,10 +184,13 @@ def test_a_task_group_cancels_fastio_work_on_failure(
         async def fail() -> None:
             await failing(closed_port)
 
-        with pytest.raises(ExceptionGroup) as raised:
+        async def run_group() -> None:
             async with asyncio.timeout(LIVENESS), asyncio.TaskGroup() as group:
                 group.create_task(wait_long())
                 group.create_task(fail())
+
+        with pytest.raises(ExceptionGroup) as raised:
+            await run_group()
         assert [type(error) for error in raised.value.exceptions] == [fastio.ConnectError]
         return slow
 

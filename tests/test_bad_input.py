@@ -5,7 +5,7 @@ parameters for crashes, hangs and undocumented exceptions."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -225,19 +225,33 @@ def test_any_text_as_a_url_is_accepted_or_invalid(url: str) -> None:
         invalid = error
     else:
         return
-    # The only documented failure for a str URL, naming it.
-    assert invalid.url == url
+    # The only documented failure for a str URL, naming it (credentials hidden).
+    assert invalid.url == url or "***@" in (invalid.url or "")
 
 
 @PROPERTIES
 @given(
-    host=st.from_regex(r"[a-z0-9-]{1,20}(\.[a-z0-9-]{1,20}){0,3}", fullmatch=True),
-    path=st.text(max_size=50),
+    # The last label starts with a letter: a numeric one makes the host an
+    # IPv4 address, which may be invalid.
+    host=st.from_regex(r"([a-z0-9-]{1,20}\.){0,3}[a-z][a-z0-9-]{0,19}", fullmatch=True),
+    # No "?" or "#" (they end the path) and no "." or slashes (".." moves
+    # out of /echo).
+    path=st.text(st.characters(exclude_characters="?#./\\"), max_size=50),
     query=st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3),
 )
-def test_structured_urls_build(host: str, path: str, query: dict[str, str]) -> None:
-    with contextlib.suppress(fastio.InvalidURL):
-        fastio.fetch(f"http://{host}/{path}", params=query)
+def test_structured_urls_build(server: Server, host: str, path: str, query: dict[str, str]) -> None:
+    # Any such URL is sent, and arrives with its query intact; the host is
+    # mapped to the test server, so nothing is looked up.
+    port = server.url.rsplit(":", 1)[1]
+
+    async def send() -> dict[str, Any]:
+        async with fastio.Client(resolve={host: "127.0.0.1"}) as client:
+            response = await client.get(f"http://{host}:{port}/echo/{path}", params=query)
+            return response.json()  # type: ignore[no-any-return]
+
+    echoed = asyncio.run(send())
+    assert echoed["path"].startswith("/echo/")
+    assert echoed["query"] == query
 
 
 header_names = st.text(st.characters(codec="ascii", exclude_characters=""), min_size=0, max_size=20)

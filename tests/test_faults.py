@@ -186,7 +186,8 @@ async def test_tls_faults(
         wrong = await expect_failure(trusting, wrong_host_tls, fastio.TLSError, 3)
         expired = await expect_failure(trusting, expired_tls, fastio.TLSError, 3)
         assert (await trusting.get(good_tls)).status == 200
-    assert "127.0.0.1" in str(wrong) or "name" in str(wrong).lower()
+    # The cause, not only the URL: the certificate is for another name.
+    assert "not valid for name" in str(wrong)
     assert "expired" in str(expired).lower()
     async with fastio.Client(timeout=5) as default_roots:
         # Signed by a CA nobody trusts: as good as self-signed.

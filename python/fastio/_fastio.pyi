@@ -360,7 +360,7 @@ def fetch(
     data: Mapping[str, _Scalar | Sequence[_Scalar]] | bytes | str | None = None,
     content: bytes | bytearray | memoryview | str | None = None,
     timeout: _TimeoutArg = ...,
-    retries: int = 0,
+    retries: int = ...,  # 0
     verify: bool = True,
     max_body_size: int | None = None,
 ) -> FastioFuture[Response]:
@@ -398,7 +398,7 @@ def fetch_all(
     method: str = "GET",
     headers: _HeadersArg = None,
     timeout: _TimeoutArg = ...,
-    retries: int = 0,
+    retries: int = ...,  # 0
     return_exceptions: bool = False,
     verify: bool = True,
     max_body_size: int | None = None,
@@ -481,7 +481,7 @@ class _ClientSession:
         rate_limit: float | None = None,
         http2: bool | None = None,
         follow_redirects: bool = True,
-        max_redirects: int = 10,
+        max_redirects: int = ...,  # 10
         allow_https_to_http: bool = False,
         verify: bool = True,
         ca_bundle: Any = None,
@@ -491,7 +491,7 @@ class _ClientSession:
         resolve: Mapping[str, str] | None = None,
         user_agent: str | None = None,
         max_body_size: int | None = None,
-        retries: int = 0,
+        retries: int = ...,  # 0
         retry_backoff: float = 0.5,
         max_retry_after: float = 60.0,
     ) -> _ClientSession:
@@ -573,7 +573,7 @@ def _fetch_stream(
     method: str = "GET",
     headers: _HeadersArg = None,
     timeout: _TimeoutArg = ...,
-    retries: int = 0,
+    retries: int = ...,  # 0
     return_exceptions: bool = False,
     verify: bool = True,
     max_body_size: int | None = None,
