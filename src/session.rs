@@ -293,10 +293,11 @@ impl CookieJar {
             let cookie = cookie::Cookie::parse(text).ok()?.into_owned();
             within_its_site(cookie, url)
         });
-        self.0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .store_response_cookies(cookies, url);
+        let mut store = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        // The servers choose how many cookies there are: past the cap, a
+        // full jar takes no more (as browsers cap theirs).
+        let room = MAX_JAR_COOKIES.saturating_sub(store.iter_any().count());
+        store.store_response_cookies(cookies.take(room), url);
     }
 
     /// The `Cookie` header value for a request to `url`, if any cookie matches.
@@ -312,6 +313,9 @@ impl CookieJar {
         HeaderValue::from_str(&pairs.join("; ")).ok()
     }
 }
+
+/// The most cookies one session's jar holds.
+const MAX_JAR_COOKIES: usize = 3000;
 
 /// One `Cookie` value from several, in order; of two cookies with the same
 /// name the first is kept, so earlier sources take precedence.

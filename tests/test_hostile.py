@@ -199,6 +199,15 @@ async def test_a_cookie_for_the_site_itself_is_shared_within_it(server: Server) 
     assert "cookie" not in other
 
 
+async def test_a_server_cannot_grow_the_cookie_jar_without_bound(server: Server) -> None:
+    async with fastio.Client() as client:
+        # 3,500 distinct cookies offered, one a response (with a=1 and b=2).
+        offers = (f"{server.url}/headers?Set-Cookie=c{number}%3D1" for number in range(3500))
+        await client.fetch_all(offers, concurrency=16)
+        sent = (await client.get(server.url + "/echo")).json()["headers"]["cookie"][0]
+    assert 2900 <= len(sent.split("; ")) <= 3000
+
+
 # --- multipart heads ----------------------------------------------------------------
 
 
