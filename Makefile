@@ -2,12 +2,16 @@
 # the virtualenv it needs and installs into it from pyproject.toml.
 
 PYTHON ?= python3
-VENV ?= .venv
+# One virtualenv per interpreter: `make test PYTHON=python3.13` keeps its own.
+VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
+# Every supported CPython found here (PATH, then pyenv), oldest first.
+PYTHONS := $(shell .ci/pythons)
+NEWEST_PYTHON := $(lastword $(PYTHONS))
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test test-python test-rust lint format bench soak loom clean
+.PHONY: demo test test-python test-rust test-newest wheels wheel-check lint format bench soak loom clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +22,43 @@ demo: $(PY)
 	$(PIP) install .
 	$(PY) -m fastio demo
 
-## test: install fastio with its test extras, then run every Rust test (the
-## loom models of the completion inbox too) and every Python test
-test: $(PY)
-	$(PIP) install -e '.[test,dask]'
+## test: every Rust test (the loom models of the completion inbox too), the
+## Python suite on PYTHON and on the newest CPython here, and the wheel check
+test: test-rust test-python test-newest wheel-check
+
+test-rust: $(PY)
 	cargo test --quiet
 	$(MAKE) loom
+
+## test-python: install fastio with its test extras into PYTHON's venv, run pytest
+test-python: $(PY)
+	$(PIP) install -e '.[test,dask]'
 	$(PY) -m pytest
+
+test-newest:
+	@if [ -n "$(NEWEST_PYTHON)" ] && [ "$$($(NEWEST_PYTHON) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" ]; then \
+		$(MAKE) test-python PYTHON=$(NEWEST_PYTHON); \
+	else echo "test-newest: $(PYTHON) is the newest CPython here"; fi
+
+## wheels: one manylinux wheel per supported CPython found here, and the
+## sdist, into dist/ (fat LTO); auditwheel checks each wheel's tag
+wheels: $(PY)
+	$(PIP) install 'maturin>=1.9,<2' 'auditwheel>=6'
+	rm -rf dist
+	$(VENV)/bin/maturin build --profile dist --out dist $(addprefix -i ,$(PYTHONS))
+	$(VENV)/bin/maturin sdist --out dist
+	for wheel in dist/*.whl; do $(VENV)/bin/auditwheel show "$$wheel" | grep -q manylinux || exit 1; done
+
+## wheel-check: installs each wheel in a fresh venv with no cargo or rustc on
+## PATH and runs tests/wheel_smoke.py (sleep, gather, fetch_all, the demo)
+wheel-check: wheels
+	for python in $(PYTHONS); do \
+		tag=$$($$python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+		rm -rf build/wheel-check && $$python -m venv build/wheel-check && \
+		build/wheel-check/bin/python -m pip --disable-pip-version-check -q install dist/*-$$tag-*.whl && \
+		env PATH="$(CURDIR)/build/wheel-check/bin:/usr/bin:/bin" build/wheel-check/bin/python tests/wheel_smoke.py \
+		|| exit 1; \
+	done
 
 ## lint: rustfmt, clippy, ruff, mypy --strict and stubtest
 lint: $(PY)

@@ -36,7 +36,11 @@ use pyo3::prelude::*;
 #[global_allocator]
 static ALLOCATOR: alloc::SplitAllocator = alloc::SplitAllocator;
 
-#[pymodule]
+/// Declared as needing the GIL: on a free-threaded CPython (3.13t) the
+/// import turns the GIL back on. The Rust state is behind its own locks,
+/// but the suite has never run without the GIL (no such CPython here), so
+/// fastio does not claim it is safe there.
+#[pymodule(gil_used = true)]
 mod _fastio {
     use super::*;
 
