@@ -47,10 +47,11 @@ wheels: $(PY)
 	rm -rf dist
 	$(VENV)/bin/maturin build --profile dist --out dist $(addprefix -i ,$(PYTHONS))
 	$(VENV)/bin/maturin sdist --out dist
-	for wheel in dist/*.whl; do $(VENV)/bin/auditwheel show "$$wheel" | grep -q manylinux || exit 1; done
+	for wheel in dist/*.whl; do $(VENV)/bin/auditwheel show "$$wheel" | grep manylinux >/dev/null || exit 1; done
 
 ## wheel-check: installs each wheel in a fresh venv with no cargo or rustc on
-## PATH and runs tests/wheel_smoke.py (sleep, gather, fetch_all, the demo)
+## PATH and runs tests/wheel_smoke.py (sleep, gather, fetch_all, the demo);
+## then builds a wheel from the sdist
 wheel-check: wheels
 	for python in $(PYTHONS); do \
 		tag=$$($$python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
@@ -59,6 +60,8 @@ wheel-check: wheels
 		env PATH="$(CURDIR)/build/wheel-check/bin:/usr/bin:/bin" build/wheel-check/bin/python tests/wheel_smoke.py \
 		|| exit 1; \
 	done
+	rm -rf build/sdist-check
+	$(PIP) wheel --no-deps --no-build-isolation -w build/sdist-check dist/fastio-*.tar.gz
 
 ## lint: rustfmt, clippy, ruff, mypy --strict and stubtest
 lint: $(PY)
