@@ -70,6 +70,8 @@ pub struct ErrorParts {
     pub url: Option<String>,
     /// The whole message: for requests, method, URL, what failed and why.
     pub message: String,
+    /// Its URL's position in the input of `fetch_all`/`fetch_iter`.
+    pub index: Option<usize>,
 }
 
 impl std::ops::Deref for FastioError {
@@ -77,12 +79,6 @@ impl std::ops::Deref for FastioError {
 
     fn deref(&self) -> &ErrorParts {
         &self.0
-    }
-}
-
-impl std::ops::DerefMut for FastioError {
-    fn deref_mut(&mut self) -> &mut ErrorParts {
-        &mut self.0
     }
 }
 
@@ -95,7 +91,14 @@ impl FastioError {
             kind,
             url: url.map(|url| hide_credentials(&url).into_owned()),
             message: hide_credentials(&message).into_owned(),
+            index: None,
         }))
+    }
+
+    /// The error of the input item at `index` of a bulk fetch.
+    pub fn with_index(mut self, index: usize) -> Self {
+        self.0.index = Some(index);
+        self
     }
 
     /// An error about `method url`: the message says which request, what
@@ -137,7 +140,11 @@ impl FastioError {
         let class = exception_class(py, self.kind.class_name())?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("url", self.url.as_deref())?;
-        class.call((self.message.as_str(),), Some(&kwargs))
+        let exception = class.call((self.message.as_str(),), Some(&kwargs))?;
+        if let Some(index) = self.index {
+            exception.setattr("index", index)?;
+        }
+        Ok(exception)
     }
 }
 

@@ -447,7 +447,7 @@ impl Sink for Collected<'_> {
     fn put(&mut self, (index, result): Indexed) -> impl std::future::Future<Output = bool> + Send {
         let keep_going = match result {
             Err(failure) if !self.return_exceptions => {
-                self.failure = Some(failure);
+                self.failure = Some(failure.with_index(index));
                 false
             }
             result => {

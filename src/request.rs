@@ -344,12 +344,14 @@ pub fn text_of(value: &Bound<'_, PyAny>, what: &str, context: &str) -> PyResult<
     }
 }
 
-/// One query or form value: str, int, float (bool is refused: ambiguous).
+/// One query or form value: str, int or float as text; True and False as
+/// "true" and "false", None as "" (as httpx sends them).
 fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    if value.is_none() {
+        return Ok(String::new());
+    }
     if value.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what} values must be str, int or float, not bool"
-        )));
+        return Ok(if value.is_truthy()? { "true" } else { "false" }.to_owned());
     }
     if value.is_instance_of::<PyString>() {
         return text_of(value, &format!("{what} values"), "");
@@ -360,7 +362,7 @@ fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
         return Ok(value.str()?.to_str()?.to_owned());
     }
     Err(PyTypeError::new_err(format!(
-        "{what} values must be str, int or float, not {}",
+        "{what} values must be str, int, float, bool or None, not {}",
         type_name(value)
     )))
 }

@@ -346,6 +346,31 @@ impl Response {
         self.status.as_u16()
     }
 
+    /// The status code (httpx's name for :attr:`status`).
+    #[getter]
+    fn status_code(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    /// True for a 2xx status.
+    #[getter]
+    fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// True for a redirect status (301, 302, 303, 307, 308) with a Location.
+    #[getter]
+    fn is_redirect(&self) -> bool {
+        matches!(self.status.as_u16(), 301 | 302 | 303 | 307 | 308)
+            && self.headers.get(http::header::LOCATION.as_str()).is_some()
+    }
+
+    /// True for a 4xx or 5xx status.
+    #[getter]
+    fn is_error(&self) -> bool {
+        self.status.is_client_error() || self.status.is_server_error()
+    }
+
     /// The standard reason phrase of the status ("OK", "Not Found"), or "".
     #[getter]
     fn reason(&self) -> &'static str {
@@ -678,9 +703,7 @@ pub type Indexed = (usize, Result<ResponseData, FastioError>);
 
 /// The exception of a failed URL, with ``.index`` set to its position.
 pub fn indexed_exception(py: Python<'_>, error: FastioError, index: usize) -> PyResult<Py<PyAny>> {
-    let exception = error.into_pyerr(py).into_value(py);
-    exception.bind(py).setattr("index", index)?;
-    Ok(exception.into_any())
+    Ok(error.with_index(index).into_pyerr(py).into_value(py).into_any())
 }
 
 /// Results of `fetch_iter` as they completed: Responses, and exceptions

@@ -297,3 +297,141 @@ def test_the_pytest_plugin_fixture(fastio_server: Server) -> None:
 def test_subprocess_environment_is_plain() -> None:
     # The CLI tests run fastio as `python -m fastio` from this interpreter.
     assert os.path.basename(sys.executable).startswith("python")
+
+
+# --- input that is not a plain file, and --resume ------------------------------------
+
+
+def test_a_pipe_as_input_is_read_once_and_whole(server: Server) -> None:
+    urls = "".join(f"{server.url}/bytes/{size}\n" for size in range(1, 6))
+    from_stdin = run("fetch", "-i", "/dev/stdin", stdin=urls)
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert len(records(from_stdin.stdout)) == 5
+    substituted = subprocess.run(
+        ["bash", "-c", f'{sys.executable} -m fastio fetch -i <(printf "{urls}")'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert substituted.returncode == 0, substituted.stderr
+    assert len(records(substituted.stdout)) == 5
+
+
+def test_a_named_fifo_as_input(server: Server, tmp_path: Path) -> None:
+    fifo = tmp_path / "urls"
+    os.mkfifo(fifo)
+    fetching = subprocess.Popen(
+        [*FASTIO, "fetch", "-i", str(fifo)], stdout=subprocess.PIPE, text=True
+    )
+    with open(fifo, "w") as writer:
+        writer.write(f"{server.url}/bytes/3\n{server.url}/bytes/4\n")
+    output, _ = fetching.communicate(timeout=60)
+    assert fetching.returncode == 0
+    assert len(records(output)) == 2
+
+
+def test_resume_matches_urls_however_they_are_written(server: Server, tmp_path: Path) -> None:
+    host = server.url.removeprefix("http://")
+    spellings = [
+        f"http://{host}",  # recorded with a trailing /
+        f"HTTP://{host.upper()}/bytes/2",
+        f"http://{host}/a/../bytes/3",
+        f"http://{host}/bytes/4?q=a b",
+    ]
+    output = tmp_path / "records.jsonl"
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\ufeff" + "\n".join(spellings) + "\n", encoding="utf-8")
+    first = run("fetch", "-i", str(listing), "-o", str(output))
+    assert first.returncode == 0, first.stderr  # the BOM did not break the first URL
+    before = sum(server.request_counts().values())
+    again = run("fetch", "-i", str(listing), "-o", str(output), "--resume")
+    assert again.returncode == 0, again.stderr
+    assert sum(server.request_counts().values()) == before
+    assert len(records(output.read_text())) == 4
+
+
+def test_resume_survives_a_cut_short_and_a_foreign_line(server: Server, tmp_path: Path) -> None:
+    output = tmp_path / "records.jsonl"
+    output.write_text('[1, 2]\n"text"\n{"url": "http://cut-sh', encoding="utf-8")
+    done = run("fetch", "-o", str(output), "--resume", server.url + "/bytes/5")
+    assert done.returncode == 0, done.stderr
+    lines = output.read_text().splitlines()
+    assert lines[2] == '{"url": "http://cut-sh'  # left alone, ended
+    assert json.loads(lines[3])["url"] == server.url + "/bytes/5"
+
+
+# --- as a shell user finds it --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["fetch", "-X", "GE T", "http://127.0.0.1/"], "not an HTTP method"),
+        (["serve", "--port", "80000"], "port from 0 to 65535"),
+    ],
+)
+def test_bad_values_are_usage_errors_not_tracebacks(arguments: list[str], message: str) -> None:
+    done = run(*arguments)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(server: Server) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    done = run("serve", "--port", port)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "cannot listen" in done.stderr
+
+
+def test_a_closed_pipe_ends_fetch_quietly(server: Server) -> None:
+    urls = " ".join(f"{server.url}/bytes/{size}" for size in range(1, 400))
+    done = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m fastio fetch -q {urls} | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert len(records(done.stdout)) == 1
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipe" not in done.stderr
+
+
+def test_fail_status_records_the_error(server: Server, tmp_path: Path) -> None:
+    done = run("fetch", "--fail-status", server.url + "/status/404", server.url + "/bytes/1")
+    by_url = {record["url"]: record for record in records(done.stdout)}
+    failed = by_url[server.url + "/status/404"]
+    assert failed["error_type"] == "HTTPStatusError"
+    assert "404" in failed["error"]
+    assert by_url[server.url + "/bytes/1"]["error_type"] is None
+    assert "errors (HTTPStatusError: 1)" in done.stderr
+    assert "2 URLs" in done.stderr
+
+
+def test_save_dir_records_name_their_files(server: Server, tmp_path: Path) -> None:
+    done = run("fetch", "--save-dir", str(tmp_path), server.url + "/bytes/9")
+    [record] = records(done.stdout)
+    assert Path(record["body_file"]).read_bytes() == b"012345678"
+
+
+def test_every_option_has_help_and_its_default() -> None:
+    import argparse
+
+    from fastio.cli import parser
+
+    [commands] = [
+        action
+        for action in parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, (name, action.dest)
+        shown = command.format_help()
+        assert "show this help" in shown
+    fetch_help = commands.choices["fetch"].format_help()
+    assert "(default: 100)" in fetch_help
+    assert "(default: 30.0)" in fetch_help

@@ -22,7 +22,8 @@ import fastio
         (fastio.ProtocolError, (fastio.RequestError,)),
         (fastio.TooManyRedirects, (fastio.RequestError,)),
         (fastio.BodyTooLarge, (fastio.RequestError,)),
-        (fastio.DecodeError, (fastio.FastioError,)),
+        # Where httpx users catch it: under RequestError.
+        (fastio.DecodeError, (fastio.RequestError,)),
         (fastio.HTTPStatusError, (fastio.FastioError,)),
         (fastio.InvalidURL, (fastio.FastioError, ValueError)),
         (fastio.ClientClosed, (fastio.FastioError, RuntimeError)),

@@ -327,7 +327,7 @@ def test_a_non_str_url_is_a_type_error(url: Any) -> None:
         ({"headers": 42}, TypeError, "headers must be a mapping"),
         ({"json": {"a": 1}, "content": b"x"}, ValueError, "at most one of"),
         ({"content": 42}, TypeError, "content must be bytes or str"),
-        ({"params": {"flag": True}}, TypeError, "not bool"),
+        ({"params": {"flag": object()}}, TypeError, "not object"),
         ({"timeout": math.nan}, ValueError, "positive number"),
         ({"timeout": -1}, ValueError, "positive number"),
         ({"timeout": 0}, ValueError, "positive number"),

@@ -17,7 +17,8 @@ from typing import Any, Generic, Literal, Self, TypeVar, final, overload
 _T = TypeVar("_T")
 
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
-_Scalar = str | int | float
+# bool is sent as "true"/"false" and None as "", as httpx does.
+_Scalar = str | int | float | bool | None
 _ParamsArg = (
     Mapping[str, _Scalar | Sequence[_Scalar]]
     | Iterable[tuple[str, _Scalar | Sequence[_Scalar]]]
@@ -262,6 +263,18 @@ class Response:
     @property
     def status(self) -> int:
         """The status code, such as 200."""
+    @property
+    def status_code(self) -> int:
+        """The status code (httpx's name for :attr:`status`)."""
+    @property
+    def is_success(self) -> bool:
+        """True for a 2xx status."""
+    @property
+    def is_redirect(self) -> bool:
+        """True for a redirect status (301, 302, 303, 307, 308) with a Location."""
+    @property
+    def is_error(self) -> bool:
+        """True for a 4xx or 5xx status."""
     @property
     def reason(self) -> str:
         """The standard reason phrase of the status ("OK", "Not Found"), or ""."""

@@ -8,7 +8,8 @@ from types import EllipsisType
 from typing import Any
 
 Timeout = float | None | EllipsisType
-Scalar = str | int | float
+# bool is sent as "true"/"false" and None as "", as httpx does.
+Scalar = str | int | float | bool | None
 Params = Mapping[str, Scalar | Sequence[Scalar]] | Iterable[tuple[str, Scalar]] | None
 Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
 Cookies = Mapping[str, str] | Iterable[tuple[str, str]] | None

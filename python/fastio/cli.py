@@ -30,6 +30,8 @@ from fastio.records import result_record
 
 #: Exit codes of ``fastio fetch``.
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: ``fastio fetch ... | head``: the reader closed the pipe (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(Exception):
@@ -132,19 +134,20 @@ class Summary:
     def add(self, item: fastio.Response | BaseException) -> None:
         if isinstance(item, fastio.Response):
             self.statuses[f"{item.status // 100}xx"] += 1
+            if self.fail_status and item.status >= 400:
+                self.errors["HTTPStatusError"] += 1
         else:
             self.errors[type(item).__name__] += 1
 
     @property
     def failed(self) -> int:
-        failed = sum(self.errors.values())
-        if self.fail_status:
-            failed += self.statuses["4xx"] + self.statuses["5xx"]
-        return failed
+        return sum(self.errors.values())
 
     @property
     def total(self) -> int:
-        return sum(self.statuses.values()) + sum(self.errors.values())
+        return (
+            sum(self.statuses.values()) + sum(self.errors.values()) - self.errors["HTTPStatusError"]
+        )
 
     def line(self, interrupted: bool) -> str:
         seconds = time.monotonic() - self.started
@@ -162,6 +165,16 @@ class Summary:
 
 
 # --- fetch ---------------------------------------------------------------------------
+
+
+def mark_failed_status(record: dict[str, Any], response: fastio.Response) -> None:
+    """With ``--fail-status``: a status of 400 or more is the record's error,
+    as ``raise_for_status`` would raise it."""
+    try:
+        response.raise_for_status()
+    except fastio.HTTPStatusError as error:
+        record["error_type"] = type(error).__name__
+        record["error"] = str(error)
 
 
 def header_pairs(values: list[str]) -> list[tuple[str, str]]:
@@ -247,9 +260,12 @@ async def fetch_command(plan: FetchPlan) -> int:
             async with results:
                 async for item in results:
                     record = result_record(item, body=args.body)
+                    if args.fail_status and isinstance(item, fastio.Response):
+                        mark_failed_status(record, item)
                     if plan.save_dir is not None and isinstance(item, fastio.Response):
                         body_path = plan.save_dir / safe_file_name(item.request_url)
                         body_path.write_bytes(item.content)
+                        record["body_file"] = str(body_path)
                     # One line per result, flushed: an interruption loses
                     # nothing that finished.
                     plan.output.write(orjson.dumps(record) + b"\n")
@@ -266,6 +282,20 @@ async def fetch_command(plan: FetchPlan) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILURES if summary.failed else EXIT_OK
+
+
+def http_method(text: str) -> str:
+    """An HTTP method: a token (RFC 9110), such as GET or PROPFIND."""
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", text):
+        raise argparse.ArgumentTypeError(f"not an HTTP method: {text!r}")
+    return text.upper()
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, not {value}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -289,6 +319,10 @@ def positive_float(text: str) -> float:
     return value
 
 
+#: Every option's help shows its default.
+FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+
+
 def add_fetch_parser(commands: Any) -> None:
     fetch = commands.add_parser(
         "fetch",
@@ -298,29 +332,52 @@ def add_fetch_parser(commands: Any) -> None:
             "one JSON record per URL, as each completes, to stdout or -o FILE. "
             "Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 130 interrupted."
         ),
+        formatter_class=FORMATTER,
     )
-    fetch.add_argument("urls", nargs="*", metavar="URL")
-    fetch.add_argument("-i", "--input", metavar="FILE", help="one URL per line; - for stdin")
-    fetch.add_argument("-o", "--output", metavar="FILE", help="append records here (JSONL)")
-    fetch.add_argument("-c", "--concurrency", type=positive_int, default=100)
-    fetch.add_argument("--per-host", type=positive_int, help="connections per host")
-    fetch.add_argument("--rate-limit", type=positive_float, help="requests/s per host")
-    fetch.add_argument("--timeout", type=positive_float, default=30.0, help="seconds per attempt")
-    fetch.add_argument("--retries", type=non_negative_int, default=0)
+    fetch.add_argument("urls", nargs="*", metavar="URL", help="URLs to fetch, before -i's")
     fetch.add_argument(
-        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="repeatable"
+        "-i", "--input", metavar="FILE", help="one URL per line (a file, pipe or FIFO); - for stdin"
     )
-    fetch.add_argument("-X", "--method", default="GET")
+    fetch.add_argument("-o", "--output", metavar="FILE", help="append records here (JSONL)")
+    fetch.add_argument(
+        "-c", "--concurrency", type=positive_int, default=100, help="requests in flight at most"
+    )
+    fetch.add_argument("--per-host", type=positive_int, help="connections per host at most")
+    fetch.add_argument("--rate-limit", type=positive_float, help="requests per second per host")
+    fetch.add_argument("--timeout", type=positive_float, default=30.0, help="seconds per attempt")
+    fetch.add_argument(
+        "--retries", type=non_negative_int, default=0, help="retries of a failed attempt"
+    )
+    fetch.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header; repeatable",
+    )
+    fetch.add_argument("-X", "--method", type=http_method, default="GET", help="HTTP method")
     fetch.add_argument("--http2", action="store_true", help="HTTP/2 with prior knowledge")
-    fetch.add_argument("--proxy", metavar="URL")
+    fetch.add_argument("--proxy", metavar="URL", help="http, https or socks5 proxy")
     fetch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    fetch.add_argument("--max-body-size", type=non_negative_int, metavar="BYTES")
+    fetch.add_argument(
+        "--max-body-size",
+        type=non_negative_int,
+        metavar="BYTES",
+        help="largest body (decoded); by default 256 MiB",
+    )
     fetch.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     fetch.add_argument(
-        "--fail-status", action="store_true", help="count a status of 400 or more as a failure"
+        "--fail-status",
+        action="store_true",
+        help="a status of 400 or more is a failure (error_type HTTPStatusError)",
     )
     fetch.add_argument("--body", action="store_true", help="include each body (text or base64)")
-    fetch.add_argument("--save-dir", metavar="DIR", help="write each body to a file in DIR")
+    fetch.add_argument(
+        "--save-dir",
+        metavar="DIR",
+        help="write each body to a file in DIR (named in the record's body_file)",
+    )
     fetch.add_argument(
         "--resume", action="store_true", help="skip URLs already recorded in -o FILE"
     )
@@ -330,7 +387,11 @@ def add_fetch_parser(commands: Any) -> None:
 def serve_command(args: argparse.Namespace) -> int:
     from fastio.testing.__main__ import main as serve_main
 
-    serve_main(["--host", args.host, "--port", str(args.port)])
+    try:
+        serve_main(["--host", args.host, "--port", str(args.port)])
+    except OSError as error:  # "cannot listen on ...": the port is taken, the host not ours
+        print(f"fastio serve: {error}", file=sys.stderr)
+        return EXIT_FAILURES
     return EXIT_OK
 
 
@@ -341,10 +402,16 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"fastio {fastio.__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
-        "demo", help="fetch from an embedded local server and print the timings"
+        "demo",
+        help="fetch from an embedded local server and print the timings",
+        formatter_class=FORMATTER,
     )
-    demo.add_argument("-n", "--requests", type=positive_int, default=20_000)
-    demo.add_argument("-c", "--concurrency", type=positive_int, default=100)
+    demo.add_argument(
+        "-n", "--requests", type=positive_int, default=20_000, help="requests to make"
+    )
+    demo.add_argument(
+        "-c", "--concurrency", type=positive_int, default=100, help="requests in flight at most"
+    )
     demo.add_argument(
         "--compare", action="store_true", help="run the same work with aiohttp and httpx"
     )
@@ -352,9 +419,11 @@ def parser() -> argparse.ArgumentParser:
         "--primitives", action="store_true", help="also time fastio.sleep and fastio.gather"
     )
     add_fetch_parser(commands)
-    serve = commands.add_parser("serve", help="run the embedded test server until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve = commands.add_parser(
+        "serve", help="run the embedded test server until Ctrl-C", formatter_class=FORMATTER
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=port_number, default=0, help="0 picks a free port")
     return top
 
 
@@ -374,4 +443,10 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_USAGE
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`fastio fetch ... | head -1`): stop quietly,
+        # as other Unix tools do, with the status SIGPIPE would give.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     sys.exit(code)

@@ -20,8 +20,8 @@ Hierarchy::
     │   ├── ReadError
     │   ├── ProtocolError
     │   ├── TooManyRedirects
-    │   └── BodyTooLarge
-    ├── DecodeError
+    │   ├── BodyTooLarge
+    │   └── DecodeError
     ├── HTTPStatusError
     ├── InvalidURL (also ValueError)
     ├── ClientClosed (also RuntimeError)
@@ -132,7 +132,7 @@ class BodyTooLarge(RequestError):
     """The response body is larger than the allowed maximum."""
 
 
-class DecodeError(FastioError):
+class DecodeError(RequestError):
     """The body could not be decoded (a broken gzip, brotli or zstd stream)."""
 
 

@@ -1,0 +1,45 @@
+"""What a porter from httpx reaches for first: the names, values and
+errors httpx code expects (the differences left are in the docs)."""
+
+from __future__ import annotations
+
+import pytest
+
+import fastio
+from fastio._fastio import Server
+
+
+async def test_params_take_bools_and_none_as_httpx_sends_them(server: Server) -> None:
+    response = await fastio.fetch(
+        server.url + "/echo", params={"yes": True, "no": False, "empty": None, "n": 1}
+    )
+    assert response.json()["query"] == {"yes": "true", "no": "false", "empty": "", "n": "1"}
+
+
+async def test_response_status_helpers(server: Server) -> None:
+    ok = await fastio.fetch(server.url + "/json")
+    assert (ok.status_code, ok.is_success, ok.is_error, ok.is_redirect) == (200, True, False, False)
+    missing = await fastio.fetch(server.url + "/status/404")
+    assert (missing.status_code, missing.is_success, missing.is_error) == (404, False, True)
+    async with fastio.Client(follow_redirects=False) as client:
+        moved = await client.get(server.url + "/redirect/1")
+    assert moved.is_redirect
+    assert not moved.is_error
+
+
+async def test_a_raised_bulk_failure_names_its_index(server: Server) -> None:
+    good = server.url + "/bytes/1"
+    urls = [good] * 5 + [server.fault_url + "/reset"] + [good] * 5
+    with pytest.raises(fastio.ReadError) as raised:
+        await fastio.fetch_all(urls, concurrency=4)
+    assert raised.value.index == 5
+    async with fastio.Client() as client:
+        with pytest.raises(fastio.ReadError) as from_client:
+            await client.fetch_all(urls, concurrency=4)
+    assert from_client.value.index == 5
+
+
+async def test_a_broken_encoding_is_caught_as_a_request_error(server: Server) -> None:
+    with pytest.raises(fastio.RequestError) as raised:
+        await fastio.fetch(server.url + "/bad-gzip")
+    assert isinstance(raised.value, fastio.DecodeError)
