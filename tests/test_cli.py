@@ -423,9 +423,7 @@ def test_every_option_has_help_and_its_default() -> None:
     from fastio.cli import parser
 
     [commands] = [
-        action
-        for action in parser()._actions
-        if isinstance(action, argparse._SubParsersAction)
+        action for action in parser()._actions if isinstance(action, argparse._SubParsersAction)
     ]
     for name, command in commands.choices.items():
         for action in command._actions:

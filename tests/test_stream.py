@@ -5,6 +5,7 @@ pytest-httpbin and hypercorn (HTTP/2 over TLS)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 from conftest import Certificates
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from helpers import cancel_and_time, open_connections_settle
 
 import fastio
@@ -455,3 +458,32 @@ async def test_a_cancelled_upload_stops_its_pump(server: Server) -> None:
         stopped_at = produced
         await asyncio.sleep(0.1)
     assert produced == stopped_at
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(st.sampled_from("ab\r\n\x0b\x1c\u2028é")),
+    cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=8),
+)
+def test_lines_are_split_as_splitlines_however_the_body_arrives(text: str, cuts: list[int]) -> None:
+    data = text.encode()
+    bounds = sorted({min(cut, len(data)) for cut in cuts} | {0, len(data)})
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start, end in itertools.pairwise(bounds):
+            yield data[start:end]
+
+    async def collect() -> list[str]:
+        return [line async for line in _lines_of(pieces())]
+
+    assert asyncio.run(collect()) == text.splitlines()
+
+
+async def test_a_line_without_an_end_stops_at_its_bound(server: Server) -> None:
+    async with (
+        fastio.Client() as client,
+        client.stream("GET", server.fault_url + "/endless-chunked") as response,
+    ):
+        with pytest.raises(fastio.BodyTooLarge, match="a line is longer than"):
+            async for _ in response.aiter_lines():
+                pass

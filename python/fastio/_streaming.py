@@ -7,6 +7,9 @@ import codecs
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from fastio._fastio import _shown_url
+from fastio.exceptions import BodyTooLarge
+
 if TYPE_CHECKING:
     from fastio._fastio import Response
 
@@ -37,17 +40,49 @@ def _without_ending(line: str) -> str:
     return parts[0] if parts else line
 
 
+#: The longest line ``aiter_lines`` holds while waiting for its end: the
+#: server chooses how long a line is, fastio how much memory it may take.
+MAX_LINE = 16 * 1024 * 1024
+
+
 async def aiter_lines(response: Response) -> AsyncIterator[str]:
     """The body's lines (split as ``str.splitlines`` does), without their
-    endings; a "\\r\\n" split between two pieces counts once."""
-    pending = ""
+    endings; a "\\r\\n" split between two pieces counts once. A line longer
+    than :data:`MAX_LINE` characters raises :class:`fastio.BodyTooLarge`.
+
+    An unfinished line is kept as its pieces, so each piece is scanned once."""
+    parts: list[str] = []
+    size = 0
     async for text in aiter_text(response):
-        lines = (pending + text).splitlines(keepends=True)
-        pending = ""
+        if parts and parts[-1].endswith("\r"):
+            # A "\r" that ended the last piece ended its line, together with
+            # a "\n" that starts this one.
+            yield _without_ending("".join(parts))
+            parts, size = [], 0
+            text = text.removeprefix("\n")
+            if not text:
+                continue
+        lines = text.splitlines(keepends=True)
+        for line in lines[:-1]:
+            if parts:
+                line = "".join(parts) + line
+                parts, size = [], 0
+            yield _without_ending(line)
         last = lines[-1]
         if _without_ending(last) == last or last.endswith("\r"):
-            pending = lines.pop()
-        for line in lines:
-            yield _without_ending(line)
-    if pending:
-        yield _without_ending(pending)
+            parts.append(last)
+            size += len(last)
+            if size > MAX_LINE:
+                shown = _shown_url(response.url)
+                raise BodyTooLarge(
+                    f"{response.method} {shown}: a line is longer than {MAX_LINE} "
+                    "characters; read the body with aiter_bytes() instead",
+                    url=shown,
+                )
+            continue
+        if parts:
+            last = "".join(parts) + last
+            parts, size = [], 0
+        yield _without_ending(last)
+    if parts:
+        yield _without_ending("".join(parts))
