@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from conftest import Certificates
+from helpers import cancel_and_time, open_connections_settle
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from helpers import cancel_and_time, open_connections_settle
 
 import fastio
 from fastio._fastio import Server
