@@ -325,7 +325,8 @@ class Response:
         """Async iterator over the body as text, decoded incrementally with
         :attr:`encoding`; undecodable bytes become U+FFFD."""
     def aiter_lines(self) -> AsyncIterator[str]:
-        """Async iterator over the body's lines, without their endings.
+        """Async iterator over the body's lines, without their endings. A
+        line longer than 16 MiB characters raises :class:`fastio.BodyTooLarge`.
 
         Example::
 
