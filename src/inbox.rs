@@ -3,7 +3,10 @@
 //! is written only when the inbox goes from empty to non-empty.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
+// The real fds; under loom the wake-up is a model.
+#[cfg(not(fastio_loom))]
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::PoisonError;
 
 // Under loom the lock is loom's, so its model checker can interleave it.
