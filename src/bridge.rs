@@ -231,8 +231,24 @@ impl Inner {
     }
 }
 
-/// fastio's awaitable: asyncio treats it as a future (`asyncio.isfuture` is
-/// true), so tasks, `gather`, `wait_for` and `wait` accept it as is.
+/// An awaitable whose work runs in Rust, treated by asyncio as a future.
+///
+/// ``asyncio.isfuture`` is true for it, so it can be awaited, passed to
+/// ``asyncio.gather``, ``asyncio.wait``, ``asyncio.wait_for`` and
+/// ``asyncio.ensure_future`` (which returns it unchanged). Like an
+/// ``asyncio.Future`` it is not a coroutine: ``asyncio.run`` and
+/// ``asyncio.create_task`` want one, so wrap it in ``async def`` there.
+///
+/// Its work starts when it is first awaited or first handed to asyncio,
+/// and runs on fastio's tokio runtime; the result comes back to the event
+/// loop it started on. Instances are made by fastio functions such as
+/// :func:`sleep`, never directly.
+///
+/// Example::
+///
+///     pending = fastio.sleep(0.1, "done")
+///     assert asyncio.isfuture(pending)
+///     assert await pending == "done"
 #[pyclass(frozen, weakref, module = "fastio._fastio", name = "FastioFuture")]
 pub struct FastioFuture {
     inner: Mutex<Inner>,
@@ -510,6 +526,7 @@ impl FastioFuture {
 
 #[pymethods]
 impl FastioFuture {
+    /// Starts the work if needed and waits for its result.
     fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
@@ -566,7 +583,10 @@ impl FastioFuture {
         self.blocking.store(value, Ordering::Relaxed);
     }
 
-    /// Schedules `fn(self)` on the loop once finished; starts the work.
+    /// Schedules ``fn(self)`` with ``loop.call_soon`` once done; starts the work.
+    ///
+    /// Callbacks never run inline; ``context`` defaults to a copy of the
+    /// current context, as for ``asyncio.Future``.
     #[pyo3(signature = (r#fn, *, context = None))]
     fn add_done_callback(
         slf: &Bound<'_, Self>,
@@ -592,7 +612,7 @@ impl FastioFuture {
         Ok(())
     }
 
-    /// Removes every registration of `fn`; returns how many were removed.
+    /// Removes every registration of ``fn`` and returns how many there were.
     #[pyo3(signature = (r#fn, /))]
     fn remove_done_callback(&self, r#fn: Bound<'_, PyAny>) -> PyResult<usize> {
         let py = r#fn.py();
@@ -611,8 +631,9 @@ impl FastioFuture {
         Ok(removed)
     }
 
-    /// Cancels the awaitable and aborts its Rust work at once. A gather
-    /// cancels its children instead and finishes once they have.
+    /// Cancels the awaitable and aborts its Rust work at once.
+    ///
+    /// Returns False if it was already done or cancelled.
     #[pyo3(signature = (msg = None))]
     pub(crate) fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
         let inner = slf.get().lock();
@@ -631,14 +652,17 @@ impl FastioFuture {
         Ok(true)
     }
 
+    /// True if it was cancelled.
     fn cancelled(&self) -> bool {
         matches!(self.lock().state, State::Cancelled(_))
     }
 
+    /// True if it has a result, an exception, or was cancelled.
     fn done(&self) -> bool {
         self.lock().state.is_finished()
     }
 
+    /// The result; raises the exception, CancelledError, or InvalidStateError.
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.lock().state {
             State::Done(Ok(value)) => Ok(value.clone_ref(py)),
@@ -648,6 +672,7 @@ impl FastioFuture {
         }
     }
 
+    /// The exception, or None; raises CancelledError or InvalidStateError.
     fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match &self.lock().state {
             State::Done(Ok(_)) => Ok(None),
@@ -657,6 +682,7 @@ impl FastioFuture {
         }
     }
 
+    /// The event loop this awaitable belongs to (the running one if unstarted).
     fn get_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let mut inner = self.lock();
         Ok(bound_loop(py, &mut inner)?.unbind())

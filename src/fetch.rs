@@ -37,7 +37,31 @@ use crate::transport;
 /// on the loop thread, so this bounds how long it holds the loop.
 const FEED_CHUNK: usize = 1024;
 
-/// Sends one request and returns its Response.
+/// Sends one request and returns its :class:`Response`.
+///
+/// ``params`` are added to the URL's query; ``headers`` are sent as given
+/// (CR, LF and NUL refused); the body is at most one of ``json`` (encoded
+/// by orjson), ``data`` (a mapping is form-encoded; bytes or str are sent
+/// as they are) and ``content``. ``timeout`` is the total deadline in
+/// seconds: omitted means 30 s, None means none. Connecting is limited to
+/// 10 s. Redirects are followed (at most 10; https to http is refused;
+/// Authorization and Cookie are dropped when the host changes). TLS
+/// certificates are verified unless ``verify=False``. ``retries`` retries
+/// as :class:`fastio.Client` describes (with its default backoff).
+/// ``max_body_size`` caps the (decoded) body in bytes; omitted, a body is
+/// held up to 256 MiB (stream larger ones with :meth:`Client.stream`). A
+/// declared Content-Length over the cap fails at once with
+/// :class:`fastio.BodyTooLarge`.
+///
+/// HTTP error statuses are Responses (see :meth:`Response.raise_for_status`);
+/// transport failures raise :class:`fastio.RequestError` subclasses whose
+/// message names the method, the URL, what failed and why. Bad arguments
+/// raise TypeError, ValueError or :class:`fastio.InvalidURL` at once.
+///
+/// Example::
+///
+///     response = await fastio.fetch("https://httpbin.org/get", params={"q": "fastio"})
+///     print(response.status, response.json())
 #[pyfunction]
 #[pyo3(signature = (
     url, *, method = "GET", params = None, headers = None, json = None, data = None,
@@ -326,8 +350,27 @@ pub(crate) fn first_pull(concurrency: usize) -> usize {
     FEED_CHUNK.min(concurrency.saturating_mul(2)).max(1)
 }
 
-/// Fetches every URL with at most `concurrency` requests in flight; the
-/// Responses come back in input order.
+/// Fetches every URL, at most ``concurrency`` at a time; returns the
+/// Responses in input order.
+///
+/// ``urls`` is any iterable of str (list, tuple, generator); it is consumed
+/// lazily in chunks, so a huge input is never held twice. A bare str is a
+/// TypeError; ``concurrency < 1`` is a ValueError. HTTP error statuses are
+/// Responses, not failures. The first failure (a transport error, or an
+/// invalid URL) raises and cancels the rest, unless ``return_exceptions``
+/// is true, which puts each failure's exception (with ``.index``) in its
+/// place. ``timeout`` applies to each attempt of each request and starts
+/// when the request does, not while it waits for a free slot; ``retries``
+/// as for :func:`fetch`. Each Response has ``.index``.
+///
+/// The whole batch is one Rust task. Results come back to the event loop
+/// in input order while later requests still run, a few hundred per
+/// wake-up, converted in slices of 64 between other callbacks.
+///
+/// Example::
+///
+///     responses = await fastio.fetch_all(urls, concurrency=200)
+///     sizes = [len(response.content) for response in responses]
 #[pyfunction]
 #[pyo3(signature = (
     urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,

@@ -90,12 +90,18 @@ fn header_text(value: &[u8]) -> String {
     }
 }
 
-/// Response headers: a read-only, case-insensitive mapping. A name sent
-/// several times maps to its values joined with ", "; ``get_list`` gives
-/// them apart and ``multi_items`` gives every pair as sent.
+/// Response headers: a read-only, case-insensitive mapping.
 ///
-/// A view on its Response, made when asked for: a Response that nobody
-/// asks for its headers costs no second Python object.
+/// A name sent several times maps to its values joined with ``", "``;
+/// :meth:`get_list` gives them apart and :meth:`multi_items` gives every
+/// pair as sent (a name's values together, names in the order first
+/// received). Names come back lower-case. It is a view on its Response,
+/// made each time ``response.headers`` is read.
+///
+/// Example::
+///
+///     response.headers["Content-Type"]      # 'application/json'
+///     response.headers.get_list("set-cookie")  # ['a=1', 'b=2']
 #[pyclass(frozen, mapping, module = "fastio._fastio")]
 pub struct Headers {
     response: Py<Response>,
@@ -149,7 +155,7 @@ impl Headers {
             .unbind())
     }
 
-    /// The value of `name` (values sent several times joined with ", "), or `default`.
+    /// The value of ``name``, or ``default``.
     #[pyo3(signature = (name, default = None))]
     fn get(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         match self.joined(name) {
@@ -158,7 +164,7 @@ impl Headers {
         }
     }
 
-    /// Every value of `name`, in the order sent; [] if it was not sent.
+    /// Every value of ``name``, in the order sent; [] if it was not sent.
     fn get_list(&self, name: &str) -> Vec<String> {
         self.list().get_all(name).map(header_text).collect()
     }
@@ -168,6 +174,7 @@ impl Headers {
         self.list().names()
     }
 
+    /// The (joined) value of each distinct name.
     fn values(&self) -> Vec<String> {
         self.list()
             .names()

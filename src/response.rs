@@ -110,8 +110,14 @@ impl ToPython for ResponseData {
     }
 }
 
-/// The response to one request. Immutable; its body is read in full, or
-/// streamed when it comes from `Client.stream()`.
+/// The response to one request, with its body read in full, or (from
+/// :meth:`fastio.Client.stream`) to be streamed.
+///
+/// Example::
+///
+///     response = await fastio.fetch("https://example.com/data.json")
+///     if response.ok:
+///         data = response.json()
 #[pyclass(frozen, module = "fastio._fastio")]
 pub struct Response {
     method: Method,
@@ -377,6 +383,7 @@ impl Response {
         self.status.canonical_reason().unwrap_or("")
     }
 
+    /// The response headers (a new view on them at each read).
     #[getter]
     fn headers(slf: Bound<'_, Self>) -> Headers {
         Headers::of(slf.unbind())
@@ -394,6 +401,7 @@ impl Response {
         &self.request_url
     }
 
+    /// The method of the request that got this response.
     #[getter]
     fn method(&self) -> &str {
         self.method.as_str()
@@ -411,20 +419,22 @@ impl Response {
         }
     }
 
-    /// Seconds from sending the request to having the whole body.
+    /// Seconds from sending the request to having the whole body (for a
+    /// streamed response: to having its head).
     #[getter]
     fn elapsed(&self) -> f64 {
         self.elapsed
     }
 
-    /// The body as bytes.
+    /// The body; for a streamed response only after ``await aread()``
+    /// (else :class:`fastio.ResponseNotRead`).
     #[getter]
     fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         Ok(self.content_bytes(py)?.clone())
     }
 
-    /// The body decoded with the charset of Content-Type (UTF-8 when there
-    /// is none or it is unknown); undecodable bytes become U+FFFD.
+    /// The body decoded with the charset of Content-Type (UTF-8 if none or
+    /// unknown); undecodable bytes become U+FFFD.
     #[getter]
     fn text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let content = self.content_bytes(py)?;
@@ -437,8 +447,8 @@ impl Response {
         }
     }
 
-    /// The body parsed as JSON (by orjson); raises ``json.JSONDecodeError``
-    /// (a ValueError) for a body that is not JSON.
+    /// The body parsed as JSON by orjson; raises json.JSONDecodeError
+    /// (a ValueError) if it is not JSON.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         module_attr(py, &LOADS, "orjson", "loads")?.call1((self.content_bytes(py)?,))
@@ -450,8 +460,8 @@ impl Response {
         self.status.as_u16() < 400
     }
 
-    /// Returns this response, or raises HTTPStatusError for a status of 400
-    /// or more.
+    /// Returns this response, or raises HTTPStatusError (with ``.response``)
+    /// for a status of 400 or more.
     fn raise_for_status(slf: &Bound<'_, Self>) -> PyResult<Py<Response>> {
         let py = slf.py();
         let this = slf.get();
@@ -480,16 +490,23 @@ impl Response {
         self.index
     }
 
-    /// The charset the body is decoded with: Content-Type's when it names a
-    /// text encoding, else "utf-8".
+    /// The charset named by Content-Type, else "utf-8".
     #[getter]
     fn encoding(&self, py: Python<'_>) -> String {
         self.text_charset(py).unwrap_or_else(|| "utf-8".to_owned())
     }
 
-    /// Async iterator over the body as bytes, in pieces of what has arrived
-    /// (up to 256 KiB), or of exactly ``chunk_size`` bytes (the last may be
-    /// shorter). A streamed body can be iterated once.
+    /// Async iterator over the body: pieces of what has arrived (up to
+    /// 256 KiB), or of exactly ``chunk_size`` bytes (the last may be
+    /// shorter). A streamed body can be iterated once
+    /// (:class:`fastio.StreamConsumed` after); an in-memory one any number
+    /// of times.
+    ///
+    /// Example::
+    ///
+    ///     async with client.stream("GET", url) as response:
+    ///         async for piece in response.aiter_bytes():
+    ///             sink.write(piece)
     #[pyo3(signature = (chunk_size = None))]
     fn aiter_bytes(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
         let py = slf.py();
@@ -504,7 +521,7 @@ impl Response {
     }
 
     /// Async iterator over the body as text, decoded incrementally with
-    /// :attr:`encoding` (undecodable bytes become U+FFFD).
+    /// :attr:`encoding`; undecodable bytes become U+FFFD.
     #[pyo3(signature = (chunk_size = None))]
     fn aiter_text<'py>(
         slf: &Bound<'py, Self>,
@@ -515,14 +532,27 @@ impl Response {
             .call1((slf, chunk_size.map(|IntArg(size)| size)))
     }
 
-    /// Async iterator over the body's lines, without their line endings.
+    /// Async iterator over the body's lines, without their endings. A
+    /// line longer than 16 MiB characters raises :class:`fastio.BodyTooLarge`.
+    ///
+    /// Example::
+    ///
+    ///     async with client.stream("GET", url + "/events.ndjson") as response:
+    ///         async for line in response.aiter_lines():
+    ///             handle(json.loads(line))
     fn aiter_lines<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         static AITER_LINES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         module_attr(slf.py(), &AITER_LINES, "fastio._streaming", "aiter_lines")?.call1((slf,))
     }
 
     /// Reads the rest of a streamed body and keeps it as :attr:`content`;
-    /// returns the body as bytes (at once if it is already in memory).
+    /// returns the body (at once when it is already in memory).
+    ///
+    /// Example::
+    ///
+    ///     async with client.stream("GET", url) as response:
+    ///         if response.ok:
+    ///             data = (await response.aread(), response.json())[1]
     fn aread(slf: &Bound<'_, Self>) -> PyResult<FastioFuture> {
         let py = slf.py();
         let this = slf.get();
@@ -534,8 +564,8 @@ impl Response {
         }
     }
 
-    /// Closes a streamed body, giving its connection back (a body read to
-    /// the end already did). Nothing to do for other responses.
+    /// Closes a streamed body and releases its connection; a no-op for
+    /// other responses and for bodies already read to the end.
     fn aclose(&self, py: Python<'_>) -> PyResult<FastioFuture> {
         if let Some(stream) = &self.stream {
             stream.close()?;

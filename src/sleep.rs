@@ -7,7 +7,20 @@ use pyo3::prelude::*;
 
 use crate::bridge::{FastioFuture, Job, Value};
 
-/// Returns an awaitable that finishes with `result` after `delay` seconds.
+/// Waits ``delay`` seconds on a tokio timer, then returns ``result``.
+///
+/// Behaves like ``asyncio.sleep``: the timer starts at the first await (or
+/// when handed to ``gather``/``ensure_future``); ``sleep(0)`` and negative
+/// delays yield to the event loop exactly once; ``math.inf`` (or a delay too
+/// large for a timer) sleeps until cancelled; cancelling stops the timer at
+/// once. The timer's resolution is one millisecond.
+///
+/// Raises TypeError if ``delay`` is not a real number and ValueError if it
+/// is NaN.
+///
+/// Example::
+///
+///     assert await fastio.sleep(0.5, "ready") == "ready"
 #[pyfunction]
 #[pyo3(signature = (delay, result = None))]
 pub fn sleep(delay: f64, result: Option<Py<PyAny>>) -> PyResult<FastioFuture> {

@@ -69,7 +69,7 @@ impl Drop for OpenConnection {
     }
 }
 
-/// A running test server. Stop it with `close()` (or use `fastio.testing.serve()`).
+/// A running test server; see :mod:`fastio.testing`.
 #[pyclass(frozen, module = "fastio._fastio")]
 pub struct Server {
     address: SocketAddr,
@@ -92,12 +92,13 @@ impl Server {
         format!("http://{}", self.fault_address)
     }
 
+    /// The port of ``url``.
     #[getter]
     fn port(&self) -> u16 {
         self.address.port()
     }
 
-    /// How many requests reached `path` (query excluded), on either listener.
+    /// How many requests reached ``path`` (query excluded), on either listener.
     fn request_count(&self, path: &str) -> u64 {
         self.counters.snapshot().get(path).copied().unwrap_or(0)
     }
@@ -107,7 +108,7 @@ impl Server {
         self.counters.snapshot()
     }
 
-    /// When each request to `path` arrived (``time.time()`` seconds), in order.
+    /// When each request to ``path`` arrived (``time.time()`` seconds), in order.
     fn request_times(&self, path: &str) -> Vec<f64> {
         self.counters
             .arrivals
