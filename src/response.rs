@@ -733,7 +733,11 @@ pub type Indexed = (usize, Result<ResponseData, FastioError>);
 
 /// The exception of a failed URL, with ``.index`` set to its position.
 pub fn indexed_exception(py: Python<'_>, error: FastioError, index: usize) -> PyResult<Py<PyAny>> {
-    Ok(error.with_index(index).into_pyerr(py).into_value(py).into_any())
+    Ok(error
+        .with_index(index)
+        .into_pyerr(py)
+        .into_value(py)
+        .into_any())
 }
 
 /// Results of `fetch_iter` as they completed: Responses, and exceptions
