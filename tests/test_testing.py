@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from helpers import open_connections_settle
 
@@ -96,3 +97,21 @@ def test_no_noise_at_interpreter_exit() -> None:
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "50"
     assert finished.stderr == ""
+
+
+def test_the_readme_pytest_example_runs_in_strict_mode(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start = readme.index("```python\nimport fastio\nimport pytest\n")
+    example = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    (tmp_path / "test_example.py").write_text(example)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout
