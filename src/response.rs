@@ -573,6 +573,47 @@ impl Response {
         Ok(FastioFuture::finished(py.None()))
     }
 
+    /// The cookies this response sets (its ``Set-Cookie`` headers), name to value.
+    #[getter]
+    fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let cookies = PyDict::new(py);
+        for value in self.headers.get_all(http::header::SET_COOKIE.as_str()) {
+            let parsed = std::str::from_utf8(value)
+                .ok()
+                .and_then(|text| cookie::Cookie::parse(text).ok());
+            if let Some(cookie) = parsed {
+                cookies.set_item(cookie.name(), cookie.value())?;
+            }
+        }
+        Ok(cookies)
+    }
+
+    /// The ``Link`` headers parsed as httpx does: keyed by ``rel`` (else by
+    /// URL), each a dict with ``url`` and the link's parameters.
+    #[getter]
+    fn links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let links = PyDict::new(py);
+        for value in self.headers.get_all(http::header::LINK.as_str()) {
+            let Ok(text) = std::str::from_utf8(value) else {
+                continue;
+            };
+            for link in parse_links(text) {
+                let entry = PyDict::new(py);
+                for (name, value) in &link {
+                    entry.set_item(name, value)?;
+                }
+                let key = link
+                    .iter()
+                    .find(|(name, _)| name == "rel")
+                    .or_else(|| link.iter().find(|(name, _)| name == "url"))
+                    .map(|(_, value)| value.as_str())
+                    .unwrap_or_default();
+                links.set_item(key, entry)?;
+            }
+        }
+        Ok(links)
+    }
+
     /// The redirect responses that led here, oldest first.
     #[getter]
     fn history<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -671,6 +712,63 @@ impl Response {
         untrack_acyclic(&response);
         Ok(response)
     }
+}
+
+/// The links of one `Link` value (RFC 8288), each as its `url` then its
+/// parameters, split as httpx's `parse_header_links` does.
+fn parse_links(value: &str) -> Vec<Vec<(String, String)>> {
+    const QUOTES: &[char] = &[' ', '\'', '"'];
+    let value = value.trim_matches(QUOTES);
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut links = Vec::new();
+    let mut rest = value;
+    loop {
+        // Links are separated by a comma, optional spaces, then "<".
+        let (one, next) = match find_link_separator(rest) {
+            Some((end, start)) => (&rest[..end], Some(&rest[start..])),
+            None => (rest, None),
+        };
+        let (url, parameters) = one.split_once(';').unwrap_or((one, ""));
+        let mut link = vec![(
+            "url".to_owned(),
+            url.trim_matches(&['<', '>', ' ', '\'', '"'][..]).to_owned(),
+        )];
+        for parameter in parameters.split(';') {
+            let Some((name, value)) = parameter.split_once('=') else {
+                break;
+            };
+            link.push((
+                name.trim_matches(QUOTES).to_owned(),
+                value.trim_matches(QUOTES).to_owned(),
+            ));
+        }
+        links.push(link);
+        match next {
+            Some(next) => rest = next,
+            None => return links,
+        }
+    }
+}
+
+/// Where the first ", *<" in `text` starts and where the next link's text
+/// (after the "<") starts.
+fn find_link_separator(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(comma) = text[at..].find(',') {
+        let comma = at + comma;
+        let mut after = comma + 1;
+        while bytes.get(after) == Some(&b' ') {
+            after += 1;
+        }
+        if bytes.get(after) == Some(&b'<') {
+            return Some((comma, after + 1));
+        }
+        at = comma + 1;
+    }
+    None
 }
 
 /// A Python exception of the stream family (`fastio.StreamConsumed`, ...).
@@ -780,5 +878,40 @@ impl ToPythonItems for ResultSlice {
             list.append(item)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(link: &[(String, String)]) -> Vec<(&str, &str)> {
+        link.iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn links_split_as_httpx_splits_them() {
+        let links = parse_links(
+            r#"<https://api.test/items?page=2>; rel="next", <https://api.test/items?page=9>; rel=last; title="end""#,
+        );
+        assert_eq!(links.len(), 2);
+        assert_eq!(
+            pairs(&links[0]),
+            [("url", "https://api.test/items?page=2"), ("rel", "next")]
+        );
+        assert_eq!(
+            pairs(&links[1]),
+            [
+                ("url", "https://api.test/items?page=9"),
+                ("rel", "last"),
+                ("title", "end")
+            ]
+        );
+        // A comma inside a URL does not split it.
+        let one = parse_links("<https://a.test/x,y>; rel=self");
+        assert_eq!(pairs(&one[0])[0], ("url", "https://a.test/x,y"));
+        assert!(parse_links("  ").is_empty());
     }
 }

@@ -43,3 +43,18 @@ async def test_a_broken_encoding_is_caught_as_a_request_error(server: Server) ->
     with pytest.raises(fastio.RequestError) as raised:
         await fastio.fetch(server.url + "/bad-gzip")
     assert isinstance(raised.value, fastio.DecodeError)
+
+
+async def test_response_cookies_and_links(server: Server) -> None:
+    link = '<https://api.test/items?page=2>; rel="next", <https://api.test/items?page=9>; rel=last'
+    response = await fastio.fetch(
+        server.url + "/headers",
+        params={"Set-Cookie": "session=abc; Path=/; HttpOnly", "Link": link},
+    )
+    assert response.cookies == {"session": "abc", "a": "1", "b": "2"}
+    assert response.links == {
+        "next": {"url": "https://api.test/items?page=2", "rel": "next"},
+        "last": {"url": "https://api.test/items?page=9", "rel": "last"},
+    }
+    plain = await fastio.fetch(server.url + "/json")
+    assert (plain.cookies, plain.links) == ({}, {})

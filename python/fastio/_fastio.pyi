@@ -361,6 +361,13 @@ class Response:
         """Returns this response, or raises HTTPStatusError (with ``.response``)
         for a status of 400 or more."""
     @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies this response sets (its ``Set-Cookie`` headers), name to value."""
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` headers parsed as httpx does: keyed by ``rel`` (else by
+        URL), each a dict with ``url`` and the link's parameters."""
+    @property
     def history(self) -> list[Response]:
         """The redirect responses that led here, oldest first."""
 
