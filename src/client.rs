@@ -266,7 +266,7 @@ impl ClientSession {
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, cookies = None, json = None,
         data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None,
-        stream = false
+        stream = false, auth = None, follow_redirects = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -286,8 +286,10 @@ impl ClientSession {
         timeout: TimeoutArg,
         retries: Option<IntArg>,
         stream: bool,
+        auth: Option<&Bound<'_, PyAny>>,
+        follow_redirects: Option<bool>,
     ) -> PyResult<FastioFuture> {
-        let spec = FetchArgs {
+        let mut spec = FetchArgs {
             url,
             method,
             params,
@@ -302,6 +304,11 @@ impl ClientSession {
             max_body_size: None,
         }
         .build(&self.session)?;
+        // This request's credentials replace the client's.
+        if let Some(auth) = auth.filter(|auth| !auth.is_none()) {
+            spec.headers.insert(AUTHORIZATION, auth_header(auth)?);
+        }
+        spec.follow_redirects = follow_redirects;
         Ok(if stream {
             stream_future(spec)
         } else {

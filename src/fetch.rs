@@ -165,6 +165,7 @@ impl Template {
             timeout: self.timeout,
             retry: self.retry,
             max_body_size: self.max_body_size,
+            follow_redirects: None,
             session: Arc::clone(&self.session),
         })
     }

@@ -32,6 +32,8 @@ pub struct RequestSpec {
     pub retry: RetryPolicy,
     /// The most body bytes taken; `None`: the session's.
     pub max_body_size: Option<u64>,
+    /// Whether redirects are followed; `None`: as the session says.
+    pub follow_redirects: Option<bool>,
     /// Where it is sent from: the client's settings, pool and cookie jar.
     pub session: Arc<Session>,
 }
@@ -747,6 +749,7 @@ impl FetchArgs<'_, '_> {
             timeout: self.timeout.or(defaults.timeout),
             retry: retry_policy(session.settings.retry, self.retries)?,
             max_body_size: body_size_limit(self.max_body_size)?,
+            follow_redirects: None,
             session: Arc::clone(session),
         })
     }

@@ -190,7 +190,10 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
         let client = session.http().await?;
         let response = send(&client, &session, spec).await?;
         session.keep_cookies(response.url(), response.headers());
-        let next = if session.settings.follow_redirects {
+        let follows = first
+            .follow_redirects
+            .unwrap_or(session.settings.follow_redirects);
+        let next = if follows {
             redirect(spec, &response, session.settings.allow_https_to_http)?.map(Box::new)
         } else {
             None

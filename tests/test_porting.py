@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import fastio
+import fastio.testing
 from fastio._fastio import Server
 
 
@@ -58,3 +59,26 @@ async def test_response_cookies_and_links(server: Server) -> None:
     }
     plain = await fastio.fetch(server.url + "/json")
     assert (plain.cookies, plain.links) == ({}, {})
+
+
+async def test_per_request_auth_and_follow_redirects(server: Server) -> None:
+    async with fastio.Client(auth="client-token") as client:
+        own = (await client.get(server.url + "/echo")).json()["headers"]
+        basic = (await client.get(server.url + "/echo", auth=("u", "p"))).json()["headers"]
+        bearer = await client.post(server.url + "/echo", auth="other", json={})
+        stopped = await client.get(server.url + "/redirect/1", follow_redirects=False)
+        with fastio.testing.serve() as other:
+            moved = await client.get(
+                server.url + "/redirect-to",
+                params={"url": other.url + "/echo"},
+                auth=("u", "p"),
+            )
+    assert own["authorization"] == ["Bearer client-token"]
+    assert basic["authorization"] == ["Basic dTpw"]
+    assert bearer.json()["headers"]["authorization"] == ["Bearer other"]
+    assert stopped.status == 302
+    assert "authorization" not in moved.json()["headers"]  # another origin
+    async with fastio.Client(follow_redirects=False) as strict:
+        assert (await strict.get(server.url + "/redirect/1")).status == 302
+        followed = await strict.get(server.url + "/redirect/1", follow_redirects=True)
+    assert followed.status == 200

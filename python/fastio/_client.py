@@ -9,7 +9,7 @@ from typing import Any, Literal, Self, overload
 
 from fastio._bulk import FetchIterator, progress_bar, with_progress
 from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
-from fastio._types import Content, Cookies, Data, Files, Headers, Params, Path, Timeout
+from fastio._types import Auth, Content, Cookies, Data, Files, Headers, Params, Path, Timeout
 from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
@@ -107,7 +107,7 @@ class Client:
         headers: Headers = None,
         params: Params = None,
         cookies: Cookies = None,
-        auth: tuple[str, str] | str | None = None,
+        auth: Auth = None,
         timeout: Timeout = ...,
         connect_timeout: Timeout = ...,
         read_timeout: float | None = None,
@@ -224,6 +224,8 @@ class Client:
         content: Content = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> Awaitable[Response]:
         """Sends one request with this client's settings; see :func:`fastio.fetch`.
 
@@ -232,7 +234,8 @@ class Client:
         ``(filename, content, content_type)``; content is bytes, str or a
         readable file object. ``content`` may be an async iterator of bytes,
         sent as it is produced (chunked), never held whole in memory.
-        ``retries`` overrides the client's for this request.
+        ``retries`` overrides the client's for this request; so do ``auth``
+        (its Authorization replaces the client's) and ``follow_redirects``.
         """
         future, pump = self._start(
             method,
@@ -247,6 +250,8 @@ class Client:
             content=content,
             timeout=timeout,
             retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
         return future if pump is None else _with_upload(future, pump, body_done=True)
 
@@ -279,6 +284,8 @@ class Client:
         cookies: Cookies,
         timeout: Timeout,
         retries: int | None,
+        auth: Auth,
+        follow_redirects: bool | None,
     ) -> FastioFuture[Response]:
         future, _ = self._start(
             method,
@@ -290,6 +297,8 @@ class Client:
             cookies=cookies,
             timeout=timeout,
             retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
         return future
 
@@ -307,6 +316,8 @@ class Client:
         content: Content = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> _Stream:
         """Sends a request and gives its Response as soon as the head has
         arrived, the body to be read inside the ``async with`` block with
@@ -335,6 +346,8 @@ class Client:
             content=content,
             timeout=timeout,
             retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
         return _Stream(future, pump)
 
@@ -347,9 +360,13 @@ class Client:
         cookies: Cookies = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> FastioFuture[Response]:
         """A GET request; see :meth:`request`."""
-        return self._bodiless("GET", url, params, headers, cookies, timeout, retries)
+        return self._bodiless(
+            "GET", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        )
 
     def head(
         self,
@@ -360,9 +377,13 @@ class Client:
         cookies: Cookies = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> FastioFuture[Response]:
         """A HEAD request; see :meth:`request`."""
-        return self._bodiless("HEAD", url, params, headers, cookies, timeout, retries)
+        return self._bodiless(
+            "HEAD", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        )
 
     def options(
         self,
@@ -373,9 +394,13 @@ class Client:
         cookies: Cookies = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> FastioFuture[Response]:
         """An OPTIONS request; see :meth:`request`."""
-        return self._bodiless("OPTIONS", url, params, headers, cookies, timeout, retries)
+        return self._bodiless(
+            "OPTIONS", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        )
 
     def delete(
         self,
@@ -386,9 +411,13 @@ class Client:
         cookies: Cookies = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> FastioFuture[Response]:
         """A DELETE request; see :meth:`request`."""
-        return self._bodiless("DELETE", url, params, headers, cookies, timeout, retries)
+        return self._bodiless(
+            "DELETE", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        )
 
     def post(
         self,
@@ -403,6 +432,8 @@ class Client:
         content: Content = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> Awaitable[Response]:
         """A POST request; see :meth:`request`."""
         return self.request(
@@ -417,6 +448,8 @@ class Client:
             content=content,
             timeout=timeout,
             retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def put(
@@ -432,6 +465,8 @@ class Client:
         content: Content = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> Awaitable[Response]:
         """A PUT request; see :meth:`request`."""
         return self.request(
@@ -446,6 +481,8 @@ class Client:
             content=content,
             timeout=timeout,
             retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def patch(
@@ -461,6 +498,8 @@ class Client:
         content: Content = None,
         timeout: Timeout = ...,
         retries: int | None = None,
+        auth: Auth = None,
+        follow_redirects: bool | None = None,
     ) -> Awaitable[Response]:
         """A PATCH request; see :meth:`request`."""
         return self.request(
@@ -475,6 +514,8 @@ class Client:
             content=content,
             timeout=timeout,
             retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def fetch_all(

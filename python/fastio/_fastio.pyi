@@ -533,6 +533,8 @@ class _ClientSession:
         timeout: _TimeoutArg = ...,
         retries: int | None = None,
         stream: bool = False,
+        auth: tuple[str, str] | str | None = None,
+        follow_redirects: bool | None = None,
     ) -> FastioFuture[Response]:
         """One request on this session's settings; with ``stream`` its
         Response comes at the head, the body to be streamed."""

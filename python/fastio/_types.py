@@ -12,6 +12,8 @@ Timeout = float | None | EllipsisType
 Scalar = str | int | float | bool | None
 Params = Mapping[str, Scalar | Sequence[Scalar]] | Iterable[tuple[str, Scalar]] | None
 Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+# (user, password) for Basic, or a bearer token.
+Auth = tuple[str, str] | str | None
 Cookies = Mapping[str, str] | Iterable[tuple[str, str]] | None
 FileContent = bytes | str | Any
 Files = Mapping[str, FileContent | tuple[str, FileContent] | tuple[str, FileContent, str]] | None
