@@ -70,7 +70,7 @@ lint: $(PY)
 	cargo clippy --all-targets -- -D warnings
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy --strict python/fastio
+	$(PY) -m mypy --strict python/fastio tests/typing_check.py
 	$(PY) -m mypy.stubtest fastio --mypy-config-file pyproject.toml
 
 format: $(PY)

@@ -119,7 +119,7 @@ def fetch_all(
     headers: Headers = None,
     timeout: Timeout = ...,
     retries: int = 0,
-    return_exceptions: bool = False,
+    return_exceptions: Literal[False] = False,
     verify: bool = True,
     max_body_size: int | None = None,
     progress: Literal[False] = False,
@@ -134,12 +134,57 @@ def fetch_all(
     headers: Headers = None,
     timeout: Timeout = ...,
     retries: int = 0,
-    return_exceptions: bool = False,
+    return_exceptions: Literal[True],
+    verify: bool = True,
+    max_body_size: int | None = None,
+    progress: Literal[False] = False,
+    total: int | None = None,
+) -> FastioFuture[list[Response | FastioError]]: ...
+@overload
+def fetch_all(
+    urls: Iterable[str],
+    *,
+    concurrency: int = 100,
+    method: str = "GET",
+    headers: Headers = None,
+    timeout: Timeout = ...,
+    retries: int = 0,
+    return_exceptions: Literal[False] = False,
     verify: bool = True,
     max_body_size: int | None = None,
     progress: bool,
     total: int | None = None,
 ) -> Awaitable[list[Response]]: ...
+@overload
+def fetch_all(
+    urls: Iterable[str],
+    *,
+    concurrency: int = 100,
+    method: str = "GET",
+    headers: Headers = None,
+    timeout: Timeout = ...,
+    retries: int = 0,
+    return_exceptions: Literal[True],
+    verify: bool = True,
+    max_body_size: int | None = None,
+    progress: bool,
+    total: int | None = None,
+) -> Awaitable[list[Response | FastioError]]: ...
+@overload
+def fetch_all(
+    urls: Iterable[str],
+    *,
+    concurrency: int = 100,
+    method: str = "GET",
+    headers: Headers = None,
+    timeout: Timeout = ...,
+    retries: int = 0,
+    return_exceptions: bool,
+    verify: bool = True,
+    max_body_size: int | None = None,
+    progress: bool = False,
+    total: int | None = None,
+) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]: ...
 def fetch_all(
     urls: Iterable[str],
     *,
@@ -153,7 +198,7 @@ def fetch_all(
     max_body_size: int | None = None,
     progress: bool = False,
     total: int | None = None,
-) -> Awaitable[list[Response]]:
+) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]:
     """Fetches every URL, at most ``concurrency`` at a time; returns the
     Responses in input order.
 

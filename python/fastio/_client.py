@@ -518,6 +518,48 @@ class Client:
             follow_redirects=follow_redirects,
         )
 
+    @overload
+    def fetch_all(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: Headers = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+        return_exceptions: Literal[False] = False,
+        progress: bool = False,
+        total: int | None = None,
+    ) -> Awaitable[list[Response]]: ...
+    @overload
+    def fetch_all(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: Headers = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+        return_exceptions: Literal[True],
+        progress: bool = False,
+        total: int | None = None,
+    ) -> Awaitable[list[Response | FastioError]]: ...
+    @overload
+    def fetch_all(
+        self,
+        urls: Iterable[str],
+        *,
+        concurrency: int = 100,
+        method: str = "GET",
+        headers: Headers = None,
+        timeout: Timeout = ...,
+        retries: int | None = None,
+        return_exceptions: bool,
+        progress: bool = False,
+        total: int | None = None,
+    ) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]: ...
     def fetch_all(
         self,
         urls: Iterable[str],
@@ -530,7 +572,7 @@ class Client:
         return_exceptions: bool = False,
         progress: bool = False,
         total: int | None = None,
-    ) -> Awaitable[list[Response]]:
+    ) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]:
         """:func:`fastio.fetch_all` with this client's settings, pool and limits."""
         self._check_open(method, "fetch_all")
         bar = progress_bar(progress, urls, total)
