@@ -134,6 +134,14 @@ impl Headers {
 
 #[pymethods]
 impl Headers {
+    /// Headers made by hand (a mapping or pairs), for fakes in unit tests.
+    #[new]
+    #[pyo3(signature = (headers = None))]
+    fn new(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let response = Bound::new(py, Response::with_headers(py, headers)?)?;
+        Ok(Headers::of(response.unbind()))
+    }
+
     fn __getitem__(&self, name: &str) -> PyResult<String> {
         self.joined(name)
             .ok_or_else(|| PyKeyError::new_err(name.to_owned()))

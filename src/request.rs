@@ -408,7 +408,7 @@ pub fn body_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Bytes> {
     )))
 }
 
-fn orjson_dumps<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub fn orjson_dumps<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     module_attr(value.py(), &DUMPS, "orjson", "dumps")?.call1((value,))
 }

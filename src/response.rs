@@ -16,7 +16,9 @@ use crate::asyncio::module_attr;
 use crate::bridge::{FastioFuture, ToPython, ToPythonItems};
 use crate::errors::{exception_class, hide_credentials, FastioError};
 use crate::headers::{HeaderList, Headers};
-use crate::request::{parse_method, positive_count, IntArg};
+use crate::request::{
+    body_bytes, orjson_dumps, parse_headers, parse_method, positive_count, IntArg,
+};
 use crate::stream::{BodyStream, READ_SIZE};
 
 /// Bodies up to this size are copied into `bytes` when the Response is
@@ -174,6 +176,11 @@ impl Response {
                 ),
             )
         })
+    }
+
+    /// An empty 200 Response with `headers`: what a hand-made `Headers` views.
+    pub fn with_headers(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Response::new(py, 200, headers, None, None, None, "", "GET")
     }
 
     /// The headers, packed.
@@ -346,6 +353,76 @@ const TEXT_ENCODINGS: &[&str] = &[
 
 #[pymethods]
 impl Response {
+    /// A Response made by hand, for fakes in unit tests.
+    #[new]
+    #[pyo3(signature = (
+        status_code, *, headers = None, content = None, text = None, json = None, url = "",
+        method = "GET"
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn new(
+        py: Python<'_>,
+        status_code: u16,
+        headers: Option<&Bound<'_, PyAny>>,
+        content: Option<&Bound<'_, PyAny>>,
+        text: Option<&str>,
+        json: Option<&Bound<'_, PyAny>>,
+        url: &str,
+        method: &str,
+    ) -> PyResult<Self> {
+        let mut map = parse_headers(headers)?;
+        let given = [content.is_some(), text.is_some(), json.is_some()];
+        if given.iter().filter(|&&is| is).count() > 1 {
+            return Err(PyValueError::new_err(
+                "give at most one of content=, text= and json=",
+            ));
+        }
+        let (body, kind) = if let Some(content) = content {
+            (body_bytes(content, "content")?, None)
+        } else if let Some(text) = text {
+            (
+                Bytes::copy_from_slice(text.as_bytes()),
+                Some("text/plain; charset=utf-8"),
+            )
+        } else if let Some(json) = json {
+            let encoded = orjson_dumps(json)?;
+            (
+                Bytes::copy_from_slice(encoded.cast::<PyBytes>()?.as_bytes()),
+                Some("application/json"),
+            )
+        } else {
+            (Bytes::new(), None)
+        };
+        if let Some(kind) = kind {
+            if !map.contains_key(CONTENT_TYPE) {
+                map.insert(CONTENT_TYPE, http::HeaderValue::from_static(kind));
+            }
+        }
+        let content_cell = PyOnceLock::new();
+        let _ = content_cell.set(py, PyBytes::new(py, &body).unbind());
+        Ok(Response {
+            method: parse_method(method)?,
+            status: StatusCode::from_u16(status_code).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "status_code must be from 100 to 999, not {status_code}"
+                ))
+            })?,
+            version: Version::HTTP_11,
+            headers: HeaderList::pack(&map),
+            request_url: url.to_owned(),
+            url: url.to_owned(),
+            elapsed: 0.0,
+            body: Mutex::new(None),
+            content: content_cell,
+            history: Vec::new(),
+            index: None,
+            stream: None,
+        })
+    }
+
     /// The status code, such as 200.
     #[getter]
     fn status(&self) -> u16 {

@@ -82,3 +82,26 @@ async def test_per_request_auth_and_follow_redirects(server: Server) -> None:
         assert (await strict.get(server.url + "/redirect/1")).status == 302
         followed = await strict.get(server.url + "/redirect/1", follow_redirects=True)
     assert followed.status == 200
+
+
+def test_responses_and_headers_can_be_made_for_fakes() -> None:
+    made = fastio.Response(200, json={"ok": True}, url="https://api.test/x")
+    assert (made.status_code, made.ok, made.url, made.method) == (
+        200,
+        True,
+        "https://api.test/x",
+        "GET",
+    )
+    assert made.json() == {"ok": True}
+    assert made.headers["Content-Type"] == "application/json"
+    text = fastio.Response(404, text="gone", headers={"X-Trace": "1"}, method="post")
+    assert (text.text, text.method, text.headers["x-trace"]) == ("gone", "POST", "1")
+    with pytest.raises(fastio.HTTPStatusError):
+        text.raise_for_status()
+    assert fastio.Response(204).content == b""
+    with pytest.raises(ValueError, match="at most one"):
+        fastio.Response(200, text="a", content=b"b")
+    headers = fastio.Headers([("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("X", "y")])
+    assert headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert headers["x"] == "y"
+    assert dict(fastio.Headers()) == {}

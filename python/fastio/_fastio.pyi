@@ -225,6 +225,11 @@ class Headers:
         response.headers.get_list("set-cookie")  # ['a=1', 'b=2']
     """
 
+    def __new__(
+        cls, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None
+    ) -> Headers:
+        """Headers made by hand (a mapping or pairs), for fakes in unit tests."""
+
     def __getitem__(self, key: str, /) -> str:
         """The value of ``name``; KeyError if it was not sent."""
     def __contains__(self, key: object, /) -> bool:
@@ -259,6 +264,19 @@ class Response:
         if response.ok:
             data = response.json()
     """
+
+    def __new__(
+        cls,
+        status_code: int,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content: bytes | bytearray | memoryview | str | None = None,
+        text: str | None = None,
+        json: Any = None,
+        url: str = "",
+        method: str = "GET",
+    ) -> Response:
+        """A Response made by hand, for fakes in unit tests."""
 
     @property
     def status(self) -> int:
