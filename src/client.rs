@@ -383,6 +383,61 @@ impl ClientSession {
         FetchStream::new(&args, return_exceptions, &self.session)
     }
 
+    /// The headers every request starts with, as (name, value) pairs.
+    fn default_headers(&self) -> Vec<(String, String)> {
+        self.session
+            .defaults()
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect()
+    }
+
+    /// Replaces the headers requests made from now on start with.
+    fn set_default_headers(&self, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let headers = parse_headers(Some(headers))?;
+        self.session
+            .change_defaults(|defaults| defaults.headers = headers);
+        Ok(())
+    }
+
+    /// The cookies every request sends, as (name, value) pairs.
+    fn default_cookies(&self) -> Vec<(String, String)> {
+        self.session.defaults().cookies.clone()
+    }
+
+    /// Replaces the cookies requests made from now on send.
+    fn set_default_cookies(&self, cookies: &Bound<'_, PyAny>) -> PyResult<()> {
+        let cookies = form_pairs(cookies, "cookies")?;
+        self.session
+            .change_defaults(|defaults| defaults.cookies = cookies);
+        Ok(())
+    }
+
+    /// The URL relative URLs are joined to, or None.
+    fn base_url(&self) -> Option<String> {
+        let defaults = self.session.defaults();
+        defaults
+            .base_url
+            .as_ref()
+            .map(|url| url.as_str().to_owned())
+    }
+
+    /// Sets (or with None, removes) the base URL of requests made from now on.
+    #[pyo3(signature = (base_url, /))]
+    fn set_base_url(&self, py: Python<'_>, base_url: Option<&str>) -> PyResult<()> {
+        let base_url = base_url
+            .map(parse_url_text)
+            .transpose()
+            .map_err(|err| err.into_pyerr(py))?;
+        self.session
+            .change_defaults(|defaults| defaults.base_url = base_url);
+        Ok(())
+    }
+
     /// Drops the pool's idle connections; running requests finish.
     fn close(&self) {
         self.session.close();
@@ -392,7 +447,7 @@ impl ClientSession {
     fn describe(&self) -> String {
         let settings = &self.session.settings;
         let mut parts = Vec::new();
-        if let Some(base) = &settings.defaults.base_url {
+        if let Some(base) = &self.session.defaults().base_url {
             parts.push(format!("base_url={:?}", hide_credentials(base.as_str())));
         }
         if let Some(proxy) = &self.proxy_shown {

@@ -29,7 +29,7 @@ use crate::request::{
 };
 use crate::response::{Indexed, ResponseData, ResultSlice};
 use crate::retry::RetryPolicy;
-use crate::session::Session;
+use crate::session::{Defaults, Session};
 use crate::stream::BodyStream;
 use crate::transport;
 
@@ -152,6 +152,8 @@ pub struct Template {
     timeout: Option<std::time::Duration>,
     retry: RetryPolicy,
     max_body_size: Option<u64>,
+    /// The session's defaults when the call was made.
+    defaults: Arc<Defaults>,
     session: Arc<Session>,
 }
 
@@ -159,7 +161,7 @@ impl Template {
     fn request(&self, url: &str) -> Result<RequestSpec, FastioError> {
         Ok(RequestSpec {
             method: self.method.clone(),
-            url: resolve_url(&self.session.settings.defaults, url)?,
+            url: resolve_url(&self.defaults, url)?,
             headers: self.headers.clone(),
             body: None,
             timeout: self.timeout,
@@ -290,13 +292,14 @@ impl ManyArgs<'_, '_> {
                 type_name(urls)
             ))
         })?;
-        let defaults = &session.settings.defaults;
+        let defaults = session.defaults();
         let template = Template {
             method: parse_method(self.method)?,
-            headers: merged_headers(defaults, parse_headers(self.headers)?, &[])?,
+            headers: merged_headers(&defaults, parse_headers(self.headers)?, &[])?,
             timeout: self.timeout.or(defaults.timeout),
             retry: retry_policy(session.settings.retry, self.retries)?,
             max_body_size: body_size_limit(self.max_body_size)?,
+            defaults,
             session: Arc::clone(session),
         };
         let (sender, input) = unbounded_channel();

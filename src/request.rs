@@ -657,7 +657,8 @@ fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py,
 impl FetchArgs<'_, '_> {
     /// Checks everything and builds the request, on `session`'s defaults.
     pub fn build(&self, session: &Arc<Session>) -> PyResult<RequestSpec> {
-        let defaults: &Defaults = &session.settings.defaults;
+        let defaults = session.defaults();
+        let defaults: &Defaults = &defaults;
         let method = parse_method(self.method)?;
         let text = self.url.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))

@@ -115,11 +115,16 @@ pub struct Session {
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     pacer: Pacer,
+    /// What requests start from now: `settings.defaults` until a user
+    /// changes them (`client.headers[...] = ...`); each request takes a
+    /// snapshot.
+    defaults: RwLock<Arc<Defaults>>,
 }
 
 impl Session {
     pub fn new(settings: Settings) -> Self {
         Self {
+            defaults: RwLock::new(Arc::new(settings.defaults.clone())),
             jar: settings.keep_cookies.then(CookieJar::default),
             total: settings
                 .max_connections
@@ -130,6 +135,20 @@ impl Session {
             building: tokio::sync::Mutex::new(()),
             settings,
         }
+    }
+
+    /// The defaults requests start from now.
+    pub fn defaults(&self) -> Arc<Defaults> {
+        Arc::clone(&self.defaults.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Changes the defaults of the requests made from now on.
+    pub fn change_defaults(&self, change: impl FnOnce(&mut Defaults)) {
+        let mut current = self
+            .defaults
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        change(Arc::make_mut(&mut current));
     }
 
     /// The default session of this process, verifying TLS or not; made on

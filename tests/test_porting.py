@@ -105,3 +105,27 @@ def test_responses_and_headers_can_be_made_for_fakes() -> None:
     assert headers.get_list("set-cookie") == ["a=1", "b=2"]
     assert headers["x"] == "y"
     assert dict(fastio.Headers()) == {}
+
+
+async def test_client_headers_cookies_and_base_url_change_later_requests(server: Server) -> None:
+    async with fastio.Client(headers={"X-Team": "a"}, auth="old-token") as client:
+        assert client.headers["x-team"] == "a"
+        client.headers["Authorization"] = "Bearer new-token"  # after a login
+        client.headers["X-Extra"] = "1"
+        del client.headers["X-Team"]
+        client.cookies["session"] = "abc"
+        client.base_url = server.url
+        sent = (await client.get("/echo")).json()["headers"]
+        assert "new-token" not in repr(client.headers)
+        assert dict(client.cookies) == {"session": "abc"}
+        client.headers = {"X-Only": "2"}
+        client.base_url = None
+        with pytest.raises(fastio.InvalidURL):
+            client.get("/echo")
+        only = (await client.get(server.url + "/echo")).json()["headers"]
+    assert sent["authorization"] == ["Bearer new-token"]
+    assert sent["x-extra"] == ["1"]
+    assert "x-team" not in sent
+    assert sent["cookie"] == ["session=abc"]
+    assert only["x-only"] == ["2"]
+    assert "authorization" not in only

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
@@ -52,6 +60,61 @@ def _stop(pump: asyncio.Future[None]) -> None:
             pump.exception()  # retrieved: asyncio must not log it
     else:
         pump.cancel()
+
+
+class _Defaults(MutableMapping[str, str]):
+    """A client's default headers or cookies: reads and writes go to the
+    native session, so a change applies to the requests made after it."""
+
+    def __init__(
+        self,
+        read: Callable[[], list[tuple[str, str]]],
+        write: Callable[[list[tuple[str, str]]], None],
+        *,
+        fold_case: bool,
+    ) -> None:
+        self._read = read
+        self._write = write
+        self._fold_case = fold_case
+
+    def _key(self, name: str) -> str:
+        return name.lower() if self._fold_case else name
+
+    def __getitem__(self, name: str) -> str:
+        values = [value for key, value in self._read() if self._key(key) == self._key(name)]
+        if not values:
+            raise KeyError(name)
+        return ", ".join(values)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        kept = [(key, old) for key, old in self._read() if self._key(key) != self._key(name)]
+        self._write([*kept, (name, value)])
+
+    def __delitem__(self, name: str) -> None:
+        pairs = self._read()
+        kept = [(key, value) for key, value in pairs if self._key(key) != self._key(name)]
+        if len(kept) == len(pairs):
+            raise KeyError(name)
+        self._write(kept)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(key for key, _ in self._read()))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(self._key(key) for key, _ in self._read()))
+
+    def __repr__(self) -> str:
+        # Credentials never show, as in error messages.
+        return repr(
+            {
+                name: "***" if name.lower() in _SECRET_HEADERS else value
+                for name, value in self.items()
+            }
+        )
+
+
+#: Headers whose values a repr hides.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class _Stream:
@@ -201,6 +264,38 @@ class Client:
     def closed(self) -> bool:
         """True once :meth:`aclose` has been called."""
         return self._closed
+
+    @property
+    def headers(self) -> MutableMapping[str, str]:
+        """The headers every request starts with (names any case). Changes,
+        in place or by assigning a new mapping, apply to requests made after
+        them: ``client.headers["Authorization"] = f"Bearer {token}"``."""
+        session = self._session
+        return _Defaults(session.default_headers, session.set_default_headers, fold_case=True)
+
+    @headers.setter
+    def headers(self, headers: Headers) -> None:
+        self._session.set_default_headers(headers if headers is not None else {})
+
+    @property
+    def cookies(self) -> MutableMapping[str, str]:
+        """The cookies every request sends, besides those the jar keeps;
+        changeable as :attr:`headers` is."""
+        session = self._session
+        return _Defaults(session.default_cookies, session.set_default_cookies, fold_case=False)
+
+    @cookies.setter
+    def cookies(self, cookies: Cookies) -> None:
+        self._session.set_default_cookies(cookies if cookies is not None else {})
+
+    @property
+    def base_url(self) -> str | None:
+        """The URL relative request URLs are joined to; assignable."""
+        return self._session.base_url()
+
+    @base_url.setter
+    def base_url(self, base_url: str | None) -> None:
+        self._session.set_base_url(base_url)
 
     def _check_open(self, method: str, url: object) -> None:
         if self._closed:

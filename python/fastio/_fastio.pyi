@@ -582,6 +582,18 @@ class _ClientSession:
         progress: _Progress | None = None,
     ) -> _FetchStream:
         """fetch_iter's native stream on this session's settings."""
+    def default_headers(self) -> list[tuple[str, str]]:
+        """The headers every request starts with, as (name, value) pairs."""
+    def set_default_headers(self, headers: Any) -> None:
+        """Replaces the headers requests made from now on start with."""
+    def default_cookies(self) -> list[tuple[str, str]]:
+        """The cookies every request sends, as (name, value) pairs."""
+    def set_default_cookies(self, cookies: Any) -> None:
+        """Replaces the cookies requests made from now on send."""
+    def base_url(self) -> str | None:
+        """The URL relative URLs are joined to, or None."""
+    def set_base_url(self, base_url: str | None, /) -> None:
+        """Sets (or with None, removes) the base URL of requests made from now on."""
     def close(self) -> None:
         """Drops the pool's idle connections; running requests finish."""
     def describe(self) -> str:
