@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use futures::future::{AbortHandle, AbortRegistration, BoxFuture};
-use pyo3::exceptions::PyStopIteration;
+use pyo3::exceptions::{PyBaseException, PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use pyo3::{PyTraverseError, PyVisit};
@@ -231,13 +231,16 @@ impl Inner {
     }
 }
 
-/// An awaitable whose work runs in Rust, treated by asyncio as a future.
+/// An awaitable whose work runs in Rust: to asyncio both a future and a
+/// coroutine.
 ///
-/// ``asyncio.isfuture`` is true for it, so it can be awaited, passed to
-/// ``asyncio.gather``, ``asyncio.wait``, ``asyncio.wait_for`` and
-/// ``asyncio.ensure_future`` (which returns it unchanged). Like an
-/// ``asyncio.Future`` it is not a coroutine: ``asyncio.run`` and
-/// ``asyncio.create_task`` want one, so wrap it in ``async def`` there.
+/// ``asyncio.isfuture`` is true for it inside a running loop, so it can be
+/// awaited and passed to ``asyncio.gather``, ``asyncio.wait_for``,
+/// ``asyncio.shield`` and ``asyncio.ensure_future`` (which returns it
+/// unchanged). It also has ``send``, ``throw`` and ``close``, so
+/// ``asyncio.create_task``, ``TaskGroup.create_task``, ``asyncio.run`` and
+/// ``loop.run_until_complete`` take it as they take a coroutine, and
+/// ``asyncio.wait`` refuses it as it refuses coroutines: pass tasks there.
 ///
 /// Its work starts when it is first awaited or first handed to asyncio,
 /// and runs on fastio's tokio runtime; the result comes back to the event
@@ -554,15 +557,23 @@ impl FastioFuture {
         Ok(Some(slf.clone().into_any().unbind()))
     }
 
-    /// Reading this is how `asyncio.isfuture` (so `ensure_future`, `wait`,
-    /// `wait_for`) recognises a future, and it is the only thing
+    /// Reading this is how `asyncio.isfuture` (so `ensure_future`,
+    /// `gather`, `wait_for`) recognises a future, and it is the only thing
     /// `ensure_future` touches; so it also starts the work, as handing a
-    /// coroutine to `ensure_future` would. Outside a running loop it only
-    /// answers.
+    /// coroutine to `ensure_future` would. Unstarted outside a running loop
+    /// it is None: not a future yet, but a coroutine for
+    /// `loop.run_until_complete` to wrap in a task (a future would need its
+    /// loop now).
     #[getter]
-    fn _asyncio_future_blocking(slf: &Bound<'_, Self>) -> bool {
+    fn _asyncio_future_blocking(slf: &Bound<'_, Self>) -> Option<bool> {
         let this = slf.get();
         let mut inner = this.lock();
+        if matches!(inner.state, State::Idle(_))
+            && inner.event_loop.is_none()
+            && running_loop(slf.py()).is_err()
+        {
+            return None;
+        }
         if matches!(
             inner.state,
             State::Idle(Job::Spawn(_) | Job::Linked(_) | Job::Never)
@@ -575,7 +586,53 @@ impl FastioFuture {
                 drop(no_loop_or_failure);
             }
         }
-        this.blocking.load(Ordering::Relaxed)
+        Some(this.blocking.load(Ordering::Relaxed))
+    }
+
+    /// The coroutine protocol, as ``asyncio.Task`` drives it: one step of
+    /// the awaitable (its own ``__next__``). With ``send``, ``throw`` and
+    /// ``close`` it is also a ``collections.abc.Coroutine``, so
+    /// ``asyncio.create_task``, ``TaskGroup.create_task`` and
+    /// ``asyncio.run`` take it.
+    #[pyo3(signature = (value, /))]
+    fn send(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        if !value.is_none() {
+            return Err(PyTypeError::new_err(
+                "can't send a value other than None into a fastio awaitable",
+            ));
+        }
+        FastioFuture::__next__(slf)
+    }
+
+    /// Raises the exception where the awaitable waits, its work cancelled
+    /// first, as a coroutine's ``throw`` does (``asyncio.Task`` throws
+    /// ``CancelledError`` in).
+    #[pyo3(signature = (typ, val = None, tb = None, /))]
+    fn throw(
+        slf: &Bound<'_, Self>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        FastioFuture::cancel(slf, None)?;
+        let exception = if typ.is_instance_of::<PyBaseException>() {
+            typ.clone()
+        } else {
+            match val {
+                Some(val) if val.is_instance_of::<PyBaseException>() => val.clone(),
+                Some(val) if !val.is_none() => typ.call1((val,))?,
+                _ => typ.call0()?,
+            }
+        };
+        if let Some(tb) = tb.filter(|tb| !tb.is_none()) {
+            exception.call_method1("with_traceback", (tb,))?;
+        }
+        Err(PyErr::from_value(exception))
+    }
+
+    /// Cancels the work if it has not finished, as closing a coroutine does.
+    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        FastioFuture::cancel(slf, None).map(|_| ())
     }
 
     #[setter(_asyncio_future_blocking)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
@@ -24,7 +24,7 @@ use crate::errors::FastioError;
 use crate::progress::{Counts, Progress};
 use crate::queue::DRAIN_SLICE;
 use crate::request::{
-    body_size_limit, is_plain_int, merged_headers, parse_headers, parse_method, resolve_url,
+    body_size_limit, merged_headers, parse_headers, parse_method, positive_count, resolve_url,
     retry_policy, type_name, FetchArgs, IntArg, RequestSpec, TimeoutArg,
 };
 use crate::response::{Indexed, ResponseData, ResultSlice};
@@ -331,21 +331,15 @@ impl<'py> FromPyObject<'_, 'py> for Count {
     type Error = PyErr;
 
     fn extract(value: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
-        if !is_plain_int(&value) {
-            return Err(PyTypeError::new_err(format!(
+        let count = value.extract::<IntArg>().map_err(|_| {
+            PyTypeError::new_err(format!(
                 "concurrency must be an int, not {}",
                 type_name(&value)
-            )));
-        }
-        match value.extract::<i64>() {
-            Ok(count) if count >= 1 => Ok(Count(usize::try_from(count).unwrap_or(usize::MAX))),
-            Ok(count) => Err(PyValueError::new_err(format!(
-                "concurrency must be at least 1, not {count}"
-            ))),
-            // Beyond i64: a positive one is as good as unlimited.
-            Err(_) if value.gt(0)? => Ok(Count(usize::MAX)),
-            Err(_) => Err(PyValueError::new_err("concurrency must be at least 1")),
-        }
+            ))
+        })?;
+        // At least 1; beyond any real limit is as good as unlimited.
+        let count = positive_count(Some(count), "concurrency")?;
+        Ok(Count(count.unwrap_or(usize::MAX)))
     }
 }
 

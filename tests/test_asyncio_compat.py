@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+import uvloop
 
 import fastio
 
@@ -110,10 +111,21 @@ def test_wait_for_times_out_passes_results_and_errors(
     assert run_on_each_loop(main).cancelled()
 
 
-def test_wait_sorts_each_ending(run_on_each_loop: Run, closed_port: int) -> None:
+def test_wait_sorts_each_ending_of_tasks_and_refuses_bare_awaitables(
+    run_on_each_loop: Run, closed_port: int
+) -> None:
     async def main() -> None:
-        ok, failure, gone = succeeding(), failing(closed_port), cancelled("x")
-        slow = fastio.sleep(30)
+        # A fastio awaitable is also a coroutine, and asyncio.wait refuses
+        # coroutines: tasks are what it takes, as for any coroutine.
+        bare = fastio.sleep(0.01)
+        with pytest.raises(TypeError, match="coroutines is forbidden"):
+            await asyncio.wait({bare})
+        ok = asyncio.create_task(succeeding())
+        failure = asyncio.create_task(failing(closed_port))
+        gone = asyncio.create_task(fastio.sleep(30))
+        slow = asyncio.create_task(fastio.sleep(30))
+        await asyncio.sleep(0)
+        gone.cancel("x")
         done, pending = await asyncio.wait({ok, failure, gone, slow}, timeout=LIVENESS / 2)
         assert done == {ok, failure, gone}
         assert pending == {slow}
@@ -121,7 +133,8 @@ def test_wait_sorts_each_ending(run_on_each_loop: Run, closed_port: int) -> None
         assert isinstance(failure.exception(), fastio.ConnectError)
         assert gone.cancelled()
         first, _ = await asyncio.wait(
-            {fastio.sleep(0.01, 1), slow}, return_when=asyncio.FIRST_COMPLETED
+            {asyncio.create_task(fastio.sleep(0.01, 1)), slow},
+            return_when=asyncio.FIRST_COMPLETED,
         )
         assert [future.result() for future in first] == [1]
         slow.cancel()
@@ -215,3 +228,40 @@ def test_cancelling_a_task_passes_its_message_through(run_on_each_loop: Run) -> 
     inner = run_on_each_loop(main)
     assert inner.cancelled()
     assert inner._cancel_message == "stop now"
+
+
+def test_create_task_task_groups_and_run_until_complete_take_it(
+    run_on_each_loop: Run, server: Any
+) -> None:
+    urls = [server.url + "/bytes/3"] * 5
+
+    async def main() -> tuple[Any, ...]:
+        task = asyncio.create_task(fastio.fetch(server.url + "/bytes/4"))
+        async with asyncio.TaskGroup() as group:
+            grouped = group.create_task(fastio.fetch_all(urls))
+            slept = group.create_task(fastio.sleep(0.01, "slept"))
+        return (await task).content, len(grouped.result()), slept.result()
+
+    assert run_on_each_loop(main) == (b"0123", 5, "slept")
+    assert len(asyncio.run(fastio.fetch_all(urls))) == 5
+    for factory in (asyncio.new_event_loop, uvloop.new_event_loop):
+        loop = factory()
+        try:
+            response = loop.run_until_complete(fastio.fetch(server.url + "/bytes/2"))
+        finally:
+            loop.close()
+        assert response.content == b"01"
+
+
+def test_a_task_over_it_cancels_its_work(run_on_each_loop: Run) -> None:
+    async def main() -> fastio.FastioFuture[None]:
+        work = fastio.sleep(30)
+        task = asyncio.create_task(work)
+        await asyncio.sleep(0.01)
+        task.cancel("enough")
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await task
+        assert raised.value.args == ("enough",)
+        return work
+
+    assert run_on_each_loop(main).cancelled()

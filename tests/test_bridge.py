@@ -29,9 +29,9 @@ async def awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-def test_asyncio_run_needs_a_coroutine_as_for_any_future() -> None:
-    with pytest.raises(ValueError, match="coroutine was expected"):
-        asyncio.run(fastio.sleep(0))  # type: ignore[arg-type]
+def test_asyncio_run_takes_it_as_a_coroutine() -> None:
+    assert asyncio.run(fastio.sleep(0, "direct")) == "direct"
+    assert asyncio.run(fastio.sleep(0.01, "timed")) == "timed"
     assert asyncio.run(awaited(fastio.sleep(0, "wrapped"))) == "wrapped"
 
 
@@ -182,7 +182,7 @@ async def test_a_panic_in_rust_work_raises_internal_error() -> None:
 
 async def test_a_panic_is_stored_as_the_future_exception() -> None:
     pending = _fastio._panic_on_worker("stored")
-    await asyncio.wait([pending])
+    await asyncio.gather(pending, return_exceptions=True)
     error = pending.exception()
     assert isinstance(error, fastio.InternalError)
     with pytest.raises(fastio.InternalError):

@@ -180,8 +180,9 @@ async def test_asyncio_timeout_cancels_a_sleep() -> None:
 
 
 async def test_asyncio_wait_first_completed() -> None:
-    quick = fastio.sleep(0.05, "quick")
-    slow = fastio.sleep(10, "slow")
+    # asyncio.wait takes tasks, not coroutines (which fastio awaitables also are).
+    quick = asyncio.create_task(fastio.sleep(0.05, "quick"))
+    slow = asyncio.create_task(fastio.sleep(10, "slow"))
     done, pending = await asyncio.wait({quick, slow}, return_when=asyncio.FIRST_COMPLETED)
     assert done == {quick}
     assert pending == {slow}

@@ -4,6 +4,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Generator,
     Iterable,
     Iterator,
@@ -12,7 +13,7 @@ from collections.abc import (
 )
 from contextvars import Context
 from types import EllipsisType
-from typing import Any, Generic, Literal, Self, TypeVar, final, overload
+from typing import Any, Literal, Self, TypeVar, final, overload
 
 _T = TypeVar("_T")
 
@@ -53,14 +54,17 @@ __all__ = [
 ]
 
 @final
-class FastioFuture(Generic[_T]):
-    """An awaitable whose work runs in Rust, treated by asyncio as a future.
+class FastioFuture(Coroutine[Any, Any, _T]):
+    """An awaitable whose work runs in Rust: to asyncio both a future and a
+    coroutine.
 
-    ``asyncio.isfuture`` is true for it, so it can be awaited, passed to
-    ``asyncio.gather``, ``asyncio.wait``, ``asyncio.wait_for`` and
-    ``asyncio.ensure_future`` (which returns it unchanged). Like an
-    ``asyncio.Future`` it is not a coroutine: ``asyncio.run`` and
-    ``asyncio.create_task`` want one, so wrap it in ``async def`` there.
+    ``asyncio.isfuture`` is true for it inside a running loop, so it can be
+    awaited and passed to ``asyncio.gather``, ``asyncio.wait_for``,
+    ``asyncio.shield`` and ``asyncio.ensure_future`` (which returns it
+    unchanged). It also has ``send``, ``throw`` and ``close``, so
+    ``asyncio.create_task``, ``TaskGroup.create_task``, ``asyncio.run`` and
+    ``loop.run_until_complete`` take it as they take a coroutine, and
+    ``asyncio.wait`` refuses it as it refuses coroutines: pass tasks there.
 
     Its work starts when it is first awaited or first handed to asyncio,
     and runs on fastio's tokio runtime; the result comes back to the event
@@ -110,6 +114,18 @@ class FastioFuture(Generic[_T]):
         """The exception, or None; raises CancelledError or InvalidStateError."""
     def get_loop(self) -> Any:
         """The event loop this awaitable belongs to (the running one if unstarted)."""
+    def send(self, value: None, /) -> Any:
+        """The coroutine protocol, as ``asyncio.Task`` drives it: one step of
+        the awaitable (its own ``__next__``). With ``send``, ``throw`` and
+        ``close`` it is also a ``collections.abc.Coroutine``, so
+        ``asyncio.create_task``, ``TaskGroup.create_task`` and
+        ``asyncio.run`` take it."""
+    def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        """Raises the exception where the awaitable waits, its work cancelled
+        first, as a coroutine's ``throw`` does (``asyncio.Task`` throws
+        ``CancelledError`` in)."""
+    def close(self) -> None:
+        """Cancels the work if it has not finished, as closing a coroutine does."""
     def _make_cancelled_error(self) -> BaseException:
         """The CancelledError to raise, carrying the cancel message."""
 
