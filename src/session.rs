@@ -3,7 +3,7 @@
 //! limits, the cookie jar, the body limit). `fastio.Client` owns one; the
 //! module-level functions share a default one per process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -43,6 +43,7 @@ pub struct Defaults {
 /// code before it gets here.
 #[derive(Clone)]
 pub struct Settings {
+    /// What requests start from; the session moves it out (`Session::defaults`).
     pub defaults: Defaults,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
@@ -115,16 +116,16 @@ pub struct Session {
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     pacer: Pacer,
-    /// What requests start from now: `settings.defaults` until a user
-    /// changes them (`client.headers[...] = ...`); each request takes a
-    /// snapshot.
+    /// What requests start from: moved out of the settings it was built
+    /// with, so this is the one copy; a user may change it
+    /// (`client.headers[...] = ...`), and each request takes a snapshot.
     defaults: RwLock<Arc<Defaults>>,
 }
 
 impl Session {
-    pub fn new(settings: Settings) -> Self {
+    pub fn new(mut settings: Settings) -> Self {
         Self {
-            defaults: RwLock::new(Arc::new(settings.defaults.clone())),
+            defaults: RwLock::new(Arc::new(std::mem::take(&mut settings.defaults))),
             jar: settings.keep_cookies.then(CookieJar::default),
             total: settings
                 .max_connections
@@ -267,6 +268,11 @@ impl Session {
         let Some(stored) = self.jar.as_ref().and_then(|jar| jar.header_for(url)) else {
             return;
         };
+        if !headers.contains_key(COOKIE) {
+            // Nothing given to merge with: the jar's header as it is.
+            headers.insert(COOKIE, stored);
+            return;
+        }
         let given = headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes);
         if let Some(merged) = merge_cookies(given.chain([stored.as_bytes()])) {
             headers.insert(COOKIE, merged);
@@ -339,7 +345,7 @@ const MAX_JAR_COOKIES: usize = 3000;
 /// One `Cookie` value from several, in order; of two cookies with the same
 /// name the first is kept, so earlier sources take precedence.
 pub fn merge_cookies<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<HeaderValue> {
-    let mut names: Vec<&[u8]> = Vec::new();
+    let mut names: HashSet<&[u8]> = HashSet::new();
     let mut joined: Vec<u8> = Vec::new();
     for value in values {
         for pair in value.split(|&byte| byte == b';') {
@@ -352,10 +358,9 @@ pub fn merge_cookies<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<H
                 .next()
                 .unwrap_or(pair)
                 .trim_ascii();
-            if names.contains(&name) {
+            if !names.insert(name) {
                 continue;
             }
-            names.push(name);
             if !joined.is_empty() {
                 joined.extend_from_slice(b"; ");
             }
