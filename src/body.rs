@@ -39,7 +39,9 @@ pub struct Collector {
 impl Collector {
     /// Refuses at once a body whose `declared` length is over `limit`.
     pub fn new(declared: Option<u64>, limit: Option<u64>) -> Result<Self, Refusal> {
-        check_declared(declared, limit)?;
+        if let Some(declared) = declared {
+            within_limit(declared, limit)?;
+        }
         Ok(Self {
             first: None,
             buffer: None,
@@ -52,9 +54,7 @@ impl Collector {
     /// Adds the next piece; refuses it past the limit or without memory.
     pub fn push(&mut self, piece: Bytes) -> Result<(), Refusal> {
         self.received = self.received.saturating_add(piece.len() as u64);
-        if let Some(limit) = self.limit.filter(|limit| self.received > *limit) {
-            return Err(Refusal::TooLarge { limit });
-        }
+        within_limit(self.received, self.limit)?;
         match (&mut self.buffer, self.first.take()) {
             (Some(buffer), _) => append(buffer, &piece)?,
             (None, None) => self.first = Some(piece),
@@ -80,10 +80,10 @@ impl Collector {
     }
 }
 
-/// Refuses a `declared` length over `limit`.
-pub fn check_declared(declared: Option<u64>, limit: Option<u64>) -> Result<(), Refusal> {
-    match (declared, limit) {
-        (Some(declared), Some(limit)) if declared > limit => Err(Refusal::TooLarge { limit }),
+/// Refuses `amount` bytes (declared or received) over `limit`.
+pub fn within_limit(amount: u64, limit: Option<u64>) -> Result<(), Refusal> {
+    match limit {
+        Some(limit) if amount > limit => Err(Refusal::TooLarge { limit }),
         _ => Ok(()),
     }
 }

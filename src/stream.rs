@@ -17,7 +17,7 @@ use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::body::{check_declared, Collector, Refusal};
+use crate::body::{within_limit, Collector};
 use crate::bridge::{FastioFuture, Job, ToPython, Value};
 use crate::errors::{ErrorKind, FastioError};
 use crate::request::BodyLimits;
@@ -57,13 +57,8 @@ impl BodyReader {
         match &chunk {
             Some(piece) => {
                 self.received = self.received.saturating_add(piece.len() as u64);
-                if let Some(limit) = self.limit.filter(|limit| self.received > *limit) {
-                    return Err(body_refused(
-                        &self.method,
-                        &self.url,
-                        Refusal::TooLarge { limit },
-                    ));
-                }
+                within_limit(self.received, self.limit)
+                    .map_err(|refusal| body_refused(&self.method, &self.url, refusal))?;
             }
             None => self.ended = true,
         }
@@ -196,8 +191,10 @@ impl BodyStream {
         let head = opened.take_head();
         let limit = limits.streamed;
         // A declared length over the limit fails the first read, at once.
-        let failed = check_declared(opened.response.content_length(), limit)
-            .err()
+        let failed = opened
+            .response
+            .content_length()
+            .and_then(|declared| within_limit(declared, limit).err())
             .map(|refusal| body_refused(head.method.as_str(), &head.url, refusal));
         let reader = BodyReader {
             response: opened.response,
