@@ -89,8 +89,8 @@ impl FastioError {
         let message = message.into();
         Self(Box::new(ErrorParts {
             kind,
-            url: url.map(|url| hide_credentials(&url).into_owned()),
-            message: hide_credentials(&message).into_owned(),
+            url: url.map(without_credentials),
+            message: without_credentials(message),
             index: None,
         }))
     }
@@ -202,6 +202,14 @@ pub fn hide_credentials(text: &str) -> Cow<'_, str> {
     }
     shown.push_str(rest);
     Cow::Owned(shown)
+}
+
+/// `text` with its URLs' credentials hidden, copied only when there were any.
+fn without_credentials(text: String) -> String {
+    match hide_credentials(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(hidden) => hidden,
+    }
 }
 
 /// `fastio._fastio._shown_url`: a URL as fastio's records show it:
