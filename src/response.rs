@@ -244,6 +244,15 @@ impl Response {
     }
 }
 
+/// HTTP versions by the names `http_version` gives them.
+const VERSION_NAMES: [(Version, &str); 5] = [
+    (Version::HTTP_09, "HTTP/0.9"),
+    (Version::HTTP_10, "HTTP/1.0"),
+    (Version::HTTP_11, "HTTP/1.1"),
+    (Version::HTTP_2, "HTTP/2"),
+    (Version::HTTP_3, "HTTP/3"),
+];
+
 /// The codecs (by Python's canonical name) a body may be decoded with:
 /// character sets, each decoding in time linear in the body's size.
 const TEXT_ENCODINGS: &[&str] = &[
@@ -487,13 +496,10 @@ impl Response {
     /// "HTTP/1.1", "HTTP/2", ...
     #[getter]
     fn http_version(&self) -> &'static str {
-        match self.version {
-            Version::HTTP_09 => "HTTP/0.9",
-            Version::HTTP_10 => "HTTP/1.0",
-            Version::HTTP_2 => "HTTP/2",
-            Version::HTTP_3 => "HTTP/3",
-            _ => "HTTP/1.1",
-        }
+        VERSION_NAMES
+            .iter()
+            .find(|(version, _)| *version == self.version)
+            .map_or("HTTP/1.1", |(_, name)| name)
     }
 
     /// Seconds from sending the request to having the whole body (for a
@@ -760,13 +766,10 @@ impl Response {
                 http::HeaderValue::from_bytes(&value).map_err(|_| invalid("header value"))?,
             );
         }
-        let version = match http_version {
-            "HTTP/0.9" => Version::HTTP_09,
-            "HTTP/1.0" => Version::HTTP_10,
-            "HTTP/2" => Version::HTTP_2,
-            "HTTP/3" => Version::HTTP_3,
-            _ => Version::HTTP_11,
-        };
+        let version = VERSION_NAMES
+            .iter()
+            .find(|(_, name)| *name == http_version)
+            .map_or(Version::HTTP_11, |(version, _)| *version);
         let content_cell = PyOnceLock::new();
         let _ = content_cell.set(py, content.unbind());
         let response = Py::new(
