@@ -33,6 +33,18 @@ def run(
     )
 
 
+def in_shell(fastio_arguments: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``fastio <fastio_arguments>`` through bash, for pipes and
+    process substitution."""
+    return subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m fastio {fastio_arguments}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def records(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -307,13 +319,7 @@ def test_a_pipe_as_input_is_read_once_and_whole(server: Server) -> None:
     from_stdin = run("fetch", "-i", "/dev/stdin", stdin=urls)
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert len(records(from_stdin.stdout)) == 5
-    substituted = subprocess.run(
-        ["bash", "-c", f'{sys.executable} -m fastio fetch -i <(printf "{urls}")'],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    substituted = in_shell(f'fetch -i <(printf "{urls}")')
     assert substituted.returncode == 0, substituted.stderr
     assert len(records(substituted.stdout)) == 5
 
@@ -388,13 +394,7 @@ def test_serve_on_a_taken_port_says_so_in_one_line(server: Server) -> None:
 
 def test_a_closed_pipe_ends_fetch_quietly(server: Server) -> None:
     urls = " ".join(f"{server.url}/bytes/{size}" for size in range(1, 400))
-    done = subprocess.run(
-        ["bash", "-c", f"{sys.executable} -m fastio fetch -q {urls} | head -1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = in_shell(f"fetch -q {urls} | head -1")
     assert len(records(done.stdout)) == 1
     assert "Traceback" not in done.stderr
     assert "BrokenPipe" not in done.stderr
