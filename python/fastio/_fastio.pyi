@@ -148,13 +148,11 @@ def configure_runtime(
     ``"idle"`` (Linux only): fastio's threads run under ``SCHED_IDLE``, so
     the event loop's thread, or any other normal thread that wakes up, takes
     a CPU from them at once. On a machine whose CPUs are all busy this keeps
-    the event loop's lag low while fastio works (measured beside nginx on 2
-    cores, 1,000 requests in flight: worst lag 8.9 ms down to 3.7 ms, p99
-    6.7 down to 1.5 ms). The price: fastio's threads get almost no CPU while
-    other processes keep every CPU busy (measured: 120 instead of 31,215
-    requests per second beside two CPU-bound processes), so requests then
-    slow down, or time out. Best effort: a sandbox that refuses
-    ``SCHED_IDLE`` leaves the threads at normal priority.
+    the event loop's lag low while fastio works. The price: fastio's threads
+    get almost no CPU while other processes keep every CPU busy, so requests
+    then slow down, or time out (both measured in ``bench/http-results.md``).
+    Best effort: a sandbox that refuses ``SCHED_IDLE`` leaves the threads at
+    normal priority.
 
     Raises TypeError for arguments of the wrong type and ValueError for
     values out of range.
