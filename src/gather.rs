@@ -8,7 +8,7 @@
 //! `asyncio.ensure_future` and a done callback, as in asyncio.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -17,9 +17,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
-use crate::asyncio::{cancelled_error, ensure_future, running_loop};
-use crate::bridge::{FastioFuture, GuardedWork, Outcome, Settled, State};
-use crate::queue::{Completion, LoopQueue, DRAIN_SLICE};
+use crate::bridge::asyncio::{cancelled_error, ensure_future, running_loop};
+use crate::bridge::{
+    FastioFuture, GuardedWork, Link, Message, Outcome, Settled, Tenant, DRAIN_SLICE,
+};
 
 /// One distinct awaitable passed to a gather.
 enum Child {
@@ -39,7 +40,7 @@ impl Child {
 }
 
 /// The bookkeeping of a gather, kept on the awaitable it returns.
-pub struct Gathering {
+struct Gathering {
     /// Distinct children, in order of first appearance.
     children: Vec<Child>,
     /// For each argument, the index of its child: the same coroutine passed
@@ -51,18 +52,45 @@ pub struct Gathering {
     cancel_requested: bool,
 }
 
-impl Gathering {
-    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        for child in &self.children {
+/// The tenant of a gather's awaitable.
+struct Gather(Mutex<Gathering>);
+
+impl Gather {
+    fn lock(&self) -> MutexGuard<'_, Gathering> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn of(outer: &Bound<'_, FastioFuture>) -> Option<Arc<Gather>> {
+        outer.get().tenant::<Gather>()
+    }
+}
+
+impl Tenant for Gather {
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Held means this thread is inside a gather call; not visiting only
+        // makes the collector keep more alive.
+        let Ok(gathering) = self.0.try_lock() else {
+            return Ok(());
+        };
+        for child in &gathering.children {
             visit.call(child.object())?;
         }
-        for settled in self.settled.iter().flatten() {
+        for settled in gathering.settled.iter().flatten() {
             match settled {
                 Settled::Value(value) | Settled::Error(value) => visit.call(value)?,
                 Settled::Cancelled(message) => visit.call(message)?,
             }
         }
         Ok(())
+    }
+
+    /// Cancelling a gather cancels its children; it ends when they have.
+    fn cancel(
+        &self,
+        future: &Bound<'_, FastioFuture>,
+        message: Option<Py<PyAny>>,
+    ) -> Option<PyResult<bool>> {
+        Some(cancel_children(future, message))
     }
 }
 
@@ -150,28 +178,24 @@ pub fn gather(
     let count = children.len();
     let outer = Py::new(
         py,
-        FastioFuture::gathering(
+        FastioFuture::parked(
             event_loop.clone().unbind(),
-            Gathering {
+            Some(Arc::new(Gather(Mutex::new(Gathering {
                 children,
                 positions,
                 settled: (0..count).map(|_| None).collect(),
                 remaining: count,
                 return_exceptions,
                 cancel_requested: false,
-            },
+            })))),
         ),
     )?;
 
     if !members.is_empty() {
-        let queue = LoopQueue::for_loop(py, &event_loop)?;
-        // Registered until the last delivery, so members always finish.
-        let token = queue.register(outer.clone_ref(py));
-        let joined = join_members(members, return_exceptions, token, Arc::downgrade(&queue));
-        if let Err(err) = queue.submit(joined) {
-            queue.forget(token);
-            return Err(err);
-        }
+        // Kept alive until the last delivery, so members always finish.
+        FastioFuture::attach_work(outer.bind(py), |link| {
+            join_members(members, return_exceptions, link)
+        })?;
     }
     watch_children(outer.bind(py))?;
     Ok(outer)
@@ -180,11 +204,11 @@ pub fn gather(
 /// Registers a done callback on each watched child.
 fn watch_children(outer: &Bound<'_, FastioFuture>) -> PyResult<()> {
     let py = outer.py();
+    let Some(gather) = Gather::of(outer) else {
+        return Ok(());
+    };
     let watched: Vec<(usize, Py<PyAny>)> = {
-        let inner = outer.get().lock();
-        let Some(gathering) = inner.gathering() else {
-            return Ok(());
-        };
+        let gathering = gather.lock();
         gathering
             .children
             .iter()
@@ -214,8 +238,7 @@ fn watch_children(outer: &Bound<'_, FastioFuture>) -> PyResult<()> {
 fn join_members(
     members: Vec<(usize, GuardedWork)>,
     return_exceptions: bool,
-    token: u64,
-    queue: Weak<LoopQueue>,
+    link: Link,
 ) -> BoxFuture<'static, ()> {
     Box::pin(async move {
         let total = members.len();
@@ -231,13 +254,13 @@ fn join_members(
             if failed && !return_exceptions {
                 delivered += finished.len;
                 let report = std::mem::take(&mut finished);
-                if !deliver(&queue, token, report, delivered == total) {
+                if !deliver(&link, report, delivered == total) {
                     return;
                 }
             }
         }
         if delivered < total {
-            deliver(&queue, token, finished, true);
+            deliver(&link, finished, true);
         }
     })
 }
@@ -265,46 +288,46 @@ impl Slices {
 }
 
 /// Pushes member outcomes to the loop (one wake-up); false if it is gone.
-fn deliver(queue: &Weak<LoopQueue>, token: u64, finished: Slices, last: bool) -> bool {
-    let Some(queue) = queue.upgrade() else {
-        return false;
-    };
-    let count = finished.slices.len();
-    queue.deliver(
-        finished
-            .slices
-            .into_iter()
-            .enumerate()
-            .map(|(number, members)| Completion::Group {
-                token,
-                members,
-                last: last && number + 1 == count,
-            }),
-    );
-    true
+fn deliver(link: &Link, finished: Slices, last: bool) -> bool {
+    let messages = finished
+        .slices
+        .into_iter()
+        .map(|members| Box::new(MembersFinished(members)) as Box<dyn Message>)
+        .collect();
+    link.send(messages, last)
+}
+
+/// Some members finished, by child index; `None` means the member was aborted.
+struct MembersFinished(Vec<(usize, Option<Outcome>)>);
+
+impl Message for MembersFinished {
+    fn weight(&self) -> usize {
+        self.0.len()
+    }
+
+    fn handle(self: Box<Self>, outer: &Bound<'_, FastioFuture>) -> PyResult<()> {
+        members_finished(outer, self.0)
+    }
 }
 
 /// On the loop thread: members of `outer` finished (`None`: aborted).
-pub(crate) fn members_finished(
+fn members_finished(
     outer: &Bound<'_, FastioFuture>,
     members: Vec<(usize, Option<Outcome>)>,
 ) -> PyResult<()> {
     let py = outer.py();
+    let Some(gather) = Gather::of(outer) else {
+        return Ok(());
+    };
     let mut first_error = None;
     for (index, outcome) in members {
-        let member = {
-            let inner = outer.get().lock();
-            match inner
-                .gathering()
-                .and_then(|gathering| gathering.children.get(index))
-            {
-                Some(Child::Member(member)) => member.clone_ref(py),
-                _ => continue,
-            }
+        let member = match gather.lock().children.get(index) {
+            Some(Child::Member(member)) => member.clone_ref(py),
+            _ => continue,
         };
         let member = member.bind(py);
         if let Some(outcome) = outcome {
-            if let Err(err) = FastioFuture::complete_member(member, outcome) {
+            if let Err(err) = FastioFuture::complete_joined(member, outcome) {
                 first_error.get_or_insert(err);
             }
         }
@@ -320,11 +343,11 @@ pub(crate) fn members_finished(
 /// every child has ended.
 fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> PyResult<()> {
     let py = outer.py();
-    let mut inner = outer.get().lock();
-    let outer_finished = inner.state.is_finished();
-    let Some(gathering) = inner.gathering_mut() else {
+    let Some(gather) = Gather::of(outer) else {
         return Ok(());
     };
+    let outer_finished = outer.get().is_done();
+    let mut gathering = gather.lock();
     let Some(slot) = gathering.settled.get_mut(index) else {
         return Ok(());
     };
@@ -346,14 +369,16 @@ fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> Py
         return Ok(());
     }
     if let (Some(exception), false) = (failure, gathering.return_exceptions) {
-        return FastioFuture::settle(outer, inner, State::Done(Err(exception)));
+        drop(gathering);
+        return FastioFuture::finish(outer, Err(exception));
     }
     if gathering.remaining > 0 {
         return Ok(());
     }
     if gathering.cancel_requested {
         let exception = cancelled_instance(py, last_cancel_message.as_ref(), false);
-        return FastioFuture::settle(outer, inner, State::Done(Err(exception)));
+        drop(gathering);
+        return FastioFuture::finish(outer, Err(exception));
     }
     let results = PyList::empty(py);
     for &position in &gathering.positions {
@@ -366,7 +391,8 @@ fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> Py
         };
         results.append(item)?;
     }
-    FastioFuture::settle(outer, inner, State::Done(Ok(results.into_any().unbind())))
+    drop(gathering);
+    FastioFuture::finish(outer, Ok(results.into_any().unbind()))
 }
 
 /// asyncio puts `CancelledError('')` in the results for a cancelled child
@@ -384,17 +410,14 @@ fn cancelled_instance(py: Python<'_>, message: Option<&Py<PyAny>>, in_results: b
 /// Cancels every child of `outer`; it finishes once they have ended. As in
 /// asyncio, that is noticed later, not inside this call: members report
 /// through their joined future, watched children through their callbacks.
-pub(crate) fn cancel_children(
-    outer: &Bound<'_, FastioFuture>,
-    message: Option<Py<PyAny>>,
-) -> PyResult<bool> {
+fn cancel_children(outer: &Bound<'_, FastioFuture>, message: Option<Py<PyAny>>) -> PyResult<bool> {
     let py = outer.py();
+    let Some(gather) = Gather::of(outer) else {
+        return Ok(false);
+    };
     let children: Vec<Py<PyAny>> = {
-        let inner = outer.get().lock();
-        let Some(gathering) = inner.gathering() else {
-            return Ok(false);
-        };
-        gathering
+        gather
+            .lock()
             .children
             .iter()
             .map(|child| child.object().clone_ref(py))
@@ -412,9 +435,7 @@ pub(crate) fn cancel_children(
         };
     }
     if any_cancelled {
-        if let Some(gathering) = outer.get().lock().gathering_mut() {
-            gathering.cancel_requested = true;
-        }
+        gather.lock().cancel_requested = true;
     }
     Ok(any_cancelled)
 }

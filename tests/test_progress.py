@@ -42,7 +42,9 @@ async def test_fetch_iter_progress_with_a_given_total(
 
 async def test_the_counters_are_updated_in_rust(server: Server) -> None:
     counts = _Progress()
-    responses = await fastio._fastio.fetch_all([server.url + "/bytes/1000"] * 20, progress=counts)
+    session = fastio._fastio._ClientSession.shared(True)
+    urls = [server.url + "/bytes/1000"] * 20
+    responses = await session.fetch_many(urls, in_order=True, progress=counts)
     assert len(responses) == 20
     assert (counts.done, counts.failed, counts.bytes) == (20, 0, 20_000)
 

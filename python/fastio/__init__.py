@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import collections.abc
 
-from fastio._bulk import FetchIterator, fetch_all, fetch_iter
+from fastio._api import fetch, fetch_all, fetch_iter
+from fastio._bulk import FetchIterator
 from fastio._client import Client
 from fastio._fastio import (
     FastioFuture,
@@ -28,7 +29,6 @@ from fastio._fastio import (
     Response,
     __version__,
     configure_runtime,
-    fetch,
     gather,
     sleep,
 )

@@ -1,33 +1,67 @@
-"""``fastio.fetch_all`` and ``fastio.fetch_iter`` (the module-level ones;
-``Client`` has the same on its own settings), with their progress bar."""
+"""What every bulk fetch shares (``fetch_all`` and ``fetch_iter``, on a
+``Client`` or at module level): its keyword arguments, declared once in
+:class:`BulkOptions`, the call into the native engine, the progress bar,
+and the iterator ``fetch_iter`` returns."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Iterable
+from collections.abc import Coroutine, Iterable
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Self, TypedDict, TypeVar, cast
 
-from fastio import _fastio
-from fastio._fastio import FastioFuture, Response, _FetchStream
+from fastio._fastio import Response, _ClientSession, _FetchStream
 from fastio._progress import ProgressBar, length_of
 from fastio._types import Headers, Timeout
 from fastio.exceptions import FastioError
 
-__all__ = ["FetchIterator", "fetch_all", "fetch_iter", "progress_bar", "with_progress"]
+__all__ = ["BulkOptions", "FetchIterator", "start_fetch_all", "start_fetch_iter"]
 
 _Item = TypeVar("_Item", covariant=True)
 _Result = TypeVar("_Result")
 
 
-def progress_bar(show: bool, urls: Iterable[Any], total: int | None) -> ProgressBar | None:
-    """The bar for ``progress=show``; its total is ``total`` or ``len(urls)``."""
+def _split(urls: Iterable[Any], options: BulkOptions) -> tuple[EngineOptions, ProgressBar | None]:
+    """The engine's options, and the bar ``progress=True`` asks for (its
+    total is ``total`` or ``len(urls)``)."""
+    show = options.pop("progress", False)
+    total = options.pop("total", None)
+    engine = cast(EngineOptions, options)
     if not show:
-        return None
-    return ProgressBar(total if total is not None else length_of(urls))
+        return engine, None
+    return engine, ProgressBar(total if total is not None else length_of(urls))
 
 
-async def with_progress(future: Awaitable[_Result], bar: ProgressBar) -> _Result:
+class EngineOptions(TypedDict, total=False):
+    """The keyword arguments the native engine takes as they are."""
+
+    concurrency: int
+    method: str
+    headers: Headers
+    timeout: Timeout
+    retries: int | None
+    max_body_size: int | None
+
+
+class BulkOptions(EngineOptions, total=False):
+    """The keyword arguments of every ``fetch_all`` and ``fetch_iter``.
+
+    - ``concurrency``: requests in flight at most (default 100).
+    - ``method``: the HTTP method of every request (default GET).
+    - ``headers``: sent with every request, over the client's.
+    - ``timeout``: each attempt's deadline in seconds, started when the
+      request does (not while it waits for a slot); None for none.
+    - ``retries``: as for :class:`fastio.Client` (default: the client's; 0).
+    - ``max_body_size``: the most (decoded) body bytes per response.
+    - ``progress``: show a bar on stderr; ``total``: its total when the
+      input has no ``len()``.
+    """
+
+    progress: bool
+    total: int | None
+
+
+async def with_progress(future: Coroutine[Any, Any, _Result], bar: ProgressBar) -> _Result:
     """Awaits ``future`` with ``bar`` shown meanwhile."""
     bar.start()
     try:
@@ -73,14 +107,11 @@ class FetchIterator(Generic[_Item]):
             if self._progress is not None:
                 self._progress.start()
             try:
-                results, want, ended = await self._stream.next_batch()
-                if want:
-                    self._stream.feed(want)
+                results, self._ended = await self._stream.next_batch()
             except BaseException:
                 self._close()
                 raise
             self._ready.extend(results)
-            self._ended = ended
         item = self._ready.popleft()
         if isinstance(item, FastioError) and not self._return_exceptions:
             self._close()
@@ -110,208 +141,37 @@ class FetchIterator(Generic[_Item]):
         self._close()
 
 
-@overload
-def fetch_all(
+def start_fetch_all(
+    session: _ClientSession,
     urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: Literal[False] = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: Literal[False] = False,
-    total: int | None = None,
-) -> FastioFuture[list[Response]]: ...
-@overload
-def fetch_all(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: Literal[True],
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: Literal[False] = False,
-    total: int | None = None,
-) -> FastioFuture[list[Response | FastioError]]: ...
-@overload
-def fetch_all(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: Literal[False] = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool,
-    total: int | None = None,
-) -> Awaitable[list[Response]]: ...
-@overload
-def fetch_all(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: Literal[True],
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool,
-    total: int | None = None,
-) -> Awaitable[list[Response | FastioError]]: ...
-@overload
-def fetch_all(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
     return_exceptions: bool,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool = False,
-    total: int | None = None,
-) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]: ...
-def fetch_all(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: bool = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool = False,
-    total: int | None = None,
-) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]:
-    """Fetches every URL, at most ``concurrency`` at a time; returns the
-    Responses in input order.
-
-    ``urls`` is any iterable of str (list, tuple, generator); it is consumed
-    lazily in chunks, so a huge input is never held twice. A bare str is a
-    TypeError; ``concurrency < 1`` is a ValueError. HTTP error statuses are
-    Responses, not failures. The first failure (a transport error, or an
-    invalid URL) raises and cancels the rest, unless ``return_exceptions``
-    is true, which puts each failure's exception (with ``.index``) in its
-    place. ``timeout`` applies to each attempt of each request and starts
-    when the request does, not while it waits for a free slot; ``retries``
-    as for :func:`fetch`; ``max_body_size`` as for :func:`fetch`. Each
-    Response has ``.index``.
-
-    ``progress=True`` shows a bar on stderr (done/total, req/s, errors,
-    ETA), fed from counters kept in Rust; ``total`` is its total when
-    ``urls`` has no ``len()``.
-
-    The whole batch is one Rust task. Results come back to the event loop
-    in input order while later requests still run, a few hundred per
-    wake-up, converted in slices of 64 between other callbacks.
-
-    Example::
-
-        responses = await fastio.fetch_all(urls, concurrency=200)
-        sizes = [len(response.content) for response in responses]
-    """
-    bar = progress_bar(progress, urls, total)
-    future = _fastio.fetch_all(
+    options: BulkOptions,
+) -> Coroutine[Any, Any, list[Any]]:
+    """``fetch_all`` on ``session``: the awaitable of the results in input order."""
+    engine, bar = _split(urls, options)
+    future = session.fetch_many(
         urls,
-        concurrency=concurrency,
-        method=method,
-        headers=headers,
-        timeout=timeout,
-        retries=retries,
+        in_order=True,
         return_exceptions=return_exceptions,
-        verify=verify,
-        max_body_size=max_body_size,
         progress=bar.counts if bar is not None else None,
+        **engine,
     )
     return future if bar is None else with_progress(future, bar)
 
 
-@overload
-def fetch_iter(
+def start_fetch_iter(
+    session: _ClientSession,
     urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: Literal[False] = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool = False,
-    total: int | None = None,
-) -> FetchIterator[Response]: ...
-@overload
-def fetch_iter(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: Literal[True],
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool = False,
-    total: int | None = None,
-) -> FetchIterator[Response | FastioError]: ...
-def fetch_iter(
-    urls: Iterable[str],
-    *,
-    concurrency: int = 100,
-    method: str = "GET",
-    headers: Headers = None,
-    timeout: Timeout = ...,
-    retries: int = 0,
-    return_exceptions: bool = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: bool = False,
-    total: int | None = None,
-) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
-    """Fetches every URL, at most ``concurrency`` at a time, yielding each
-    Response as it completes.
-
-    The input is pulled lazily, as requests start (a generator of millions
-    of URLs is fine), and results wait in a buffer of at most
-    ``concurrency``: a slow consumer holds back new requests rather than
-    piling up responses. Results come to the loop in batches, one wake-up
-    for all that completed meanwhile. ``progress`` and ``total`` as for
-    :func:`fetch_all`.
-
-    Example::
-
-        async for response in fastio.fetch_iter(urls, concurrency=64):
-            print(response.index, response.status, len(response.content))
-    """
-    bar = progress_bar(progress, urls, total)
-    stream = _fastio._fetch_stream(
+    return_exceptions: bool,
+    options: BulkOptions,
+) -> FetchIterator[Any]:
+    """``fetch_iter`` on ``session``: the iterator of results as they complete."""
+    engine, bar = _split(urls, options)
+    stream = session.fetch_many(
         urls,
-        concurrency=concurrency,
-        method=method,
-        headers=headers,
-        timeout=timeout,
-        retries=retries,
+        in_order=False,
         return_exceptions=return_exceptions,
-        verify=verify,
-        max_body_size=max_body_size,
         progress=bar.counts if bar is not None else None,
+        **engine,
     )
     return FetchIterator(stream, return_exceptions=return_exceptions, progress=bar)

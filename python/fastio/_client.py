@@ -7,20 +7,27 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Mapping,
     MutableMapping,
 )
 from types import TracebackType
-from typing import Any, Literal, Self, overload
+from typing import Any, Literal, Self, Unpack, overload
 
-from fastio._bulk import FetchIterator, progress_bar, with_progress
+from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
 from fastio._types import Auth, Content, Cookies, Data, Files, Headers, Params, Path, Timeout
 from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
+
+_Results = Coroutine[Any, Any, list[Response]]
+_ResultsOrErrors = Coroutine[Any, Any, list[Response | FastioError]]
+
+# The module-level functions' clients, by ``verify``.
+_SHARED: dict[bool, Client] = {}
 
 
 async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
@@ -260,6 +267,18 @@ class Client:
         )
         self._closed = False
 
+    @classmethod
+    def _shared(cls, verify: bool) -> Client:
+        """The client behind the module-level functions: fastio's defaults,
+        one connection pool per ``verify`` for the whole process."""
+        shared = _SHARED.get(verify)
+        if shared is None:
+            shared = cls.__new__(cls)
+            shared._session = _ClientSession.shared(verify)
+            shared._closed = False
+            _SHARED[verify] = shared
+        return shared
+
     @property
     def closed(self) -> bool:
         """True once :meth:`aclose` has been called."""
@@ -321,6 +340,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
+        max_body_size: int | None = None,
     ) -> Awaitable[Response]:
         """Sends one request with this client's settings; see :func:`fastio.fetch`.
 
@@ -330,7 +350,8 @@ class Client:
         readable file object. ``content`` may be an async iterator of bytes,
         sent as it is produced (chunked), never held whole in memory.
         ``retries`` overrides the client's for this request; so do ``auth``
-        (its Authorization replaces the client's) and ``follow_redirects``.
+        (its Authorization replaces the client's), ``follow_redirects`` and
+        ``max_body_size``.
         """
         future, pump = self._start(
             method,
@@ -347,6 +368,7 @@ class Client:
             retries=retries,
             auth=auth,
             follow_redirects=follow_redirects,
+            max_body_size=max_body_size,
         )
         return future if pump is None else _with_upload(future, pump, body_done=True)
 
@@ -618,126 +640,62 @@ class Client:
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: Literal[False] = False,
-        progress: bool = False,
-        total: int | None = None,
-    ) -> Awaitable[list[Response]]: ...
+        **options: Unpack[BulkOptions],
+    ) -> Coroutine[Any, Any, list[Response]]: ...
     @overload
     def fetch_all(
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: Literal[True],
-        progress: bool = False,
-        total: int | None = None,
-    ) -> Awaitable[list[Response | FastioError]]: ...
+        **options: Unpack[BulkOptions],
+    ) -> Coroutine[Any, Any, list[Response | FastioError]]: ...
     @overload
     def fetch_all(
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: bool,
-        progress: bool = False,
-        total: int | None = None,
-    ) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]: ...
+        **options: Unpack[BulkOptions],
+    ) -> _Results | _ResultsOrErrors: ...
     def fetch_all(
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: bool = False,
-        progress: bool = False,
-        total: int | None = None,
-    ) -> Awaitable[list[Response]] | Awaitable[list[Response | FastioError]]:
+        **options: Unpack[BulkOptions],
+    ) -> _Results | _ResultsOrErrors:
         """:func:`fastio.fetch_all` with this client's settings, pool and limits."""
-        self._check_open(method, "fetch_all")
-        bar = progress_bar(progress, urls, total)
-        future = self._session.fetch_all(
-            urls,
-            concurrency=concurrency,
-            method=method,
-            headers=headers,
-            timeout=timeout,
-            retries=retries,
-            return_exceptions=return_exceptions,
-            progress=bar.counts if bar is not None else None,
-        )
-        return future if bar is None else with_progress(future, bar)
+        self._check_open(options.get("method", "GET"), "fetch_all")
+        return start_fetch_all(self._session, urls, return_exceptions, options)
 
     @overload
     def fetch_iter(
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: Literal[False] = False,
-        progress: bool = False,
-        total: int | None = None,
+        **options: Unpack[BulkOptions],
     ) -> FetchIterator[Response]: ...
     @overload
     def fetch_iter(
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: Literal[True],
-        progress: bool = False,
-        total: int | None = None,
+        **options: Unpack[BulkOptions],
     ) -> FetchIterator[Response | FastioError]: ...
     def fetch_iter(
         self,
         urls: Iterable[str],
         *,
-        concurrency: int = 100,
-        method: str = "GET",
-        headers: Headers = None,
-        timeout: Timeout = ...,
-        retries: int | None = None,
         return_exceptions: bool = False,
-        progress: bool = False,
-        total: int | None = None,
+        **options: Unpack[BulkOptions],
     ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
         """:func:`fastio.fetch_iter` with this client's settings, pool and limits."""
-        self._check_open(method, "fetch_iter")
-        bar = progress_bar(progress, urls, total)
-        stream = self._session.fetch_stream(
-            urls,
-            concurrency=concurrency,
-            method=method,
-            headers=headers,
-            timeout=timeout,
-            retries=retries,
-            return_exceptions=return_exceptions,
-            progress=bar.counts if bar is not None else None,
-        )
-        return FetchIterator(stream, return_exceptions=return_exceptions, progress=bar)
+        self._check_open(options.get("method", "GET"), "fetch_iter")
+        return start_fetch_iter(self._session, urls, return_exceptions, options)
 
     async def aclose(self) -> None:
         """Closes the client: its idle connections are dropped, requests

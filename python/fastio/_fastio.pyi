@@ -40,15 +40,12 @@ __all__ = [
     "_UploadBody",
     "__version__",
     "_completed",
-    "_fetch_stream",
     "_live_counts",
     "_on_worker",
     "_panic_on_worker",
     "_shown_url",
     "_start_test_server",
     "configure_runtime",
-    "fetch",
-    "fetch_all",
     "gather",
     "sleep",
 ]
@@ -403,83 +400,6 @@ class Response:
     def history(self) -> list[Response]:
         """The redirect responses that led here, oldest first."""
 
-def fetch(
-    url: str,
-    *,
-    method: str = "GET",
-    params: _ParamsArg = None,
-    headers: _HeadersArg = None,
-    json: Any = None,
-    data: Mapping[str, _Scalar | Sequence[_Scalar]] | bytes | str | None = None,
-    content: bytes | bytearray | memoryview | str | None = None,
-    timeout: _TimeoutArg = ...,
-    retries: int = ...,  # 0
-    verify: bool = True,
-    max_body_size: int | None = None,
-) -> FastioFuture[Response]:
-    """Sends one request and returns its :class:`Response`.
-
-    ``params`` are added to the URL's query; ``headers`` are sent as given
-    (CR, LF and NUL refused); the body is at most one of ``json`` (encoded
-    by orjson), ``data`` (a mapping is form-encoded; bytes or str are sent
-    as they are) and ``content``. ``timeout`` is the total deadline in
-    seconds: omitted means 30 s, None means none. Connecting is limited to
-    10 s. Redirects are followed (at most 10; https to http is refused;
-    Authorization and Cookie are dropped when the host changes). TLS
-    certificates are verified unless ``verify=False``. ``retries`` retries
-    as :class:`fastio.Client` describes (with its default backoff).
-    ``max_body_size`` caps the (decoded) body in bytes; omitted, a body is
-    held up to 256 MiB (stream larger ones with :meth:`Client.stream`). A
-    declared Content-Length over the cap fails at once with
-    :class:`fastio.BodyTooLarge`.
-
-    HTTP error statuses are Responses (see :meth:`Response.raise_for_status`);
-    transport failures raise :class:`fastio.RequestError` subclasses whose
-    message names the method, the URL, what failed and why. Bad arguments
-    raise TypeError, ValueError or :class:`fastio.InvalidURL` at once.
-
-    Example::
-
-        response = await fastio.fetch("https://httpbin.org/get", params={"q": "fastio"})
-        print(response.status, response.json())
-    """
-
-def fetch_all(
-    urls: Iterable[str],
-    *,
-    concurrency: int = ...,  # 100
-    method: str = "GET",
-    headers: _HeadersArg = None,
-    timeout: _TimeoutArg = ...,
-    retries: int = ...,  # 0
-    return_exceptions: bool = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: _Progress | None = None,
-) -> FastioFuture[list[Response]]:
-    """Fetches every URL, at most ``concurrency`` at a time; returns the
-    Responses in input order.
-
-    ``urls`` is any iterable of str (list, tuple, generator); it is consumed
-    lazily in chunks, so a huge input is never held twice. A bare str is a
-    TypeError; ``concurrency < 1`` is a ValueError. HTTP error statuses are
-    Responses, not failures. The first failure (a transport error, or an
-    invalid URL) raises and cancels the rest, unless ``return_exceptions``
-    is true, which puts each failure's exception (with ``.index``) in its
-    place. ``timeout`` applies to each attempt of each request and starts
-    when the request does, not while it waits for a free slot; ``retries``
-    as for :func:`fetch`. Each Response has ``.index``.
-
-    The whole batch is one Rust task. Results come back to the event loop
-    in input order while later requests still run, a few hundred per
-    wake-up, converted in slices of 64 between other callbacks.
-
-    Example::
-
-        responses = await fastio.fetch_all(urls, concurrency=200)
-        sizes = [len(response.content) for response in responses]
-    """
-
 @final
 class Server:
     """A running test server; see :mod:`fastio.testing`."""
@@ -550,6 +470,9 @@ class _ClientSession:
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""
+    @staticmethod
+    def shared(verify: bool) -> _ClientSession:
+        """The session behind the module-level functions, one per ``verify``."""
     def request(
         self,
         method: str,
@@ -567,35 +490,42 @@ class _ClientSession:
         stream: bool = False,
         auth: tuple[str, str] | str | None = None,
         follow_redirects: bool | None = None,
+        max_body_size: int | None = None,
     ) -> FastioFuture[Response]:
         """One request on this session's settings; with ``stream`` its
         Response comes at the head, the body to be streamed."""
-    def fetch_all(
+    @overload
+    def fetch_many(
         self,
         urls: Iterable[str],
         *,
+        in_order: Literal[True],
         concurrency: int = ...,  # 100
         method: str = "GET",
         headers: _HeadersArg = None,
         timeout: _TimeoutArg = ...,
         retries: int | None = None,
         return_exceptions: bool = False,
+        max_body_size: int | None = None,
         progress: _Progress | None = None,
-    ) -> FastioFuture[list[Response]]:
-        """fetch_all on this session's settings."""
-    def fetch_stream(
+    ) -> FastioFuture[list[Any]]:
+        """fetch_all (``in_order``) or fetch_iter's native stream on this
+        session's settings."""
+    @overload
+    def fetch_many(
         self,
         urls: Iterable[str],
         *,
+        in_order: Literal[False],
         concurrency: int = ...,  # 100
         method: str = "GET",
         headers: _HeadersArg = None,
         timeout: _TimeoutArg = ...,
         retries: int | None = None,
         return_exceptions: bool = False,
+        max_body_size: int | None = None,
         progress: _Progress | None = None,
-    ) -> _FetchStream:
-        """fetch_iter's native stream on this session's settings."""
+    ) -> _FetchStream: ...
     def default_headers(self) -> list[tuple[str, str]]:
         """The headers every request starts with, as (name, value) pairs."""
     def set_default_headers(self, headers: Any) -> None:
@@ -625,28 +555,11 @@ class _ByteIterator:
 class _FetchStream:
     """Internal: the native half of :class:`fastio.FetchIterator`."""
 
-    def next_batch(self) -> FastioFuture[tuple[list[Any], int, bool]]:
-        """The results that arrived, how many URLs to pull next, and whether
-        the stream ended."""
-    def feed(self, want: int) -> None:
-        """Pulls up to ``want`` more URLs from the input for the requests."""
+    def next_batch(self) -> FastioFuture[tuple[list[Any], bool]]:
+        """(results that arrived, whether the stream ended) once there is
+        either; raises what the work failed with."""
     def close(self) -> None:
         """Stops: requests in flight are dropped, nothing more is pulled."""
-
-def _fetch_stream(
-    urls: Iterable[str],
-    *,
-    concurrency: int = ...,  # 100
-    method: str = "GET",
-    headers: _HeadersArg = None,
-    timeout: _TimeoutArg = ...,
-    retries: int = ...,  # 0
-    return_exceptions: bool = False,
-    verify: bool = True,
-    max_body_size: int | None = None,
-    progress: _Progress | None = None,
-) -> _FetchStream:
-    """Internal: the native stream behind :func:`fastio.fetch_iter`."""
 
 @final
 class _UploadBody:

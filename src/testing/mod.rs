@@ -19,8 +19,6 @@ use std::future::Future;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::runtime;
-
 /// What the server counts, shared with its tasks.
 #[derive(Default)]
 pub struct Counters {
@@ -185,8 +183,8 @@ pub fn start_test_server(host: &str, port: u16) -> PyResult<Server> {
         .map_err(|err| PyOSError::new_err(err.to_string()))?;
     let counters = Arc::new(Counters::default());
     let (stop, stopped) = watch::channel(false);
-    runtime::spawn(serve(listener, Arc::clone(&counters), stopped.clone()))?;
-    runtime::spawn(faults::serve(
+    crate::bridge::spawn(serve(listener, Arc::clone(&counters), stopped.clone()))?;
+    crate::bridge::spawn(faults::serve(
         fault_listener,
         Arc::clone(&counters),
         stopped,

@@ -1,6 +1,7 @@
-//! Turning the arguments of `fetch`/`fetch_all` into a [`RequestSpec`]:
-//! every check happens here, at call time, so a bad argument raises at once
-//! (TypeError, ValueError, InvalidURL) instead of inside the running work.
+//! Python arguments checked and converted, in one place: every "positive
+//! int", "seconds", "timeout" and body argument, and a request's arguments
+//! turned into a [`RequestSpec`] at call time, so a bad argument raises at
+//! once (TypeError, ValueError, InvalidURL) instead of inside running work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,35 +13,16 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyMapping, PyString};
-use url::Url;
 
-use crate::asyncio::module_attr;
-use crate::errors::{clipped, ErrorKind, FastioError};
-use crate::retry::RetryPolicy;
-use crate::session::{merge_cookies, Defaults, Session};
-use crate::upload::{UploadBody, UploadSource};
-
-/// One request, as plain Rust data a tokio task can own.
-#[derive(Clone)]
-pub struct RequestSpec {
-    pub method: Method,
-    pub url: Url,
-    pub headers: HeaderMap,
-    pub body: Option<RequestBody>,
-    /// Deadline of each attempt; `None` waits forever.
-    pub timeout: Option<Duration>,
-    pub retry: RetryPolicy,
-    /// The most body bytes taken; `None`: the session's.
-    pub max_body_size: Option<u64>,
-    /// Whether redirects are followed; `None`: as the session says.
-    pub follow_redirects: Option<bool>,
-    /// Where it is sent from: the client's settings, pool and cookie jar.
-    pub session: Arc<Session>,
-}
-
-/// The most bytes of one body held whole in memory unless the user says
-/// otherwise: beyond it, a body is for streaming.
-pub const DEFAULT_MAX_BODY_SIZE: u64 = 256 * 1024 * 1024;
+use super::upload::UploadBody;
+use crate::bridge::asyncio::module_attr;
+use crate::http::error::clipped;
+use crate::http::retry::RetryPolicy;
+use crate::http::session::{Defaults, Session};
+use crate::http::spec::{
+    has_control, merged_headers, multipart, parse_method, resolve_url, sendable, Part, RequestBody,
+    RequestSpec,
+};
 
 /// A `max_body_size=` argument: 0 or more bytes; `None` leaves the default.
 pub fn body_size_limit(value: Option<IntArg>) -> PyResult<Option<u64>> {
@@ -54,44 +36,6 @@ pub fn body_size_limit(value: Option<IntArg>) -> PyResult<Option<u64>> {
             })
         })
         .transpose()
-}
-
-/// How much of a body is taken: read whole into memory, or streamed
-/// (where only a limit the user set applies).
-#[derive(Clone, Copy, Debug)]
-pub struct BodyLimits {
-    pub streamed: Option<u64>,
-    pub whole: u64,
-}
-
-/// What a request sends.
-#[derive(Clone)]
-pub enum RequestBody {
-    Bytes(Bytes),
-    /// Chunks from Python, sent as they come; can be sent only once.
-    Stream(UploadSource),
-}
-
-impl RequestSpec {
-    /// The limit on a body read whole into memory: this request's, else
-    /// the session's, else [`DEFAULT_MAX_BODY_SIZE`].
-    pub fn whole_body_limit(&self) -> u64 {
-        self.body_limits().whole
-    }
-
-    /// The limits on this request's body, read whole or streamed.
-    pub fn body_limits(&self) -> BodyLimits {
-        let set = self.max_body_size.or(self.session.settings.max_body_size);
-        BodyLimits {
-            streamed: set,
-            whole: set.unwrap_or(DEFAULT_MAX_BODY_SIZE),
-        }
-    }
-
-    /// Whether this request can be sent again (a retry, a 307 redirect).
-    pub fn can_resend(&self) -> bool {
-        !matches!(self.body, Some(RequestBody::Stream(_)))
-    }
 }
 
 /// A `retries=` argument: `None` keeps the session's policy.
@@ -227,57 +171,6 @@ pub fn shown_int(number: i64) -> String {
     } else {
         format!(", not {number}")
     }
-}
-
-/// Parses an absolute http or https URL.
-pub fn parse_url_text(text: &str) -> Result<Url, FastioError> {
-    let url = Url::parse(text).map_err(|err| invalid_url(text, &err.to_string()))?;
-    match url.scheme() {
-        "http" | "https" => {}
-        other => {
-            return Err(invalid_url(
-                text,
-                &format!("scheme {other:?} is not http or https"),
-            ))
-        }
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid_url(text, "no host"));
-    }
-    sendable(&url)?;
-    Ok(url)
-}
-
-/// The error for an invalid URL; a long one is shown cut short.
-fn invalid_url(text: &str, why: &str) -> FastioError {
-    FastioError::new(
-        ErrorKind::InvalidUrl,
-        Some(text.to_owned()),
-        format!("invalid URL {:?}: {why}", clipped(text)),
-    )
-}
-
-/// Refuses a URL that parses but cannot go on the wire: longer than HTTP's
-/// request target allows, or with characters a request line may not hold.
-pub fn sendable(url: &Url) -> Result<(), FastioError> {
-    match http::Uri::try_from(url.as_str()) {
-        Ok(_) => Ok(()),
-        Err(_) if url.as_str().len() > MAX_URL_LENGTH => Err(invalid_url(
-            url.as_str(),
-            &format!("longer than {MAX_URL_LENGTH} bytes"),
-        )),
-        Err(err) => Err(invalid_url(url.as_str(), &format!("cannot be sent: {err}"))),
-    }
-}
-
-/// The longest URL `http::Uri`, and so hyper, can send.
-const MAX_URL_LENGTH: usize = u16::MAX as usize - 1;
-
-/// Validates an HTTP method name; returned upper-cased.
-pub fn parse_method(method: &str) -> PyResult<Method> {
-    let upper = method.to_ascii_uppercase();
-    Method::from_bytes(upper.as_bytes())
-        .map_err(|_| PyValueError::new_err(format!("invalid HTTP method {method:?}")))
 }
 
 /// Items of a mapping, or of an iterable of pairs, as Python objects.
@@ -424,14 +317,6 @@ fn file_bytes(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Bytes> {
     body_bytes(value, &format!("files[{field:?}]"))
 }
 
-/// One part of a multipart body.
-struct Part {
-    name: String,
-    filename: Option<String>,
-    content_type: Option<String>,
-    body: Bytes,
-}
-
 /// Checks a name for a Content-Disposition parameter: no quotes, CR or LF.
 fn disposition_text(text: &str, what: &str) -> PyResult<String> {
     if text.contains('"') || has_control(text) {
@@ -450,12 +335,6 @@ fn part_head_text(text: String, what: &str) -> PyResult<String> {
         )));
     }
     Ok(text)
-}
-
-/// Whether `text` holds a control character other than a tab: what could
-/// end a header line or hide in one.
-fn has_control(text: &str) -> bool {
-    text.chars().any(|c| c != '\t' && c.is_control())
 }
 
 /// `files=`: name -> content, (filename, content) or (filename, content,
@@ -491,147 +370,6 @@ fn file_parts(files: &Bound<'_, PyAny>) -> PyResult<Vec<Part>> {
     Ok(parts)
 }
 
-/// Encodes a multipart/form-data body (RFC 7578); returns it with its
-/// Content-Type.
-fn multipart(parts: Vec<Part>) -> (Bytes, String) {
-    let boundary = boundary_for(&parts);
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", part.name);
-        if let Some(filename) = &part.filename {
-            disposition.push_str(&format!("; filename=\"{filename}\""));
-        }
-        body.extend_from_slice(disposition.as_bytes());
-        body.extend_from_slice(b"\r\n");
-        if let Some(content_type) = &part.content_type {
-            body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-        }
-        body.extend_from_slice(b"\r\n");
-        body.extend_from_slice(&part.body);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (
-        Bytes::from(body),
-        format!("multipart/form-data; boundary={boundary}"),
-    )
-}
-
-/// A boundary that occurs in no part: a body that contained it would end
-/// its part early (RFC 2046 §5.1.1 leaves this to the sender).
-fn boundary_for(parts: &[Part]) -> String {
-    loop {
-        let boundary = format!(
-            "fastio-{:016x}{:016x}",
-            fastrand::u64(..),
-            fastrand::u64(..)
-        );
-        let found = parts.iter().any(|part| {
-            part.body
-                .windows(boundary.len())
-                .any(|window| window == boundary.as_bytes())
-        });
-        if !found {
-            return boundary;
-        }
-    }
-}
-
-/// Resolves `url` against a base URL the way httpx does: a relative URL is
-/// appended to the base's path.
-fn join_base(base: &Url, text: &str) -> Result<Url, FastioError> {
-    if Url::parse(text).is_ok() {
-        return parse_url_text(text);
-    }
-    let mut joined = base.clone();
-    let path = format!(
-        "{}/{}",
-        base.path().trim_end_matches('/'),
-        text.trim_start_matches('/')
-    );
-    let (path, query) = match path.split_once('?') {
-        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-        None => (path, None),
-    };
-    joined.set_path(&path);
-    joined.set_query(query.as_deref());
-    parse_url_text(joined.as_str())
-}
-
-/// A request's URL on a session's defaults: joined to the base URL if
-/// relative, with the default params added.
-pub fn resolve_url(defaults: &Defaults, text: &str) -> Result<Url, FastioError> {
-    let mut url = match &defaults.base_url {
-        Some(base) => join_base(base, text)?,
-        None => parse_url_text(text)?,
-    };
-    if !defaults.params.is_empty() {
-        url.query_pairs_mut().extend_pairs(&defaults.params);
-        sendable(&url)?;
-    }
-    Ok(url)
-}
-
-/// The headers every request of a session starts with, `given` replacing
-/// defaults of the same name, and the cookies as one Cookie header.
-pub fn merged_headers(
-    defaults: &Defaults,
-    given: HeaderMap,
-    cookies: &[(String, String)],
-) -> PyResult<HeaderMap> {
-    let mut headers = defaults.headers.clone();
-    override_headers(&mut headers, given);
-    // One Cookie header: the given header's, then the client's cookies=
-    // with this request's over them; the first of a name wins (the jar's
-    // come last).
-    let mut all_cookies = defaults.cookies.clone();
-    for (name, value) in cookies {
-        match all_cookies.iter_mut().find(|(known, _)| known == name) {
-            Some(default) => default.1.clone_from(value),
-            None => all_cookies.push((name.clone(), value.clone())),
-        }
-    }
-    let pairs = cookie_header(&all_cookies)?;
-    let given = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .map(HeaderValue::as_bytes);
-    if let Some(merged) = merge_cookies(given.chain(pairs.as_ref().map(HeaderValue::as_bytes))) {
-        headers.insert(http::header::COOKIE, merged);
-    }
-    Ok(headers)
-}
-
-/// Sets `name` in `headers`, replacing a default of the same name.
-fn override_headers(headers: &mut HeaderMap, given: HeaderMap) {
-    // `given` yields a repeated name once, then `None` for its next values.
-    let mut current: Option<http::HeaderName> = None;
-    for (name, value) in given {
-        if let Some(name) = name {
-            headers.remove(&name);
-            current = Some(name);
-        }
-        if let Some(name) = &current {
-            headers.append(name.clone(), value);
-        }
-    }
-}
-
-fn cookie_header(cookies: &[(String, String)]) -> PyResult<Option<HeaderValue>> {
-    if cookies.is_empty() {
-        return Ok(None);
-    }
-    let text = cookies
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    HeaderValue::from_str(&text)
-        .map(Some)
-        .map_err(|_| PyValueError::new_err(format!("invalid cookies: {text:?}")))
-}
-
 /// The arguments of one request, as Python gave them.
 pub struct FetchArgs<'a, 'py> {
     pub url: &'a Bound<'py, PyAny>,
@@ -659,22 +397,21 @@ impl FetchArgs<'_, '_> {
     pub fn build(&self, session: &Arc<Session>) -> PyResult<RequestSpec> {
         let defaults = session.defaults();
         let defaults: &Defaults = &defaults;
-        let method = parse_method(self.method)?;
+        let method = method_arg(self.method)?;
         let text = self.url.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))
         })?;
-        let mut url =
-            resolve_url(defaults, text.to_str()?).map_err(|err| err.into_pyerr(self.url.py()))?;
+        let mut url = resolve_url(defaults, text.to_str()?)?;
         if let Some(given) = given(self.params) {
             let params = form_pairs(given, "params")?;
             url.query_pairs_mut().extend_pairs(params);
-            sendable(&url).map_err(|err| err.into_pyerr(self.url.py()))?;
+            sendable(&url)?;
         }
         let cookies = match given(self.cookies) {
             Some(given) => form_pairs(given, "cookies")?,
             None => Vec::new(),
         };
-        let mut headers = merged_headers(defaults, parse_headers(self.headers)?, &cookies)?;
+        let mut headers = request_headers(defaults, parse_headers(self.headers)?, &cookies)?;
         let bodies: Vec<&str> = [("json", self.json), ("content", self.content)]
             .into_iter()
             .chain([(
@@ -756,123 +493,26 @@ impl FetchArgs<'_, '_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
+/// A non-negative, finite number of seconds.
+pub fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a finite number of seconds, 0 or more, not {value}"
+        ))
+    })
+}
 
-    /// Splits a multipart body back into (name, filename, body) per part.
-    fn parts_of(body: &[u8], boundary: &str) -> Vec<(String, Option<String>, Vec<u8>)> {
-        let delimiter = format!("\r\n--{boundary}");
-        let mut text = b"\r\n".to_vec();
-        text.extend_from_slice(body);
-        let mut found = Vec::new();
-        let mut rest: &[u8] = &text;
-        while let Some(start) = find(rest, delimiter.as_bytes()) {
-            rest = &rest[start + delimiter.len()..];
-            if rest.starts_with(b"--") {
-                break;
-            }
-            rest = &rest[2..]; // CRLF after the boundary line
-            let head_end = find(rest, b"\r\n\r\n").unwrap();
-            let head = String::from_utf8(rest[..head_end].to_vec()).unwrap();
-            rest = &rest[head_end + 4..];
-            let end = find(rest, delimiter.as_bytes()).unwrap();
-            let name = head
-                .split("name=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            let filename = head
-                .split("filename=\"")
-                .nth(1)
-                .map(|text| text.split('"').next().unwrap().to_owned());
-            found.push((name.to_owned(), filename, rest[..end].to_vec()));
-            rest = &rest[end..];
-        }
-        found
-    }
+/// A `method=` argument: an HTTP method name, upper-cased.
+pub fn method_arg(method: &str) -> PyResult<Method> {
+    parse_method(method)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid HTTP method {method:?}")))
+}
 
-    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-        haystack
-            .windows(needle.len())
-            .position(|window| window == needle)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
-
-        #[test]
-        fn any_text_parses_or_is_an_invalid_url(text in ".{0,80}") {
-            match parse_url_text(&text) {
-                Ok(url) => {
-                    prop_assert!(matches!(url.scheme(), "http" | "https"));
-                    prop_assert!(url.host_str().is_some_and(|host| !host.is_empty()));
-                }
-                Err(error) => prop_assert_eq!(error.kind, ErrorKind::InvalidUrl),
-            }
-        }
-
-        #[test]
-        fn multipart_bodies_split_back_into_their_parts(
-            fields in proptest::collection::vec(
-                ("[a-z]{1,8}", proptest::option::of("[a-z.]{1,8}"),
-                 proptest::collection::vec(any::<u8>(), 0..200),
-                 any::<bool>()),
-                0..5,
-            )
-        ) {
-            let parts: Vec<Part> = fields
-                .iter()
-                .map(|(name, filename, body, fake)| {
-                    let mut body = body.clone();
-                    if *fake {
-                        // Boundary-like text inside a body must not end the part.
-                        body.extend_from_slice(b"\r\n--fastio-0000000000000000\r\n");
-                    }
-                    Part {
-                        name: name.clone(),
-                        filename: filename.clone(),
-                        content_type: None,
-                        body: Bytes::from(body),
-                    }
-                })
-                .collect();
-            let expected: Vec<_> = parts
-                .iter()
-                .map(|part| (part.name.clone(), part.filename.clone(), part.body.to_vec()))
-                .collect();
-            let (body, content_type) = multipart(parts);
-            let boundary = content_type.split("boundary=").nth(1).unwrap();
-            prop_assert_eq!(parts_of(&body, boundary), expected);
-        }
-    }
-
-    #[test]
-    fn urls_must_be_absolute_http_or_https() {
-        assert!(parse_url_text("http://127.0.0.1:8080/path?q=1").is_ok());
-        assert!(parse_url_text("https://example.com").is_ok());
-        for bad in [
-            "",
-            "not a url",
-            "/relative",
-            "ftp://example.com/",
-            "file:///etc/passwd",
-            "http://",
-        ] {
-            let error = parse_url_text(bad).err();
-            assert!(
-                matches!(&error, Some(error) if error.kind == ErrorKind::InvalidUrl),
-                "{bad:?} gave {error:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn methods_are_validated_and_upper_cased() {
-        assert!(matches!(parse_method("get"), Ok(method) if method == Method::GET));
-        assert!(matches!(parse_method("PURGE"), Ok(method) if method.as_str() == "PURGE"));
-    }
+/// The headers a request starts with on `defaults` (see [`merged_headers`]).
+pub fn request_headers(
+    defaults: &Defaults,
+    given: HeaderMap,
+    cookies: &[(String, String)],
+) -> PyResult<HeaderMap> {
+    merged_headers(defaults, given, cookies).map_err(PyValueError::new_err)
 }

@@ -1,13 +1,8 @@
-//! fastio's one error type and its mapping onto the Python exception
-//! hierarchy defined in `fastio/exceptions.py`.
+//! fastio's one error type: what failed, as plain data, with every URL's
+//! credentials hidden.
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-
-use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
 
 /// What kind of failure; each maps to one class in `fastio.exceptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,28 +25,6 @@ pub enum ErrorKind {
     ClientClosed,
     /// A read of a streamed body after it was closed.
     StreamClosed,
-}
-
-impl ErrorKind {
-    /// The name of the matching class in `fastio.exceptions`.
-    fn class_name(self) -> &'static str {
-        match self {
-            ErrorKind::Internal => "InternalError",
-            ErrorKind::Request => "RequestError",
-            ErrorKind::Connect => "ConnectError",
-            ErrorKind::Tls => "TLSError",
-            ErrorKind::Timeout => "TimeoutError",
-            ErrorKind::PoolTimeout => "PoolTimeout",
-            ErrorKind::Read => "ReadError",
-            ErrorKind::Protocol => "ProtocolError",
-            ErrorKind::TooManyRedirects => "TooManyRedirects",
-            ErrorKind::BodyTooLarge => "BodyTooLarge",
-            ErrorKind::Decode => "DecodeError",
-            ErrorKind::InvalidUrl => "InvalidURL",
-            ErrorKind::ClientClosed => "ClientClosed",
-            ErrorKind::StreamClosed => "StreamClosed",
-        }
-    }
 }
 
 /// Every failure the Rust side reports. Tokio tasks produce these as plain
@@ -113,38 +86,6 @@ impl FastioError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, None, message)
-    }
-
-    /// Builds the error for a panic payload caught at the task boundary.
-    pub fn from_panic(payload: Box<dyn Any + Send>) -> Self {
-        let detail = if let Some(text) = payload.downcast_ref::<&str>() {
-            (*text).to_owned()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "panic with a non-string payload".to_owned()
-        };
-        Self::internal(format!("a fastio task panicked: {detail}"))
-    }
-
-    /// Converts into the Python exception; needs the GIL, so only the loop
-    /// thread calls it.
-    pub fn into_pyerr(self, py: Python<'_>) -> PyErr {
-        match self.to_exception(py) {
-            Ok(exception) => PyErr::from_value(exception),
-            Err(failure) => failure,
-        }
-    }
-
-    fn to_exception<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let class = exception_class(py, self.kind.class_name())?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("url", self.url.as_deref())?;
-        let exception = class.call((self.message.as_str(),), Some(&kwargs))?;
-        if let Some(index) = self.index {
-            exception.setattr("index", index)?;
-        }
-        Ok(exception)
     }
 }
 
@@ -212,40 +153,9 @@ fn without_credentials(text: String) -> String {
     }
 }
 
-/// `fastio._fastio._shown_url`: a URL as fastio's records show it:
-/// normalised as it is sent (when it parses), credentials hidden. The CLI
-/// keys `--resume` on it, so an input line and its record always match.
-#[pyfunction]
-#[pyo3(name = "_shown_url")]
-pub fn shown_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(parsed) => hide_credentials(parsed.as_str()).into_owned(),
-        Err(_) => hide_credentials(url).into_owned(),
-    }
-}
-
-/// Looks up one class of the Python hierarchy; the module is imported once.
-pub fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
-    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    let module =
-        MODULE.get_or_try_init(py, || py.import("fastio.exceptions").map(Bound::unbind))?;
-    Ok(module.bind(py).getattr(name)?.cast_into::<PyType>()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn panic_payloads_become_readable_messages() {
-        let from_str = FastioError::from_panic(Box::new("boom"));
-        assert_eq!(from_str.to_string(), "a fastio task panicked: boom");
-        assert_eq!(from_str.kind, ErrorKind::Internal);
-        let from_string = FastioError::from_panic(Box::new(String::from("bang")));
-        assert_eq!(from_string.to_string(), "a fastio task panicked: bang");
-        let opaque = FastioError::from_panic(Box::new(7_u8));
-        assert!(opaque.to_string().contains("non-string payload"));
-    }
 
     #[test]
     fn credentials_in_urls_are_hidden_field_by_field() {

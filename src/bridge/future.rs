@@ -1,10 +1,4 @@
-//! Rust futures as asyncio awaitables.
-//!
-//! A [`FastioFuture`] is duck-typed as an `asyncio.Future`. Its Rust work runs
-//! on the tokio runtime and finishes by pushing plain Rust data into the
-//! [`LoopQueue`] of the event loop it started on; the loop thread drains the
-//! queue in batches, converts to Python objects and schedules the callbacks.
-//! No tokio thread ever takes the GIL or touches a Python object.
+//! The awaitable: an `asyncio.Future` (and coroutine) whose work runs in Rust.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,31 +10,39 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::asyncio::{
+use super::asyncio::{
     call_soon_in_context, cancelled_error, copy_context, invalid_state, running_loop,
 };
-use crate::errors::FastioError;
-use crate::gather::{self, Gathering};
-use crate::live::LiveFuture;
-use crate::queue::{guard, Completion, LoopQueue};
+use super::live::LiveFuture;
+use super::queue::{guard, Completion, LoopQueue};
+use super::tenant::{Message, Tenant};
 
 /// What a finished piece of Rust work hands back, still free of Python.
-pub type Outcome = Result<Value, FastioError>;
+pub type Outcome = Result<Value, Failure>;
+
+/// Why work failed, as plain data; it becomes an exception on the loop thread.
+pub type Failure = Box<dyn ToPyException>;
+
+/// A failure that knows its Python exception.
+pub trait ToPyException: Send {
+    /// Converts on the loop thread, where the GIL is held.
+    fn to_exception(self: Box<Self>, py: Python<'_>) -> PyErr;
+}
 
 /// Started work, abortable and panic-safe; `None` means it was aborted.
 pub type GuardedWork = BoxFuture<'static, Option<Outcome>>;
 
 /// Builds the work when the awaitable starts, so timers begin at first
 /// await, wrapped (in the same allocation) to answer to `abort`.
-pub type Launch = Box<dyn FnOnce(AbortRegistration) -> GuardedWork + Send + 'static>;
+type Launch = Box<dyn FnOnce(AbortRegistration) -> GuardedWork + Send + 'static>;
 
 /// As [`Launch`], for work that talks back to its awaitable through a [`Link`].
-pub type LinkedLaunch = Box<dyn FnOnce(AbortRegistration, Link) -> GuardedWork + Send + 'static>;
+type LinkedLaunch = Box<dyn FnOnce(AbortRegistration, Link) -> GuardedWork + Send + 'static>;
 
-/// Lets running work ask its awaitable, on the loop thread, for more input.
+/// Lets running work hand things to its awaitable on the loop thread.
 pub struct Link {
-    pub(crate) token: u64,
-    pub(crate) queue: Weak<LoopQueue>,
+    token: u64,
+    queue: Weak<LoopQueue>,
 }
 
 impl Link {
@@ -48,12 +50,10 @@ impl Link {
     /// in order (one wake-up for all). The loop appends each slice to the
     /// list as it comes; once a call with `finished` is taken, the list is
     /// the awaitable's result and the work ends with [`Value::Delivered`].
+    /// False if the loop is gone.
     pub fn deliver_items(&self, slices: Vec<Box<dyn ToPythonItems>>, finished: bool) -> bool {
-        let Some(queue) = self.queue.upgrade() else {
-            return false;
-        };
         let count = slices.len();
-        queue.deliver(
+        self.deliver(
             slices
                 .into_iter()
                 .enumerate()
@@ -62,33 +62,30 @@ impl Link {
                     items,
                     last: finished && number + 1 == count,
                 }),
-        );
+        )
+    }
+
+    /// Sends `messages` to the awaitable (one wake-up for all); `last` ends
+    /// the link of work that is not the awaitable's own (see
+    /// [`FastioFuture::attach_work`]). False if the loop is gone.
+    pub fn send(&self, messages: Vec<Box<dyn Message>>, last: bool) -> bool {
+        let count = messages.len();
+        self.deliver(messages.into_iter().enumerate().map(|(number, message)| {
+            Completion::Message {
+                token: self.token,
+                message,
+                last: last && number + 1 == count,
+            }
+        }))
+    }
+
+    fn deliver(&self, completions: impl IntoIterator<Item = Completion>) -> bool {
+        let Some(queue) = self.queue.upgrade() else {
+            return false;
+        };
+        queue.deliver(completions);
         true
     }
-
-    /// Asks the awaitable's [`Feeder`] for up to `want` more items; false if
-    /// the loop is gone.
-    pub fn request_input(&self, want: usize) -> bool {
-        match self.queue.upgrade() {
-            Some(queue) => {
-                queue.deliver([Completion::Feed {
-                    token: self.token,
-                    want,
-                }]);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// Python-side input for linked work, pulled on the loop thread on request
-/// (for example the URL iterator of `fetch_all`).
-pub trait Feeder: Send {
-    /// Sends up to `want` more items to the work; an error fails the awaitable.
-    fn feed(&mut self, py: Python<'_>, want: usize) -> PyResult<()>;
-    /// Visits the Python objects it holds, for the garbage collector.
-    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError>;
 }
 
 /// A successful result, converted to Python on the loop thread.
@@ -132,7 +129,7 @@ pub enum Job {
     Never,
     /// Runs Rust work on the tokio runtime.
     Spawn(Launch),
-    /// Runs Rust work that may ask for input through its [`Link`].
+    /// Runs Rust work that talks back through its [`Link`].
     Linked(LinkedLaunch),
 }
 
@@ -158,18 +155,19 @@ impl Job {
     }
 }
 
-pub(crate) enum State {
+enum State {
     Idle(Job),
-    /// Started, with nothing running of its own: a [`Job::Never`], or a
-    /// gather waiting for its children.
+    /// Started, with nothing running of its own: a [`Job::Never`], or an
+    /// awaitable finished by its tenant.
     Parked,
     Running {
         token: u64,
         queue: Weak<LoopQueue>,
         abort: AbortHandle,
     },
-    /// Its work runs inside a gather's joined Rust future.
-    Member {
+    /// Its work runs inside another awaitable's future (see
+    /// [`FastioFuture::join`]).
+    Joined {
         abort: AbortHandle,
     },
     Done(Result<Py<PyAny>, Py<PyAny>>),
@@ -177,13 +175,13 @@ pub(crate) enum State {
 }
 
 impl State {
-    pub(crate) fn is_finished(&self) -> bool {
+    fn is_finished(&self) -> bool {
         matches!(self, State::Done(_) | State::Cancelled(_))
     }
 }
 
-/// How a finished awaitable ended, as a gather records it.
-pub(crate) enum Settled {
+/// How a finished awaitable ended.
+pub enum Settled {
     Value(Py<PyAny>),
     Error(Py<PyAny>),
     Cancelled(Option<Py<PyAny>>),
@@ -194,8 +192,8 @@ struct Callback {
     context: Py<PyAny>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) state: State,
+struct Inner {
+    state: State,
     event_loop: Option<Py<PyAny>>,
     callbacks: Vec<Callback>,
     preset: Option<Py<PyAny>>,
@@ -205,10 +203,7 @@ pub(crate) struct Inner {
 
 #[derive(Default)]
 struct Extras {
-    /// Set on the awaitable that `fastio.gather` returns.
-    gathering: Option<Gathering>,
-    /// Set on awaitables whose work pulls input from Python.
-    feeder: Option<Box<dyn Feeder>>,
+    tenant: Option<Arc<dyn Tenant>>,
     /// A list result being built from delivered slices.
     collected: Option<Py<PyList>>,
 }
@@ -218,16 +213,8 @@ impl Inner {
         self.extras.get_or_insert_with(Box::default)
     }
 
-    pub(crate) fn gathering(&self) -> Option<&Gathering> {
-        self.extras.as_ref()?.gathering.as_ref()
-    }
-
-    pub(crate) fn gathering_mut(&mut self) -> Option<&mut Gathering> {
-        self.extras.as_mut()?.gathering.as_mut()
-    }
-
-    fn take_feeder(&mut self) -> Option<Box<dyn Feeder>> {
-        self.extras.as_mut()?.feeder.take()
+    fn tenant(&self) -> Option<Arc<dyn Tenant>> {
+        self.extras.as_ref()?.tenant.clone()
     }
 }
 
@@ -276,22 +263,31 @@ impl FastioFuture {
         Self::with_state(State::Done(Err(exception)), None)
     }
 
-    /// An awaitable running linked work that pulls its input from `feeder`.
-    pub fn fed(job: Job, feeder: Box<dyn Feeder>) -> Self {
+    /// An awaitable running `job`, carrying `tenant` for the code that made it.
+    pub fn with_tenant(job: Job, tenant: Arc<dyn Tenant>) -> Self {
         let future = Self::new(job, None);
-        future.lock().extras().feeder = Some(feeder);
+        future.lock().extras().tenant = Some(tenant);
         future
     }
 
-    /// The awaitable of a gather on `event_loop`, waiting for its children.
-    pub(crate) fn gathering(event_loop: Py<PyAny>, gathering: Gathering) -> Self {
+    /// An awaitable on `event_loop` with no work of its own: `tenant`
+    /// finishes it (with [`FastioFuture::finish`]).
+    pub fn parked(event_loop: Py<PyAny>, tenant: Option<Arc<dyn Tenant>>) -> Self {
         let future = Self::with_state(State::Parked, None);
         {
             let mut inner = future.lock();
             inner.event_loop = Some(event_loop);
-            inner.extras().gathering = Some(gathering);
+            if tenant.is_some() {
+                inner.extras().tenant = tenant;
+            }
         }
         future
+    }
+
+    /// The tenant this awaitable carries, if it is a `T`.
+    pub fn tenant<T: Tenant>(&self) -> Option<Arc<T>> {
+        let tenant: Arc<dyn std::any::Any + Send + Sync> = self.lock().tenant()?;
+        tenant.downcast().ok()
     }
 
     fn with_state(state: State, preset: Option<Py<PyAny>>) -> Self {
@@ -308,7 +304,7 @@ impl FastioFuture {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -361,35 +357,55 @@ impl FastioFuture {
         }
     }
 
-    /// On the loop thread: the running work asked for up to `want` items.
-    pub(crate) fn feed(slf: &Bound<'_, Self>, want: usize) -> PyResult<()> {
+    /// Runs `work` beside this (started) awaitable: what it sends through
+    /// its [`Link`] comes to the awaitable, which stays alive until a
+    /// message marked last arrives. For tenants whose awaitable has no
+    /// work of its own (a gather joining its children's work).
+    pub fn attach_work(
+        slf: &Bound<'_, Self>,
+        work: impl FnOnce(Link) -> BoxFuture<'static, ()>,
+    ) -> PyResult<()> {
         let py = slf.py();
-        // Taken out while Python code (the user's iterator) runs.
-        let Some(mut feeder) = slf.get().lock().take_feeder() else {
-            return Ok(());
+        let event_loop = bound_loop(py, &mut slf.get().lock())?;
+        let queue = LoopQueue::for_loop(py, &event_loop)?;
+        let token = queue.register(slf.clone().unbind());
+        let link = Link {
+            token,
+            queue: Arc::downgrade(&queue),
         };
-        let fed = feeder.feed(py, want);
-        slf.get().lock().extras().feeder = Some(feeder);
-        match fed {
-            Ok(()) => Ok(()),
-            Err(err) => FastioFuture::fail(slf, err.into_value(py).into_any()),
-        }
+        queue
+            .submit(work(link))
+            .inspect_err(|_| queue.forget(token))
     }
 
-    /// Finishes with `exception` and stops the work, as a cancel would.
-    pub(crate) fn fail(slf: &Bound<'_, Self>, exception: Py<PyAny>) -> PyResult<()> {
+    /// Finishes with `result` (a value, or an exception) unless already
+    /// finished, stopping its work as a cancel would.
+    pub fn finish(slf: &Bound<'_, Self>, result: Result<Py<PyAny>, Py<PyAny>>) -> PyResult<()> {
         let mut inner = slf.get().lock();
         if inner.state.is_finished() {
             return Ok(());
         }
         let previous = std::mem::replace(&mut inner.state, State::Parked);
-        drop(inner.take_feeder());
+        let tenant = if result.is_err() {
+            inner.tenant()
+        } else {
+            None
+        };
         stop(previous);
-        FastioFuture::settle(slf, inner, State::Done(Err(exception)))
+        FastioFuture::settle(slf, inner, State::Done(result))?;
+        if let Some(tenant) = tenant {
+            tenant.stopped();
+        }
+        Ok(())
+    }
+
+    /// Called on the loop thread with a message for this awaitable.
+    pub(super) fn receive(slf: &Bound<'_, Self>, message: Box<dyn Message>) -> PyResult<()> {
+        message.handle(slf)
     }
 
     /// Called on the loop thread when the work for `token` finished.
-    pub(crate) fn complete(slf: &Bound<'_, Self>, token: u64, outcome: Outcome) -> PyResult<()> {
+    pub(super) fn complete(slf: &Bound<'_, Self>, token: u64, outcome: Outcome) -> PyResult<()> {
         let py = slf.py();
         let mut inner = slf.get().lock();
         match inner.state {
@@ -407,7 +423,7 @@ impl FastioFuture {
 
     /// Called on the loop thread with one slice of the list result of the
     /// work under `token`; the last slice finishes the awaitable.
-    pub(crate) fn append_items(
+    pub(super) fn append_items(
         slf: &Bound<'_, Self>,
         token: u64,
         items: Box<dyn ToPythonItems>,
@@ -449,11 +465,12 @@ impl FastioFuture {
         FastioFuture::settle(slf, inner, State::Done(Ok(list.into_any())))
     }
 
-    /// Called on the loop thread when this gather member's work finished.
-    pub(crate) fn complete_member(slf: &Bound<'_, Self>, outcome: Outcome) -> PyResult<()> {
+    /// Finishes a joined awaitable (see [`FastioFuture::join`]) with the
+    /// outcome of its work, unless it was cancelled meanwhile.
+    pub fn complete_joined(slf: &Bound<'_, Self>, outcome: Outcome) -> PyResult<()> {
         let py = slf.py();
         let mut inner = slf.get().lock();
-        if !matches!(inner.state, State::Member { .. }) {
+        if !matches!(inner.state, State::Joined { .. }) {
             return Ok(());
         }
         let result = convert(py, &mut inner, outcome);
@@ -461,7 +478,7 @@ impl FastioFuture {
     }
 
     /// Moves to a finished `state` and schedules the callbacks.
-    pub(crate) fn settle(
+    fn settle(
         slf: &Bound<'_, Self>,
         mut inner: MutexGuard<'_, Inner>,
         state: State,
@@ -472,9 +489,9 @@ impl FastioFuture {
         schedule_callbacks(slf, event_loop, callbacks)
     }
 
-    /// Whether a gather on `event_loop` can run this awaitable's work inside
-    /// its own joined future: only work that has not started on another loop.
-    pub(crate) fn can_join(&self, event_loop: &Bound<'_, PyAny>) -> bool {
+    /// Whether code on `event_loop` can run this awaitable's work inside a
+    /// future of its own: only work that has not started on another loop.
+    pub fn can_join(&self, event_loop: &Bound<'_, PyAny>) -> bool {
         let inner = self.lock();
         let same_loop = inner
             .event_loop
@@ -483,9 +500,10 @@ impl FastioFuture {
         same_loop && matches!(inner.state, State::Idle(Job::Spawn(_)))
     }
 
-    /// Takes this awaitable's work for a gather on `event_loop`; the
-    /// awaitable stays a future of its own, finished by the gather.
-    pub(crate) fn join(&self, event_loop: &Bound<'_, PyAny>) -> Option<GuardedWork> {
+    /// Takes this awaitable's work to run inside another future on
+    /// `event_loop`; the awaitable stays a future of its own, finished with
+    /// [`FastioFuture::complete_joined`].
+    pub fn join(&self, event_loop: &Bound<'_, PyAny>) -> Option<GuardedWork> {
         let mut inner = self.lock();
         if !matches!(inner.state, State::Idle(Job::Spawn(_))) {
             return None;
@@ -496,15 +514,20 @@ impl FastioFuture {
         };
         let (abort, registration) = AbortHandle::new_pair();
         let work = launch(registration);
-        inner.state = State::Member { abort };
+        inner.state = State::Joined { abort };
         inner
             .event_loop
             .get_or_insert_with(|| event_loop.clone().unbind());
         Some(work)
     }
 
+    /// True once it has a result, an exception, or was cancelled.
+    pub fn is_done(&self) -> bool {
+        self.lock().state.is_finished()
+    }
+
     /// How this awaitable ended; `None` while it has not.
-    pub(crate) fn settled(&self, py: Python<'_>) -> Option<Settled> {
+    pub fn settled(&self, py: Python<'_>) -> Option<Settled> {
         match &self.lock().state {
             State::Done(Ok(value)) => Some(Settled::Value(value.clone_ref(py))),
             State::Done(Err(exception)) => Some(Settled::Error(exception.clone_ref(py))),
@@ -692,20 +715,29 @@ impl FastioFuture {
     ///
     /// Returns False if it was already done or cancelled.
     #[pyo3(signature = (msg = None))]
-    pub(crate) fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
-        let inner = slf.get().lock();
+    pub fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let mut inner = slf.get().lock();
         if inner.state.is_finished() {
             return Ok(false);
         }
-        if inner.gathering().is_some() {
+        let tenant = inner.tenant();
+        if let Some(tenant) = &tenant {
             drop(inner);
-            return gather::cancel_children(slf, msg);
+            let message = msg.as_ref().map(|message| message.clone_ref(slf.py()));
+            if let Some(cancelled) = tenant.cancel(slf, message) {
+                return cancelled;
+            }
+            inner = slf.get().lock();
+            if inner.state.is_finished() {
+                return Ok(false);
+            }
         }
-        let mut inner = inner;
         let previous = std::mem::replace(&mut inner.state, State::Parked);
-        drop(inner.take_feeder());
         stop(previous);
         FastioFuture::settle(slf, inner, State::Cancelled(msg))?;
+        if let Some(tenant) = tenant {
+            tenant.stopped();
+        }
         Ok(true)
     }
 
@@ -778,7 +810,7 @@ impl FastioFuture {
         let inner = self.lock();
         let status = match &inner.state {
             State::Idle(_) => "pending (not started)".to_owned(),
-            State::Parked | State::Running { .. } | State::Member { .. } => "pending".to_owned(),
+            State::Parked | State::Running { .. } | State::Joined { .. } => "pending".to_owned(),
             State::Done(Ok(value)) => match value.bind(py).repr() {
                 Ok(text) => format!("finished result={text}"),
                 Err(_) => "finished".to_owned(),
@@ -805,11 +837,8 @@ impl FastioFuture {
             visit.call(&callback.context)?;
         }
         if let Some(extras) = &inner.extras {
-            if let Some(gathering) = &extras.gathering {
-                gathering.traverse(&visit)?;
-            }
-            if let Some(feeder) = &extras.feeder {
-                feeder.traverse(&visit)?;
+            if let Some(tenant) = &extras.tenant {
+                tenant.traverse(&visit)?;
             }
             visit.call(&extras.collected)?;
         }
@@ -832,7 +861,7 @@ impl FastioFuture {
             inner.extras.take(),
         );
         drop(inner);
-        if let (_, _, _, State::Running { abort, .. } | State::Member { abort }, _) = &released {
+        if let (_, _, _, State::Running { abort, .. } | State::Joined { abort }, _) = &released {
             abort.abort();
         }
     }
@@ -840,7 +869,7 @@ impl FastioFuture {
 
 impl Drop for FastioFuture {
     fn drop(&mut self) {
-        if let State::Running { abort, .. } | State::Member { abort } = &self.lock().state {
+        if let State::Running { abort, .. } | State::Joined { abort } = &self.lock().state {
             abort.abort();
         }
     }
@@ -861,7 +890,7 @@ fn stop(previous: State) {
                 queue.forget(token);
             }
         }
-        State::Member { abort } => abort.abort(),
+        State::Joined { abort } => abort.abort(),
         _ => {}
     }
 }
@@ -885,7 +914,7 @@ fn convert(py: Python<'_>, inner: &mut Inner, outcome: Outcome) -> Result<Py<PyA
             .map_err(|err| err.into_value(py).into_any()),
         // Only reached if the slices were lost with their loop.
         Ok(Value::Delivered) => Ok(PyList::empty(py).into_any().unbind()),
-        Err(err) => Err(err.into_pyerr(py).into_value(py).into_any()),
+        Err(failure) => Err(failure.to_exception(py).into_value(py).into_any()),
     }
 }
 

@@ -1,8 +1,7 @@
-//! `fastio.Response` and `fastio.Headers`: built on the loop thread from the
-//! plain Rust data a request produced.
+//! `fastio.Response`: built on the loop thread from the plain Rust data a
+//! request produced, its body read whole or streamed.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -12,45 +11,38 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::asyncio::module_attr;
-use crate::bridge::{FastioFuture, ToPython, ToPythonItems};
-use crate::errors::{exception_class, hide_credentials, FastioError};
-use crate::headers::{HeaderList, Headers};
-use crate::request::{
-    body_bytes, orjson_dumps, parse_headers, parse_method, positive_count, IntArg,
-};
-use crate::stream::{BodyStream, READ_SIZE};
+use super::args::{body_bytes, method_arg, orjson_dumps, parse_headers, positive_count, IntArg};
+use super::errors::{exception_class, exception_of};
+use super::headers::Headers;
+use crate::bridge::asyncio::module_attr;
+use crate::bridge::{FastioFuture, Job, ToPython, ToPythonItems, Value};
+use crate::http::error::{hide_credentials, FastioError};
+use crate::http::response::{parse_links, HeaderList, Indexed, ResponseData};
+use crate::http::stream::{BodyStream, ReadMode, READ_SIZE};
+use crate::large::{advise_huge_pages, LARGE};
 
 /// Bodies up to this size are copied into `bytes` when the Response is
 /// made; larger ones on first use of `content`.
 const EAGER_BODY: usize = 64 * 1024;
 
-/// What one HTTP exchange produced, free of Python.
-#[derive(Debug)]
-pub struct ResponseData {
-    pub method: Method,
-    pub status: StatusCode,
-    pub version: Version,
-    pub headers: HeaderList,
-    /// The URL of this response (after redirects, for the final one).
-    pub url: String,
-    /// The URL as the caller gave it.
-    pub request_url: String,
-    pub elapsed: Duration,
-    pub body: Bytes,
-    /// The redirect responses that led here, oldest first.
-    pub history: Vec<ResponseData>,
-    /// Its URL's position in the input of `fetch_all`/`fetch_iter`.
-    pub index: Option<usize>,
+/// Response data made into a `fastio.Response`, on the loop thread.
+pub trait IntoResponse {
+    fn into_response(self, py: Python<'_>) -> PyResult<Py<Response>>;
+
+    /// The Response, its body to be read from `stream` when there is one.
+    fn into_response_streaming(
+        self,
+        py: Python<'_>,
+        stream: Option<BodyStream>,
+    ) -> PyResult<Py<Response>>;
 }
 
-impl ResponseData {
-    pub fn into_response(self, py: Python<'_>) -> PyResult<Py<Response>> {
+impl IntoResponse for ResponseData {
+    fn into_response(self, py: Python<'_>) -> PyResult<Py<Response>> {
         self.into_response_streaming(py, None)
     }
 
-    /// The Response, its body to be read from `stream` when there is one.
-    pub fn into_response_streaming(
+    fn into_response_streaming(
         self,
         py: Python<'_>,
         stream: Option<BodyStream>,
@@ -153,7 +145,7 @@ impl Response {
                 .clone()
                 .unwrap_or_default();
             // A failed allocation raises MemoryError and keeps the body.
-            let copied = crate::large::bytes_object(py, &[&body])?;
+            let copied = bytes_object(py, &[&body])?;
             drop(
                 self.body
                     .lock()
@@ -413,7 +405,7 @@ impl Response {
         let content_cell = PyOnceLock::new();
         let _ = content_cell.set(py, PyBytes::new(py, &body).unbind());
         Ok(Response {
-            method: parse_method(method)?,
+            method: method_arg(method)?,
             status: StatusCode::from_u16(status_code).map_err(|_| {
                 PyValueError::new_err(format!(
                     "status_code must be from 100 to 999, not {status_code}"
@@ -640,7 +632,11 @@ impl Response {
         let py = slf.py();
         let this = slf.get();
         match this.stream_for_reading(py)? {
-            Some(stream) => Ok(stream.read_all(slf.clone().unbind())),
+            Some(stream) => Ok(read_future(
+                stream,
+                ReadMode::ToEnd,
+                Some(slf.clone().unbind()),
+            )),
             None => Ok(FastioFuture::finished(
                 this.content_bytes(py)?.clone().into_any().unbind(),
             )),
@@ -651,7 +647,9 @@ impl Response {
     /// other responses and for bodies already read to the end.
     fn aclose(&self, py: Python<'_>) -> PyResult<FastioFuture> {
         if let Some(stream) = &self.stream {
-            stream.close()?;
+            stream
+                .close()
+                .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))?;
         }
         Ok(FastioFuture::finished(py.None()))
     }
@@ -775,7 +773,7 @@ impl Response {
         let response = Py::new(
             py,
             Response {
-                method: parse_method(method)?,
+                method: method_arg(method)?,
                 status: StatusCode::from_u16(status).map_err(|_| invalid("status"))?,
                 version,
                 headers: HeaderList::pack(&map),
@@ -792,63 +790,6 @@ impl Response {
         untrack_acyclic(&response);
         Ok(response)
     }
-}
-
-/// The links of one `Link` value (RFC 8288), each as its `url` then its
-/// parameters, split as httpx's `parse_header_links` does.
-fn parse_links(value: &str) -> Vec<Vec<(String, String)>> {
-    const QUOTES: &[char] = &[' ', '\'', '"'];
-    let value = value.trim_matches(QUOTES);
-    if value.is_empty() {
-        return Vec::new();
-    }
-    let mut links = Vec::new();
-    let mut rest = value;
-    loop {
-        // Links are separated by a comma, optional spaces, then "<".
-        let (one, next) = match find_link_separator(rest) {
-            Some((end, start)) => (&rest[..end], Some(&rest[start..])),
-            None => (rest, None),
-        };
-        let (url, parameters) = one.split_once(';').unwrap_or((one, ""));
-        let mut link = vec![(
-            "url".to_owned(),
-            url.trim_matches(&['<', '>', ' ', '\'', '"'][..]).to_owned(),
-        )];
-        for parameter in parameters.split(';') {
-            let Some((name, value)) = parameter.split_once('=') else {
-                break;
-            };
-            link.push((
-                name.trim_matches(QUOTES).to_owned(),
-                value.trim_matches(QUOTES).to_owned(),
-            ));
-        }
-        links.push(link);
-        match next {
-            Some(next) => rest = next,
-            None => return links,
-        }
-    }
-}
-
-/// Where the first ", *<" in `text` starts and where the next link's text
-/// (after the "<") starts.
-fn find_link_separator(text: &str) -> Option<(usize, usize)> {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while let Some(comma) = text[at..].find(',') {
-        let comma = at + comma;
-        let mut after = comma + 1;
-        while bytes.get(after) == Some(&b' ') {
-            after += 1;
-        }
-        if bytes.get(after) == Some(&b'<') {
-            return Some((comma, after + 1));
-        }
-        at = comma + 1;
-    }
-    None
 }
 
 /// A Python exception of the stream family (`fastio.StreamConsumed`, ...).
@@ -881,8 +822,8 @@ impl ByteIterator {
         if self.streaming {
             if let Some(stream) = &response.stream {
                 return Ok(match self.chunk_size {
-                    Some(size) => stream.read(size, true),
-                    None => stream.read(READ_SIZE, false),
+                    Some(size) => read_future(stream, ReadMode::Exactly(size), None),
+                    None => read_future(stream, ReadMode::UpTo(READ_SIZE), None),
                 });
             }
         }
@@ -906,41 +847,9 @@ impl ByteIterator {
 /// one slice of the final list.
 pub struct ResultSlice(pub Vec<Option<Indexed>>);
 
-/// A result of `fetch_all`/`fetch_iter` with its URL's input position.
-pub type Indexed = (usize, Result<ResponseData, FastioError>);
-
 /// The exception of a failed URL, with ``.index`` set to its position.
 pub fn indexed_exception(py: Python<'_>, error: FastioError, index: usize) -> PyResult<Py<PyAny>> {
-    Ok(error
-        .with_index(index)
-        .into_pyerr(py)
-        .into_value(py)
-        .into_any())
-}
-
-/// Results of `fetch_iter` as they completed: Responses, and exceptions
-/// for failures; with whether more may come and how many URLs the work
-/// wants pulled next.
-pub struct Batch {
-    pub results: Vec<Indexed>,
-    pub want: usize,
-    pub ended: bool,
-}
-
-impl ToPython for Batch {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let items = PyList::empty(py);
-        for (index, result) in self.results {
-            match result {
-                Ok(data) => items.append(data.into_response(py)?)?,
-                Err(error) => items.append(indexed_exception(py, error, index)?)?,
-            }
-        }
-        Ok((items, self.want, self.ended)
-            .into_pyobject(py)?
-            .into_any()
-            .unbind())
-    }
+    Ok(exception_of(py, &error.with_index(index))?.unbind())
 }
 
 impl ToPythonItems for ResultSlice {
@@ -961,37 +870,90 @@ impl ToPythonItems for ResultSlice {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What one read produced.
+struct Pieces {
+    pieces: Vec<Bytes>,
+    /// The Response whose content this read completes.
+    keep_in: Option<Py<Response>>,
+    /// A whole-body read: empty means an empty body, not the end.
+    whole: bool,
+}
 
-    fn pairs(link: &[(String, String)]) -> Vec<(&str, &str)> {
-        link.iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect()
+impl ToPython for Pieces {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.pieces.is_empty() && !self.whole {
+            return Err(PyStopAsyncIteration::new_err(()));
+        }
+        let pieces: Vec<&[u8]> = self.pieces.iter().map(|piece| &piece[..]).collect();
+        let bytes = bytes_object(py, &pieces)?;
+        match &self.keep_in {
+            Some(response) => Ok(response.get().keep_content(py, bytes).into_any()),
+            None => Ok(bytes.into_any().unbind()),
+        }
     }
+}
 
-    #[test]
-    fn links_split_as_httpx_splits_them() {
-        let links = parse_links(
-            r#"<https://api.test/items?page=2>; rel="next", <https://api.test/items?page=9>; rel=last; title="end""#,
-        );
-        assert_eq!(links.len(), 2);
-        assert_eq!(
-            pairs(&links[0]),
-            [("url", "https://api.test/items?page=2"), ("rel", "next")]
-        );
-        assert_eq!(
-            pairs(&links[1]),
-            [
-                ("url", "https://api.test/items?page=9"),
-                ("rel", "last"),
-                ("title", "end")
-            ]
-        );
-        // A comma inside a URL does not split it.
-        let one = parse_links("<https://a.test/x,y>; rel=self");
-        assert_eq!(pairs(&one[0])[0], ("url", "https://a.test/x,y"));
-        assert!(parse_links("  ").is_empty());
+/// A streamed body's awaitable read: bytes, StopAsyncIteration at the end,
+/// or (to the end, `keep_in`) the whole body, also kept as that Response's
+/// content.
+fn read_future(stream: &BodyStream, mode: ReadMode, keep_in: Option<Py<Response>>) -> FastioFuture {
+    let read = stream.read(mode);
+    FastioFuture::new(
+        Job::spawn(move || async move {
+            let pieces = read.await?;
+            Ok(Value::Object(Box::new(Pieces {
+                pieces,
+                keep_in,
+                whole: matches!(mode, ReadMode::ToEnd),
+            })))
+        }),
+        None,
+    )
+}
+
+/// A Response whose body is still to read.
+pub struct StreamedResponse {
+    pub head: ResponseData,
+    pub body: BodyStream,
+}
+
+impl ToPython for StreamedResponse {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .head
+            .into_response_streaming(py, Some(self.body))?
+            .into_any())
+    }
+}
+
+/// A `bytes` object holding `pieces` one after the other, written once into
+/// memory that is huge-page backed when large.
+pub fn bytes_object<'py>(py: Python<'py>, pieces: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
+    let total: usize = pieces.iter().map(|piece| piece.len()).sum();
+    if total < LARGE {
+        return PyBytes::new_with(py, total, |target| {
+            copy_into(target, pieces);
+            Ok(())
+        });
+    }
+    let size = pyo3::ffi::Py_ssize_t::try_from(total)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("body too large for bytes"))?;
+    // SAFETY: a NULL source makes an uninitialised bytes object of `size`
+    // bytes, which is filled completely below before anything sees it.
+    unsafe {
+        let object = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size);
+        let object = Bound::from_owned_ptr_or_err(py, object)?;
+        let start = pyo3::ffi::PyBytes_AsString(object.as_ptr()).cast::<u8>();
+        advise_huge_pages(start, total);
+        copy_into(std::slice::from_raw_parts_mut(start, total), pieces);
+        Ok(object.cast_into_unchecked())
+    }
+}
+
+fn copy_into(target: &mut [u8], pieces: &[&[u8]]) {
+    let mut offset = 0;
+    for piece in pieces {
+        target[offset..offset + piece.len()].copy_from_slice(piece);
+        offset += piece.len();
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{Method, StatusCode};
 
-use crate::errors::{ErrorKind, FastioError};
+use super::error::{ErrorKind, FastioError};
 
 /// Waits between attempts never grow beyond this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);

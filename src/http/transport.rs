@@ -18,12 +18,12 @@ use http::header::{
 use http::{Method, StatusCode};
 use url::Url;
 
-use crate::body::{Collector, Refusal};
-use crate::errors::{clipped, ErrorKind, FastioError};
-use crate::headers::HeaderList;
-use crate::request::{RequestBody, RequestSpec};
-use crate::response::ResponseData;
-use crate::session::{Session, Slots};
+use super::body::{Collector, Refusal};
+use super::error::{clipped, ErrorKind, FastioError};
+use super::response::HeaderList;
+use super::response::ResponseData;
+use super::session::{Session, Slots};
+use super::spec::{RequestBody, RequestSpec};
 
 /// Sends `spec`, follows redirects and reads the whole body, retrying as
 /// its policy allows; each attempt within the request's deadline.
@@ -141,7 +141,8 @@ fn within_deadline<'a, T: 'a>(
 pub struct Opened {
     pub response: reqwest::Response,
     pub slots: Slots,
-    pub session: Arc<Session>,
+    /// Keeps the client (its pool) alive while the body is read.
+    pub _session: Arc<Session>,
     pub method: Method,
     /// The URL as the caller gave it.
     pub request_url: String,
@@ -201,7 +202,7 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
         let opened = Opened {
             response,
             slots,
-            session: Arc::clone(&session),
+            _session: Arc::clone(&session),
             method: spec.method.clone(),
             request_url: String::new(),
             started,
@@ -346,7 +347,7 @@ fn redirect(
             clipped(&location)
         ))
     })?;
-    crate::request::sendable(&target).map_err(|err| refuse(err.message.clone()))?;
+    super::spec::sendable(&target).map_err(|err| refuse(err.message.clone()))?;
     match target.scheme() {
         "http" | "https" => {}
         other => {

@@ -11,17 +11,20 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use crate::bridge::FastioFuture;
-use crate::errors::hide_credentials;
-use crate::fetch::{request_future, start_all, stream_future, Count, ManyArgs};
-use crate::fetch_iter::FetchStream;
-use crate::progress::Progress;
-use crate::request::{
-    body_size_limit, form_pairs, parse_headers, parse_url_text, positive_count, retry_policy,
-    shown_int, type_name, FetchArgs, IntArg, TimeoutArg,
+use super::args::{
+    body_size_limit, form_pairs, parse_headers, positive_count, retry_policy, seconds, shown_int,
+    type_name, FetchArgs, IntArg, TimeoutArg,
 };
-use crate::retry::RetryPolicy;
-use crate::session::{Session, Settings, CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+use super::bulk::{self, BulkArgs, Count, FetchStream};
+use super::progress::Progress;
+use super::response::StreamedResponse;
+use crate::bridge::{FastioFuture, Job, Value};
+use crate::http::error::hide_credentials;
+use crate::http::retry::RetryPolicy;
+use crate::http::session::{Session, Settings, CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+use crate::http::spec::{parse_url_text, RequestSpec};
+use crate::http::stream::BodyStream;
+use crate::http::transport;
 
 /// A client's settings, pool, limits and cookie jar.
 #[pyclass(frozen, module = "fastio._fastio", name = "_ClientSession")]
@@ -34,15 +37,6 @@ pub struct ClientSession {
 /// The slowest `rate_limit`: its interval between requests is a time tokio
 /// can wait for.
 const MIN_RATE_LIMIT: f64 = 1e-6;
-
-/// A non-negative, finite number of seconds.
-fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
-    std::time::Duration::try_from_secs_f64(value).map_err(|_| {
-        PyValueError::new_err(format!(
-            "{name} must be a finite number of seconds, 0 or more, not {value}"
-        ))
-    })
-}
 
 fn read_file(path: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     let path: std::path::PathBuf = path.extract().map_err(|_| {
@@ -102,6 +96,16 @@ fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, String)> {
 
 #[pymethods]
 impl ClientSession {
+    /// The client behind the module-level functions: the process's shared
+    /// session for `verify`, with fastio's defaults.
+    #[staticmethod]
+    fn shared(verify: bool) -> Self {
+        Self {
+            session: Session::shared(verify),
+            proxy_shown: None,
+        }
+    }
+
     #[new]
     #[pyo3(signature = (
         *, base_url = None, headers = None, params = None, cookies = None, auth = None,
@@ -152,9 +156,7 @@ impl ClientSession {
         };
         let defaults = &mut settings.defaults;
         if let Some(base_url) = base_url {
-            defaults.base_url = Some(
-                parse_url_text(base_url).map_err(|err| Python::attach(|py| err.into_pyerr(py)))?,
-            );
+            defaults.base_url = Some(parse_url_text(base_url).map_err(PyErr::from)?);
         }
         defaults.headers = parse_headers(headers)?;
         if let Some(auth) = auth.filter(|auth| !auth.is_none()) {
@@ -266,7 +268,7 @@ impl ClientSession {
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, cookies = None, json = None,
         data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None,
-        stream = false, auth = None, follow_redirects = None
+        stream = false, auth = None, follow_redirects = None, max_body_size = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -288,6 +290,7 @@ impl ClientSession {
         stream: bool,
         auth: Option<&Bound<'_, PyAny>>,
         follow_redirects: Option<bool>,
+        max_body_size: Option<IntArg>,
     ) -> PyResult<FastioFuture> {
         let mut spec = FetchArgs {
             url,
@@ -301,7 +304,7 @@ impl ClientSession {
             content,
             timeout,
             retries,
-            max_body_size: None,
+            max_body_size,
         }
         .build(&self.session)?;
         // This request's credentials replace the client's.
@@ -316,71 +319,47 @@ impl ClientSession {
         })
     }
 
-    /// `fetch_all` on this client's settings.
+    /// `fetch_all` (`in_order`) or `fetch_iter` on this client's settings:
+    /// the awaitable of the list, or the native stream of results.
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
     )]
     #[pyo3(signature = (
-        urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
-        timeout = TimeoutArg::Default, retries = None, return_exceptions = false, progress = None
+        urls, *, in_order, concurrency = Count::DEFAULT, method = "GET", headers = None,
+        timeout = TimeoutArg::Default, retries = None, return_exceptions = false,
+        max_body_size = None, progress = None
     ))]
-    fn fetch_all(
+    fn fetch_many(
         &self,
         py: Python<'_>,
         urls: &Bound<'_, PyAny>,
+        in_order: bool,
         concurrency: Count,
         method: &str,
         headers: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
         retries: Option<IntArg>,
         return_exceptions: bool,
+        max_body_size: Option<IntArg>,
         progress: Option<&Bound<'_, Progress>>,
-    ) -> PyResult<FastioFuture> {
-        let args = ManyArgs {
+    ) -> PyResult<Py<PyAny>> {
+        let args = BulkArgs {
             urls,
             concurrency,
             method,
             headers,
             timeout,
             retries,
-            max_body_size: None,
+            return_exceptions,
+            max_body_size,
             progress,
         };
-        start_all(py, &args, return_exceptions, &self.session)
-    }
-
-    /// `fetch_iter` on this client's settings: the native stream of results.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "mirrors the Python keyword arguments"
-    )]
-    #[pyo3(signature = (
-        urls, *, concurrency = Count::DEFAULT, method = "GET", headers = None,
-        timeout = TimeoutArg::Default, retries = None, return_exceptions = false, progress = None
-    ))]
-    fn fetch_stream(
-        &self,
-        urls: &Bound<'_, PyAny>,
-        concurrency: Count,
-        method: &str,
-        headers: Option<&Bound<'_, PyAny>>,
-        timeout: TimeoutArg,
-        retries: Option<IntArg>,
-        return_exceptions: bool,
-        progress: Option<&Bound<'_, Progress>>,
-    ) -> PyResult<FetchStream> {
-        let args = ManyArgs {
-            urls,
-            concurrency,
-            method,
-            headers,
-            timeout,
-            retries,
-            max_body_size: None,
-            progress,
-        };
-        FetchStream::new(&args, return_exceptions, &self.session)
+        Ok(if in_order {
+            Py::new(py, bulk::fetch_all(py, &args, &self.session)?)?.into_any()
+        } else {
+            Py::new(py, FetchStream::new(py, &args, &self.session)?)?.into_any()
+        })
     }
 
     /// The headers every request starts with, as (name, value) pairs.
@@ -428,11 +407,11 @@ impl ClientSession {
 
     /// Sets (or with None, removes) the base URL of requests made from now on.
     #[pyo3(signature = (base_url, /))]
-    fn set_base_url(&self, py: Python<'_>, base_url: Option<&str>) -> PyResult<()> {
+    fn set_base_url(&self, base_url: Option<&str>) -> PyResult<()> {
         let base_url = base_url
             .map(parse_url_text)
             .transpose()
-            .map_err(|err| err.into_pyerr(py))?;
+            .map_err(PyErr::from)?;
         self.session
             .change_defaults(|defaults| defaults.base_url = base_url);
         Ok(())
@@ -467,4 +446,30 @@ impl ClientSession {
         }
         parts.join(", ")
     }
+}
+
+/// The awaitable of one request.
+fn request_future(spec: RequestSpec) -> FastioFuture {
+    FastioFuture::new(
+        Job::spawn(move || async move {
+            let response = transport::execute(spec).await?;
+            Ok(Value::Object(Box::new(response)))
+        }),
+        None,
+    )
+}
+
+/// The awaitable of one request whose body is streamed: it finishes with
+/// the Response at its head.
+fn stream_future(spec: RequestSpec) -> FastioFuture {
+    let idle_timeout = spec.timeout;
+    let limits = spec.body_limits();
+    FastioFuture::new(
+        Job::spawn(move || async move {
+            let opened = transport::execute_head(spec).await?;
+            let (head, body) = BodyStream::open(opened, idle_timeout, limits);
+            Ok(Value::Object(Box::new(StreamedResponse { head, body })))
+        }),
+        None,
+    )
 }

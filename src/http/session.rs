@@ -14,9 +14,9 @@ use std::sync::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::errors::{ErrorKind, FastioError};
-use crate::pacing::{Pacer, Turn};
-use crate::retry::RetryPolicy;
+use super::error::{ErrorKind, FastioError};
+use super::pacing::{Pacer, Turn};
+use super::retry::RetryPolicy;
 use crate::runtime;
 
 /// How long a connection may take to open, by default.

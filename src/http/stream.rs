@@ -13,18 +13,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use pyo3::exceptions::PyStopAsyncIteration;
-use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::body::{within_limit, Collector};
-use crate::bridge::{FastioFuture, Job, ToPython, Value};
-use crate::errors::{ErrorKind, FastioError};
-use crate::request::BodyLimits;
-use crate::response::{Response, ResponseData};
 use crate::runtime;
-use crate::session::Slots;
-use crate::transport::{body_refused, classify, Opened};
+
+use super::body::{within_limit, Collector};
+use super::error::{ErrorKind, FastioError};
+use super::response::ResponseData;
+use super::session::Slots;
+use super::spec::BodyLimits;
+use super::transport::{body_refused, classify, Opened};
 
 /// How much one read without a size gathers of what is ready.
 pub const READ_SIZE: usize = 256 * 1024;
@@ -159,7 +157,7 @@ impl BodyReader {
 
 /// What a read asks for.
 #[derive(Clone, Copy)]
-enum ReadMode {
+pub enum ReadMode {
     UpTo(usize),
     Exactly(usize),
     ToEnd,
@@ -226,42 +224,20 @@ impl BodyStream {
         !self.consumed.swap(true, Ordering::SeqCst)
     }
 
-    /// One read of up to `size` bytes (exactly, if `exact`): the awaitable
-    /// finishes with bytes, or raises StopAsyncIteration at the end.
-    pub fn read(&self, size: usize, exact: bool) -> FastioFuture {
-        let mode = if exact {
-            ReadMode::Exactly(size)
-        } else {
-            ReadMode::UpTo(size)
-        };
-        self.spawn_read(mode, None)
-    }
-
-    /// Reads the rest of the body; the awaitable finishes with all of it as
-    /// bytes, which also become `response`'s content.
-    pub fn read_all(&self, response: Py<Response>) -> FastioFuture {
-        self.spawn_read(ReadMode::ToEnd, Some(response))
-    }
-
-    fn spawn_read(&self, mode: ReadMode, keep_in: Option<Py<Response>>) -> FastioFuture {
+    /// One read, as `mode` asks: the pieces read; none at the end (unless
+    /// reading to the end, where none means an empty body).
+    pub fn read(
+        &self,
+        mode: ReadMode,
+    ) -> impl std::future::Future<Output = Result<Vec<Bytes>, FastioError>> + Send + 'static {
         let shared = Arc::clone(&self.shared);
         let (method, url) = (self.method.clone(), self.url.clone());
-        FastioFuture::new(
-            Job::spawn(move || async move {
-                let pieces = read_shared(&shared, mode, &method, &url).await?;
-                Ok(Value::Object(Box::new(Pieces {
-                    pieces,
-                    keep_in,
-                    whole: matches!(mode, ReadMode::ToEnd),
-                })))
-            }),
-            None,
-        )
+        async move { read_shared(&shared, mode, &method, &url).await }
     }
 
     /// Gives the connection back: at once unless a read holds the body, in
     /// which case as soon as that read ends (it is cancelled with its task).
-    pub fn close(&self) -> PyResult<()> {
+    pub fn close(&self) -> std::io::Result<()> {
         self.shared.closed.store(true, Ordering::SeqCst);
         if let Ok(mut reader) = self.shared.reader.try_lock() {
             drop(reader.take());
@@ -308,27 +284,4 @@ async fn read_shared(
         drop(slot.take());
     }
     result
-}
-
-/// What one read produced.
-struct Pieces {
-    pieces: Vec<Bytes>,
-    /// The Response whose content this read completes.
-    keep_in: Option<Py<Response>>,
-    /// A whole-body read: empty means an empty body, not the end.
-    whole: bool,
-}
-
-impl ToPython for Pieces {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.pieces.is_empty() && !self.whole {
-            return Err(PyStopAsyncIteration::new_err(()));
-        }
-        let pieces: Vec<&[u8]> = self.pieces.iter().map(|piece| &piece[..]).collect();
-        let bytes = crate::large::bytes_object(py, &pieces)?;
-        match &self.keep_in {
-            Some(response) => Ok(response.get().keep_content(py, bytes).into_any()),
-            None => Ok(bytes.into_any().unbind()),
-        }
-    }
 }

@@ -4,11 +4,11 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyTuple, PyType};
 
 /// `event_loop.call_soon(function, argument, context=context)` through one
 /// vectorcall: no argument tuple, no keyword dict, no bound method.
-pub(crate) fn call_soon_in_context(
+pub fn call_soon_in_context(
     event_loop: &Bound<'_, PyAny>,
     function: &Bound<'_, PyAny>,
     argument: &Bound<'_, PyAny>,
@@ -40,7 +40,7 @@ pub(crate) fn call_soon_in_context(
 }
 
 /// `module.name`, imported and looked up once per process (`cell` holds it).
-pub(crate) fn module_attr<'py>(
+pub fn module_attr<'py>(
     py: Python<'py>,
     cell: &'static PyOnceLock<Py<PyAny>>,
     module: &str,
@@ -50,12 +50,12 @@ pub(crate) fn module_attr<'py>(
     Ok(value.bind(py).clone())
 }
 
-pub(crate) fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     module_attr(py, &GET_RUNNING_LOOP, "asyncio", "get_running_loop")?.call0()
 }
 
-pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
+pub fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     Ok(
         module_attr(py, &COPY_CONTEXT, "contextvars", "copy_context")?
@@ -64,7 +64,7 @@ pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     )
 }
 
-pub(crate) fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
+pub fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
     static CANCELLED_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let class = match module_attr(py, &CANCELLED_ERROR, "asyncio", "CancelledError") {
         Ok(class) => class,
@@ -80,7 +80,7 @@ pub(crate) fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> Py
     }
 }
 
-pub(crate) fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
+pub fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
     static INVALID_STATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     match module_attr(py, &INVALID_STATE, "asyncio", "InvalidStateError")
         .and_then(|class| class.call1((message,)))
@@ -92,7 +92,7 @@ pub(crate) fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
 
 /// `asyncio.ensure_future(awaitable, loop=event_loop)`: a TypeError for
 /// anything that is not awaitable, as asyncio raises it.
-pub(crate) fn ensure_future<'py>(
+pub fn ensure_future<'py>(
     awaitable: &Bound<'py, PyAny>,
     event_loop: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -101,4 +101,12 @@ pub(crate) fn ensure_future<'py>(
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item(intern!(py, "loop"), event_loop)?;
     module_attr(py, &ENSURE_FUTURE, "asyncio", "ensure_future")?.call((awaitable,), Some(&kwargs))
+}
+
+/// The class `name` of `fastio.exceptions`.
+pub fn fastio_exception<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let module =
+        MODULE.get_or_try_init(py, || py.import("fastio.exceptions").map(Bound::unbind))?;
+    Ok(module.bind(py).getattr(name)?.cast_into::<PyType>()?)
 }

@@ -23,12 +23,11 @@ use pyo3::prelude::*;
 use pyo3::{intern, PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::asyncio::running_loop;
-use crate::bridge::{FastioFuture, GuardedWork, Outcome, ToPythonItems};
-use crate::errors::FastioError;
-use crate::gather;
-use crate::inbox::Inbox;
-use crate::live::LiveWork;
+use super::asyncio::{fastio_exception, running_loop};
+use super::future::{Failure, FastioFuture, GuardedWork, Outcome, ToPyException, ToPythonItems};
+use super::inbox::Inbox;
+use super::live::LiveWork;
+use super::tenant::Message;
 use crate::runtime;
 
 /// Results converted per loop callback; the rest wait for the next callback
@@ -44,16 +43,13 @@ pub const DRAIN_SLICE: usize = 64;
 pub enum Completion {
     /// The work of one awaitable finished.
     One { token: u64, outcome: Outcome },
-    /// Some members of the gather registered under `token` finished, by
-    /// child index; `None` means the member was aborted. `last` marks the
-    /// final delivery for that gather.
-    Group {
+    /// A message for the awaitable under `token`; `last` ends its
+    /// registration (work attached beside it has finished).
+    Message {
         token: u64,
-        members: Vec<(usize, Option<Outcome>)>,
+        message: Box<dyn Message>,
         last: bool,
     },
-    /// The work under `token` wants up to `want` more input items.
-    Feed { token: u64, want: usize },
     /// A slice of the list result of the work under `token`.
     Items {
         token: u64,
@@ -66,8 +62,8 @@ impl Completion {
     /// How many results this carries, for slicing the drain.
     fn weight(&self) -> usize {
         match self {
-            Completion::One { .. } | Completion::Feed { .. } => 1,
-            Completion::Group { members, .. } => members.len().max(1),
+            Completion::One { .. } => 1,
+            Completion::Message { message, .. } => message.weight().max(1),
             Completion::Items { items, .. } => items.len().max(1),
         }
     }
@@ -85,10 +81,36 @@ where
         drop(live);
         match result {
             Ok(Ok(outcome)) => Some(outcome),
-            Ok(Err(payload)) => Some(Err(FastioError::from_panic(payload))),
+            Ok(Err(payload)) => Some(Err(Box::new(Panicked::from(payload)) as Failure)),
             Err(_aborted) => None,
         }
     }))
+}
+
+/// A panic caught at the task boundary: a bug in fastio, raised in Python
+/// as `fastio.InternalError`.
+pub struct Panicked(String);
+
+impl From<Box<dyn std::any::Any + Send>> for Panicked {
+    fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let detail = if let Some(text) = payload.downcast_ref::<&str>() {
+            (*text).to_owned()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "panic with a non-string payload".to_owned()
+        };
+        Self(format!("a fastio task panicked: {detail}"))
+    }
+}
+
+impl ToPyException for Panicked {
+    fn to_exception(self: Box<Self>, py: Python<'_>) -> PyErr {
+        match fastio_exception(py, "InternalError").and_then(|class| class.call1((self.0,))) {
+            Ok(exception) => PyErr::from_value(exception),
+            Err(failure) => failure,
+        }
+    }
 }
 
 /// Runs every task it receives, concurrently, until its sender is dropped
@@ -176,7 +198,7 @@ impl LoopQueue {
             return Ok(queue);
         }
         let (dispatcher, incoming) = unbounded_channel();
-        runtime::spawn(dispatch(incoming))?;
+        super::spawn(dispatch(incoming))?;
         let queue = Arc::new(LoopQueue {
             generation,
             dispatcher,
@@ -207,13 +229,13 @@ impl LoopQueue {
 
     /// Keeps `future` alive while its work runs, as a loop's timer handle
     /// keeps an asyncio future alive; returns the token its result will carry.
-    pub fn register(&self, future: Py<FastioFuture>) -> u64 {
+    pub(super) fn register(&self, future: Py<FastioFuture>) -> u64 {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         self.pending().insert(token, future);
         token
     }
 
-    pub fn forget(&self, token: u64) {
+    pub(super) fn forget(&self, token: u64) {
         let released = self.pending().remove(&token);
         drop(released);
     }
@@ -224,7 +246,7 @@ impl LoopQueue {
     }
 
     /// Hands a task to this loop's dispatcher.
-    pub fn submit(&self, task: BoxFuture<'static, ()>) -> PyResult<()> {
+    pub(super) fn submit(&self, task: BoxFuture<'static, ()>) -> PyResult<()> {
         self.dispatcher
             .send(task)
             .map_err(|_| PyOSError::new_err("the fastio runtime has stopped"))
@@ -285,20 +307,16 @@ impl LoopQueue {
                 Some(future) => FastioFuture::complete(future.bind(py), token, outcome),
                 None => Ok(()), // cancelled meanwhile
             },
-            Completion::Group {
+            Completion::Message {
                 token,
-                members,
+                message,
                 last,
             } => match self.take_pending(py, token, last) {
-                Some(gathering) => gather::members_finished(gathering.bind(py), members),
+                Some(future) => FastioFuture::receive(future.bind(py), message),
                 None => Ok(()),
             },
             Completion::Items { token, items, last } => match self.take_pending(py, token, last) {
                 Some(future) => FastioFuture::append_items(future.bind(py), token, items, last),
-                None => Ok(()),
-            },
-            Completion::Feed { token, want } => match self.take_pending(py, token, false) {
-                Some(future) => FastioFuture::feed(future.bind(py), want),
                 None => Ok(()),
             },
         }
@@ -341,5 +359,21 @@ impl Drop for LoopDrain {
         // whichever tokio thread drops the queue last.
         let released = std::mem::take(&mut *self.queue.pending());
         drop(released);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_payloads_become_readable_messages() {
+        let from_str = Panicked::from(Box::new("boom") as Box<dyn std::any::Any + Send>);
+        assert_eq!(from_str.0, "a fastio task panicked: boom");
+        let from_string =
+            Panicked::from(Box::new(String::from("bang")) as Box<dyn std::any::Any + Send>);
+        assert_eq!(from_string.0, "a fastio task panicked: bang");
+        let opaque = Panicked::from(Box::new(7_u8) as Box<dyn std::any::Any + Send>);
+        assert!(opaque.0.contains("non-string payload"));
     }
 }

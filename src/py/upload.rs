@@ -1,42 +1,14 @@
-//! Streamed request bodies: `content=` given an async iterator of bytes.
-//!
-//! Pulling from an async iterator needs the event loop, so a Python task
-//! (in `fastio/_client.py`) pumps the chunks into an [`UploadBody`]; the
-//! request reads them from a small bounded channel, so a slow server slows
-//! the pump instead of buffering the body.
+//! `content=` given an async iterator of bytes: a Python task (in
+//! `fastio/_client.py`) pumps the chunks into an [`UploadBody`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use bytes::Bytes;
 use pyo3::prelude::*;
-use tokio::sync::mpsc::{channel, Receiver, Sender};
+use tokio::sync::mpsc::Sender;
 
+use super::args::body_bytes;
 use crate::bridge::{FastioFuture, Job, Value};
-use crate::request::body_bytes;
-use crate::runtime;
-
-/// Chunks in flight between the pump and the request.
-const UPLOAD_CHANNEL: usize = 4;
-
-/// A chunk, or why the Python iterator failed.
-type Piece = Result<Bytes, std::io::Error>;
-
-/// The request's end of the channel; taken by the one send it allows.
-#[derive(Clone)]
-pub struct UploadSource(Arc<Mutex<Option<Receiver<Piece>>>>);
-
-impl UploadSource {
-    /// The body to hand reqwest, or `None` if it was already sent.
-    pub fn take(&self) -> Option<reqwest::Body> {
-        let mut receiver = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()?;
-        let chunks = futures::stream::poll_fn(move |context| receiver.poll_recv(context));
-        Some(reqwest::Body::wrap_stream(chunks))
-    }
-}
+use crate::http::upload::{upload_channel, Piece, UploadSource};
 
 /// The pump's end of a streamed request body.
 #[pyclass(frozen, module = "fastio._fastio", name = "_UploadBody")]
@@ -69,10 +41,10 @@ impl UploadBody {
 impl UploadBody {
     #[new]
     fn new() -> Self {
-        let (sender, receiver) = channel(UPLOAD_CHANNEL);
+        let (sender, source) = upload_channel();
         Self {
             sender: Mutex::new(Some(sender)),
-            source: UploadSource(Arc::new(Mutex::new(Some(receiver)))),
+            source,
         }
     }
 
@@ -102,7 +74,7 @@ impl UploadBody {
     /// a truncated body as if it were whole.
     fn fail(&self, message: String) -> PyResult<()> {
         if let Some(sender) = self.take_sender() {
-            runtime::spawn(async move {
+            crate::bridge::spawn(async move {
                 let _ = sender.send(Err(std::io::Error::other(message))).await;
             })?;
         }

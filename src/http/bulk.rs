@@ -1,0 +1,339 @@
+//! The bulk engine behind `fetch_all` (results in input order) and
+//! `fetch_iter` (results as they complete): one loop runs a bounded number
+//! of requests, pulls its input lazily, and hands each result to a [`Sink`].
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
+use http::{HeaderMap, Method};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::Semaphore;
+
+use super::error::FastioError;
+use super::progress::Counts;
+use super::response::{Indexed, ResponseData};
+use super::retry::RetryPolicy;
+use super::session::{Defaults, Session};
+use super::spec::{resolve_url, RequestSpec};
+use super::transport;
+
+/// The most input items asked for at once: each pull runs the caller's
+/// iterator on the event loop's thread, so this bounds how long it holds it.
+pub const FEED_CHUNK: usize = 1024;
+
+/// Completed results in input order handed over at once while requests
+/// still run: a few wake-ups of the loop per thousand results.
+const DELIVER_EVERY: usize = 256;
+
+/// What every request of one bulk fetch shares.
+#[derive(Clone)]
+pub struct Template {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub timeout: Option<std::time::Duration>,
+    pub retry: RetryPolicy,
+    pub max_body_size: Option<u64>,
+    /// The session's defaults when the call was made.
+    pub defaults: Arc<Defaults>,
+    pub session: Arc<Session>,
+}
+
+impl Template {
+    /// The request for `url`, or why `url` is invalid.
+    pub fn request(&self, url: &str) -> Result<RequestSpec, FastioError> {
+        Ok(RequestSpec {
+            method: self.method.clone(),
+            url: resolve_url(&self.defaults, url)?,
+            headers: self.headers.clone(),
+            body: None,
+            timeout: self.timeout,
+            retry: self.retry,
+            max_body_size: self.max_body_size,
+            follow_redirects: None,
+            session: Arc::clone(&self.session),
+        })
+    }
+}
+
+/// One input item: its position and its request (or why it is invalid,
+/// which is that item's result).
+pub type Item = (usize, Result<RequestSpec, FastioError>);
+
+/// What the input side sends: items, or the end of the input.
+pub enum Chunk {
+    Items(Vec<Item>),
+    End,
+}
+
+/// Input items asked for before the work starts: enough to fill the first
+/// requests.
+pub fn first_pull(concurrency: usize) -> usize {
+    FEED_CHUNK.min(concurrency.saturating_mul(2)).max(1)
+}
+
+/// Where [`run_requests`] puts each result as it completes.
+pub trait Sink {
+    /// Takes one result; false stops the run (the taker is gone, or wants
+    /// no more).
+    fn put(&mut self, result: Indexed) -> impl Future<Output = bool> + Send;
+
+    /// The run is about to wait for the network or its input: hand over
+    /// what was put since the last flush, if the sink holds any back.
+    fn flush(&mut self) -> bool {
+        true
+    }
+}
+
+/// What [`run_requests`] runs.
+pub struct Requests {
+    /// The input, pulled on request.
+    pub input: UnboundedReceiver<Chunk>,
+    pub concurrency: usize,
+    pub stop_on_failure: bool,
+    pub counts: Option<Arc<Counts>>,
+}
+
+/// Runs the requests from `input`, at most `concurrency` at a time, putting
+/// each result into `sink` as it completes. Asks for more input through
+/// `ask` (false: nobody will send any). Ends when the input and its
+/// requests are done, when the sink says stop, or after the first failure
+/// if `stop_on_failure`.
+pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink: &mut impl Sink) {
+    let Requests {
+        mut input,
+        concurrency,
+        stop_on_failure,
+        counts,
+    } = requests;
+    let mut waiting: VecDeque<Item> = VecDeque::new();
+    let mut running = FuturesUnordered::new();
+    let mut input_ended = false;
+    let mut asked = false;
+    loop {
+        while running.len() < concurrency {
+            let Some((index, request)) = waiting.pop_front() else {
+                break;
+            };
+            match request {
+                Ok(spec) => running.push(transport::execute(spec).map(move |result| {
+                    (
+                        index,
+                        result.map(|data| ResponseData {
+                            index: Some(index),
+                            ..data
+                        }),
+                    )
+                })),
+                Err(invalid) => {
+                    let result = (index, Err(invalid));
+                    if let Some(counts) = &counts {
+                        counts.record(&result);
+                    }
+                    if !sink.put(result).await || stop_on_failure {
+                        return;
+                    }
+                }
+            }
+        }
+        if !input_ended && !asked && waiting.len() < concurrency {
+            // A chunk at a time whatever the concurrency: each pull runs
+            // the caller's iterator on the loop thread.
+            asked = ask(FEED_CHUNK);
+            if !asked {
+                input_ended = true;
+            }
+        }
+        if input_ended && waiting.is_empty() && running.is_empty() {
+            sink.flush();
+            return;
+        }
+        let event = next_event(&mut input, &mut running, input_ended);
+        let event = match event.now_or_never() {
+            Some(event) => event,
+            None => {
+                // Nothing ready now: whatever completed meanwhile goes over
+                // in one hand-over before waiting.
+                if !sink.flush() {
+                    return;
+                }
+                next_event(&mut input, &mut running, input_ended).await
+            }
+        };
+        match event {
+            Event::Input(Some(Chunk::Items(items))) => {
+                waiting.extend(items);
+                asked = false;
+            }
+            Event::Input(Some(Chunk::End) | None) => input_ended = true,
+            Event::Done((index, result)) => {
+                let failed = result.is_err();
+                let result = (index, result);
+                if let Some(counts) = &counts {
+                    counts.record(&result);
+                }
+                if !sink.put(result).await || (failed && stop_on_failure) {
+                    sink.flush();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What [`run_requests`] waits for: input, or a request finishing.
+enum Event {
+    Input(Option<Chunk>),
+    Done(Indexed),
+}
+
+/// The next event; both branches are cancel-safe, so an unfinished wait
+/// can be dropped and started again.
+async fn next_event<Running>(
+    input: &mut UnboundedReceiver<Chunk>,
+    running: &mut Running,
+    input_ended: bool,
+) -> Event
+where
+    Running: futures::Stream<Item = Indexed> + Unpin + futures::stream::FusedStream,
+{
+    tokio::select! {
+        chunk = input.recv(), if !input_ended => Event::Input(chunk),
+        Some(done) = running.next(), if !running.is_terminated() => Event::Done(done),
+    }
+}
+
+/// `fetch_all`'s sink: every result by input position, or the first
+/// failure. The completed prefix goes to `deliver` as it grows, so the loop
+/// makes its Responses while later requests still run, not all after the last.
+pub struct InOrder<Deliver> {
+    /// Results from position `next_to_deliver` on, as they complete.
+    results: VecDeque<Option<Indexed>>,
+    next_to_deliver: usize,
+    /// How many results at the front of `results` have completed.
+    completed_prefix: usize,
+    failure: Option<FastioError>,
+    return_exceptions: bool,
+    deliver: Deliver,
+}
+
+impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> InOrder<Deliver> {
+    pub fn new(return_exceptions: bool, deliver: Deliver) -> Self {
+        Self {
+            results: VecDeque::new(),
+            next_to_deliver: 0,
+            completed_prefix: 0,
+            failure: None,
+            return_exceptions,
+            deliver,
+        }
+    }
+
+    fn take_front(&mut self, count: usize) -> Vec<Option<Indexed>> {
+        self.next_to_deliver += count;
+        self.completed_prefix = self.completed_prefix.saturating_sub(count);
+        self.results.drain(..count).collect()
+    }
+
+    /// After the run: the results not handed over yet, or the failure.
+    pub fn finish(mut self) -> Result<Vec<Option<Indexed>>, FastioError> {
+        match self.failure.take() {
+            Some(failure) => Err(failure),
+            None => Ok(self.take_front(self.results.len())),
+        }
+    }
+}
+
+impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> Sink for InOrder<Deliver> {
+    fn put(&mut self, (index, result): Indexed) -> impl Future<Output = bool> + Send {
+        let keep_going = match result {
+            Err(failure) if !self.return_exceptions => {
+                self.failure = Some(failure.with_index(index));
+                false
+            }
+            result => {
+                let offset = index - self.next_to_deliver;
+                if self.results.len() <= offset {
+                    self.results.resize_with(offset + 1, || None);
+                }
+                self.results[offset] = Some((index, result));
+                while self
+                    .results
+                    .get(self.completed_prefix)
+                    .is_some_and(Option::is_some)
+                {
+                    self.completed_prefix += 1;
+                }
+                if self.completed_prefix >= DELIVER_EVERY {
+                    let front = self.take_front(self.completed_prefix);
+                    (self.deliver)(front);
+                }
+                true
+            }
+        };
+        std::future::ready(keep_going)
+    }
+}
+
+/// `fetch_iter`'s sink: each result `push`ed where the taker finds it as it
+/// completes, the taker told (`notify`) once per batch, when the run is
+/// about to wait. At most `room`'s permits of results are not yet taken;
+/// the taker gives permits back, so a slow consumer holds new requests back
+/// instead of piling up responses.
+pub struct AsCompleted<Push, Notify> {
+    room: Arc<Semaphore>,
+    push: Push,
+    notify: Notify,
+    unannounced: bool,
+}
+
+impl<Push, Notify> AsCompleted<Push, Notify>
+where
+    Push: FnMut(Indexed) + Send,
+    Notify: FnMut() -> bool + Send,
+{
+    pub fn new(room: Arc<Semaphore>, push: Push, notify: Notify) -> Self {
+        Self {
+            room,
+            push,
+            notify,
+            unannounced: false,
+        }
+    }
+}
+
+impl<Push, Notify> Sink for AsCompleted<Push, Notify>
+where
+    Push: FnMut(Indexed) + Send,
+    Notify: FnMut() -> bool + Send,
+{
+    async fn put(&mut self, result: Indexed) -> bool {
+        let room = Arc::clone(&self.room);
+        let permit = match room.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
+                // Full: the taker must hear of what waits before we wait.
+                if !self.flush() {
+                    return false;
+                }
+                room.acquire().await
+            }
+        };
+        match permit {
+            Ok(permit) => permit.forget(),
+            Err(_closed) => return false,
+        }
+        (self.push)(result);
+        self.unannounced = true;
+        true
+    }
+
+    fn flush(&mut self) -> bool {
+        if !std::mem::take(&mut self.unannounced) {
+            return true;
+        }
+        (self.notify)()
+    }
+}

@@ -1,0 +1,18 @@
+//! The HTTP engine, in plain Rust: no Python here. A request is a
+//! [`spec::RequestSpec`]; [`transport`] sends it on a [`session::Session`]
+//! (pool, limits, pacing, cookie jar) with redirects and retries, and
+//! produces [`response::ResponseData`] or a [`error::FastioError`];
+//! [`bulk`] runs many.
+
+pub mod body;
+pub mod bulk;
+pub mod error;
+pub mod pacing;
+pub mod progress;
+pub mod response;
+pub mod retry;
+pub mod session;
+pub mod spec;
+pub mod stream;
+pub mod transport;
+pub mod upload;

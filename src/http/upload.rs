@@ -1,0 +1,37 @@
+//! Streamed request bodies: chunks handed in from outside (a Python task
+//! pumping an async iterator) through a small bounded channel, so a slow
+//! server slows the pump instead of buffering the body.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::sync::mpsc::{channel, Receiver, Sender};
+
+/// Chunks in flight between the pump and the request.
+const UPLOAD_CHANNEL: usize = 4;
+
+/// A chunk, or why the Python iterator failed.
+pub type Piece = Result<Bytes, std::io::Error>;
+
+/// The request's end of the channel; taken by the one send it allows.
+#[derive(Clone)]
+pub struct UploadSource(Arc<Mutex<Option<Receiver<Piece>>>>);
+
+impl UploadSource {
+    /// The body to hand reqwest, or `None` if it was already sent.
+    pub fn take(&self) -> Option<reqwest::Body> {
+        let mut receiver = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        let chunks = futures::stream::poll_fn(move |context| receiver.poll_recv(context));
+        Some(reqwest::Body::wrap_stream(chunks))
+    }
+}
+
+/// A new streamed body: the end chunks are pushed into, and the request's.
+pub fn upload_channel() -> (Sender<Piece>, UploadSource) {
+    let (sender, receiver) = channel(UPLOAD_CHANNEL);
+    (sender, UploadSource(Arc::new(Mutex::new(Some(receiver)))))
+}

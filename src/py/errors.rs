@@ -1,0 +1,82 @@
+//! fastio's errors as Python exceptions: each kind maps onto one class of
+//! the hierarchy in `fastio/exceptions.py`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+
+use crate::bridge::asyncio::fastio_exception;
+use crate::bridge::{Failure, ToPyException};
+use crate::http::error::{hide_credentials, ErrorKind, FastioError};
+
+impl ErrorKind {
+    /// The name of the matching class in `fastio.exceptions`.
+    fn class_name(self) -> &'static str {
+        match self {
+            ErrorKind::Internal => "InternalError",
+            ErrorKind::Request => "RequestError",
+            ErrorKind::Connect => "ConnectError",
+            ErrorKind::Tls => "TLSError",
+            ErrorKind::Timeout => "TimeoutError",
+            ErrorKind::PoolTimeout => "PoolTimeout",
+            ErrorKind::Read => "ReadError",
+            ErrorKind::Protocol => "ProtocolError",
+            ErrorKind::TooManyRedirects => "TooManyRedirects",
+            ErrorKind::BodyTooLarge => "BodyTooLarge",
+            ErrorKind::Decode => "DecodeError",
+            ErrorKind::InvalidUrl => "InvalidURL",
+            ErrorKind::ClientClosed => "ClientClosed",
+            ErrorKind::StreamClosed => "StreamClosed",
+        }
+    }
+}
+
+/// `fastio._fastio._shown_url`: a URL as fastio's records show it:
+/// normalised as it is sent (when it parses), credentials hidden. The CLI
+/// keys `--resume` on it, so an input line and its record always match.
+#[pyfunction]
+#[pyo3(name = "_shown_url")]
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => hide_credentials(parsed.as_str()).into_owned(),
+        Err(_) => hide_credentials(url).into_owned(),
+    }
+}
+
+/// Looks up one class of the Python hierarchy.
+pub fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    fastio_exception(py, name)
+}
+
+/// The exception for `error`; needs the GIL, so only the loop thread (or a
+/// call from Python) converts.
+pub fn exception_of<'py>(py: Python<'py>, error: &FastioError) -> PyResult<Bound<'py, PyAny>> {
+    let class = exception_class(py, error.kind.class_name())?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("url", error.url.as_deref())?;
+    let exception = class.call((error.message.as_str(),), Some(&kwargs))?;
+    if let Some(index) = error.index {
+        exception.setattr("index", index)?;
+    }
+    Ok(exception)
+}
+
+impl From<FastioError> for PyErr {
+    fn from(error: FastioError) -> PyErr {
+        Python::attach(|py| match exception_of(py, &error) {
+            Ok(exception) => PyErr::from_value(exception),
+            Err(failure) => failure,
+        })
+    }
+}
+
+impl ToPyException for FastioError {
+    fn to_exception(self: Box<Self>, _py: Python<'_>) -> PyErr {
+        PyErr::from(*self)
+    }
+}
+
+impl From<FastioError> for Failure {
+    fn from(error: FastioError) -> Failure {
+        Box::new(error)
+    }
+}

@@ -1,0 +1,13 @@
+//! The Python bindings: the classes Python sees (`Response`, `Headers`,
+//! `_ClientSession`, `_FetchStream`), argument conversion, and the errors
+//! as exceptions. Everything here runs on the event loop's thread.
+
+pub mod args;
+pub mod bulk;
+pub mod client;
+pub mod errors;
+pub mod headers;
+pub mod progress;
+pub mod response;
+pub mod runtime;
+pub mod upload;
