@@ -63,9 +63,11 @@ wheel-check: wheels
 	rm -rf build/sdist-check
 	$(PIP) wheel --no-deps --no-build-isolation -w build/sdist-check dist/fastio-*.tar.gz
 
-## lint: rustfmt, clippy, ruff, mypy --strict and stubtest
+## lint: rustfmt, clippy, the layout of src/ (no import cycle, no pyo3 in
+## the HTTP engine, arrows downward), ruff, mypy --strict and stubtest
 lint: $(PY)
 	$(PIP) install -e '.[lint,dask]'
+	$(PY) .ci/check-layout
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	$(PY) -m ruff check .

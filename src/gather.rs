@@ -305,7 +305,8 @@ impl Message for MembersFinished {
         self.0.len()
     }
 
-    fn handle(self: Box<Self>, outer: &Bound<'_, FastioFuture>) -> PyResult<()> {
+    fn handle(self: Box<Self>, outer: &Bound<'_, PyAny>) -> PyResult<()> {
+        let outer = outer.cast::<FastioFuture>()?;
         members_finished(outer, self.0)
     }
 }

@@ -227,8 +227,8 @@ class Headers:
     A name sent several times maps to its values joined with ``", "``;
     :meth:`get_list` gives them apart and :meth:`multi_items` gives every
     pair as sent (a name's values together, names in the order first
-    received). Names come back lower-case. It is a view on its Response,
-    made each time ``response.headers`` is read.
+    received). Names come back lower-case. It is a view sharing its
+    Response's headers, made each time ``response.headers`` is read.
 
     Example::
 

@@ -1,5 +1,6 @@
 //! The awaitable: an `asyncio.Future` (and coroutine) whose work runs in Rust.
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -14,23 +15,29 @@ use super::asyncio::{
     call_soon_in_context, cancelled_error, copy_context, invalid_state, running_loop,
 };
 use super::live::LiveFuture;
-use super::queue::{guard, Completion, LoopQueue};
-use super::tenant::{Message, Tenant};
+use super::queue::{Completion, LoopQueue};
+use super::work::{guard, GuardedWork, Message, Outcome, ToPythonItems, Value};
 
-/// What a finished piece of Rust work hands back, still free of Python.
-pub type Outcome = Result<Value, Failure>;
+/// State an awaitable carries for the code that made it (a gather's
+/// children, a bulk fetch's input), with hooks the bridge calls on the loop
+/// thread. Reached again with [`FastioFuture::tenant`].
+pub trait Tenant: Any + Send + Sync {
+    /// Visits the Python objects it holds, for the garbage collector.
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError>;
 
-/// Why work failed, as plain data; it becomes an exception on the loop thread.
-pub type Failure = Box<dyn ToPyException>;
+    /// Cancels the awaitable in the tenant's own way; `None` means the
+    /// plain cancel (stop the work, finish as cancelled).
+    fn cancel(
+        &self,
+        _future: &Bound<'_, FastioFuture>,
+        _message: Option<Py<PyAny>>,
+    ) -> Option<PyResult<bool>> {
+        None
+    }
 
-/// A failure that knows its Python exception.
-pub trait ToPyException: Send {
-    /// Converts on the loop thread, where the GIL is held.
-    fn to_exception(self: Box<Self>, py: Python<'_>) -> PyErr;
+    /// The awaitable was cancelled or failed: let go of what it holds.
+    fn stopped(&self) {}
 }
-
-/// Started work, abortable and panic-safe; `None` means it was aborted.
-pub type GuardedWork = BoxFuture<'static, Option<Outcome>>;
 
 /// Builds the work when the awaitable starts, so timers begin at first
 /// await, wrapped (in the same allocation) to answer to `abort`.
@@ -85,39 +92,6 @@ impl Link {
         };
         queue.deliver(completions);
         true
-    }
-}
-
-/// A successful result, converted to Python on the loop thread.
-pub enum Value {
-    /// The object the awaitable was created with (`sleep`'s `result`).
-    Preset,
-    /// Rust data with its own conversion.
-    Object(Box<dyn ToPython>),
-    /// A list already handed over in slices through [`Link::deliver_items`].
-    Delivered,
-}
-
-/// Part of a list result, converted on the loop thread one slice at a time
-/// so that a huge result never stalls the loop.
-pub trait ToPythonItems: Send {
-    /// How many items this slice holds.
-    fn len(&self) -> usize;
-    /// Converts the items and appends them to `list`.
-    fn append_to(self: Box<Self>, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()>;
-}
-
-/// Rust data that becomes a Python object on the loop thread.
-pub trait ToPython: Send {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
-}
-
-impl ToPython for bool {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(pyo3::types::PyBool::new(py, *self)
-            .to_owned()
-            .into_any()
-            .unbind())
     }
 }
 
@@ -337,8 +311,8 @@ impl FastioFuture {
         event_loop: &Bound<'_, PyAny>,
         launch: impl FnOnce(AbortRegistration, Link) -> GuardedWork,
     ) -> PyResult<State> {
-        let queue = LoopQueue::for_loop(slf.py(), event_loop)?;
-        let token = queue.register(slf.clone().unbind());
+        let queue = LoopQueue::for_loop(slf.py(), event_loop, deliver)?;
+        let token = queue.register(slf.clone().into_any().unbind());
         let (abort, registration) = AbortHandle::new_pair();
         let link = Link {
             token,
@@ -367,8 +341,8 @@ impl FastioFuture {
     ) -> PyResult<()> {
         let py = slf.py();
         let event_loop = bound_loop(py, &mut slf.get().lock())?;
-        let queue = LoopQueue::for_loop(py, &event_loop)?;
-        let token = queue.register(slf.clone().unbind());
+        let queue = LoopQueue::for_loop(py, &event_loop, deliver)?;
+        let token = queue.register(slf.clone().into_any().unbind());
         let link = Link {
             token,
             queue: Arc::downgrade(&queue),
@@ -399,13 +373,8 @@ impl FastioFuture {
         Ok(())
     }
 
-    /// Called on the loop thread with a message for this awaitable.
-    pub(super) fn receive(slf: &Bound<'_, Self>, message: Box<dyn Message>) -> PyResult<()> {
-        message.handle(slf)
-    }
-
     /// Called on the loop thread when the work for `token` finished.
-    pub(super) fn complete(slf: &Bound<'_, Self>, token: u64, outcome: Outcome) -> PyResult<()> {
+    fn complete(slf: &Bound<'_, Self>, token: u64, outcome: Outcome) -> PyResult<()> {
         let py = slf.py();
         let mut inner = slf.get().lock();
         match inner.state {
@@ -423,7 +392,7 @@ impl FastioFuture {
 
     /// Called on the loop thread with one slice of the list result of the
     /// work under `token`; the last slice finishes the awaitable.
-    pub(super) fn append_items(
+    fn append_items(
         slf: &Bound<'_, Self>,
         token: u64,
         items: Box<dyn ToPythonItems>,
@@ -957,4 +926,18 @@ fn schedule_callbacks(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Hands a completion from the loop's queue to the awaitable it is for.
+fn deliver(future: &Bound<'_, PyAny>, completion: Completion) -> PyResult<()> {
+    let Ok(awaitable) = future.cast::<FastioFuture>() else {
+        return Ok(());
+    };
+    match completion {
+        Completion::One { token, outcome } => FastioFuture::complete(awaitable, token, outcome),
+        Completion::Items { token, items, last } => {
+            FastioFuture::append_items(awaitable, token, items, last)
+        }
+        Completion::Message { message, .. } => message.handle(future),
+    }
 }

@@ -14,14 +14,13 @@ mod future;
 mod inbox;
 pub mod live;
 mod queue;
-mod tenant;
+mod work;
 
-pub use future::{
-    Failure, FastioFuture, GuardedWork, Job, Link, Outcome, Settled, ToPyException, ToPython,
-    ToPythonItems, Value,
-};
+pub use future::{FastioFuture, Job, Link, Settled, Tenant};
 pub use queue::DRAIN_SLICE;
-pub use tenant::{Message, Tenant};
+pub use work::{
+    Failure, GuardedWork, Message, Outcome, ToPyException, ToPython, ToPythonItems, Value,
+};
 
 use std::future::Future;
 

@@ -8,26 +8,20 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Poll;
 
-use std::future::Future;
-
-use futures::future::{poll_fn, AbortRegistration, Abortable, BoxFuture};
+use futures::future::{poll_fn, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::{intern, PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::asyncio::{fastio_exception, running_loop};
-use super::future::{Failure, FastioFuture, GuardedWork, Outcome, ToPyException, ToPythonItems};
+use super::asyncio::running_loop;
 use super::inbox::Inbox;
-use super::live::LiveWork;
-use super::tenant::Message;
+use super::work::{GuardedWork, Message, Outcome, ToPythonItems};
 use crate::runtime;
 
 /// Results converted per loop callback; the rest wait for the next callback
@@ -65,50 +59,6 @@ impl Completion {
             Completion::One { .. } => 1,
             Completion::Message { message, .. } => message.weight().max(1),
             Completion::Items { items, .. } => items.len().max(1),
-        }
-    }
-}
-
-/// Wraps `work` so it can be aborted from the loop thread at once and so a
-/// panic inside becomes an internal error; `None` means it was aborted.
-pub fn guard<Work>(work: Work, registration: AbortRegistration) -> GuardedWork
-where
-    Work: Future<Output = Outcome> + Send + 'static,
-{
-    let guarded = Abortable::new(AssertUnwindSafe(work).catch_unwind(), registration);
-    let live = LiveWork::new();
-    Box::pin(guarded.map(move |result| {
-        drop(live);
-        match result {
-            Ok(Ok(outcome)) => Some(outcome),
-            Ok(Err(payload)) => Some(Err(Box::new(Panicked::from(payload)) as Failure)),
-            Err(_aborted) => None,
-        }
-    }))
-}
-
-/// A panic caught at the task boundary: a bug in fastio, raised in Python
-/// as `fastio.InternalError`.
-pub struct Panicked(String);
-
-impl From<Box<dyn std::any::Any + Send>> for Panicked {
-    fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
-        let detail = if let Some(text) = payload.downcast_ref::<&str>() {
-            (*text).to_owned()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "panic with a non-string payload".to_owned()
-        };
-        Self(format!("a fastio task panicked: {detail}"))
-    }
-}
-
-impl ToPyException for Panicked {
-    fn to_exception(self: Box<Self>, py: Python<'_>) -> PyErr {
-        match fastio_exception(py, "InternalError").and_then(|class| class.call1((self.0,))) {
-            Ok(exception) => PyErr::from_value(exception),
-            Err(failure) => failure,
         }
     }
 }
@@ -155,7 +105,10 @@ impl std::hash::Hasher for TokenHasher {
     }
 }
 
-type PendingMap = HashMap<u64, Py<FastioFuture>, BuildHasherDefault<TokenHasher>>;
+type PendingMap = HashMap<u64, Py<PyAny>, BuildHasherDefault<TokenHasher>>;
+
+/// Hands a completion to the awaitable it is for, on the loop thread.
+pub type Deliver = fn(&Bound<'_, PyAny>, Completion) -> PyResult<()>;
 
 /// The completion queue of one event loop.
 ///
@@ -164,6 +117,7 @@ type PendingMap = HashMap<u64, Py<FastioFuture>, BuildHasherDefault<TokenHasher>
 /// fd); everything else holds it weakly.
 pub struct LoopQueue {
     generation: u64,
+    deliver: Deliver,
     dispatcher: UnboundedSender<BoxFuture<'static, ()>>,
     inbox: Inbox<Completion>,
     /// Awaitables with work in flight, touched only on the loop thread.
@@ -181,7 +135,13 @@ static LOOP_QUEUES: Mutex<Option<HashMap<usize, Weak<LoopQueue>>>> = Mutex::new(
 impl LoopQueue {
     /// The queue of `event_loop`, created and registered with the loop's
     /// reader on first use.
-    pub fn for_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopQueue>> {
+    /// `deliver` hands each completion to its awaitable (the first caller's
+    /// is kept with the queue).
+    pub fn for_loop(
+        py: Python<'_>,
+        event_loop: &Bound<'_, PyAny>,
+        deliver: Deliver,
+    ) -> PyResult<Arc<LoopQueue>> {
         let key = event_loop.as_ptr() as usize;
         let generation = runtime::generation();
         let known = {
@@ -201,6 +161,7 @@ impl LoopQueue {
         super::spawn(dispatch(incoming))?;
         let queue = Arc::new(LoopQueue {
             generation,
+            deliver,
             dispatcher,
             inbox: Inbox::new().map_err(|err| {
                 PyOSError::new_err(format!("cannot create the wake-up fd: {err}"))
@@ -229,7 +190,7 @@ impl LoopQueue {
 
     /// Keeps `future` alive while its work runs, as a loop's timer handle
     /// keeps an asyncio future alive; returns the token its result will carry.
-    pub(super) fn register(&self, future: Py<FastioFuture>) -> u64 {
+    pub(super) fn register(&self, future: Py<PyAny>) -> u64 {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         self.pending().insert(token, future);
         token
@@ -292,7 +253,7 @@ impl LoopQueue {
 
     /// The awaitable registered under `token`; with `finished`, its
     /// registration ends here (its last delivery has come).
-    fn take_pending(&self, py: Python<'_>, token: u64, finished: bool) -> Option<Py<FastioFuture>> {
+    fn take_pending(&self, py: Python<'_>, token: u64, finished: bool) -> Option<Py<PyAny>> {
         let mut pending = self.pending();
         if finished {
             pending.remove(&token)
@@ -302,23 +263,15 @@ impl LoopQueue {
     }
 
     fn complete(&self, py: Python<'_>, completion: Completion) -> PyResult<()> {
-        match completion {
-            Completion::One { token, outcome } => match self.take_pending(py, token, true) {
-                Some(future) => FastioFuture::complete(future.bind(py), token, outcome),
-                None => Ok(()), // cancelled meanwhile
-            },
-            Completion::Message {
-                token,
-                message,
-                last,
-            } => match self.take_pending(py, token, last) {
-                Some(future) => FastioFuture::receive(future.bind(py), message),
-                None => Ok(()),
-            },
-            Completion::Items { token, items, last } => match self.take_pending(py, token, last) {
-                Some(future) => FastioFuture::append_items(future.bind(py), token, items, last),
-                None => Ok(()),
-            },
+        let (token, finished) = match &completion {
+            Completion::One { token, .. } => (*token, true),
+            Completion::Items { token, last, .. } | Completion::Message { token, last, .. } => {
+                (*token, *last)
+            }
+        };
+        match self.take_pending(py, token, finished) {
+            Some(future) => (self.deliver)(future.bind(py), completion),
+            None => Ok(()), // cancelled meanwhile
         }
     }
 }
@@ -359,21 +312,5 @@ impl Drop for LoopDrain {
         // whichever tokio thread drops the queue last.
         let released = std::mem::take(&mut *self.queue.pending());
         drop(released);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn panic_payloads_become_readable_messages() {
-        let from_str = Panicked::from(Box::new("boom") as Box<dyn std::any::Any + Send>);
-        assert_eq!(from_str.0, "a fastio task panicked: boom");
-        let from_string =
-            Panicked::from(Box::new(String::from("bang")) as Box<dyn std::any::Any + Send>);
-        assert_eq!(from_string.0, "a fastio task panicked: bang");
-        let opaque = Panicked::from(Box::new(7_u8) as Box<dyn std::any::Any + Send>);
-        assert!(opaque.0.contains("non-string payload"));
     }
 }

@@ -5,6 +5,7 @@
 //! one's `HeaderMap` (its entries, its index and one buffer per value) was
 //! most of what dropping a `fetch_all` result cost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -94,13 +95,16 @@ fn find_link_separator(text: &str) -> Option<(usize, usize)> {
 /// Every (name, value) pair of a response as `HeaderMap` holds them: names
 /// lower-case and in the order first received, each name's values together
 /// and in order.
-#[derive(Debug)]
+///
+/// Cloning shares the two buffers: a view (Python's `Headers`) holds a
+/// clone instead of its Response.
+#[derive(Debug, Clone)]
 pub struct HeaderList {
     /// name₀ value₀ name₁ value₁ … back to back.
-    text: Box<[u8]>,
+    text: Arc<[u8]>,
     /// For pair i: where its name ends (`ends[2i]`) and its value ends
     /// (`ends[2i+1]`) in `text`.
-    ends: Box<[usize]>,
+    ends: Arc<[usize]>,
 }
 
 impl HeaderList {
@@ -118,8 +122,8 @@ impl HeaderList {
             ends.push(text.len());
         }
         Self {
-            text: text.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
+            text: text.into(),
+            ends: ends.into(),
         }
     }
 

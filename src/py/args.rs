@@ -3,26 +3,21 @@
 //! turned into a [`RequestSpec`] at call time, so a bad argument raises at
 //! once (TypeError, ValueError, InvalidURL) instead of inside running work.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyMapping, PyString};
 
-use super::upload::UploadBody;
 use crate::bridge::asyncio::module_attr;
 use crate::http::error::clipped;
 use crate::http::retry::RetryPolicy;
-use crate::http::session::{Defaults, Session};
-use crate::http::spec::{
-    has_control, merged_headers, multipart, parse_method, resolve_url, sendable, Part, RequestBody,
-    RequestSpec,
-};
+use crate::http::session::Defaults;
+use crate::http::spec::{merged_headers, parse_method};
 
 /// A `max_body_size=` argument: 0 or more bytes; `None` leaves the default.
 pub fn body_size_limit(value: Option<IntArg>) -> PyResult<Option<u64>> {
@@ -174,7 +169,7 @@ pub fn shown_int(number: i64) -> String {
 }
 
 /// Items of a mapping, or of an iterable of pairs, as Python objects.
-fn pairs<'py>(
+pub fn pairs<'py>(
     value: &Bound<'py, PyAny>,
     what: &str,
 ) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
@@ -241,7 +236,7 @@ pub fn text_of(value: &Bound<'_, PyAny>, what: &str, context: &str) -> PyResult<
 
 /// One query or form value: str, int or float as text; True and False as
 /// "true" and "false", None as "" (as httpx sends them).
-fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+pub fn scalar_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     if value.is_none() {
         return Ok(String::new());
     }
@@ -304,193 +299,6 @@ pub fn body_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Bytes> {
 pub fn orjson_dumps<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     module_attr(value.py(), &DUMPS, "orjson", "dumps")?.call1((value,))
-}
-
-/// Bytes of one uploaded file: bytes-like, or an object with `read()`.
-fn file_bytes(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Bytes> {
-    if value.hasattr("read")? && !value.is_instance_of::<PyBytes>() {
-        return body_bytes(
-            &value.call_method0("read")?,
-            &format!("files[{field:?}].read()"),
-        );
-    }
-    body_bytes(value, &format!("files[{field:?}]"))
-}
-
-/// Checks a name for a Content-Disposition parameter: no quotes, CR or LF.
-fn disposition_text(text: &str, what: &str) -> PyResult<String> {
-    if text.contains('"') || has_control(text) {
-        return Err(PyValueError::new_err(format!(
-            "{what} {text:?} must not contain quotes or control characters (CR, LF, NUL, ...)"
-        )));
-    }
-    Ok(text.to_owned())
-}
-
-/// A value written into a multipart part's head, such as its content type.
-fn part_head_text(text: String, what: &str) -> PyResult<String> {
-    if has_control(&text) {
-        return Err(PyValueError::new_err(format!(
-            "{what} {text:?} must not contain control characters (CR, LF, NUL, ...)"
-        )));
-    }
-    Ok(text)
-}
-
-/// `files=`: name -> content, (filename, content) or (filename, content,
-/// content type); content is bytes, str or a readable object.
-fn file_parts(files: &Bound<'_, PyAny>) -> PyResult<Vec<Part>> {
-    let mut parts = Vec::new();
-    for (name, value) in pairs(files, "files")? {
-        let name = disposition_text(&scalar_text(&name, "files")?, "a file field name")?;
-        let (filename, content, content_type) = match value.cast::<pyo3::types::PyTuple>() {
-            Ok(tuple) => {
-                let filename = text_of(&tuple.get_item(0)?, "a file name", "")?;
-                let content = tuple.get_item(1)?;
-                let content_type = match tuple.get_item(2) {
-                    Ok(given) if !given.is_none() => {
-                        Some(text_of(&given, "a file's content type", "")?)
-                    }
-                    _ => None,
-                };
-                (filename, content, content_type)
-            }
-            Err(_) => (name.clone(), value, None),
-        };
-        parts.push(Part {
-            filename: Some(disposition_text(&filename, "a file name")?),
-            content_type: Some(part_head_text(
-                content_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
-                "a file's content type",
-            )?),
-            body: file_bytes(&content, &name)?,
-            name,
-        });
-    }
-    Ok(parts)
-}
-
-/// The arguments of one request, as Python gave them.
-pub struct FetchArgs<'a, 'py> {
-    pub url: &'a Bound<'py, PyAny>,
-    pub method: &'a str,
-    pub params: Option<&'a Bound<'py, PyAny>>,
-    pub headers: Option<&'a Bound<'py, PyAny>>,
-    pub cookies: Option<&'a Bound<'py, PyAny>>,
-    pub json: Option<&'a Bound<'py, PyAny>>,
-    pub data: Option<&'a Bound<'py, PyAny>>,
-    pub files: Option<&'a Bound<'py, PyAny>>,
-    pub content: Option<&'a Bound<'py, PyAny>>,
-    pub timeout: TimeoutArg,
-    /// `None`: the session's.
-    pub retries: Option<IntArg>,
-    /// `None`: the session's.
-    pub max_body_size: Option<IntArg>,
-}
-
-fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
-    value.filter(|value| !value.is_none())
-}
-
-impl FetchArgs<'_, '_> {
-    /// Checks everything and builds the request, on `session`'s defaults.
-    pub fn build(&self, session: &Arc<Session>) -> PyResult<RequestSpec> {
-        let defaults = session.defaults();
-        let defaults: &Defaults = &defaults;
-        let method = method_arg(self.method)?;
-        let text = self.url.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))
-        })?;
-        let mut url = resolve_url(defaults, text.to_str()?)?;
-        if let Some(given) = given(self.params) {
-            let params = form_pairs(given, "params")?;
-            url.query_pairs_mut().extend_pairs(params);
-            sendable(&url)?;
-        }
-        let cookies = match given(self.cookies) {
-            Some(given) => form_pairs(given, "cookies")?,
-            None => Vec::new(),
-        };
-        let mut headers = request_headers(defaults, parse_headers(self.headers)?, &cookies)?;
-        let bodies: Vec<&str> = [("json", self.json), ("content", self.content)]
-            .into_iter()
-            .chain([(
-                if given(self.files).is_some() {
-                    "data/files"
-                } else {
-                    "data"
-                },
-                given(self.data).or(given(self.files)),
-            )])
-            .filter(|(_, value)| given(*value).is_some())
-            .map(|(name, _)| name)
-            .collect();
-        if bodies.len() > 1 {
-            return Err(PyValueError::new_err(format!(
-                "give at most one of json=, data= (with files=) and content=, not {}",
-                bodies.join(" and ")
-            )));
-        }
-        let mut body = None;
-        let mut content_type: Option<String> = None;
-        if let Some(json) = given(self.json) {
-            let encoded = orjson_dumps(json)?;
-            body = Some(RequestBody::Bytes(Bytes::copy_from_slice(
-                encoded.cast::<PyBytes>()?.as_bytes(),
-            )));
-            content_type = Some("application/json".to_owned());
-        } else if let Some(files) = given(self.files) {
-            let mut parts = Vec::new();
-            if let Some(data) = given(self.data) {
-                for (name, value) in form_pairs(data, "data")? {
-                    parts.push(Part {
-                        name: disposition_text(&name, "a form field name")?,
-                        filename: None,
-                        content_type: None,
-                        body: Bytes::from(value),
-                    });
-                }
-            }
-            parts.extend(file_parts(files)?);
-            let (encoded, kind) = multipart(parts);
-            body = Some(RequestBody::Bytes(encoded));
-            content_type = Some(kind);
-        } else if let Some(data) = given(self.data) {
-            if data.cast::<PyMapping>().is_ok() {
-                let fields = form_pairs(data, "data")?;
-                let encoded = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(fields)
-                    .finish();
-                body = Some(RequestBody::Bytes(Bytes::from(encoded)));
-                content_type = Some("application/x-www-form-urlencoded".to_owned());
-            } else {
-                body = Some(RequestBody::Bytes(body_bytes(data, "data")?));
-            }
-        } else if let Some(content) = given(self.content) {
-            body = Some(match content.cast::<UploadBody>() {
-                Ok(upload) => RequestBody::Stream(upload.get().source()),
-                Err(_) => RequestBody::Bytes(body_bytes(content, "content")?),
-            });
-        }
-        if let Some(content_type) = content_type {
-            if !headers.contains_key(CONTENT_TYPE) {
-                if let Ok(value) = HeaderValue::from_str(&content_type) {
-                    headers.insert(CONTENT_TYPE, value);
-                }
-            }
-        }
-        Ok(RequestSpec {
-            method,
-            url,
-            headers,
-            body,
-            timeout: self.timeout.or(defaults.timeout),
-            retry: retry_policy(session.settings.retry, self.retries)?,
-            max_body_size: body_size_limit(self.max_body_size)?,
-            follow_redirects: None,
-            session: Arc::clone(session),
-        })
-    }
 }
 
 /// A non-negative, finite number of seconds.

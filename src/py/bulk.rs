@@ -266,7 +266,8 @@ impl Tenant for Bulk {
 struct WantInput(usize);
 
 impl Message for WantInput {
-    fn handle(self: Box<Self>, future: &Bound<'_, FastioFuture>) -> PyResult<()> {
+    fn handle(self: Box<Self>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let future = future.cast::<FastioFuture>()?;
         match future.get().tenant::<Bulk>() {
             Some(bulk) => bulk.feed(future, self.0),
             None => Ok(()),
@@ -278,7 +279,8 @@ impl Message for WantInput {
 struct Arrived;
 
 impl Message for Arrived {
-    fn handle(self: Box<Self>, future: &Bound<'_, FastioFuture>) -> PyResult<()> {
+    fn handle(self: Box<Self>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let future = future.cast::<FastioFuture>()?;
         match future.get().tenant::<Bulk>() {
             Some(bulk) => bulk.wake(future),
             None => Ok(()),

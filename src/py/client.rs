@@ -13,10 +13,11 @@ use pyo3::types::{PyString, PyTuple};
 
 use super::args::{
     body_size_limit, form_pairs, parse_headers, positive_count, retry_policy, seconds, shown_int,
-    type_name, FetchArgs, IntArg, TimeoutArg,
+    type_name, IntArg, TimeoutArg,
 };
 use super::bulk::{self, BulkArgs, Count, FetchStream};
 use super::progress::Progress;
+use super::request::FetchArgs;
 use super::response::StreamedResponse;
 use crate::bridge::{FastioFuture, Job, Value};
 use crate::http::error::hide_credentials;

@@ -5,7 +5,7 @@ use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use super::response::Response;
+use super::args::parse_headers;
 use crate::http::response::HeaderList;
 
 /// Header bytes as text: UTF-8 where valid, else Latin-1 (HTTP's own).
@@ -21,8 +21,8 @@ fn header_text(value: &[u8]) -> String {
 /// A name sent several times maps to its values joined with ``", "``;
 /// :meth:`get_list` gives them apart and :meth:`multi_items` gives every
 /// pair as sent (a name's values together, names in the order first
-/// received). Names come back lower-case. It is a view on its Response,
-/// made each time ``response.headers`` is read.
+/// received). Names come back lower-case. It is a view sharing its
+/// Response's headers, made each time ``response.headers`` is read.
 ///
 /// Example::
 ///
@@ -30,16 +30,16 @@ fn header_text(value: &[u8]) -> String {
 ///     response.headers.get_list("set-cookie")  # ['a=1', 'b=2']
 #[pyclass(frozen, mapping, module = "fastio._fastio")]
 pub struct Headers {
-    response: Py<Response>,
+    list: HeaderList,
 }
 
 impl Headers {
-    pub fn of(response: Py<Response>) -> Self {
-        Self { response }
+    pub fn of(list: HeaderList) -> Self {
+        Self { list }
     }
 
     fn list(&self) -> &HeaderList {
-        self.response.get().header_list()
+        &self.list
     }
 
     /// {name: joined value}, as `dict(headers)` gives.
@@ -63,9 +63,8 @@ impl Headers {
     /// Headers made by hand (a mapping or pairs), for fakes in unit tests.
     #[new]
     #[pyo3(signature = (headers = None))]
-    fn new(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let response = Bound::new(py, Response::with_headers(py, headers)?)?;
-        Ok(Headers::of(response.unbind()))
+    fn new(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(Headers::of(HeaderList::pack(&parse_headers(headers)?)))
     }
 
     fn __getitem__(&self, name: &str) -> PyResult<String> {

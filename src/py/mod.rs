@@ -8,6 +8,7 @@ pub mod client;
 pub mod errors;
 pub mod headers;
 pub mod progress;
+pub mod request;
 pub mod response;
 pub mod runtime;
 pub mod upload;

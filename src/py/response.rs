@@ -170,16 +170,6 @@ impl Response {
         })
     }
 
-    /// An empty 200 Response with `headers`: what a hand-made `Headers` views.
-    pub fn with_headers(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Response::new(py, 200, headers, None, None, None, "", "GET")
-    }
-
-    /// The headers, packed.
-    pub fn header_list(&self) -> &HeaderList {
-        &self.headers
-    }
-
     /// Keeps `content`, read from the stream, as the body; returns the body.
     pub fn keep_content(&self, py: Python<'_>, content: Bound<'_, PyBytes>) -> Py<PyBytes> {
         // Read twice (two aread() at once): the first one stays.
@@ -463,8 +453,8 @@ impl Response {
 
     /// The response headers (a new view on them at each read).
     #[getter]
-    fn headers(slf: Bound<'_, Self>) -> Headers {
-        Headers::of(slf.unbind())
+    fn headers(&self) -> Headers {
+        Headers::of(self.headers.clone())
     }
 
     /// The final URL, after redirects.
