@@ -5,21 +5,13 @@
 //! Why mimalloc: a request allocates and frees dozens of small objects
 //! (its future, its node in `FuturesUnordered`, headers, channel nodes) on
 //! tokio workers, and its results are freed later on the event loop's
-//! thread. perf of `fetch_all` at concurrency 1,000 had glibc's malloc,
-//! free and the consolidation its larger requests trigger at 9-10% of the
-//! workers' samples (two runs). Paired runs against nginx (8 rounds alternating the
-//! builds with the pure Rust ceiling; medians, glibc → mimalloc; two sets,
-//! the line below at 64 KiB and at 8 KiB): `fetch_all` at concurrency
-//! 1,000 29.5k → 36.0k and 32.0k → 33.8k req/s, at 64 51.3k → 52.2k and
-//! 47.7k → 50.4k; `Client.get` from 1,000 tasks 26.7k → 31.2k, from 64
-//! tasks 43.4k → 50.5k and 39.7k → 47.9k.
+//! thread; glibc's malloc was a tenth of the workers' time there.
 //!
 //! Why not for large blocks: mimalloc keeps freed memory a while before
-//! giving it back, so a freed 50 MB body still counted when the next one
-//! arrived (`test_a_freed_large_body_is_given_back_before_the_next_one`
-//! fails with mimalloc alone), and giving it back at once slowed 1 MB
-//! bodies (an earlier attempt). glibc maps large blocks on their own and
-//! unmaps them when freed, and `crate::large` asks for huge pages there.
+//! giving it back, so a freed large body still counts when the next one
+//! arrives. glibc maps large blocks on their own and unmaps them when
+//! freed, and `crate::large` asks for huge pages there. The numbers:
+//! `bench/decisions.md`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -27,10 +19,8 @@ use mimalloc::MiMalloc;
 
 /// Allocations of at least this many bytes go to the system allocator:
 /// body data and connection buffers, as before mimalloc, while every piece
-/// of a request's bookkeeping is smaller (its future ~1.5 KiB). Paired
-/// runs, 1,000 bodies of 1 MB through `Client.get`: with the line at 64
-/// KiB, 8% slower than glibc alone; at 8 KiB within 2%, request rates the
-/// same as at 64 KiB.
+/// of a request's bookkeeping is smaller (its future ~1.5 KiB); a higher
+/// line slowed large bodies (`bench/decisions.md`).
 pub const LARGE_ALLOCATION: usize = 8 * 1024;
 
 /// mimalloc below [`LARGE_ALLOCATION`], the system allocator from there on.
@@ -108,10 +98,8 @@ unsafe impl GlobalAlloc for SplitAllocator {
     }
 }
 
-/// mimalloc commits its arenas as it uses them, not at once: with arenas
-/// committed at once the resident set stayed higher (bench/soak.py 58
-/// against 48 MiB after 10,000 requests; 100,000 sleeps joined by
-/// fastio.gather 85 against 80 MiB, as with glibc alone).
+/// mimalloc commits its arenas as it uses them, not at once: committed at
+/// once, the resident set stayed higher (`bench/decisions.md`).
 ///
 /// Runs before anything is allocated in this library (an ELF initializer,
 /// run when the library is loaded): an arena is reserved with the setting

@@ -1,8 +1,8 @@
 //! Large bodies in memory: fresh buffers of many megabytes, asked to be
 //! backed by transparent huge pages where the kernel offers them on
 //! request (Linux `madvise` mode), so filling one takes a page fault per
-//! 2 MiB instead of one per 4 KiB. On this virtual machine the faults of
-//! a fresh 100 MB buffer cost about as much as receiving it.
+//! 2 MiB instead of one per 4 KiB (the faults can cost as much as
+//! receiving the body: `bench/decisions.md`).
 
 /// Buffers at least this large are advised to use huge pages.
 pub const LARGE: usize = 4 * 1024 * 1024;

@@ -27,10 +27,8 @@ use crate::runtime;
 /// Results converted per loop callback; the rest wait for the next callback
 /// so one huge batch never stalls the loop. Each result usually wakes a task
 /// that runs before anything queued after it (a 1 ms timer included), so
-/// this also bounds the loop's lag. 1,000 tasks awaiting requests pushed a
-/// 1 ms ticker's p99 lag to 27 ms with slices of 1024 and 14–27 ms with 256;
-/// with 64, 9–12 ms (worst 14–17 ms against 26–37 ms, same throughput;
-/// three paired runs).
+/// this also bounds the loop's lag (larger slices raised it, at the same
+/// throughput: `bench/decisions.md`).
 pub const DRAIN_SLICE: usize = 64;
 
 /// What tokio hands back to the loop thread: Rust data only.

@@ -13,7 +13,7 @@ pub const PREALLOCATE_AT_MOST: usize = 16 * 1024 * 1024;
 
 /// Bodies below this size are copied out of the buffer they arrived in: a
 /// small body is usually a slice of hyper's read buffer, which it would
-/// keep alive whole (measured: ~5 KB held per 12-byte response otherwise).
+/// keep alive whole.
 const SMALL_BODY: usize = 16 * 1024;
 
 /// Why a body was not gathered.

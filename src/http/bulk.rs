@@ -337,3 +337,119 @@ where
         (self.notify)()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::error::ErrorKind;
+    use crate::http::session::Settings;
+    use tokio::sync::mpsc::unbounded_channel;
+
+    fn failure(index: usize) -> Indexed {
+        (
+            index,
+            Err(FastioError::new(
+                ErrorKind::Request,
+                None,
+                format!("#{index}"),
+            )),
+        )
+    }
+
+    fn indexes(results: &[Option<Indexed>]) -> Vec<usize> {
+        results.iter().flatten().map(|(index, _)| *index).collect()
+    }
+
+    #[tokio::test]
+    async fn in_order_hands_over_the_completed_prefix_in_order() {
+        let mut delivered = Vec::new();
+        let mut sink = InOrder::new(true, |front| delivered.push(indexes(&front)));
+        // 300 results in reverse order: nothing is complete at the front
+        // until the last one (index 0) arrives, then all of it is.
+        for index in (0..300).rev() {
+            assert!(sink.put(failure(index)).await);
+        }
+        let rest = sink.finish().ok().map(|rest| indexes(&rest));
+        assert_eq!(delivered, vec![(0..300).collect::<Vec<_>>()]);
+        assert_eq!(rest, Some(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn in_order_stops_at_the_first_failure_with_its_index() {
+        let mut sink = InOrder::new(false, |_| {});
+        assert!(!sink.put(failure(7)).await);
+        let error = sink.finish().err();
+        assert_eq!(error.and_then(|error| error.index), Some(7));
+    }
+
+    #[tokio::test]
+    async fn as_completed_waits_for_room_and_announces_once_per_batch() {
+        let room = Arc::new(Semaphore::new(2));
+        let taken = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut notified = 0;
+        let mut sink = AsCompleted::new(
+            Arc::clone(&room),
+            |result: Indexed| taken.lock().unwrap().push(result.0),
+            || {
+                notified += 1;
+                true
+            },
+        );
+        assert!(sink.put(failure(0)).await);
+        assert!(sink.put(failure(1)).await);
+        // Full: the third waits until the taker gives a permit back.
+        let third =
+            tokio::time::timeout(std::time::Duration::from_millis(50), sink.put(failure(2))).await;
+        assert!(third.is_err());
+        room.add_permits(1);
+        assert!(sink.put(failure(2)).await);
+        assert!(sink.flush());
+        drop(sink);
+        assert_eq!(*taken.lock().unwrap(), vec![0, 1, 2]);
+        // One announcement before waiting for room, one at the flush.
+        assert_eq!(notified, 2);
+    }
+
+    #[tokio::test]
+    async fn run_requests_pulls_its_input_on_request_and_puts_every_result() {
+        let session = Arc::new(Session::new(Settings::default()));
+        let template = Template {
+            method: Method::GET,
+            headers: HeaderMap::new(),
+            timeout: None,
+            retry: RetryPolicy::default(),
+            max_body_size: None,
+            defaults: session.defaults(),
+            session: Arc::clone(&session),
+        };
+        let (sender, input) = unbounded_channel();
+        // Invalid URLs fail without any network: three chunks of two.
+        let asks = std::sync::atomic::AtomicUsize::new(0);
+        let ask = |want: usize| {
+            assert_eq!(want, FEED_CHUNK);
+            let chunk = asks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let items = (chunk * 2..chunk * 2 + 2)
+                .map(|index| (index, template.request("not a url")))
+                .collect();
+            let _ = sender.send(if chunk < 3 {
+                Chunk::Items(items)
+            } else {
+                Chunk::End
+            });
+            true
+        };
+        let mut results = Vec::new();
+        let mut sink = InOrder::new(true, |front| results.extend(indexes(&front)));
+        let requests = Requests {
+            input,
+            concurrency: 4,
+            stop_on_failure: false,
+            counts: None,
+        };
+        run_requests(requests, ask, &mut sink).await;
+        let rest = sink.finish().ok().unwrap_or_default();
+        results.extend(indexes(&rest));
+        assert_eq!(results, (0..6).collect::<Vec<_>>());
+        assert_eq!(asks.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+}

@@ -90,7 +90,7 @@ impl IntoResponse for ResponseData {
 /// to anything that refers back (CPython untracks tuples of atomic values
 /// for the same reason). Tracked, the Responses of a large `fetch_all`
 /// were walked by every collection while they were made and by every
-/// full collection after (gc was ~6% of the loop thread's time there).
+/// full collection after.
 fn untrack_acyclic(response: &Py<Response>) {
     // SAFETY: the pointer is a live object of a GC type (pyo3 sets
     // Py_TPFLAGS_HAVE_GC on every class) and we hold the GIL; untracking an
