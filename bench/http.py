@@ -257,13 +257,16 @@ def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool
         await CLIENTS[name](url, min(count, 10), 1)
         tick = asyncio.ensure_future(ticker(lags, lambda: running)) if with_lag else None
         REQUESTS_DONE.clear()
+        cpu_started = time.process_time()
         started = time.perf_counter()
         total = await CLIENTS[name](url, count, concurrency)
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         running = False
         if tick is not None:
             await tick
-        result: dict[str, Any] = {"s": seconds, "bytes": total}
+        # CPU of the whole process (every thread) over the timed part.
+        result: dict[str, Any] = {"s": seconds, "bytes": total, "cpu_s": cpu_seconds}
         if lags:
             done = REQUESTS_DONE[-1] if REQUESTS_DONE else float("inf")
             result.update(worst_and_p99(lag for lag, ended in lags if ended <= done))
@@ -304,11 +307,12 @@ def pick(runs: list[dict[str, Any]], by_lag: bool) -> dict[str, Any]:
     if not finished:
         return runs[0]
     median_s = statistics.median(run["s"] for run in finished)
+    cpu = [run["cpu_s"] for run in finished if "cpu_s" in run]
     if by_lag:
         chosen = sorted(finished, key=lambda run: run["lag_worst_ms"])[len(finished) // 2]
     else:
         chosen = min(finished, key=lambda run: run["s"])
-    return {**chosen, "median_s": median_s}
+    return {**chosen, "median_s": median_s, "median_cpu_s": statistics.median(cpu) if cpu else None}
 
 
 def child(name: str, url: str, count: int, concurrency: int, with_lag: bool = False) -> Run:
@@ -359,14 +363,18 @@ def ceiling(url: str, count: int, concurrency: int) -> Run:
 
 
 def ceiling_run(url: str, count: int, concurrency: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [str(CEILING), url, str(count), str(concurrency)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=900,
-    )
-    result: dict[str, Any] = json.loads(done.stdout)
+    with subprocess.Popen(
+        [str(CEILING), url, str(count), str(concurrency)], stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        output = process.stdout.read()
+        # The child's own CPU time, every thread (its start-up, a few ms, included).
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"the ceiling failed with {process.returncode}")
+    result: dict[str, Any] = json.loads(output)
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
     return result
 
 
@@ -455,7 +463,8 @@ def main() -> None:
         f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}); {ROUNDS} rounds, "
         "each running every client once in a fresh process (httpx only in the first), "
         'the fastest run shown (lag: the run with the median worst lag); "medians": '
-        "the ratio of the median runs.",
+        "the ratio of the median runs. CPU µs/req: the process's CPU time, every thread, "
+        "over the timed part of the median run, per request (steadier than wall time here).",
         "",
     ]
     table = "\n".join(header + lines)
@@ -484,21 +493,23 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         lines += [
             f"**{requests:,} GETs, concurrency {concurrency}**",
             "",
-            "| client | req/s | × pure Rust | × pure Rust, medians | × pyreqwest | peak RSS |",
-            "|---|---|---|---|---|---|",
-            f"| {CEILING_NAME} | {rust_rate:,.0f} | 1.00 | 1.00 | "
-            f"{ratio(rust_rate, pyreqwest_rate)} | |",
+            "| client | req/s | CPU µs/req | × pure Rust | × pure Rust, medians "
+            "| × pure Rust CPU | × pyreqwest | peak RSS |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {CEILING_NAME} | {rust_rate:,.0f} | {cpu_per_request(rust, requests)} | 1.00 | "
+            f"1.00 | 1.00 | {ratio(rust_rate, pyreqwest_rate)} | |",
         ]
         for name, measured in results.items():
             count = slow_cap if name == "httpx" else requests
             if "error" in measured:
-                lines.append(f"| {name} | failed: {measured['error']} | | | | |")
+                lines.append(f"| {name} | failed: {measured['error']} | | | | | | |")
                 continue
             req_rate = rate(measured, count)
             median_rate = count / measured["median_s"]
             lines.append(
-                f"| {name} | {req_rate:,.0f} | {req_rate / rust_rate:.2f} | "
-                f"{median_rate / rust_median_rate:.2f} | "
+                f"| {name} | {req_rate:,.0f} | {cpu_per_request(measured, count)} | "
+                f"{req_rate / rust_rate:.2f} | {median_rate / rust_median_rate:.2f} | "
+                f"{cpu_ratio(measured, count, rust, requests)} | "
                 f"{ratio(req_rate, pyreqwest_rate)} | {measured['rss_mib']:.0f} MiB |"
             )
         lines.append("")
@@ -654,6 +665,19 @@ def speed(measured: dict[str, Any], scale: float) -> float:
     if "error" in measured:
         return float("nan")
     return float(measured["bytes"]) / float(measured["s"]) / scale
+
+
+def cpu_per_request(measured: dict[str, Any], count: int) -> str:
+    """The median run's CPU time (all threads) per request, in µs."""
+    cpu = measured.get("median_cpu_s")
+    return "" if cpu is None else f"{cpu / count * 1e6:.1f}"
+
+
+def cpu_ratio(measured: dict[str, Any], count: int, rust: dict[str, Any], rust_count: int) -> str:
+    cpu, rust_cpu = measured.get("median_cpu_s"), rust.get("median_cpu_s")
+    if cpu is None or not rust_cpu:
+        return ""
+    return f"{(cpu / count) / (rust_cpu / rust_count):.2f}"
 
 
 def rate(measured: dict[str, Any], count: int) -> float:

@@ -53,6 +53,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::runtime::configure_runtime;
     #[pymodule_export]
+    use crate::py::timeout::Timeout;
+    #[pymodule_export]
     use crate::py::upload::UploadBody;
     #[pymodule_export]
     use crate::sleep::sleep;

@@ -210,3 +210,24 @@ def socks_proxy() -> Iterator[str]:
     )
     with running([sys.executable, "-c", launcher], port):
         yield f"socks5://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose listen backlog is full, so a new connect is never answered."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

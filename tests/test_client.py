@@ -5,9 +5,7 @@ proxy.py and pproxy)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -155,27 +153,6 @@ async def test_the_client_timeout_is_the_default(server: Server) -> None:
         assert time.monotonic() - started < 2
         longer = await client.get(server.url + "/delay/0.3", timeout=5)
     assert longer.status == 200
-
-
-@pytest.fixture
-def unanswered_port() -> Iterator[int]:
-    """A port whose listen backlog is full, so a new connect is never answered."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(8):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    try:
-        yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
 
 
 async def test_connect_timeout(unanswered_port: int) -> None:

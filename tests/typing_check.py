@@ -4,7 +4,8 @@ code gets from fastio's bulk calls."""
 from __future__ import annotations
 
 import asyncio
-from typing import assert_type
+from collections.abc import Coroutine
+from typing import Any, assert_type
 
 import fastio
 
@@ -32,3 +33,21 @@ async def coroutine_idioms(url: str, client: fastio.Client) -> None:
 
 def run_directly(urls: list[str]) -> None:
     assert_type(asyncio.run(fastio.fetch_all(urls)), list[fastio.Response])
+
+
+async def one_awaitable_type(url: str, client: fastio.Client, chunks: Any) -> None:
+    """Every request method of a Client returns the same type: a coroutine
+    of a Response (create_task and TaskGroup take each of them)."""
+    sent = [
+        assert_type(client.get(url), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.head(url), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.options(url), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.delete(url), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.post(url, content=chunks), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.put(url, json={}), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.patch(url, data={}), Coroutine[Any, Any, fastio.Response]),
+        assert_type(client.request("GET", url), Coroutine[Any, Any, fastio.Response]),
+    ]
+    for coroutine in sent:
+        coroutine.close()
+    assert_type(await asyncio.create_task(client.post(url, content=chunks)), fastio.Response)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import (
     AsyncIterable,
-    Awaitable,
     Callable,
     Coroutine,
     Iterable,
@@ -16,13 +16,29 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Literal, Self, Unpack, overload
 
+from fastio import exceptions as fastio_exceptions
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
-from fastio._types import Auth, Content, Cookies, Data, Files, Headers, Params, Path, Timeout
+from fastio._fastio import Timeout as _Timeout
+from fastio._types import (
+    Auth,
+    Content,
+    Cookies,
+    Data,
+    Files,
+    Headers,
+    Limit,
+    Params,
+    Path,
+    Timeout,
+)
 from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
 
+# What every request method returns: one awaitable type (a FastioFuture,
+# or a coroutine when an async iterator is uploaded), also a coroutine.
+_Sent = Coroutine[Any, Any, Response]
 _Results = Coroutine[Any, Any, list[Response]]
 _ResultsOrErrors = Coroutine[Any, Any, list[Response | FastioError]]
 
@@ -30,25 +46,48 @@ _ResultsOrErrors = Coroutine[Any, Any, list[Response | FastioError]]
 _SHARED: dict[bool, Client] = {}
 
 
-async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
-    """Feeds a streamed request body from the caller's async iterator."""
+async def _pump(
+    source: AsyncIterable[bytes], body: _UploadBody, write: float | None, url: str
+) -> None:
+    """Feeds a streamed request body from the caller's async iterator; the
+    server must take each chunk within ``write`` seconds."""
     try:
         async for chunk in source:
-            if not await body.send(chunk):
+            try:
+                accepted = await asyncio.wait_for(body.send(chunk), write)
+            except builtins.TimeoutError:
+                message = f"the server took no body data for {write} s (the write timeout)"
+                body.fail(message)
+                raise fastio_exceptions.TimeoutError(message, url=url) from None
+            if not accepted:
                 return  # the request stopped reading its body
+    except fastio_exceptions.TimeoutError:
+        raise
     except BaseException as error:
         body.fail(f"the content iterator raised {type(error).__name__}: {error}")
         raise
     body.finish()
 
 
+def _limit(value: Any) -> float | None:
+    """A Timeout part as a number of seconds, None when unset or unlimited."""
+    return None if value is ... else value
+
+
 async def _with_upload(
     future: FastioFuture[Response], pump: asyncio.Future[None], *, body_done: bool
 ) -> Response:
-    """Awaits a request whose body ``pump`` streams. If the request failed
-    because the content iterator raised, raises the iterator's exception.
+    """Awaits a request whose body ``pump`` streams. If the pump fails (the
+    content iterator raised, or the server took no data within the write
+    timeout), the request stops and the pump's exception is raised.
     ``body_done``: the exchange is over with the response (not streamed),
     so the pump stops too."""
+
+    def stop_request(pump: asyncio.Future[None]) -> None:
+        if not pump.cancelled() and pump.exception() is not None:
+            future.cancel()
+
+    pump.add_done_callback(stop_request)
     try:
         response = await future
     except BaseException as error:
@@ -154,13 +193,16 @@ class _Stream:
 class Client:
     """An HTTP client with its own settings, connection pool and cookie jar.
 
-    ``timeout`` is each request's total deadline (default 30 s; ``None``:
-    none), waiting for a free connection slot included. Limits:
-    ``max_connections`` in total and ``per_host`` per scheme://host:port,
-    waited for in FIFO order for at most ``pool_timeout`` (then
-    :class:`fastio.PoolTimeout`); ``rate_limit`` spaces requests to each
-    host evenly (requests per second). A cancelled or timed-out request
-    always gives its slot back.
+    ``timeout`` is each attempt's total time on the wire (default 30 s;
+    ``None``: none), counted from when it has a connection slot: waiting
+    for one is bounded by ``pool_timeout`` instead (default: no bound),
+    then :class:`fastio.PoolTimeout`. A :class:`fastio.Timeout` sets every
+    part at once. Limits: ``max_connections`` in total (default 100;
+    ``None``: no cap) and ``per_host`` per scheme://host:port, waited for
+    in FIFO order; idle keep-alive connections are kept at most 100 per
+    host for 15 s; ``rate_limit`` spaces requests to each host evenly
+    (requests per second). A cancelled or timed-out request always gives
+    its slot back.
 
     Example::
 
@@ -179,10 +221,10 @@ class Client:
         cookies: Cookies = None,
         auth: Auth = None,
         timeout: Timeout = ...,
-        connect_timeout: Timeout = ...,
-        read_timeout: float | None = None,
-        pool_timeout: float | None = None,
-        max_connections: int | None = None,
+        connect_timeout: Limit = ...,
+        read_timeout: Limit = ...,
+        pool_timeout: Limit = ...,
+        max_connections: int | None = 100,
         per_host: int | None = None,
         rate_limit: float | None = None,
         http2: bool | None = None,
@@ -266,6 +308,7 @@ class Client:
             max_retry_after=max_retry_after,
         )
         self._closed = False
+        self._write_timeout = _limit(timeout.write) if isinstance(timeout, _Timeout) else None
 
     @classmethod
     def _shared(cls, verify: bool) -> Client:
@@ -276,6 +319,7 @@ class Client:
             shared = cls.__new__(cls)
             shared._session = _ClientSession.shared(verify)
             shared._closed = False
+            shared._write_timeout = None
             _SHARED[verify] = shared
         return shared
 
@@ -341,7 +385,7 @@ class Client:
         auth: Auth = None,
         follow_redirects: bool | None = None,
         max_body_size: int | None = None,
-    ) -> Awaitable[Response]:
+    ) -> _Sent:
         """Sends one request with this client's settings; see :func:`fastio.fetch`.
 
         ``files`` makes a multipart/form-data body (with ``data`` as its
@@ -390,7 +434,11 @@ class Client:
             ), None
         body = _UploadBody()
         future = self._session.request(method, url, content=body, stream=stream, **arguments)
-        return future, asyncio.ensure_future(_pump(content, body))
+        timeout = arguments.get("timeout")
+        write = self._write_timeout
+        if isinstance(timeout, _Timeout) and timeout.write is not ...:
+            write = timeout.write
+        return future, asyncio.ensure_future(_pump(content, body, write, url))
 
     def _bodiless(
         self,
@@ -403,7 +451,7 @@ class Client:
         retries: int | None,
         auth: Auth,
         follow_redirects: bool | None,
-    ) -> FastioFuture[Response]:
+    ) -> _Sent:
         future, _ = self._start(
             method,
             url,
@@ -479,7 +527,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> FastioFuture[Response]:
+    ) -> _Sent:
         """A GET request; see :meth:`request`."""
         return self._bodiless(
             "GET", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -496,7 +544,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> FastioFuture[Response]:
+    ) -> _Sent:
         """A HEAD request; see :meth:`request`."""
         return self._bodiless(
             "HEAD", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -513,7 +561,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> FastioFuture[Response]:
+    ) -> _Sent:
         """An OPTIONS request; see :meth:`request`."""
         return self._bodiless(
             "OPTIONS", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -530,7 +578,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> FastioFuture[Response]:
+    ) -> _Sent:
         """A DELETE request; see :meth:`request`."""
         return self._bodiless(
             "DELETE", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -551,7 +599,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> Awaitable[Response]:
+    ) -> _Sent:
         """A POST request; see :meth:`request`."""
         return self.request(
             "POST",
@@ -584,7 +632,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> Awaitable[Response]:
+    ) -> _Sent:
         """A PUT request; see :meth:`request`."""
         return self.request(
             "PUT",
@@ -617,7 +665,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> Awaitable[Response]:
+    ) -> _Sent:
         """A PATCH request; see :meth:`request`."""
         return self.request(
             "PATCH",

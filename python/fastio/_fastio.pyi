@@ -25,7 +25,8 @@ _ParamsArg = (
     | Iterable[tuple[str, _Scalar | Sequence[_Scalar]]]
     | None
 )
-_TimeoutArg = float | None | EllipsisType
+_Limit = float | None | EllipsisType
+_TimeoutArg = float | None | EllipsisType | "Timeout"
 
 __version__: str
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Headers",
     "Response",
     "Server",
+    "Timeout",
     "_ByteIterator",
     "_ClientSession",
     "_FetchStream",
@@ -219,6 +221,60 @@ def _on_worker(value: _T) -> FastioFuture[_T]:
 
 def _panic_on_worker(message: str) -> FastioFuture[None]:
     """Internal: panics on a tokio worker, to prove it surfaces as InternalError."""
+
+@final
+class Timeout:
+    """Time limits, accepted wherever ``timeout=`` is; each is seconds, None
+    (no limit) or omitted (the client's, else fastio's default).
+
+    - ``total``: the longest one attempt may spend on the wire, from when
+      it has a connection slot (waiting for one is not counted) to the end
+      of its body; for :meth:`Client.stream`, to the response's head, then
+      each wait for more of the body. A bare number as ``timeout=`` is this.
+    - ``connect``: connecting (TCP and TLS); a client's setting.
+    - ``read``: the longest wait for the server between two reads; a
+      client's setting.
+    - ``write``: the longest wait for the server to take the next chunk of
+      a streamed (async iterator) request body.
+    - ``pool``: the longest wait for a connection slot (``max_connections``,
+      ``per_host``); beyond it the request fails with
+      :class:`fastio.PoolTimeout`.
+
+    A request's own Timeout may set ``total``, ``write`` and ``pool``;
+    ``connect`` and ``read`` go to :class:`fastio.Client`.
+
+    Example::
+
+        client = fastio.Client(timeout=fastio.Timeout(30, connect=5, pool=10))
+        await client.get(url, timeout=fastio.Timeout(5, pool=1))
+    """
+
+    def __new__(
+        cls,
+        total: _Limit = ...,
+        *,
+        connect: _Limit = ...,
+        read: _Limit = ...,
+        write: _Limit = ...,
+        pool: _Limit = ...,
+    ) -> Timeout: ...
+    @property
+    def total(self) -> _Limit:
+        """Seconds, None (no limit) or ``...`` (the default)."""
+    @property
+    def connect(self) -> _Limit:
+        """Seconds, None (no limit) or ``...`` (the default)."""
+    @property
+    def read(self) -> _Limit:
+        """Seconds, None (no limit) or ``...`` (the default)."""
+    @property
+    def write(self) -> _Limit:
+        """Seconds, None (no limit) or ``...`` (the default)."""
+    @property
+    def pool(self) -> _Limit:
+        """Seconds, None (no limit) or ``...`` (the default)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Headers:
@@ -446,10 +502,10 @@ class _ClientSession:
         cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         auth: tuple[str, str] | str | None = None,
         timeout: _TimeoutArg = ...,
-        connect_timeout: _TimeoutArg = ...,
-        read_timeout: _TimeoutArg = ...,
-        pool_timeout: _TimeoutArg = ...,
-        max_connections: int | None = None,
+        connect_timeout: _Limit = ...,
+        read_timeout: _Limit = ...,
+        pool_timeout: _Limit = ...,
+        max_connections: int | None = ...,  # 100
         per_host: int | None = None,
         rate_limit: float | None = None,
         http2: bool | None = None,

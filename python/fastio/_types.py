@@ -7,7 +7,12 @@ from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from types import EllipsisType
 from typing import Any
 
-Timeout = float | None | EllipsisType
+from fastio._fastio import Timeout as _Timeout
+
+# One limit: seconds, None (no limit) or ``...`` (the default).
+Limit = float | None | EllipsisType
+# Seconds (the total), None (no limit), ``...`` (the default) or a fastio.Timeout.
+Timeout = float | None | EllipsisType | _Timeout
 # bool is sent as "true"/"false" and None as "", as httpx does.
 Scalar = str | int | float | bool | None
 Params = Mapping[str, Scalar | Sequence[Scalar]] | Iterable[tuple[str, Scalar]] | None

@@ -34,6 +34,7 @@ pub struct Template {
     pub method: Method,
     pub headers: HeaderMap,
     pub timeout: Option<std::time::Duration>,
+    pub pool_timeout: Option<std::time::Duration>,
     pub retry: RetryPolicy,
     pub max_body_size: Option<u64>,
     /// The session's defaults when the call was made.
@@ -50,6 +51,7 @@ impl Template {
             headers: self.headers.clone(),
             body: None,
             timeout: self.timeout,
+            pool_timeout: self.pool_timeout,
             retry: self.retry,
             max_body_size: self.max_body_size,
             follow_redirects: None,
@@ -278,15 +280,17 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> Sink for InOrder<Deliver> {
 }
 
 /// `fetch_iter`'s sink: each result `push`ed where the taker finds it as it
-/// completes, the taker told (`notify`) once per batch, when the run is
-/// about to wait. At most `room`'s permits of results are not yet taken;
-/// the taker gives permits back, so a slow consumer holds new requests back
-/// instead of piling up responses.
+/// completes, the taker told (`notify`) once per batch: when the run is
+/// about to wait, or when half the room is filled (so the taker works while
+/// the run goes on). At most `room`'s permits of results are not yet
+/// taken; the taker gives permits back, so a slow consumer holds new
+/// requests back instead of piling up responses.
 pub struct AsCompleted<Push, Notify> {
     room: Arc<Semaphore>,
     push: Push,
     notify: Notify,
-    unannounced: bool,
+    unannounced: usize,
+    announce_every: usize,
 }
 
 impl<Push, Notify> AsCompleted<Push, Notify>
@@ -295,11 +299,13 @@ where
     Notify: FnMut() -> bool + Send,
 {
     pub fn new(room: Arc<Semaphore>, push: Push, notify: Notify) -> Self {
+        let announce_every = (room.available_permits() / 2).max(1);
         Self {
             room,
             push,
             notify,
-            unannounced: false,
+            unannounced: 0,
+            announce_every,
         }
     }
 }
@@ -326,12 +332,15 @@ where
             Err(_closed) => return false,
         }
         (self.push)(result);
-        self.unannounced = true;
+        self.unannounced += 1;
+        if self.unannounced >= self.announce_every {
+            return self.flush();
+        }
         true
     }
 
     fn flush(&mut self) -> bool {
-        if !std::mem::take(&mut self.unannounced) {
+        if std::mem::take(&mut self.unannounced) == 0 {
             return true;
         }
         (self.notify)()
@@ -383,7 +392,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn as_completed_waits_for_room_and_announces_once_per_batch() {
+    async fn as_completed_waits_for_room_and_announces_each_half_room() {
         let room = Arc::new(Semaphore::new(2));
         let taken = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut notified = 0;
@@ -406,8 +415,8 @@ mod tests {
         assert!(sink.flush());
         drop(sink);
         assert_eq!(*taken.lock().unwrap(), vec![0, 1, 2]);
-        // One announcement before waiting for room, one at the flush.
-        assert_eq!(notified, 2);
+        // Half the room of 2 is one result: each is announced as it comes.
+        assert_eq!(notified, 3);
     }
 
     #[tokio::test]
@@ -417,6 +426,7 @@ mod tests {
             method: Method::GET,
             headers: HeaderMap::new(),
             timeout: None,
+            pool_timeout: None,
             retry: RetryPolicy::default(),
             max_body_size: None,
             defaults: session.defaults(),

@@ -97,6 +97,21 @@ impl fmt::Display for FastioError {
 
 impl std::error::Error for FastioError {}
 
+/// What a request that found no file descriptor for its connection says.
+pub const NO_DESCRIPTORS: &str = "the process has no file descriptor left for a connection \
+     (raise `ulimit -n`, or lower the client's max_connections)";
+
+/// Whether `error` comes from the process (or the system) running out of
+/// file descriptors.
+pub fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |&cause| cause.source()).any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| code == libc::EMFILE || code == libc::ENFILE)
+    })
+}
+
 /// The most characters of one piece of input (a URL) shown in a message.
 const SHOWN_AT_MOST: usize = 300;
 

@@ -25,6 +25,16 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default total deadline of one request, as httpx's default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Connections one session opens at most unless told otherwise, as in
+/// httpx and aiohttp: enough for any one server, and far from a process's
+/// file descriptor limit.
+pub const DEFAULT_MAX_CONNECTIONS: i64 = 100;
+
+/// Idle keep-alive connections kept per host, and for how long: an idle
+/// pool never holds more than this many descriptors, nor holds them long.
+pub const MAX_IDLE_PER_HOST: usize = 100;
+pub const IDLE_EXPIRY: Duration = Duration::from_secs(15);
+
 /// Redirects followed before `TooManyRedirects`, as in httpx and requests.
 pub const MAX_REDIRECTS: usize = 10;
 
@@ -79,7 +89,7 @@ impl Default for Settings {
             connect_timeout: Some(CONNECT_TIMEOUT),
             read_timeout: None,
             pool_timeout: None,
-            max_connections: None,
+            max_connections: Some(DEFAULT_MAX_CONNECTIONS as usize),
             per_host: None,
             rate_limit: None,
             http2: None,
@@ -191,7 +201,7 @@ impl Session {
         let client = tokio::task::spawn_blocking(move || build(&settings))
             .await
             .map_err(|err| {
-                FastioError::internal(format!("building the HTTP client failed: {err}"))
+                FastioError::internal(format!("building the HTTP client failed: {err:?}"))
             })??;
         *self.http.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((generation, client.clone()));
@@ -207,7 +217,12 @@ impl Session {
 
     /// Waits for a free slot under `max_connections` and `per_host` (FIFO:
     /// tokio's semaphores are fair), for at most `pool_timeout`.
-    pub async fn slots(&self, method: &str, url: &Url) -> Result<Slots, FastioError> {
+    pub async fn slots(
+        &self,
+        method: &str,
+        url: &Url,
+        pool_timeout: Option<Duration>,
+    ) -> Result<Slots, FastioError> {
         let host = self.settings.per_host.map(|limit| {
             let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(
@@ -232,7 +247,7 @@ impl Session {
                 _total: total,
             }
         };
-        match self.settings.pool_timeout {
+        match pool_timeout {
             Some(limit) => tokio::time::timeout(limit, waiting).await.map_err(|_| {
                 FastioError::for_request(
                     ErrorKind::PoolTimeout,
@@ -426,6 +441,13 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
     if let Some(limit) = settings.read_timeout {
         builder = builder.read_timeout(limit);
     }
+    let idle = settings
+        .max_connections
+        .unwrap_or(MAX_IDLE_PER_HOST)
+        .min(MAX_IDLE_PER_HOST);
+    builder = builder
+        .pool_max_idle_per_host(idle)
+        .pool_idle_timeout(IDLE_EXPIRY);
     builder = match settings.http2 {
         Some(true) => builder.http2_prior_knowledge(),
         Some(false) => builder.http1_only(),

@@ -21,8 +21,11 @@ pub struct RequestSpec {
     pub url: Url,
     pub headers: HeaderMap,
     pub body: Option<RequestBody>,
-    /// Deadline of each attempt; `None` waits forever.
+    /// Deadline of each attempt on the wire, from when it has its
+    /// connection slot; `None` waits forever.
     pub timeout: Option<Duration>,
+    /// The longest wait for a connection slot; `None` waits as long as it takes.
+    pub pool_timeout: Option<Duration>,
     pub retry: RetryPolicy,
     /// The most body bytes taken; `None`: the session's.
     pub max_body_size: Option<u64>,

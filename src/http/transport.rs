@@ -19,7 +19,7 @@ use http::{Method, StatusCode};
 use url::Url;
 
 use super::body::{Collector, Refusal};
-use super::error::{clipped, ErrorKind, FastioError};
+use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
 use super::response::ResponseData;
 use super::session::{Session, Slots};
@@ -38,10 +38,11 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
         spec,
         async |spec: &RequestSpec| {
             let limit = spec.whole_body_limit();
+            let slots = admit(spec).await?;
             within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
-                let opened = open(spec).await?;
+                let opened = open(spec, slots).await?;
                 read(opened, limit).await
             })
             .await
@@ -55,7 +56,10 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
 pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, FastioError>> {
     with_retries(
         spec,
-        async |spec: &RequestSpec| within_deadline(spec, open(spec)).await,
+        async |spec: &RequestSpec| {
+            let slots = admit(spec).await?;
+            within_deadline(spec, open(spec, slots)).await
+        },
         |opened| {
             let retry_after = opened.response.headers().get(RETRY_AFTER);
             (
@@ -111,6 +115,34 @@ where
             }
         }
     }
+}
+
+/// Waits for the request's turn: a connection slot, then its rate-limit
+/// turn, both within its `pool_timeout`. Queueing is not time on the wire:
+/// the deadline starts after it.
+async fn admit(spec: &RequestSpec) -> Result<Slots, FastioError> {
+    let session = &spec.session;
+    let started = tokio::time::Instant::now();
+    let slots = session
+        .slots(spec.method.as_str(), &spec.url, spec.pool_timeout)
+        .await?;
+    match spec.pool_timeout {
+        None => session.pace(&spec.url).await,
+        Some(limit) => tokio::time::timeout_at(started + limit, session.pace(&spec.url))
+            .await
+            .map_err(|_| {
+                FastioError::for_request(
+                    ErrorKind::PoolTimeout,
+                    spec.method.as_str(),
+                    spec.url.as_str(),
+                    &format!(
+                        "no rate-limit turn came within {} s (pool timeout)",
+                        limit.as_secs_f64()
+                    ),
+                )
+            })?,
+    }
+    Ok(slots)
 }
 
 /// Runs `work` within the request's deadline.
@@ -172,9 +204,9 @@ impl Opened {
     }
 }
 
-/// Sends the request and follows redirects (reading each redirect's body)
-/// until the final response's head.
-async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
+/// Sends the request, admitted with `slots`, and follows redirects (reading
+/// each redirect's body, admitting each hop) until the final response's head.
+async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> {
     let started = Instant::now();
     let session = Arc::clone(&first.session);
     // as_str, not to_string: a copy, not a pass through the formatter.
@@ -183,11 +215,13 @@ async fn open(first: &RequestSpec) -> Result<Opened, FastioError> {
     // The next hop's request is boxed, like its read below: redirects are
     // rare, and inline it would make every request's future larger.
     let mut redirected: Option<Box<RequestSpec>> = None;
+    let mut admitted = Some(slots);
     loop {
         let spec = redirected.as_deref().unwrap_or(first);
-        // The slot first: requests queue for it in the order they started.
-        let slots = session.slots(spec.method.as_str(), &spec.url).await?;
-        session.pace(&spec.url).await;
+        let slots = match admitted.take() {
+            Some(slots) => slots,
+            None => admit(spec).await?,
+        };
         let client = session.http().await?;
         let response = send(&client, &session, spec).await?;
         session.keep_cookies(response.url(), response.headers());
@@ -419,7 +453,9 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
         Some(source) => cause_chain(source),
         None => error.to_string(),
     };
-    let (kind, what) = if error.is_timeout() {
+    let (kind, what) = if out_of_descriptors(error) {
+        (ErrorKind::Connect, NO_DESCRIPTORS)
+    } else if error.is_timeout() {
         (ErrorKind::Timeout, "timed out")
     } else if error.is_connect() {
         if is_tls(error) {

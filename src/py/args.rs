@@ -3,8 +3,6 @@
 //! turned into a [`RequestSpec`] at call time, so a bad argument raises at
 //! once (TypeError, ValueError, InvalidURL) instead of inside running work.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
@@ -47,61 +45,6 @@ pub fn retry_policy(base: RetryPolicy, retries: Option<IntArg>) -> PyResult<Retr
             })?,
             ..base
         }),
-    }
-}
-
-/// A `timeout=`-like argument: omitted (or `...`) means the default, `None`
-/// disables.
-#[derive(Clone, Copy, Debug, Default)]
-pub enum TimeoutArg {
-    #[default]
-    Default,
-    Disabled,
-    Seconds(Duration),
-}
-
-impl TimeoutArg {
-    /// The deadline, given the one that "default" stands for.
-    pub fn or(self, default: Option<Duration>) -> Option<Duration> {
-        match self {
-            TimeoutArg::Default => default,
-            TimeoutArg::Disabled => None,
-            TimeoutArg::Seconds(limit) => Some(limit),
-        }
-    }
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for TimeoutArg {
-    type Error = PyErr;
-
-    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        if value.is_none() {
-            return Ok(TimeoutArg::Disabled);
-        }
-        if value.is(value.py().Ellipsis()) {
-            return Ok(TimeoutArg::Default);
-        }
-        if value.is_instance_of::<pyo3::types::PyBool>() || value.is_instance_of::<PyString>() {
-            return Err(PyTypeError::new_err(
-                "timeout must be a number of seconds or None",
-            ));
-        }
-        let seconds: f64 = value.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "timeout must be a number of seconds or None, not {}",
-                type_name(&value)
-            ))
-        })?;
-        if seconds.is_nan() || seconds <= 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "timeout must be a positive number of seconds, not {seconds}"
-            )));
-        }
-        Ok(match Duration::try_from_secs_f64(seconds) {
-            Ok(limit) => TimeoutArg::Seconds(limit),
-            // Longer than any Duration (inf included): no deadline.
-            Err(_) => TimeoutArg::Disabled,
-        })
     }
 }
 

@@ -17,10 +17,11 @@ use tokio::sync::Semaphore;
 
 use super::args::{
     body_size_limit, method_arg, parse_headers, positive_count, request_headers, retry_policy,
-    type_name, IntArg, TimeoutArg,
+    type_name, IntArg,
 };
 use super::progress::Progress;
 use super::response::{indexed_exception, IntoResponse, ResultSlice};
+use super::timeout::TimeoutArg;
 use crate::bridge::asyncio::running_loop;
 use crate::bridge::{
     FastioFuture, Job, Link, Message, Outcome, Settled, Tenant, ToPythonItems, Value, DRAIN_SLICE,
@@ -315,11 +316,13 @@ fn start(
             type_name(urls)
         ))
     })?;
+    let timeout = args.timeout.for_request()?;
     let defaults = session.defaults();
     let template = Template {
         method: method_arg(args.method)?,
         headers: request_headers(&defaults, parse_headers(args.headers)?, &[])?,
-        timeout: args.timeout.or(defaults.timeout),
+        timeout: timeout.or(defaults.timeout),
+        pool_timeout: timeout.pool.or(session.settings.pool_timeout),
         retry: retry_policy(session.settings.retry, args.retries)?,
         max_body_size: body_size_limit(args.max_body_size)?,
         defaults,

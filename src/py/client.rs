@@ -13,16 +13,19 @@ use pyo3::types::{PyString, PyTuple};
 
 use super::args::{
     body_size_limit, form_pairs, parse_headers, positive_count, retry_policy, seconds, shown_int,
-    type_name, IntArg, TimeoutArg,
+    type_name, IntArg,
 };
 use super::bulk::{self, BulkArgs, Count, FetchStream};
 use super::progress::Progress;
 use super::request::FetchArgs;
 use super::response::StreamedResponse;
+use super::timeout::{Limit, TimeoutArg};
 use crate::bridge::{FastioFuture, Job, Value};
 use crate::http::error::hide_credentials;
 use crate::http::retry::RetryPolicy;
-use crate::http::session::{Session, Settings, CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+use crate::http::session::{
+    Session, Settings, CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
+};
 use crate::http::spec::{parse_url_text, RequestSpec};
 use crate::http::stream::BodyStream;
 use crate::http::transport;
@@ -52,6 +55,16 @@ fn read_file(path: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
             path.display()
         ))
     })
+}
+
+/// A limit given both in `timeout=Timeout(...)` and as its own argument.
+fn one_of(in_timeout: Limit, alone: Limit, name: &str) -> PyResult<Limit> {
+    match (in_timeout, alone) {
+        (given, Limit::Default) | (Limit::Default, given) => Ok(given),
+        _ => Err(PyValueError::new_err(format!(
+            "give {name} in timeout=fastio.Timeout(...) or as {name}_timeout=, not both"
+        ))),
+    }
 }
 
 /// `auth=`: (user, password) for Basic, or a str token for Bearer.
@@ -110,9 +123,9 @@ impl ClientSession {
     #[new]
     #[pyo3(signature = (
         *, base_url = None, headers = None, params = None, cookies = None, auth = None,
-        timeout = TimeoutArg::Default, connect_timeout = TimeoutArg::Default,
-        read_timeout = TimeoutArg::Disabled, pool_timeout = TimeoutArg::Disabled,
-        max_connections = None, per_host = None, rate_limit = None, http2 = None,
+        timeout = TimeoutArg::DEFAULT, connect_timeout = Limit::Default,
+        read_timeout = Limit::Default, pool_timeout = Limit::Default,
+        max_connections = Some(IntArg(DEFAULT_MAX_CONNECTIONS)), per_host = None, rate_limit = None, http2 = None,
         follow_redirects = true, max_redirects = IntArg(10), allow_https_to_http = false,
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
         resolve = None, user_agent = None, max_body_size = None, retries = IntArg(0),
@@ -129,9 +142,9 @@ impl ClientSession {
         cookies: Option<&Bound<'_, PyAny>>,
         auth: Option<&Bound<'_, PyAny>>,
         timeout: TimeoutArg,
-        connect_timeout: TimeoutArg,
-        read_timeout: TimeoutArg,
-        pool_timeout: TimeoutArg,
+        connect_timeout: Limit,
+        read_timeout: Limit,
+        pool_timeout: Limit,
         max_connections: Option<IntArg>,
         per_host: Option<IntArg>,
         rate_limit: Option<f64>,
@@ -170,9 +183,10 @@ impl ClientSession {
             defaults.cookies = form_pairs(cookies, "cookies")?;
         }
         defaults.timeout = timeout.or(Some(DEFAULT_TIMEOUT));
-        settings.connect_timeout = connect_timeout.or(Some(CONNECT_TIMEOUT));
-        settings.read_timeout = read_timeout.or(None);
-        settings.pool_timeout = pool_timeout.or(None);
+        settings.connect_timeout =
+            one_of(timeout.connect, connect_timeout, "connect")?.or(Some(CONNECT_TIMEOUT));
+        settings.read_timeout = one_of(timeout.read, read_timeout, "read")?.or(None);
+        settings.pool_timeout = one_of(timeout.pool, pool_timeout, "pool")?.or(None);
         settings.max_connections = positive_count(max_connections, "max_connections")?;
         settings.per_host = positive_count(per_host, "per_host")?;
         if let Some(rate) = rate_limit {
@@ -268,7 +282,7 @@ impl ClientSession {
     /// `timeout` bounds the head, then each wait for body data.
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, cookies = None, json = None,
-        data = None, files = None, content = None, timeout = TimeoutArg::Default, retries = None,
+        data = None, files = None, content = None, timeout = TimeoutArg::DEFAULT, retries = None,
         stream = false, auth = None, follow_redirects = None, max_body_size = None
     ))]
     #[allow(
@@ -328,7 +342,7 @@ impl ClientSession {
     )]
     #[pyo3(signature = (
         urls, *, in_order, concurrency = Count::DEFAULT, method = "GET", headers = None,
-        timeout = TimeoutArg::Default, retries = None, return_exceptions = false,
+        timeout = TimeoutArg::DEFAULT, retries = None, return_exceptions = false,
         max_body_size = None, progress = None
     ))]
     fn fetch_many(

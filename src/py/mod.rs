@@ -11,4 +11,5 @@ pub mod progress;
 pub mod request;
 pub mod response;
 pub mod runtime;
+pub mod timeout;
 pub mod upload;

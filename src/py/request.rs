@@ -12,8 +12,9 @@ use pyo3::types::{PyBytes, PyMapping, PyString};
 
 use super::args::{
     body_bytes, body_size_limit, form_pairs, method_arg, orjson_dumps, pairs, parse_headers,
-    request_headers, retry_policy, scalar_text, text_of, type_name, IntArg, TimeoutArg,
+    request_headers, retry_policy, scalar_text, text_of, type_name, IntArg,
 };
+use super::timeout::TimeoutArg;
 use super::upload::UploadBody;
 use crate::http::session::{Defaults, Session};
 use crate::http::spec::{
@@ -193,12 +194,14 @@ impl FetchArgs<'_, '_> {
                 }
             }
         }
+        let timeout = self.timeout.for_request()?;
         Ok(RequestSpec {
             method,
             url,
             headers,
             body,
-            timeout: self.timeout.or(defaults.timeout),
+            timeout: timeout.or(defaults.timeout),
+            pool_timeout: timeout.pool.or(session.settings.pool_timeout),
             retry: retry_policy(session.settings.retry, self.retries)?,
             max_body_size: body_size_limit(self.max_body_size)?,
             follow_redirects: None,

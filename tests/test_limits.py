@@ -1,0 +1,175 @@
+"""Safe defaults and one timeout model: bounded pools, recovery when the
+process runs out of descriptors, and ``fastio.Timeout`` with the same
+meaning everywhere (a number is time on the wire, queueing excluded)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import fastio
+from fastio.testing import Server
+
+
+async def busiest(server: Server, work: asyncio.Future[Any]) -> int:
+    """The most connections the server saw open at once while ``work`` ran."""
+    most = 0
+    while not work.done():
+        most = max(most, server.open_connections)
+        await asyncio.sleep(0.01)
+    await work
+    return most
+
+
+# --- bounded by default ----------------------------------------------------------
+
+
+async def test_a_plain_client_opens_at_most_100_connections(server: Server) -> None:
+    async with fastio.Client() as client:
+        url = server.url + "/delay/0.3"
+        work = asyncio.gather(*(client.get(url) for _ in range(150)))
+        assert await busiest(server, work) <= 100
+        assert all(response.status == 200 for response in work.result())
+        # Idle keep-alive connections are capped too.
+        assert server.open_connections <= 100
+    assert "max_connections=100" in repr(fastio.Client())
+
+
+async def test_module_level_fetch_is_bounded_too(server: Server) -> None:
+    url = server.url + "/delay/0.3"
+    work = asyncio.gather(*(fastio.fetch(url) for _ in range(150)))
+    assert await busiest(server, work) <= 100
+
+
+async def test_no_cap_when_asked(server: Server) -> None:
+    async with fastio.Client(max_connections=None) as client:
+        url = server.url + "/delay/0.3"
+        work = asyncio.gather(*(client.get(url) for _ in range(150)))
+        assert await busiest(server, work) > 100
+
+
+def test_running_out_of_descriptors_is_named_and_recovered_from(server: Server) -> None:
+    """Under a descriptor limit of 64, 200 uncapped requests at once: the
+    ones that cannot connect say why, and the next requests succeed on the
+    connections the first ones left (idle ones also expire after 15 s)."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, resource
+        import fastio
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+        async def main():
+            async with fastio.Client(max_connections=None) as client:
+                results = await client.fetch_all(
+                    ["{server.url}/delay/0.3"] * 200, concurrency=200, return_exceptions=True
+                )
+                failed = [r for r in results if isinstance(r, fastio.FastioError)]
+                assert failed, "the limit was never reached"
+                assert all("file descriptor" in str(error) for error in failed), failed[0]
+                assert all(isinstance(error, fastio.ConnectError) for error in failed)
+                # Recovered: the next requests run.
+                again = await client.fetch_all(["{server.url}/json"] * 20, concurrency=20)
+                assert all(response.status == 200 for response in again)
+            print("ok", len(failed))
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok")
+
+
+# --- one timeout model ---------------------------------------------------------
+
+
+def test_timeout_objects_are_values() -> None:
+    timeout = fastio.Timeout(10, connect=5, pool=None)
+    assert (timeout.total, timeout.connect, timeout.read, timeout.pool) == (10.0, 5.0, ..., None)
+    assert timeout == fastio.Timeout(10.0, connect=5, pool=None)
+    assert timeout != fastio.Timeout(10)
+    assert hash(timeout) == hash(fastio.Timeout(10.0, connect=5, pool=None))
+    assert repr(timeout) == "Timeout(total=10.0, connect=5.0, pool=None)"
+    with pytest.raises(ValueError, match="positive number"):
+        fastio.Timeout(connect=-1)
+    with pytest.raises(TypeError):
+        fastio.Timeout(read="5")  # type: ignore[arg-type]
+
+
+async def test_the_total_excludes_waiting_for_a_slot(server: Server) -> None:
+    async with fastio.Client(max_connections=1) as client:
+        holder = asyncio.ensure_future(client.get(server.url + "/delay/0.6"))
+        await asyncio.sleep(0.05)
+        # Queued ~0.55 s behind the holder, then 0 s on the wire: in time.
+        response = await client.get(server.url + "/json", timeout=0.3)
+        assert response.status == 200
+        await holder
+
+
+async def test_the_total_excludes_waiting_in_fetch_all_too(server: Server) -> None:
+    async with fastio.Client(max_connections=2) as client:
+        urls = [server.url + "/delay/0.2"] * 6
+        responses = await client.fetch_all(urls, concurrency=6, timeout=0.5)
+        assert [response.status for response in responses] == [200] * 6
+
+
+async def test_pool_bounds_the_wait_and_says_so(server: Server) -> None:
+    async with fastio.Client(max_connections=1) as client:
+        holder = asyncio.ensure_future(client.get(server.url + "/delay/2"))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        with pytest.raises(
+            fastio.PoolTimeout, match=r"no connection slot became free within 0\.2 s"
+        ):
+            await client.get(server.url + "/json", timeout=fastio.Timeout(5, pool=0.2))
+        assert time.monotonic() - started < 1.5
+        holder.cancel()
+
+
+async def test_a_client_timeout_object_sets_every_part(
+    server: Server, unanswered_port: int
+) -> None:
+    limits = fastio.Timeout(5, connect=0.3, read=0.3, pool=0.2)
+    async with fastio.Client(timeout=limits, max_connections=1) as client:
+        started = time.monotonic()
+        with pytest.raises(fastio.TimeoutError):
+            await client.get(f"http://127.0.0.1:{unanswered_port}/")
+        with pytest.raises(fastio.TimeoutError):
+            await client.get(server.url + "/delay/10")
+        assert time.monotonic() - started < 3
+    with pytest.raises(ValueError, match="not both"):
+        fastio.Client(timeout=fastio.Timeout(connect=1), connect_timeout=2)
+
+
+async def test_a_request_may_not_set_a_clients_parts(server: Server) -> None:
+    async with fastio.Client() as client:
+        with pytest.raises(ValueError, match="apply to a whole client"):
+            client.get(server.url + "/json", timeout=fastio.Timeout(connect=1))
+        with pytest.raises(ValueError, match="apply to a whole client"):
+            client.fetch_all([server.url + "/json"], timeout=fastio.Timeout(read=1))
+
+
+async def test_write_bounds_each_chunk_of_a_streamed_upload(server: Server) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * (1 << 20)
+
+    async with fastio.Client() as client:
+        started = time.monotonic()
+        with pytest.raises(fastio.TimeoutError, match="write timeout"):
+            await client.post(
+                server.fault_url + "/hang",
+                content=endless(),
+                timeout=fastio.Timeout(None, write=0.3),
+            )
+        assert time.monotonic() - started < 10
