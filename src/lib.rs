@@ -49,6 +49,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::progress::Progress;
     #[pymodule_export]
+    use crate::py::request::Request;
+    #[pymodule_export]
     use crate::py::response::{ByteIterator, Response};
     #[pymodule_export]
     use crate::py::runtime::configure_runtime;

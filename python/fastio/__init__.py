@@ -26,6 +26,7 @@ from fastio._client import Client
 from fastio._fastio import (
     FastioFuture,
     Headers,
+    Request,
     Response,
     Timeout,
     __version__,
@@ -73,6 +74,7 @@ __all__ = [
     "PoolTimeout",
     "ProtocolError",
     "ReadError",
+    "Request",
     "RequestError",
     "Response",
     "ResponseNotRead",

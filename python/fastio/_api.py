@@ -10,7 +10,7 @@ from typing import Any, Literal, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._client import Client
-from fastio._fastio import FastioFuture, Response
+from fastio._fastio import FastioFuture, Request, Response
 from fastio._types import Headers, Params, Scalar, Timeout
 from fastio.exceptions import FastioError
 
@@ -75,7 +75,7 @@ def fetch(
 
 @overload
 def fetch_all(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: Literal[False] = False,
     verify: bool = True,
@@ -83,7 +83,7 @@ def fetch_all(
 ) -> Coroutine[Any, Any, list[Response]]: ...
 @overload
 def fetch_all(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: Literal[True],
     verify: bool = True,
@@ -91,14 +91,14 @@ def fetch_all(
 ) -> Coroutine[Any, Any, list[Response | FastioError]]: ...
 @overload
 def fetch_all(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: bool,
     verify: bool = True,
     **options: Unpack[BulkOptions],
 ) -> Coroutine[Any, Any, list[Response]] | Coroutine[Any, Any, list[Response | FastioError]]: ...
 def fetch_all(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: bool = False,
     verify: bool = True,
@@ -107,16 +107,19 @@ def fetch_all(
     """Fetches every URL, at most ``concurrency`` at a time; returns the
     Responses in input order.
 
-    ``urls`` is any iterable of str (list, tuple, generator); it is consumed
-    lazily in chunks, so a huge input is never held twice. A bare str is a
-    TypeError; ``concurrency < 1`` is a ValueError. HTTP error statuses are
-    Responses, not failures. The first failure (a transport error, or an
-    invalid URL) raises and cancels the rest, unless ``return_exceptions``
-    is true, which puts each failure's exception (with ``.index``) in its
-    place. ``timeout`` applies to each attempt of each request and starts
-    when the request does, not while it waits for a free slot; ``retries``
-    as for :func:`fetch`; ``max_body_size`` as for :func:`fetch`. Each
-    Response has ``.index``.
+    ``urls`` is any iterable (list, tuple, generator) of str URLs and
+    :class:`fastio.Request` objects, mixed as you like: a Request keeps its
+    own method, params, headers (over the call's ``headers``) and body. It
+    is consumed lazily in chunks, so a huge input is never held twice. A
+    bare str is a TypeError; ``concurrency < 1`` is a ValueError. HTTP
+    error statuses are Responses, not failures. The first failure (a
+    transport error, an invalid URL, a Request whose body cannot be
+    encoded) raises and cancels the rest, unless ``return_exceptions`` is
+    true, which puts each failure's exception (with ``.index``) in its
+    place. ``timeout`` applies to each attempt of each request from when it
+    has its connection slot; ``retries`` as for :func:`fetch`;
+    ``max_body_size`` as for :func:`fetch`. Each Response has ``.index``
+    and ``.request``.
 
     ``progress=True`` shows a bar on stderr (done/total, req/s, errors,
     ETA), fed from counters kept in Rust; ``total`` is its total when
@@ -136,7 +139,7 @@ def fetch_all(
 
 @overload
 def fetch_iter(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: Literal[False] = False,
     verify: bool = True,
@@ -144,14 +147,14 @@ def fetch_iter(
 ) -> FetchIterator[Response]: ...
 @overload
 def fetch_iter(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: Literal[True],
     verify: bool = True,
     **options: Unpack[BulkOptions],
 ) -> FetchIterator[Response | FastioError]: ...
 def fetch_iter(
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     *,
     return_exceptions: bool = False,
     verify: bool = True,

@@ -10,7 +10,7 @@ from collections.abc import Coroutine, Iterable
 from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, cast
 
-from fastio._fastio import Response, _ClientSession, _FetchStream
+from fastio._fastio import Request, Response, _ClientSession, _FetchStream
 from fastio._progress import ProgressBar, length_of
 from fastio._types import Headers, Timeout
 from fastio.exceptions import FastioError
@@ -143,7 +143,7 @@ class FetchIterator(Generic[_Item]):
 
 def start_fetch_all(
     session: _ClientSession,
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     return_exceptions: bool,
     options: BulkOptions,
 ) -> Coroutine[Any, Any, list[Any]]:
@@ -161,7 +161,7 @@ def start_fetch_all(
 
 def start_fetch_iter(
     session: _ClientSession,
-    urls: Iterable[str],
+    urls: Iterable[str | Request],
     return_exceptions: bool,
     options: BulkOptions,
 ) -> FetchIterator[Any]:

@@ -18,7 +18,7 @@ from typing import Any, Literal, Self, Unpack, overload
 
 from fastio import exceptions as fastio_exceptions
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
-from fastio._fastio import FastioFuture, Response, _ClientSession, _UploadBody
+from fastio._fastio import FastioFuture, Request, Response, _ClientSession, _UploadBody
 from fastio._fastio import Timeout as _Timeout
 from fastio._types import (
     Auth,
@@ -199,8 +199,8 @@ class Client:
     then :class:`fastio.PoolTimeout`. A :class:`fastio.Timeout` sets every
     part at once. Limits: ``max_connections`` in total (default 100;
     ``None``: no cap) and ``per_host`` per scheme://host:port, waited for
-    in FIFO order; idle keep-alive connections are kept at most 100 per
-    host for 15 s; ``rate_limit`` spaces requests to each host evenly
+    in FIFO order; idle keep-alive connections are kept (as many per host
+    as may be open, 100 without a cap) for 15 s; ``rate_limit`` spaces requests to each host evenly
     (requests per second). A cancelled or timed-out request always gives
     its slot back.
 
@@ -686,7 +686,7 @@ class Client:
     @overload
     def fetch_all(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: Literal[False] = False,
         **options: Unpack[BulkOptions],
@@ -694,7 +694,7 @@ class Client:
     @overload
     def fetch_all(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: Literal[True],
         **options: Unpack[BulkOptions],
@@ -702,14 +702,14 @@ class Client:
     @overload
     def fetch_all(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: bool,
         **options: Unpack[BulkOptions],
     ) -> _Results | _ResultsOrErrors: ...
     def fetch_all(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: bool = False,
         **options: Unpack[BulkOptions],
@@ -721,7 +721,7 @@ class Client:
     @overload
     def fetch_iter(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: Literal[False] = False,
         **options: Unpack[BulkOptions],
@@ -729,14 +729,14 @@ class Client:
     @overload
     def fetch_iter(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: Literal[True],
         **options: Unpack[BulkOptions],
     ) -> FetchIterator[Response | FastioError]: ...
     def fetch_iter(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         return_exceptions: bool = False,
         **options: Unpack[BulkOptions],

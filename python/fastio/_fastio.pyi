@@ -32,6 +32,7 @@ __version__: str
 __all__ = [
     "FastioFuture",
     "Headers",
+    "Request",
     "Response",
     "Server",
     "Timeout",
@@ -277,6 +278,73 @@ class Timeout:
     def __hash__(self) -> int: ...
 
 @final
+class Request:
+    """One request described as plain data: what :func:`fastio.fetch_all` and
+    :func:`fastio.fetch_iter` take beside URLs (each item keeps its own
+    method, params, headers and body), and what :attr:`Response.request` is.
+
+    Nothing is checked or sent when it is made: a bad URL or body is that
+    item's error when a bulk call reaches it. ``headers`` are merged over
+    the call's and the client's; ``timeout`` replaces the call's (total,
+    write and pool, as for a request). ``repr`` hides credentials.
+
+    Example::
+
+        requests = [fastio.Request("POST", api, json={"q": q}) for q in queries]
+        answers = await client.fetch_all(requests, concurrency=32)
+    """
+
+    def __new__(
+        cls,
+        method: str,
+        url: str,
+        *,
+        params: _ParamsArg = None,
+        headers: _HeadersArg = None,
+        json: Any = None,
+        data: Mapping[str, _Scalar | Sequence[_Scalar]] | bytes | str | None = None,
+        content: bytes | bytearray | memoryview | str | None = None,
+        timeout: _TimeoutArg | None = None,
+    ) -> Request: ...
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper-cased."""
+    @property
+    def url(self) -> str:
+        """The URL as given (for a sent request, as sent)."""
+    @property
+    def headers(self) -> Headers:
+        """The headers as given, or as sent, as :class:`fastio.Headers`."""
+    @property
+    def params(self) -> Any:
+        """What was given, or None."""
+    @property
+    def json(self) -> Any:
+        """What was given, or None."""
+    @property
+    def data(self) -> Any:
+        """What was given, or None."""
+    @property
+    def content(self) -> Any:
+        """What was given, or None."""
+    @property
+    def timeout(self) -> Any:
+        """What was given, or None."""
+    def __reduce__(self) -> tuple[Any, ...]: ...
+    @staticmethod
+    def _restore(
+        method: str,
+        url: str,
+        params: Any,
+        headers: Any,
+        json: Any,
+        data: Any,
+        content: Any,
+        timeout: Any,
+    ) -> Request:
+        """Rebuilds a pickled Request."""
+
+@final
 class Headers:
     """Response headers: a read-only, case-insensitive mapping.
 
@@ -453,6 +521,10 @@ class Response:
         """The ``Link`` headers parsed as httpx does: keyed by ``rel`` (else by
         URL), each a dict with ``url`` and the link's parameters."""
     @property
+    def request(self) -> Request:
+        """The request that got this response (after redirects, the last
+        one): its method, URL and the headers sent (the jar's cookies aside)."""
+    @property
     def history(self) -> list[Response]:
         """The redirect responses that led here, oldest first."""
 
@@ -553,7 +625,7 @@ class _ClientSession:
     @overload
     def fetch_many(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         in_order: Literal[True],
         concurrency: int = ...,  # 100
@@ -570,7 +642,7 @@ class _ClientSession:
     @overload
     def fetch_many(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str | Request],
         *,
         in_order: Literal[False],
         concurrency: int = ...,  # 100

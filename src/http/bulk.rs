@@ -32,7 +32,7 @@ const DELIVER_EVERY: usize = 256;
 #[derive(Clone)]
 pub struct Template {
     pub method: Method,
-    pub headers: HeaderMap,
+    pub headers: Arc<HeaderMap>,
     pub timeout: Option<std::time::Duration>,
     pub pool_timeout: Option<std::time::Duration>,
     pub retry: RetryPolicy,
@@ -48,7 +48,7 @@ impl Template {
         Ok(RequestSpec {
             method: self.method.clone(),
             url: resolve_url(&self.defaults, url)?,
-            headers: self.headers.clone(),
+            headers: Arc::clone(&self.headers),
             body: None,
             timeout: self.timeout,
             pool_timeout: self.pool_timeout,
@@ -424,7 +424,7 @@ mod tests {
         let session = Arc::new(Session::new(Settings::default()));
         let template = Template {
             method: Method::GET,
-            headers: HeaderMap::new(),
+            headers: Arc::new(HeaderMap::new()),
             timeout: None,
             pool_timeout: None,
             retry: RetryPolicy::default(),

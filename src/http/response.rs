@@ -24,6 +24,9 @@ pub struct ResponseData {
     pub url: String,
     /// The URL as the caller gave it.
     pub request_url: String,
+    /// The headers of the request that got this response (cookies from
+    /// the jar aside).
+    pub request_headers: Arc<HeaderMap>,
     pub elapsed: Duration,
     pub body: Bytes,
     /// The redirect responses that led here, oldest first.

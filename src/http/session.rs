@@ -30,8 +30,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// file descriptor limit.
 pub const DEFAULT_MAX_CONNECTIONS: i64 = 100;
 
-/// Idle keep-alive connections kept per host, and for how long: an idle
-/// pool never holds more than this many descriptors, nor holds them long.
+/// Idle keep-alive connections kept per host when no limit says how many
+/// may be open (else as many as may be open), and for how long: an idle
+/// pool holds a bounded number of descriptors, not for long.
 pub const MAX_IDLE_PER_HOST: usize = 100;
 pub const IDLE_EXPIRY: Duration = Duration::from_secs(15);
 
@@ -441,10 +442,12 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
     if let Some(limit) = settings.read_timeout {
         builder = builder.read_timeout(limit);
     }
+    // As many idle as may be open to one host: a pool sized for 1,000
+    // keeps its connections between bursts instead of reconnecting.
     let idle = settings
-        .max_connections
-        .unwrap_or(MAX_IDLE_PER_HOST)
-        .min(MAX_IDLE_PER_HOST);
+        .per_host
+        .or(settings.max_connections)
+        .unwrap_or(MAX_IDLE_PER_HOST);
     builder = builder
         .pool_max_idle_per_host(idle)
         .pool_idle_timeout(IDLE_EXPIRY);

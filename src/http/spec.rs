@@ -19,7 +19,9 @@ use super::upload::UploadSource;
 pub struct RequestSpec {
     pub method: Method,
     pub url: Url,
-    pub headers: HeaderMap,
+    /// Shared: every request of a bulk call starts from the same headers,
+    /// and its Response keeps them as the request's.
+    pub headers: Arc<HeaderMap>,
     pub body: Option<RequestBody>,
     /// Deadline of each attempt on the wire, from when it has its
     /// connection slot; `None` waits forever.

@@ -176,6 +176,8 @@ pub struct Opened {
     /// Keeps the client (its pool) alive while the body is read.
     pub _session: Arc<Session>,
     pub method: Method,
+    /// The headers of the request that got this response.
+    pub request_headers: Arc<HeaderMap>,
     /// The URL as the caller gave it.
     pub request_url: String,
     pub started: Instant,
@@ -196,6 +198,7 @@ impl Opened {
             headers: HeaderList::pack(self.response.headers()),
             url: self.response.url().as_str().to_owned(),
             request_url: std::mem::take(&mut self.request_url),
+            request_headers: Arc::clone(&self.request_headers),
             elapsed: self.started.elapsed(),
             body: Bytes::new(),
             history: std::mem::take(&mut self.history),
@@ -238,6 +241,7 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
             slots,
             _session: Arc::clone(&session),
             method: spec.method.clone(),
+            request_headers: Arc::clone(&spec.headers),
             request_url: String::new(),
             started,
             history: Vec::new(),
@@ -277,7 +281,7 @@ async fn send(
     session: &Session,
     spec: &RequestSpec,
 ) -> Result<reqwest::Response, FastioError> {
-    let mut headers = spec.headers.clone();
+    let mut headers = (*spec.headers).clone();
     session.add_cookies(&spec.url, &mut headers);
     let mut request = client
         .request(spec.method.clone(), spec.url.clone())
@@ -405,13 +409,13 @@ fn redirect(
         next.method = Method::GET;
         next.body = None;
         strip(
-            &mut next.headers,
+            Arc::make_mut(&mut next.headers),
             &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
         );
     }
     if !same_origin(&spec.url, &target) {
         strip(
-            &mut next.headers,
+            Arc::make_mut(&mut next.headers),
             &[AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION],
         );
     }

@@ -20,15 +20,17 @@ use super::args::{
     type_name, IntArg,
 };
 use super::progress::Progress;
+use super::request::Request;
 use super::response::{indexed_exception, IntoResponse, ResultSlice};
 use super::timeout::TimeoutArg;
-use crate::bridge::asyncio::running_loop;
+use crate::bridge::asyncio::{fastio_exception, running_loop};
 use crate::bridge::{
     FastioFuture, Job, Link, Message, Outcome, Settled, Tenant, ToPythonItems, Value, DRAIN_SLICE,
 };
 use crate::http::bulk::{
     first_pull, run_requests, AsCompleted, Chunk, InOrder, Requests, Template, FEED_CHUNK,
 };
+use crate::http::error::{ErrorKind, FastioError};
 use crate::http::response::Indexed;
 use crate::http::session::Session;
 
@@ -104,20 +106,27 @@ impl UrlFeeder {
                 self.exhausted = true;
                 break;
             };
-            let url = next.cast::<PyString>().map_err(|_| {
+            let spec = if let Ok(url) = next.cast::<PyString>() {
+                self.template.request(url.to_str()?)
+            } else if let Ok(request) = next.cast::<Request>() {
+                request
+                    .get()
+                    .spec_on(py, &self.template)
+                    .map_err(|err| item_error(py, err, request.get()))
+            } else {
                 let kind = if next.is_instance_of::<PyBytes>() {
                     "bytes"
                 } else {
-                    "not a str"
+                    "neither a str nor a fastio.Request"
                 };
-                PyTypeError::new_err(format!(
-                    "URLs must be str; item {} is {kind}: {}",
+                return Err(PyTypeError::new_err(format!(
+                    "URLs must be str (or fastio.Request); item {} is {kind}: {}",
                     self.next_index,
                     next.repr()
                         .map_or_else(|_| "?".to_owned(), |text| text.to_string())
-                ))
-            })?;
-            items.push((self.next_index, self.template.request(url.to_str()?)));
+                )));
+            };
+            items.push((self.next_index, spec));
             self.next_index += 1;
         }
         if items.is_empty() {
@@ -138,6 +147,30 @@ impl UrlFeeder {
         }
         Ok(())
     }
+}
+
+/// Why a `fastio.Request` item cannot be sent, as that item's result.
+fn item_error(py: Python<'_>, err: PyErr, request: &Request) -> FastioError {
+    let invalid_url =
+        fastio_exception(py, "InvalidURL").is_ok_and(|class| err.is_instance(py, &class));
+    let (method, url) = request.identity();
+    if invalid_url {
+        return FastioError::new(
+            ErrorKind::InvalidUrl,
+            Some(url.to_owned()),
+            err.value(py).to_string(),
+        );
+    }
+    let kind = err
+        .get_type(py)
+        .name()
+        .map_or_else(|_| "Error".to_owned(), |name| name.to_string());
+    FastioError::for_request(
+        ErrorKind::Request,
+        method,
+        url,
+        &format!("cannot build the request: {kind}: {}", err.value(py)),
+    )
 }
 
 /// The tenant of a bulk fetch's awaitable: its input, and (for
@@ -320,7 +353,11 @@ fn start(
     let defaults = session.defaults();
     let template = Template {
         method: method_arg(args.method)?,
-        headers: request_headers(&defaults, parse_headers(args.headers)?, &[])?,
+        headers: Arc::new(request_headers(
+            &defaults,
+            parse_headers(args.headers)?,
+            &[],
+        )?),
         timeout: timeout.or(defaults.timeout),
         pool_timeout: timeout.pool.or(session.settings.pool_timeout),
         retry: retry_policy(session.settings.retry, args.retries)?,

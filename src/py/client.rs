@@ -324,7 +324,7 @@ impl ClientSession {
         .build(&self.session)?;
         // This request's credentials replace the client's.
         if let Some(auth) = auth.filter(|auth| !auth.is_none()) {
-            spec.headers.insert(AUTHORIZATION, auth_header(auth)?);
+            Arc::make_mut(&mut spec.headers).insert(AUTHORIZATION, auth_header(auth)?);
         }
         spec.follow_redirects = follow_redirects;
         Ok(if stream {

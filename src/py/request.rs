@@ -9,13 +9,18 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMapping, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 
 use super::args::{
     body_bytes, body_size_limit, form_pairs, method_arg, orjson_dumps, pairs, parse_headers,
     request_headers, retry_policy, scalar_text, text_of, type_name, IntArg,
 };
+use super::headers::Headers;
 use super::timeout::TimeoutArg;
 use super::upload::UploadBody;
+use crate::http::bulk::Template;
+use crate::http::error::{clipped, hide_credentials};
+use crate::http::response::HeaderList;
 use crate::http::session::{Defaults, Session};
 use crate::http::spec::{
     has_control, multipart, resolve_url, sendable, Part, RequestBody, RequestSpec,
@@ -110,8 +115,11 @@ fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py,
 impl FetchArgs<'_, '_> {
     /// Checks everything and builds the request, on `session`'s defaults.
     pub fn build(&self, session: &Arc<Session>) -> PyResult<RequestSpec> {
-        let defaults = session.defaults();
-        let defaults: &Defaults = &defaults;
+        self.build_on(&session.defaults(), session)
+    }
+
+    /// As [`FetchArgs::build`], on `defaults` instead of the session's.
+    pub fn build_on(&self, defaults: &Defaults, session: &Arc<Session>) -> PyResult<RequestSpec> {
         let method = method_arg(self.method)?;
         let text = self.url.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))
@@ -198,7 +206,7 @@ impl FetchArgs<'_, '_> {
         Ok(RequestSpec {
             method,
             url,
-            headers,
+            headers: Arc::new(headers),
             body,
             timeout: timeout.or(defaults.timeout),
             pool_timeout: timeout.pool.or(session.settings.pool_timeout),
@@ -207,5 +215,275 @@ impl FetchArgs<'_, '_> {
             follow_redirects: None,
             session: Arc::clone(session),
         })
+    }
+}
+
+/// One request described as plain data: what :func:`fastio.fetch_all` and
+/// :func:`fastio.fetch_iter` take beside URLs (each item keeps its own
+/// method, params, headers and body), and what :attr:`Response.request` is.
+///
+/// Nothing is checked or sent when it is made: a bad URL or body is that
+/// item's error when a bulk call reaches it. ``headers`` are merged over
+/// the call's and the client's; ``timeout`` replaces the call's (total,
+/// write and pool, as for a request). ``repr`` hides credentials.
+///
+/// Example::
+///
+///     requests = [fastio.Request("POST", api, json={"q": q}) for q in queries]
+///     answers = await client.fetch_all(requests, concurrency=32)
+#[pyclass(frozen, module = "fastio._fastio", name = "Request")]
+pub struct Request {
+    method: String,
+    url: String,
+    params: Option<Py<PyAny>>,
+    headers: RequestHeaders,
+    json: Option<Py<PyAny>>,
+    data: Option<Py<PyAny>>,
+    content: Option<Py<PyAny>>,
+    timeout: Option<Py<PyAny>>,
+}
+
+/// The headers as given to `Request(...)`, or as sent.
+enum RequestHeaders {
+    Given(Option<Py<PyAny>>),
+    Sent(HeaderList),
+}
+
+impl Request {
+    /// The request a response answered, as it went out.
+    pub fn sent(method: &str, url: &str, headers: HeaderList) -> Self {
+        Self {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            params: None,
+            headers: RequestHeaders::Sent(headers),
+            json: None,
+            data: None,
+            content: None,
+            timeout: None,
+        }
+    }
+
+    /// (method, URL), for messages.
+    pub fn identity(&self) -> (&str, &str) {
+        (&self.method, &self.url)
+    }
+
+    /// This item's request on a bulk call's `template`: its own method,
+    /// URL, params, body and headers (over the call's), the call's retry
+    /// policy and body limit, its own timeout if it has one.
+    pub fn spec_on(&self, py: Python<'_>, template: &Template) -> PyResult<RequestSpec> {
+        let mut defaults: Defaults = (*template.defaults).clone();
+        defaults.headers = (*template.headers).clone();
+        // The call's headers already hold the defaults' cookies.
+        defaults.cookies = Vec::new();
+        defaults.timeout = template.timeout;
+        let url = PyString::new(py, &self.url);
+        let given_headers = match &self.headers {
+            RequestHeaders::Given(headers) => {
+                headers.as_ref().map(|headers| headers.bind(py).clone())
+            }
+            RequestHeaders::Sent(list) => Some(sent_pairs(py, list)?),
+        };
+        let timeout: TimeoutArg = match &self.timeout {
+            Some(timeout) => timeout.bind(py).extract()?,
+            None => TimeoutArg::DEFAULT,
+        };
+        let bind = |value: &Option<Py<PyAny>>| value.as_ref().map(|value| value.bind(py).clone());
+        let (params, json, data, content) = (
+            bind(&self.params),
+            bind(&self.json),
+            bind(&self.data),
+            bind(&self.content),
+        );
+        let mut spec = FetchArgs {
+            url: url.as_any(),
+            method: &self.method,
+            params: params.as_ref(),
+            headers: given_headers.as_ref(),
+            cookies: None,
+            json: json.as_ref(),
+            data: data.as_ref(),
+            files: None,
+            content: content.as_ref(),
+            timeout,
+            retries: None,
+            max_body_size: None,
+        }
+        .build_on(&defaults, &template.session)?;
+        spec.retry = template.retry;
+        spec.max_body_size = template.max_body_size;
+        if timeout.pool.is_default() {
+            spec.pool_timeout = template.pool_timeout;
+        }
+        Ok(spec)
+    }
+}
+
+/// Sent headers as (name, value) pairs, to build a request from again.
+fn sent_pairs<'py>(py: Python<'py>, list: &HeaderList) -> PyResult<Bound<'py, PyAny>> {
+    let pairs: Vec<(String, String)> = list
+        .iter()
+        .map(|(name, value)| (name.to_owned(), String::from_utf8_lossy(value).into_owned()))
+        .collect();
+    Ok(pairs.into_pyobject(py)?.into_any())
+}
+
+#[pymethods]
+impl Request {
+    #[new]
+    #[pyo3(signature = (
+        method, url, *, params = None, headers = None, json = None, data = None, content = None,
+        timeout = None
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn new(
+        method: &Bound<'_, PyAny>,
+        url: &Bound<'_, PyAny>,
+        params: Option<Py<PyAny>>,
+        headers: Option<Py<PyAny>>,
+        json: Option<Py<PyAny>>,
+        data: Option<Py<PyAny>>,
+        content: Option<Py<PyAny>>,
+        timeout: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let text = |value: &Bound<'_, PyAny>, what: &str| -> PyResult<String> {
+            value
+                .cast::<PyString>()
+                .map_err(|_| {
+                    PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(value)))
+                })?
+                .to_str()
+                .map(str::to_owned)
+        };
+        Ok(Self {
+            method: text(method, "method")?.to_ascii_uppercase(),
+            url: text(url, "url")?,
+            params,
+            headers: RequestHeaders::Given(headers),
+            json,
+            data,
+            content,
+            timeout,
+        })
+    }
+
+    /// The HTTP method, upper-cased.
+    #[getter]
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The URL as given (for a sent request, as sent).
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The headers as given, or as sent, as :class:`fastio.Headers`.
+    #[getter]
+    fn headers(&self, py: Python<'_>) -> PyResult<Headers> {
+        Ok(Headers::of(match &self.headers {
+            RequestHeaders::Sent(list) => list.clone(),
+            RequestHeaders::Given(given) => {
+                HeaderList::pack(&parse_headers(given.as_ref().map(|given| given.bind(py)))?)
+            }
+        }))
+    }
+
+    /// What was given, or None.
+    #[getter]
+    fn params(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.params.as_ref().map(|value| value.clone_ref(py))
+    }
+
+    /// What was given, or None.
+    #[getter]
+    fn json(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.json.as_ref().map(|value| value.clone_ref(py))
+    }
+
+    /// What was given, or None.
+    #[getter]
+    fn data(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.data.as_ref().map(|value| value.clone_ref(py))
+    }
+
+    /// What was given, or None.
+    #[getter]
+    fn content(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.content.as_ref().map(|value| value.clone_ref(py))
+    }
+
+    /// What was given, or None.
+    #[getter]
+    fn timeout(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.timeout.as_ref().map(|value| value.clone_ref(py))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Request {} '{}'>",
+            self.method,
+            hide_credentials(&clipped(&self.url)).replace('\'', "%27")
+        )
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let py = slf.py();
+        let this = slf.get();
+        let headers = match &this.headers {
+            RequestHeaders::Given(given) => given.as_ref().map(|given| given.bind(py).clone()),
+            RequestHeaders::Sent(list) => Some(sent_pairs(py, list)?),
+        };
+        let bind = |value: &Option<Py<PyAny>>| value.as_ref().map(|value| value.bind(py).clone());
+        let state = (
+            this.method.as_str(),
+            this.url.as_str(),
+            bind(&this.params),
+            headers,
+            bind(&this.json),
+            bind(&this.data),
+            bind(&this.content),
+            bind(&this.timeout),
+        )
+            .into_pyobject(py)?
+            .into_any();
+        Ok((slf.get_type().getattr("_restore")?, state))
+    }
+
+    /// Rebuilds a pickled Request.
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments, reason = "mirrors the pickled fields")]
+    fn _restore(
+        method: &Bound<'_, PyAny>,
+        url: &Bound<'_, PyAny>,
+        params: Option<Py<PyAny>>,
+        headers: Option<Py<PyAny>>,
+        json: Option<Py<PyAny>>,
+        data: Option<Py<PyAny>>,
+        content: Option<Py<PyAny>>,
+        timeout: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        Request::new(method, url, params, headers, json, data, content, timeout)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for value in [
+            &self.params,
+            &self.json,
+            &self.data,
+            &self.content,
+            &self.timeout,
+        ] {
+            visit.call(value)?;
+        }
+        if let RequestHeaders::Given(given) = &self.headers {
+            visit.call(given)?;
+        }
+        Ok(())
     }
 }

@@ -1,11 +1,11 @@
 //! `fastio.Response`: built on the loop thread from the plain Rust data a
 //! request produced, its body read whole or streamed.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{Method, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Version};
 use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use super::args::{body_bytes, method_arg, orjson_dumps, parse_headers, positive_count, IntArg};
 use super::errors::{exception_class, exception_of};
 use super::headers::Headers;
+use super::request::Request;
 use crate::bridge::asyncio::module_attr;
 use crate::bridge::{FastioFuture, Job, ToPython, ToPythonItems, Value};
 use crate::http::error::{hide_credentials, FastioError};
@@ -71,6 +72,7 @@ impl IntoResponse for ResponseData {
                 headers: self.headers,
                 url: self.url,
                 request_url: self.request_url,
+                request_headers: Some(self.request_headers),
                 elapsed: self.elapsed.as_secs_f64(),
                 body: Mutex::new(body),
                 content,
@@ -120,6 +122,8 @@ pub struct Response {
     headers: HeaderList,
     url: String,
     request_url: String,
+    /// The headers sent (none for a Response made by hand).
+    request_headers: Option<Arc<HeaderMap>>,
     elapsed: f64,
     /// Moved into `content` on first access (large bodies) or at once
     /// (small ones): the bytes are copied once.
@@ -405,6 +409,7 @@ impl Response {
             headers: HeaderList::pack(&map),
             request_url: url.to_owned(),
             url: url.to_owned(),
+            request_headers: None,
             elapsed: 0.0,
             body: Mutex::new(None),
             content: content_cell,
@@ -685,6 +690,18 @@ impl Response {
         Ok(links)
     }
 
+    /// The request that got this response (after redirects, the last
+    /// one): its method, URL and the headers sent (the jar's cookies aside).
+    #[getter]
+    fn request(&self) -> Request {
+        let headers = self
+            .request_headers
+            .as_deref()
+            .map(HeaderList::pack)
+            .unwrap_or_else(|| HeaderList::pack(&HeaderMap::new()));
+        Request::sent(self.method.as_str(), &self.url, headers)
+    }
+
     /// The redirect responses that led here, oldest first.
     #[getter]
     fn history<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -769,6 +786,7 @@ impl Response {
                 headers: HeaderList::pack(&map),
                 url,
                 request_url,
+                request_headers: None,
                 elapsed,
                 body: Mutex::new(None),
                 content: content_cell,
