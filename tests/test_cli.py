@@ -134,6 +134,46 @@ def test_request_options_reach_the_server(server: Server) -> None:
     assert echo["headers"]["x-two"] == ["two words"]
 
 
+def test_json_and_data_bodies_make_posts(server: Server) -> None:
+    done = run("fetch", server.url + "/echo", "--json", '{"q": [1, 2]}', "--body")
+    assert done.returncode == 0, done.stderr
+    (record,) = records(done.stdout)
+    echo = json.loads(record["text"])
+    assert (record["method"], echo["method"]) == ("POST", "POST")
+    assert echo["body"] == '{"q":[1,2]}'
+    assert echo["headers"]["content-type"] == ["application/json"]
+    done = run("fetch", server.url + "/echo", "-X", "PUT", "--data", "a=b c", "--body")
+    echo = json.loads(records(done.stdout)[0]["text"])
+    assert (echo["method"], echo["body"]) == ("PUT", "a=b c")
+
+
+def test_requests_file_gives_each_line_its_own_request(server: Server, tmp_path: Path) -> None:
+    echo = server.url + "/echo"
+    lines = [
+        json.dumps({"method": "POST", "url": echo, "json": {"n": 1}, "headers": {"X-N": "1"}}),
+        json.dumps({"url": echo, "params": {"p": "2"}}),
+        "# a comment",
+        "not json",
+        json.dumps({"url": echo, "nope": 1}),
+    ]
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("\n".join(lines) + "\n")
+    done = run("fetch", "--requests", str(requests), "--body")
+    assert done.returncode == 1  # the two bad lines
+    by_method: dict[Any, list[dict[str, Any]]] = {}
+    for record in records(done.stdout):
+        by_method.setdefault(record["method"], []).append(record)
+    posted = json.loads(by_method["POST"][0]["text"])
+    assert (posted["body"], posted["headers"]["x-n"]) == ('{"n":1}', ["1"])
+    got = json.loads(by_method["GET"][0]["text"])
+    assert got["query"] == {"p": "2"}
+    errors = sorted(record["error"] for record in by_method[None])
+    assert "line 4 of --requests" in errors[0]
+    assert "line 5 of --requests: unknown fields ['nope']" in errors[1]
+    piped = run("fetch", "--requests", "-", stdin=lines[1] + "\n")
+    assert records(piped.stdout)[0]["status"] == 200
+
+
 def test_binary_bodies_are_base64(server: Server) -> None:
     done = run("fetch", server.url + "/bytes/100", "--body")
     (record,) = records(done.stdout)
@@ -219,6 +259,9 @@ def test_against_httpbin(httpbin: Any) -> None:
         (["-i", "/no/such/file"], "No such file"),
         (["--proxy", "ftp://proxy", "http://127.0.0.1/"], "proxy"),
         (["--frobnicate"], "unrecognized"),
+        (["--json", "{oops", "http://127.0.0.1/"], "--json is not JSON"),
+        (["--json", "1", "--data", "x", "http://127.0.0.1/"], "not allowed with"),
+        (["--requests", "-", "http://127.0.0.1/"], "no URLs or -i"),
     ],
 )
 def test_bad_usage_exits_2_with_a_message(arguments: list[str], message: str) -> None:

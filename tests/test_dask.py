@@ -57,6 +57,20 @@ def test_100000_urls_in_order_with_errors_as_rows(
     assert sum(counts[f"/bytes/{size}"] for size in range(100)) == 99_998
 
 
+def test_requests_and_dicts_of_their_fields(cluster: Any, server: Server) -> None:
+    echo = server.url + "/echo"
+    items = [
+        fastio.Request("POST", echo, json={"n": 1}),
+        {"method": "PUT", "url": echo, "data": "raw"},
+        echo,
+    ]
+    frame = fastio.dask.fetch_all(items, partition_size=2, concurrency=2).compute()
+    assert frame["error"].isna().all(), list(frame["error"])
+    assert list(frame["method"]) == ["POST", "PUT", "GET"]
+    assert list(frame["url"]) == [echo, echo, echo]
+    assert (frame["status"] == 200).all()
+
+
 def test_a_worker_killed_mid_run_loses_and_repeats_nothing(cluster: Any, server: Server) -> None:
     urls = [server.url + f"/delay/0.01?n={number}" for number in range(20_000)]
     results = fastio.dask.fetch_all(urls, partition_size=1_000, concurrency=50)

@@ -3,6 +3,7 @@ its own method, params, headers and body), and ``Response.request``."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from typing import Any
 
@@ -117,3 +118,47 @@ async def test_a_response_knows_its_request(server: Server) -> None:
     assert request.headers["x-client"] == "c"
     made = fastio.Response(200, text="hi")
     assert made.request.method == "GET"
+
+
+# --- retries of an API client ------------------------------------------------------
+
+
+async def test_posts_are_retried_only_when_named(server: Server) -> None:
+    url = server.url + "/flaky/{}?fail=1&status=503"
+    async with fastio.Client(retries=2, retry_backoff=0.01) as client:
+        kept = await client.post(url.format("a"), json={})
+        assert kept.status == 503  # POST is not idempotent: not sent twice
+    async with fastio.Client(retries=2, retry_backoff=0.01, retry_methods=["POST"]) as client:
+        retried = await client.post(url.format("b"), json={})
+        assert retried.status == 200
+        items = [fastio.Request("POST", url.format(f"c{n}"), json={"n": n}) for n in range(3)]
+        answers = await client.fetch_all(items)
+        assert [answer.status for answer in answers] == [200, 200, 200]
+    assert server.request_count("/flaky/a") == 1
+    assert server.request_count("/flaky/b") == 2
+    plain = await fastio.fetch_all(
+        [fastio.Request("POST", url.format("d"))], retries=1, retry_methods={"POST"}
+    )
+    assert plain[0].status == 200
+    with pytest.raises(ValueError, match="PROPFIND"):
+        fastio.Client(retry_methods=["PROPFIND"])
+    with pytest.raises(TypeError, match="iterable of method names"):
+        fastio.Client(retry_methods="POST")
+
+
+async def test_retry_after_holds_back_only_that_host(server: Server) -> None:
+    held = server.url + "/flaky/h?fail=1&status=429&retry_after=1"
+    other = server.url.replace("127.0.0.1", "localhost") + "/json"
+    async with fastio.Client() as client:
+        first = await client.get(held)
+        assert first.status == 429
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(fastio.PoolTimeout, match="Retry-After"):
+            await client.get(held, timeout=fastio.Timeout(5, pool=0.01))
+        assert (await client.get(other)).status == 200
+        other_took = loop.time() - started
+        assert (await client.get(server.url + "/json")).status == 200
+        same_took = loop.time() - started
+    assert other_took < 0.5  # another host: not held
+    assert 0.5 < same_took < 3  # the same host: held until the Retry-After passed

@@ -40,6 +40,7 @@ class EngineOptions(TypedDict, total=False):
     headers: Headers
     timeout: Timeout
     retries: int | None
+    retry_methods: Iterable[str] | None
     max_body_size: int | None
 
 
@@ -51,7 +52,8 @@ class BulkOptions(EngineOptions, total=False):
     - ``headers``: sent with every request, over the client's.
     - ``timeout``: each attempt's deadline in seconds, started when the
       request does (not while it waits for a slot); None for none.
-    - ``retries``: as for :class:`fastio.Client` (default: the client's; 0).
+    - ``retries``, ``retry_methods``: as for :class:`fastio.Client`
+      (default: the client's; no retries, idempotent methods).
     - ``max_body_size``: the most (decoded) body bytes per response.
     - ``progress``: show a bar on stderr; ``total``: its total when the
       input has no ``len()``.

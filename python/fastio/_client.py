@@ -242,6 +242,7 @@ class Client:
         retries: int = 0,
         retry_backoff: float = 0.5,
         max_retry_after: float = 60.0,
+        retry_methods: Iterable[str] | None = None,
     ) -> None:
         """Checks every option at once (TypeError/ValueError); builds the TLS
         configuration later, off the event loop, on the first request.
@@ -270,13 +271,17 @@ class Client:
         - ``retries``: attempts after the first, for every request unless
           one says otherwise. Connect errors are retried for every method;
           timeouts, connections lost mid-response and 429/502/503/504 only
-          for GET, HEAD, OPTIONS, PUT, DELETE and TRACE. Waits grow
+          for the ``retry_methods`` (default GET, HEAD, OPTIONS, PUT,
+          DELETE and TRACE, the idempotent ones; add POST or PATCH only for
+          an API where sending twice is safe). Waits grow
           exponentially from ``retry_backoff`` seconds (with jitter: half to
           all of it, capped at 30 s); a ``Retry-After`` header sets the wait
           instead, and one longer than ``max_retry_after`` ends the retries.
           ``timeout`` applies to each attempt. After the last attempt its
           Response (for a status) or exception is what you get. A streamed
-          (async iterator) body is never resent.
+          (async iterator) body is never resent. A 429 or 503 with a
+          ``Retry-After`` (up to ``max_retry_after``) also holds back this
+          client's next requests to that host (only that host) until then.
         """
         self._session = _ClientSession(
             base_url=base_url,
@@ -306,6 +311,7 @@ class Client:
             retries=retries,
             retry_backoff=retry_backoff,
             max_retry_after=max_retry_after,
+            retry_methods=retry_methods,
         )
         self._closed = False
         self._write_timeout = _limit(timeout.write) if isinstance(timeout, _Timeout) else None

@@ -595,6 +595,7 @@ class _ClientSession:
         retries: int = ...,  # 0
         retry_backoff: float = 0.5,
         max_retry_after: float = 60.0,
+        retry_methods: Iterable[str] | None = None,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""
@@ -636,6 +637,7 @@ class _ClientSession:
         return_exceptions: bool = False,
         max_body_size: int | None = None,
         progress: _Progress | None = None,
+        retry_methods: Iterable[str] | None = None,
     ) -> FastioFuture[list[Any]]:
         """fetch_all (``in_order``) or fetch_iter's native stream on this
         session's settings."""
@@ -653,6 +655,7 @@ class _ClientSession:
         return_exceptions: bool = False,
         max_body_size: int | None = None,
         progress: _Progress | None = None,
+        retry_methods: Iterable[str] | None = None,
     ) -> _FetchStream: ...
     def default_headers(self) -> list[tuple[str, str]]:
         """The headers every request starts with, as (name, value) pairs."""

@@ -63,6 +63,40 @@ def input_urls(arguments: list[str], source: str | None) -> Iterator[str]:
         yield from url_lines(lines)
 
 
+#: The fields a ``--requests`` line may have, as ``fastio.Request`` takes them.
+REQUEST_FIELDS = {"method", "url", "params", "headers", "json", "data", "content"}
+
+
+def request_of(line: str, number: int, method: str) -> fastio.Request:
+    """One ``--requests`` line (a JSON object) as a Request; a line that is
+    not one becomes a Request whose URL says why, so its record does."""
+    try:
+        fields = orjson.loads(line)
+        if not isinstance(fields, dict):
+            raise ValueError("not a JSON object")
+        unknown = set(fields) - REQUEST_FIELDS
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        if not isinstance(fields.get("url"), str):
+            raise ValueError('no "url" string')
+        return fastio.Request(fields.pop("method", method), fields.pop("url"), **fields)
+    except (ValueError, TypeError) as error:
+        return fastio.Request(method, f"line {number} of --requests: {error}")
+
+
+def input_requests(source: str, method: str) -> Iterator[fastio.Request]:
+    """The requests of a ``--requests`` file (or stdin for ``-``), one JSON
+    object per line, read a line at a time."""
+    lines = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+    try:
+        for number, line in enumerate(lines, 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                yield request_of(line, number, method)
+    finally:
+        if lines is not sys.stdin:
+            lines.close()
+
+
 def count_input(arguments: list[str], source: str | None) -> int | None:
     """How many URLs there are, when that can be known without consuming the
     input: a regular file is read once more, a line at a time; a pipe, a
@@ -217,8 +251,18 @@ class FetchPlan:
 def plan_fetch(args: argparse.Namespace, stdout: IO[bytes]) -> FetchPlan:
     """Checks the arguments and does the blocking file work (the resume file,
     counting the input, opening the output) before the event loop runs."""
-    if not args.urls and args.input is None:
+    if args.requests is not None and (args.urls or args.input is not None):
+        raise UsageError("--requests FILE gives the requests: no URLs or -i with it")
+    if not args.urls and args.input is None and args.requests is None:
         raise UsageError("give URLs as arguments or with -i FILE (or -i - for stdin)")
+    if args.json is not None:
+        try:
+            orjson.loads(args.json)
+        except orjson.JSONDecodeError as error:
+            raise UsageError(f"--json is not JSON: {error}") from error
+    if args.method is None:
+        # As curl does: a body makes the request a POST unless -X says otherwise.
+        args.method = "POST" if args.json is not None or args.data is not None else "GET"
     if args.resume and args.output is None:
         raise UsageError("--resume needs -o FILE: the records of the earlier run")
     headers = header_pairs(args.header)
@@ -228,7 +272,7 @@ def plan_fetch(args: argparse.Namespace, stdout: IO[bytes]) -> FetchPlan:
         raise UsageError(str(error)) from error
     try:
         skip = recorded_urls(args.output) if args.resume else set()
-        total = count_input(args.urls, args.input)
+        total = count_input(args.urls, args.input if args.requests is None else args.requests)
         save_dir = Path(args.save_dir) if args.save_dir else None
         if save_dir is not None:
             save_dir.mkdir(parents=True, exist_ok=True)
@@ -240,10 +284,29 @@ def plan_fetch(args: argparse.Namespace, stdout: IO[bytes]) -> FetchPlan:
     return FetchPlan(args, client, headers, skip, total, output, save_dir)
 
 
+def input_items(args: argparse.Namespace, skip: set[str]) -> Iterator[str | fastio.Request]:
+    """What to fetch: the URLs (each with the ``--json``/``--data`` body, if
+    given) or the ``--requests`` lines, without those already recorded."""
+    if args.requests is not None:
+        for request in input_requests(args.requests, args.method):
+            if resume_key(request.url) not in skip:
+                yield request
+        return
+    body: dict[str, Any] = {}
+    if args.json is not None:
+        body["json"] = orjson.loads(args.json)
+    elif args.data is not None:
+        body["data"] = args.data
+    for url in input_urls(args.urls, args.input):
+        if resume_key(url) in skip:
+            continue
+        yield fastio.Request(args.method, url, **body) if body else url
+
+
 async def fetch_command(plan: FetchPlan) -> int:
     """Runs ``fastio fetch``; returns its exit code."""
     args = plan.args
-    urls = (url for url in input_urls(args.urls, args.input) if resume_key(url) not in plan.skip)
+    urls = input_items(args, plan.skip)
     summary = Summary(args.fail_status)
     interrupted = False
     try:
@@ -356,7 +419,18 @@ def add_fetch_parser(commands: Any) -> None:
         metavar="'NAME: VALUE'",
         help="a request header; repeatable",
     )
-    fetch.add_argument("-X", "--method", type=http_method, default="GET", help="HTTP method")
+    fetch.add_argument(
+        "-X", "--method", type=http_method, help="HTTP method (default GET; POST with a body)"
+    )
+    body = fetch.add_mutually_exclusive_group()
+    body.add_argument("--json", metavar="JSON", help="send this JSON as every request's body")
+    body.add_argument("--data", metavar="TEXT", help="send this text as every request's body")
+    fetch.add_argument(
+        "--requests",
+        metavar="FILE",
+        help='one request per line, a JSON object: {"method", "url", "params", "headers", '
+        '"json", "data", "content"}; - for stdin',
+    )
     fetch.add_argument("--http2", action="store_true", help="HTTP/2 with prior knowledge")
     fetch.add_argument("--proxy", metavar="URL", help="http, https or socks5 proxy")
     fetch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")

@@ -40,6 +40,7 @@ if any(importlib.util.find_spec(name) is None for name in _EXTRA):
     raise ImportError("fastio.dask needs the dask extra: pip install 'fastio[dask]'")
 
 # After the check, so a missing extra gets the message above.
+import dask  # noqa: E402
 import dask.bag  # noqa: E402
 import dask.dataframe  # noqa: E402
 import pandas  # noqa: E402
@@ -49,6 +50,7 @@ from distributed import Client, LocalCluster, default_client  # noqa: E402
 DTYPES: dict[str, str] = {
     "url": "string",
     "final_url": "string",
+    "method": "string",
     "status": "Int64",
     "reason": "string",
     "headers": "string",
@@ -62,19 +64,29 @@ DTYPES: dict[str, str] = {
 META = pandas.DataFrame({name: pandas.Series(dtype=DTYPES[name]) for name in FIELDS})
 
 
+def _item(value: Any) -> str | fastio.Request:
+    """A URL, a fastio.Request, or a dict of Request fields as a Request."""
+    if isinstance(value, dict):
+        fields = dict(value)
+        return fastio.Request(fields.pop("method", "GET"), fields.pop("url"), **fields)
+    return value  # type: ignore[no-any-return]
+
+
 def fetch_partition(urls: pandas.Series, concurrency: int, fetch_kw: dict[str, Any]) -> Any:
-    """Fetches one partition's URLs with fastio on this worker; one record
-    per URL, in order, with the partition's index."""
+    """Fetches one partition's URLs (or Requests) with fastio on this
+    worker; one record per item, in order, with the partition's index."""
+    items = [_item(value) for value in urls]
 
     async def fetch() -> list[Any]:
         results: list[Any] = await fastio.fetch_all(
-            list(urls), concurrency=concurrency, return_exceptions=True, **fetch_kw
+            items, concurrency=concurrency, return_exceptions=True, **fetch_kw
         )
         return results
 
     results = asyncio.run(fetch())
     rows = []
-    for url, item in zip(urls, results, strict=True):
+    for given, item in zip(items, results, strict=True):
+        url = given.url if isinstance(given, fastio.Request) else given
         record = result_record(item, url=url)
         if record["headers"] is not None:
             record["headers"] = orjson.dumps(record["headers"]).decode()
@@ -97,8 +109,15 @@ def _url_series(urls: Any, partition_size: int) -> Any:
         raise TypeError(
             f"urls must be a list of URLs, a Dask Bag or a Dask Series, not {type(urls).__name__}"
         )
-    series = pandas.Series(list(urls), name="url", dtype="string")
-    return dask.dataframe.from_pandas(series, chunksize=partition_size, sort=False)
+    values = list(urls)
+    if all(isinstance(value, str) for value in values):
+        series = pandas.Series(values, name="url", dtype="string")
+        return dask.dataframe.from_pandas(series, chunksize=partition_size, sort=False)
+    # Requests (or dicts of their fields) stay objects: Dask would make
+    # an object column into strings.
+    with dask.config.set({"dataframe.convert-string": False}):
+        series = pandas.Series(values, name="url", dtype="object")
+        return dask.dataframe.from_pandas(series, chunksize=partition_size, sort=False)
 
 
 def _ensure_client(dask_client: Client | str | None) -> Client:
@@ -128,7 +147,8 @@ def fetch_all(
     of result records (columns :data:`fastio.records.FIELDS`; ``headers``
     as JSON text), one row per URL, in input order.
 
-    ``urls``: a list (or any iterable of str), a Dask Bag or a Dask Series.
+    ``urls``: a list (or any iterable) of URLs, :class:`fastio.Request`
+    objects or dicts of their fields, a Dask Bag or a Dask Series.
     A list is split into partitions of ``partition_size``; a Bag or Series
     keeps its own partitions. Each partition is one fastio ``fetch_all`` with
     ``concurrency`` requests in flight on its worker; ``fetch_kw`` goes to

@@ -21,6 +21,7 @@ __all__ = ["FIELDS", "result_record"]
 FIELDS = (
     "url",
     "final_url",
+    "method",
     "status",
     "reason",
     "headers",
@@ -62,6 +63,7 @@ def result_record(
         record: dict[str, Any] = {
             "url": _shown_url(item.request_url),
             "final_url": _shown_url(item.url),
+            "method": item.method,
             "status": item.status,
             "reason": item.reason,
             "headers": dict(item.headers.items()),
@@ -88,6 +90,7 @@ def result_record(
     return {
         "url": failed_url,
         "final_url": None,
+        "method": None,
         "status": None,
         "reason": None,
         "headers": None,

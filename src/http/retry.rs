@@ -20,10 +20,56 @@ pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
 /// The longest `Retry-After` honoured by default.
 pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// A set of HTTP methods, by their place in [`RETRYABLE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Methods(u16);
+
+/// The methods a retry policy can name.
+pub const RETRYABLE: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::PUT,
+    Method::DELETE,
+    Method::TRACE,
+    Method::POST,
+    Method::PATCH,
+    Method::CONNECT,
+];
+
+impl Methods {
+    /// The idempotent ones (RFC 9110 §9.2.2): sending twice does no harm.
+    pub const IDEMPOTENT: Methods = Methods(0b11_1111);
+
+    /// The set of `names`; `Err` names one that is not a method here.
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Methods, String> {
+        let mut bits = 0;
+        for name in names {
+            let upper = name.to_ascii_uppercase();
+            let place = RETRYABLE
+                .iter()
+                .position(|method| method.as_str() == upper)
+                .ok_or_else(|| format!("{name:?} is not an HTTP method fastio can retry"))?;
+            bits |= 1 << place;
+        }
+        Ok(Methods(bits))
+    }
+
+    fn contains(self, method: &Method) -> bool {
+        RETRYABLE
+            .iter()
+            .position(|known| known == method)
+            .is_some_and(|place| self.0 & (1 << place) != 0)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts after the first; 0 sends once.
     pub retries: u32,
+    /// Methods retried after a timeout, a lost connection or a retryable
+    /// status (a connect error is retried for every method).
+    pub methods: Methods,
     /// The wait before the first retry, doubled for each next one.
     pub backoff: Duration,
     /// A longer `Retry-After` is not waited for: the response is returned.
@@ -34,21 +80,24 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             retries: 0,
+            methods: Methods::IDEMPOTENT,
             backoff: DEFAULT_BACKOFF,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
 
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
-    )
-}
-
 fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// The wait a 429 or 503 asks for with its `Retry-After`, if any: how long
+/// its host should not be sent more.
+pub fn hold_asked(status: StatusCode, retry_after: Option<&[u8]>) -> Option<Duration> {
+    if !matches!(status.as_u16(), 429 | 503) {
+        return None;
+    }
+    retry_after.and_then(|value| wait_asked(value, SystemTime::now()))
 }
 
 impl RetryPolicy {
@@ -65,7 +114,7 @@ impl RetryPolicy {
         }
         let retryable = match error.kind {
             ErrorKind::Connect => true,
-            ErrorKind::Timeout | ErrorKind::Read => is_idempotent(method),
+            ErrorKind::Timeout | ErrorKind::Read => self.methods.contains(method),
             _ => false,
         };
         retryable.then(|| self.backoff(attempt))
@@ -79,7 +128,8 @@ impl RetryPolicy {
         status: StatusCode,
         retry_after: Option<&[u8]>,
     ) -> Option<Duration> {
-        if attempt > self.retries || !is_retryable_status(status) || !is_idempotent(method) {
+        if attempt > self.retries || !is_retryable_status(status) || !self.methods.contains(method)
+        {
             return None;
         }
         match retry_after.and_then(|value| wait_asked(value, SystemTime::now())) {
@@ -134,7 +184,7 @@ mod tests {
             let retry = RetryPolicy {
                 retries: 100,
                 backoff: Duration::from_millis(millis),
-                max_retry_after: Duration::from_secs(60),
+                ..RetryPolicy::default()
             };
             let wait = retry.backoff(attempt);
             prop_assert!(wait <= MAX_BACKOFF);
@@ -144,6 +194,7 @@ mod tests {
     fn policy(retries: u32) -> RetryPolicy {
         RetryPolicy {
             retries,
+            methods: Methods::IDEMPOTENT,
             backoff: Duration::from_millis(100),
             max_retry_after: Duration::from_secs(5),
         }
@@ -171,6 +222,23 @@ mod tests {
         assert!(retry
             .after_error(&Method::GET, 3, &error(ErrorKind::Connect))
             .is_none());
+    }
+
+    #[test]
+    fn posts_are_retried_only_when_named() {
+        let posts = RetryPolicy {
+            methods: Methods::of(["get", "POST"]).unwrap(),
+            ..policy(2)
+        };
+        let timeout = error(ErrorKind::Timeout);
+        assert!(posts.after_error(&Method::POST, 1, &timeout).is_some());
+        assert!(posts.after_error(&Method::PUT, 1, &timeout).is_none());
+        assert!(policy(2).after_error(&Method::POST, 1, &timeout).is_none());
+        assert!(Methods::of(["PROPFIND"]).is_err());
+        assert_eq!(
+            Methods::of(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]),
+            Ok(Methods::IDEMPOTENT)
+        );
     }
 
     #[test]
@@ -216,7 +284,7 @@ mod tests {
         let policy = RetryPolicy {
             retries: 3,
             backoff: Duration::from_millis(1),
-            max_retry_after: Duration::from_secs(60),
+            ..RetryPolicy::default()
         };
         assert_eq!(
             policy.after_status(

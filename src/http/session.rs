@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderValue, COOKIE, SET_COOKIE};
 use http::HeaderMap;
@@ -127,6 +127,9 @@ pub struct Session {
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     pacer: Pacer,
+    /// Hosts that asked (429/503 with `Retry-After`) to be sent nothing
+    /// until a time: only their requests wait.
+    holds: Mutex<HashMap<String, Instant>>,
     /// What requests start from: moved out of the settings it was built
     /// with, so this is the one copy; a user may change it
     /// (`client.headers[...] = ...`), and each request takes a snapshot.
@@ -143,6 +146,7 @@ impl Session {
                 .map(|limit| Arc::new(Semaphore::new(limit))),
             hosts: Mutex::new(HashMap::new()),
             pacer: Pacer::default(),
+            holds: Mutex::new(HashMap::new()),
             http: Mutex::new(None),
             building: tokio::sync::Mutex::new(()),
             settings,
@@ -276,6 +280,30 @@ impl Session {
         let turn = Turn::take(&self.pacer, origin(url), interval);
         tokio::time::sleep_until(turn.start.into()).await;
         turn.used();
+    }
+
+    /// `url`'s host asked to be sent nothing for `wait`.
+    pub fn hold(&self, url: &Url, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        holds.retain(|_, held| *held > now);
+        let held = holds.entry(origin(url)).or_insert(until);
+        *held = (*held).max(until);
+    }
+
+    /// Waits until `url`'s host may be sent requests again.
+    pub async fn hold_passed(&self, url: &Url) {
+        let until = {
+            let holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+            if holds.is_empty() {
+                return;
+            }
+            holds.get(&origin(url)).copied()
+        };
+        if let Some(until) = until {
+            tokio::time::sleep_until(until.into()).await;
+        }
     }
 
     /// Adds the jar's cookies for `url` to `headers`, after any given ones

@@ -22,6 +22,7 @@ use super::body::{Collector, Refusal};
 use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
 use super::response::ResponseData;
+use super::retry::hold_asked;
 use super::session::{Session, Slots};
 use super::spec::{RequestBody, RequestSpec};
 
@@ -94,6 +95,14 @@ where
         loop {
             attempts += 1;
             let result = attempt(&spec).await;
+            if let Ok(value) = &result {
+                let (status, retry_after) = head(value);
+                if let Some(wait) = hold_asked(status, retry_after) {
+                    if wait <= policy.max_retry_after {
+                        spec.session.hold(&spec.url, wait);
+                    }
+                }
+            }
             if attempts > policy.retries || !spec.can_resend() {
                 return result;
             }
@@ -117,32 +126,52 @@ where
     }
 }
 
-/// Waits for the request's turn: a connection slot, then its rate-limit
-/// turn, both within its `pool_timeout`. Queueing is not time on the wire:
-/// the deadline starts after it.
+/// Waits for the request's turn: the end of its host's `Retry-After`
+/// hold (holding no slot meanwhile), a connection slot, then its
+/// rate-limit turn, all within its `pool_timeout`. Queueing is not time on
+/// the wire: the deadline starts after it.
 async fn admit(spec: &RequestSpec) -> Result<Slots, FastioError> {
     let session = &spec.session;
     let started = tokio::time::Instant::now();
+    within_pool(
+        spec,
+        started,
+        "its host's Retry-After",
+        session.hold_passed(&spec.url),
+    )
+    .await?;
     let slots = session
         .slots(spec.method.as_str(), &spec.url, spec.pool_timeout)
         .await?;
-    match spec.pool_timeout {
-        None => session.pace(&spec.url).await,
-        Some(limit) => tokio::time::timeout_at(started + limit, session.pace(&spec.url))
-            .await
-            .map_err(|_| {
-                FastioError::for_request(
-                    ErrorKind::PoolTimeout,
-                    spec.method.as_str(),
-                    spec.url.as_str(),
-                    &format!(
-                        "no rate-limit turn came within {} s (pool timeout)",
-                        limit.as_secs_f64()
-                    ),
-                )
-            })?,
-    }
+    within_pool(spec, started, "a rate-limit turn", session.pace(&spec.url)).await?;
     Ok(slots)
+}
+
+/// Waits for `turn`, for what is left of the pool timeout counted from
+/// `started`; `what` names it in the PoolTimeout.
+async fn within_pool(
+    spec: &RequestSpec,
+    started: tokio::time::Instant,
+    what: &str,
+    turn: impl Future<Output = ()>,
+) -> Result<(), FastioError> {
+    let Some(limit) = spec.pool_timeout else {
+        turn.await;
+        return Ok(());
+    };
+    tokio::time::timeout_at(started + limit, turn)
+        .await
+        .map_err(|_| {
+            FastioError::for_request(
+                ErrorKind::PoolTimeout,
+                spec.method.as_str(),
+                spec.url.as_str(),
+                &format!(
+                    "{what} did not come within {} s (pool timeout)",
+                    limit.as_secs_f64()
+                ),
+            )
+        })
 }
 
 /// Runs `work` within the request's deadline.

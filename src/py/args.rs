@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyMapping, PyString};
 
 use crate::bridge::asyncio::module_attr;
 use crate::http::error::clipped;
-use crate::http::retry::RetryPolicy;
+use crate::http::retry::{Methods, RetryPolicy};
 use crate::http::session::Defaults;
 use crate::http::spec::{merged_headers, parse_method};
 
@@ -46,6 +46,29 @@ pub fn retry_policy(base: RetryPolicy, retries: Option<IntArg>) -> PyResult<Retr
             ..base
         }),
     }
+}
+
+/// A `retry_methods=` argument: an iterable of method names; `None` keeps
+/// the policy's.
+pub fn retry_methods(base: RetryPolicy, value: Option<&Bound<'_, PyAny>>) -> PyResult<RetryPolicy> {
+    let Some(value) = value.filter(|value| !value.is_none()) else {
+        return Ok(base);
+    };
+    let wrong = || {
+        PyTypeError::new_err(format!(
+            "retry_methods must be an iterable of method names, not {}",
+            type_name(value)
+        ))
+    };
+    if value.is_instance_of::<PyString>() {
+        return Err(wrong());
+    }
+    let mut names = Vec::new();
+    for name in value.try_iter().map_err(|_| wrong())? {
+        names.push(name?.extract::<String>().map_err(|_| wrong())?);
+    }
+    let methods = Methods::of(names.iter().map(String::as_str)).map_err(PyValueError::new_err)?;
+    Ok(RetryPolicy { methods, ..base })
 }
 
 pub fn type_name(value: &Bound<'_, PyAny>) -> String {

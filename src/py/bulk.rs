@@ -16,8 +16,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::sync::Semaphore;
 
 use super::args::{
-    body_size_limit, method_arg, parse_headers, positive_count, request_headers, retry_policy,
-    type_name, IntArg,
+    body_size_limit, method_arg, parse_headers, positive_count, request_headers, retry_methods,
+    retry_policy, type_name, IntArg,
 };
 use super::progress::Progress;
 use super::request::Request;
@@ -75,6 +75,8 @@ pub struct BulkArgs<'a, 'py> {
     pub max_body_size: Option<IntArg>,
     /// Counters to update as results complete.
     pub progress: Option<&'a Bound<'py, Progress>>,
+    /// `None`: the session's.
+    pub retry_methods: Option<&'a Bound<'py, PyAny>>,
 }
 
 /// Pulls URLs from the caller's iterator on the loop thread.
@@ -360,7 +362,10 @@ fn start(
         )?),
         timeout: timeout.or(defaults.timeout),
         pool_timeout: timeout.pool.or(session.settings.pool_timeout),
-        retry: retry_policy(session.settings.retry, args.retries)?,
+        retry: retry_methods(
+            retry_policy(session.settings.retry, args.retries)?,
+            args.retry_methods,
+        )?,
         max_body_size: body_size_limit(args.max_body_size)?,
         defaults,
         session: Arc::clone(session),

@@ -12,8 +12,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use super::args::{
-    body_size_limit, form_pairs, parse_headers, positive_count, retry_policy, seconds, shown_int,
-    type_name, IntArg,
+    body_size_limit, form_pairs, parse_headers, positive_count,
+    retry_methods as with_retry_methods, retry_policy, seconds, shown_int, type_name, IntArg,
 };
 use super::bulk::{self, BulkArgs, Count, FetchStream};
 use super::progress::Progress;
@@ -129,7 +129,7 @@ impl ClientSession {
         follow_redirects = true, max_redirects = IntArg(10), allow_https_to_http = false,
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
         resolve = None, user_agent = None, max_body_size = None, retries = IntArg(0),
-        retry_backoff = 0.5, max_retry_after = 60.0
+        retry_backoff = 0.5, max_retry_after = 60.0, retry_methods = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -163,6 +163,7 @@ impl ClientSession {
         retries: IntArg,
         retry_backoff: f64,
         max_retry_after: f64,
+        retry_methods: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut settings = Settings {
             keep_cookies: true,
@@ -265,12 +266,13 @@ impl ClientSession {
         settings.max_body_size = body_size_limit(max_body_size)?;
         settings.retry = retry_policy(
             RetryPolicy {
-                retries: 0,
                 backoff: seconds(retry_backoff, "retry_backoff")?,
                 max_retry_after: seconds(max_retry_after, "max_retry_after")?,
+                ..RetryPolicy::default()
             },
             Some(retries),
         )?;
+        settings.retry = with_retry_methods(settings.retry, retry_methods)?;
         Ok(Self {
             session: Arc::new(Session::new(settings)),
             proxy_shown,
@@ -343,7 +345,7 @@ impl ClientSession {
     #[pyo3(signature = (
         urls, *, in_order, concurrency = Count::DEFAULT, method = "GET", headers = None,
         timeout = TimeoutArg::DEFAULT, retries = None, return_exceptions = false,
-        max_body_size = None, progress = None
+        max_body_size = None, progress = None, retry_methods = None
     ))]
     fn fetch_many(
         &self,
@@ -358,8 +360,10 @@ impl ClientSession {
         return_exceptions: bool,
         max_body_size: Option<IntArg>,
         progress: Option<&Bound<'_, Progress>>,
+        retry_methods: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let args = BulkArgs {
+            retry_methods,
             urls,
             concurrency,
             method,
