@@ -57,19 +57,16 @@ def fetch(
         response = await fastio.fetch("https://httpbin.org/get", params={"q": "fastio"})
         print(response.status, response.json())
     """
-    future, _ = Client._shared(verify)._start(
-        method,
-        url,
-        stream=False,
-        content=content,
-        params=params,
-        headers=headers,
-        json=json,
-        data=data,
-        timeout=timeout,
-        retries=retries,
-        max_body_size=max_body_size,
-    )
+    arguments = {
+        "params": params,
+        "headers": headers,
+        "json": json,
+        "data": data,
+        "timeout": timeout,
+        "retries": retries,
+        "max_body_size": max_body_size,
+    }
+    future, _ = Client._shared(verify)._native(method, url, False, content, arguments)
     return future
 
 

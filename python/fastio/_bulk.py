@@ -6,9 +6,9 @@ and the iterator ``fetch_iter`` returns."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from types import TracebackType
-from typing import Any, Generic, Self, TypedDict, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar, cast
 
 from fastio._fastio import Request, Response, _ClientSession, _FetchStream
 from fastio._progress import ProgressBar, length_of
@@ -72,6 +72,14 @@ async def with_progress(future: Coroutine[Any, Any, _Result], bar: ProgressBar) 
         bar.close()
 
 
+class ResultStream(Protocol):
+    """What a :class:`FetchIterator` reads: the native ``_FetchStream``, or a
+    mock transport's stand-in."""
+
+    def next_batch(self) -> Awaitable[tuple[list[Any], bool]]: ...
+    def close(self) -> None: ...
+
+
 class FetchIterator(Generic[_Item]):
     """Responses in the order they complete; see :func:`fetch_iter`.
 
@@ -87,7 +95,7 @@ class FetchIterator(Generic[_Item]):
 
     def __init__(
         self,
-        stream: _FetchStream,
+        stream: ResultStream | _FetchStream,
         *,
         return_exceptions: bool,
         progress: ProgressBar | None = None,

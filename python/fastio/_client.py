@@ -6,6 +6,7 @@ import asyncio
 import builtins
 from collections.abc import (
     AsyncIterable,
+    Awaitable,
     Callable,
     Coroutine,
     Iterable,
@@ -14,7 +15,7 @@ from collections.abc import (
     MutableMapping,
 )
 from types import TracebackType
-from typing import Any, Literal, Self, Unpack, overload
+from typing import Any, Literal, Protocol, Self, Unpack, overload
 
 from fastio import exceptions as fastio_exceptions
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
@@ -74,9 +75,7 @@ def _limit(value: Any) -> float | None:
     return None if value is ... else value
 
 
-async def _with_upload(
-    future: FastioFuture[Response], pump: asyncio.Future[None], *, body_done: bool
-) -> Response:
+async def _with_upload(future: _Sent, pump: asyncio.Future[None], *, body_done: bool) -> Response:
     """Awaits a request whose body ``pump`` streams. If the pump fails (the
     content iterator raised, or the server took no data within the write
     timeout), the request stops and the pump's exception is raised.
@@ -85,7 +84,7 @@ async def _with_upload(
 
     def stop_request(pump: asyncio.Future[None]) -> None:
         if not pump.cancelled() and pump.exception() is not None:
-            future.cancel()
+            future.close()  # a FastioFuture's close cancels its request
 
     pump.add_done_callback(stop_request)
     try:
@@ -166,7 +165,7 @@ _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 class _Stream:
     """The ``async with`` of :meth:`Client.stream`."""
 
-    def __init__(self, future: FastioFuture[Response], pump: asyncio.Future[None] | None) -> None:
+    def __init__(self, future: _Sent, pump: asyncio.Future[None] | None) -> None:
         self._future = future
         self._pump = pump
         self._response: Response | None = None
@@ -188,6 +187,40 @@ class _Stream:
             _stop(self._pump)
         if self._response is not None:
             await self._response.aclose()
+
+
+class Transport(Protocol):
+    """What ``Client(transport=...)`` takes: :class:`fastio.testing.MockTransport`."""
+
+    async def handle(self, request: Request) -> Response: ...
+
+
+class _MockStream:
+    """``fetch_iter``'s results from a mock transport, as they complete."""
+
+    def __init__(self, calls: list[Coroutine[Any, Any, Response]]) -> None:
+        self._pending = {asyncio.ensure_future(call) for call in calls}
+
+    async def _next(self) -> tuple[list[Any], bool]:
+        if not self._pending:
+            return [], True
+        done, self._pending = await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        results: list[Any] = []
+        for task in done:
+            error = task.exception()
+            if error is not None and not isinstance(error, FastioError):
+                self.close()
+                raise error
+            results.append(error if error is not None else task.result())
+        return results, not self._pending
+
+    def next_batch(self) -> Coroutine[Any, Any, tuple[list[Any], bool]]:
+        return self._next()
+
+    def close(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        self._pending = set()
 
 
 class Client:
@@ -243,6 +276,8 @@ class Client:
         retry_backoff: float = 0.5,
         max_retry_after: float = 60.0,
         retry_methods: Iterable[str] | None = None,
+        event_hooks: Mapping[str, Iterable[Callable[[Any], Awaitable[Any]]]] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         """Checks every option at once (TypeError/ValueError); builds the TLS
         configuration later, off the event loop, on the first request.
@@ -282,6 +317,15 @@ class Client:
           (async iterator) body is never resent. A 429 or 503 with a
           ``Retry-After`` (up to ``max_retry_after``) also holds back this
           client's next requests to that host (only that host) until then.
+        - ``event_hooks``: ``{"request": [...], "response": [...]}``, async
+          callables as in httpx: each request hook gets the
+          :class:`fastio.Request` about to go (a Request it returns is sent
+          instead: a Request is immutable), each response hook the
+          :class:`fastio.Response` (raising there raises out of the call).
+          They run for the request methods and ``stream``, not for
+          ``fetch_all``/``fetch_iter``, whose requests stay in Rust.
+        - ``transport``: a :class:`fastio.testing.MockTransport` answers every
+          request from Python, with no socket, for unit tests.
         """
         self._session = _ClientSession(
             base_url=base_url,
@@ -315,6 +359,13 @@ class Client:
         )
         self._closed = False
         self._write_timeout = _limit(timeout.write) if isinstance(timeout, _Timeout) else None
+        hooks = dict(event_hooks or {})
+        unknown = set(hooks) - {"request", "response"}
+        if unknown:
+            raise ValueError(f"event_hooks takes 'request' and 'response', not {sorted(unknown)}")
+        self._request_hooks = list(hooks.get("request", ()))
+        self._response_hooks = list(hooks.get("response", ()))
+        self._transport = transport
 
     @classmethod
     def _shared(cls, verify: bool) -> Client:
@@ -326,6 +377,9 @@ class Client:
             shared._session = _ClientSession.shared(verify)
             shared._closed = False
             shared._write_timeout = None
+            shared._request_hooks = []
+            shared._response_hooks = []
+            shared._transport = None
             _SHARED[verify] = shared
         return shared
 
@@ -430,10 +484,18 @@ class Client:
         stream: bool,
         content: Content,
         **arguments: Any,
-    ) -> tuple[FastioFuture[Response], asyncio.Future[None] | None]:
+    ) -> tuple[_Sent, asyncio.Future[None] | None]:
         """Starts a request; for an async iterator ``content``, also the
-        task that pumps it into the request (the caller ends that task)."""
+        task that pumps it into the request (the caller ends that task).
+        With hooks or a mock transport, the request goes through Python."""
         self._check_open(method, url)
+        if self._transport is not None or self._request_hooks or self._response_hooks:
+            return self._through_python(method, url, stream, content, arguments), None
+        return self._native(method, url, stream, content, arguments)
+
+    def _native(
+        self, method: str, url: str, stream: bool, content: Content, arguments: dict[str, Any]
+    ) -> tuple[FastioFuture[Response], asyncio.Future[None] | None]:
         if not isinstance(content, AsyncIterable):
             return self._session.request(
                 method, url, content=content, stream=stream, **arguments
@@ -445,6 +507,68 @@ class Client:
         if isinstance(timeout, _Timeout) and timeout.write is not ...:
             write = timeout.write
         return future, asyncio.ensure_future(_pump(content, body, write, url))
+
+    async def _through_python(
+        self, method: str, url: str, stream: bool, content: Content, arguments: dict[str, Any]
+    ) -> Response:
+        """A request with event hooks around it, or answered by the mock transport."""
+        streamed = content if isinstance(content, AsyncIterable) else None
+        plain = None if isinstance(content, AsyncIterable) else content
+        request = Request(
+            method,
+            url,
+            params=arguments.pop("params", None),
+            headers=arguments.pop("headers", None),
+            json=arguments.pop("json", None),
+            data=arguments.pop("data", None),
+            content=plain,
+        )
+        for hook in self._request_hooks:
+            replaced = await hook(request)
+            if isinstance(replaced, Request):
+                request = replaced
+        if self._transport is not None:
+            response = await self._transport.handle(self._as_sent(request))
+        else:
+            future, pump = self._native(
+                request.method,
+                request.url,
+                stream,
+                streamed if streamed is not None else request.content,
+                {
+                    **arguments,
+                    "params": request.params,
+                    "headers": request.headers.multi_items(),
+                    "json": request.json,
+                    "data": request.data,
+                },
+            )
+            response = await (
+                future if pump is None else _with_upload(future, pump, body_done=not stream)
+            )
+        for hook in self._response_hooks:
+            await hook(response)
+        return response
+
+    def _as_sent(self, request: Request) -> Request:
+        """``request`` as this client would send it: its URL joined to the
+        base URL, the client's headers under its own."""
+        url = request.url
+        base = self.base_url
+        if base is not None and "://" not in url:
+            url = base.rstrip("/") + "/" + url.lstrip("/")
+        headers = dict(self.headers)
+        for name, value in request.headers.multi_items():
+            headers[name] = value
+        return Request(
+            request.method,
+            url,
+            params=request.params,
+            headers=headers,
+            json=request.json,
+            data=request.data,
+            content=request.content,
+        )
 
     def _bodiless(
         self,
@@ -722,6 +846,8 @@ class Client:
     ) -> _Results | _ResultsOrErrors:
         """:func:`fastio.fetch_all` with this client's settings, pool and limits."""
         self._check_open(options.get("method", "GET"), "fetch_all")
+        if self._transport is not None:
+            return self._mock_fetch_all(urls, return_exceptions, options)
         return start_fetch_all(self._session, urls, return_exceptions, options)
 
     @overload
@@ -749,7 +875,30 @@ class Client:
     ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
         """:func:`fastio.fetch_iter` with this client's settings, pool and limits."""
         self._check_open(options.get("method", "GET"), "fetch_iter")
+        if self._transport is not None:
+            stream = _MockStream([self._mock_one(item, options) for item in urls])
+            return FetchIterator(stream, return_exceptions=return_exceptions)
         return start_fetch_iter(self._session, urls, return_exceptions, options)
+
+    async def _mock_one(self, item: str | Request, options: BulkOptions) -> Response:
+        assert self._transport is not None
+        if not isinstance(item, Request):
+            item = Request(options.get("method", "GET"), item, headers=options.get("headers"))
+        return await self._transport.handle(self._as_sent(item))
+
+    async def _mock_fetch_all(
+        self, urls: Iterable[str | Request], return_exceptions: bool, options: BulkOptions
+    ) -> list[Any]:
+        """``fetch_all`` answered by the mock transport, ``concurrency`` at a time."""
+        limit = asyncio.Semaphore(options.get("concurrency", 100))
+
+        async def one(item: str | Request) -> Response:
+            async with limit:
+                return await self._mock_one(item, options)
+
+        return await asyncio.gather(
+            *(one(item) for item in urls), return_exceptions=return_exceptions
+        )
 
     async def aclose(self) -> None:
         """Closes the client: its idle connections are dropped, requests

@@ -48,12 +48,47 @@ connections on the well-behaved one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-from fastio._fastio import Server, _live_counts, _start_test_server
+from fastio._fastio import Request, Response, Server, _live_counts, _start_test_server
 
-__all__ = ["Server", "live_counts", "serve"]
+__all__ = ["MockTransport", "Server", "live_counts", "serve"]
+
+
+class MockTransport:
+    """Answers a :class:`fastio.Client`'s requests from Python, with no
+    socket: ``handler(request)`` gets each :class:`fastio.Request` as the
+    client would send it (its URL joined to ``base_url``, the client's
+    headers under its own) and returns a :class:`fastio.Response` (or an
+    awaitable of one); an exception it raises is what the call raises.
+
+    ``fetch_all`` and ``fetch_iter`` call it once per item too (their
+    Responses are the handler's, without ``.index``). Retries, redirects,
+    cookies and timeouts are not simulated: the handler is the server.
+
+    Example::
+
+        def handler(request: fastio.Request) -> fastio.Response:
+            return fastio.Response(200, json={"path": request.url})
+
+        async with fastio.Client(transport=MockTransport(handler)) as client:
+            assert (await client.get("http://api.test/x")).json() == {"path": "http://api.test/x"}
+    """
+
+    def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def handle(self, request: Request) -> Response:
+        """The handler's Response for ``request``."""
+        answer = self.handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not isinstance(answer, Response):
+            kind = type(answer).__name__
+            raise TypeError(f"a MockTransport handler must return a fastio.Response, not {kind}")
+        return answer
 
 
 def live_counts() -> tuple[int, int]:
