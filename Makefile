@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test test-python test-rust test-newest wheels wheel-check lint format bench soak loom clean
+.PHONY: demo test test-python test-rust test-newest wheels wheel-check lint docs format bench soak loom clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,9 +64,9 @@ wheel-check: wheels
 	$(PIP) wheel --no-deps --no-build-isolation -w build/sdist-check dist/fastio-*.tar.gz
 
 ## lint: rustfmt, clippy, the layout of src/ (no import cycle, no pyo3 in
-## the HTTP engine, arrows downward), ruff, mypy --strict and stubtest
+## the HTTP engine, arrows downward), ruff, mypy --strict, stubtest, docs
 lint: $(PY)
-	$(PIP) install -e '.[lint,dask]'
+	$(PIP) install -e '.[lint,dask,docs]'
 	$(PY) .ci/check-layout
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
@@ -74,6 +74,13 @@ lint: $(PY)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict python/fastio tests/typing_check.py
 	$(PY) -m mypy.stubtest fastio --mypy-config-file pyproject.toml
+	$(MAKE) docs
+
+## docs: the docs site (MkDocs, Material theme, API reference from the
+## stubs) into site/; strict: any warning fails
+docs: $(PY)
+	$(PIP) install -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --quiet
 
 format: $(PY)
 	cargo fmt
@@ -100,4 +107,4 @@ loom:
 	RUSTFLAGS="--cfg fastio_loom" cargo test --release --lib --target-dir target/loom loom_tests
 
 clean:
-	rm -rf $(VENV) target bench/pingpong python/fastio/*.so
+	rm -rf $(VENV) target site bench/pingpong python/fastio/*.so

@@ -5,12 +5,16 @@ Python block at least compiles, and every relative link points somewhere."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import fastio
+from fastio.testing import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
@@ -48,6 +52,63 @@ def test_complete_examples_run(where: str, code: str, tmp_path: Path) -> None:
 def test_every_example_compiles(where: str, code: str) -> None:
     # Fragments may await at top level, as in an async function body.
     compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+#: What the fragments in the docs use without defining it: the embedded
+#: server stands in for "your API" and "the internet".
+PRELUDE = """
+import asyncio, io
+import fastio
+from fastio.testing import MockTransport, serve
+
+async def fetch_one():
+    return (await fastio.fetch(server.url + "/json")).json()
+
+def save(*parts):
+    pass
+
+def handle(line):
+    pass
+
+async def read_blocks(path):
+    for _ in range(3):
+        yield b"x" * 1000
+
+async def chunks():
+    async for block in read_blocks("data.bin"):
+        yield block
+
+sink = io.BytesIO()
+url = server.url + "/echo"
+api_url = server.url + "/echo"
+urls = [server.url + f"/bytes/{n}" for n in range(100)]
+"""
+
+#: Fragments run elsewhere: the pytest example by tests/test_testing.py,
+#: the Dask one by tests/test_dask.py (it needs a cluster).
+RUN_ELSEWHERE = ("import pytest", "fastio.dask")
+
+
+def fragments() -> list[tuple[str, str]]:
+    return [
+        (where, code)
+        for where, code in blocks()
+        if not is_script(code) and not any(marker in code for marker in RUN_ELSEWHERE)
+    ]
+
+
+@pytest.mark.parametrize(("where", "code"), fragments())
+async def test_fragments_run_against_the_embedded_server(where: str, code: str) -> None:
+
+    with serve() as server:
+        namespace: dict[str, object] = {"server": server}
+        exec(compile(PRELUDE, "prelude", "exec"), namespace)
+        async with fastio.Client(base_url=server.url) as client:
+            namespace["client"] = client
+            body = "\n".join("    " + line for line in code.splitlines()) or "    pass"
+            wrapped = f"async def __example__():\n{body}\n"
+            exec(compile(wrapped, where, "exec"), namespace)
+            await asyncio.wait_for(namespace["__example__"](), 60)  # type: ignore[operator]
 
 
 def test_the_readme_is_short_and_its_quickstart_is_a_script() -> None:
