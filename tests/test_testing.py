@@ -100,7 +100,7 @@ def test_no_noise_at_interpreter_exit() -> None:
 
 
 def test_the_docs_pytest_example_runs_in_strict_mode(tmp_path: Path) -> None:
-    readme = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    readme = (Path(__file__).parent.parent / "docs" / "testing.md").read_text()
     start = readme.index("```python\nimport fastio\nimport pytest\n")
     example = readme[start + len("```python\n") : readme.index("```", start + 10)]
     (tmp_path / "test_example.py").write_text(example)
