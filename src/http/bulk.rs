@@ -25,8 +25,10 @@ use super::transport;
 pub const FEED_CHUNK: usize = 1024;
 
 /// Completed results in input order handed over at once while requests
-/// still run: a few wake-ups of the loop per thousand results.
+/// still run: a few wake-ups of the loop per thousand results, or sooner
+/// when their bodies are large, so they do not wait in the workers' memory.
 const DELIVER_EVERY: usize = 256;
+const DELIVER_BYTES: usize = 16 * 1024 * 1024;
 
 /// What every request of one bulk fetch shares.
 #[derive(Clone)]
@@ -216,6 +218,8 @@ pub struct InOrder<Deliver> {
     next_to_deliver: usize,
     /// How many results at the front of `results` have completed.
     completed_prefix: usize,
+    /// Body bytes in that prefix.
+    prefix_bytes: usize,
     failure: Option<FastioError>,
     return_exceptions: bool,
     deliver: Deliver,
@@ -227,6 +231,7 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> InOrder<Deliver> {
             results: VecDeque::new(),
             next_to_deliver: 0,
             completed_prefix: 0,
+            prefix_bytes: 0,
             failure: None,
             return_exceptions,
             deliver,
@@ -236,6 +241,7 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> InOrder<Deliver> {
     fn take_front(&mut self, count: usize) -> Vec<Option<Indexed>> {
         self.next_to_deliver += count;
         self.completed_prefix = self.completed_prefix.saturating_sub(count);
+        self.prefix_bytes = 0;
         self.results.drain(..count).collect()
     }
 
@@ -261,14 +267,11 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> Sink for InOrder<Deliver> {
                     self.results.resize_with(offset + 1, || None);
                 }
                 self.results[offset] = Some((index, result));
-                while self
-                    .results
-                    .get(self.completed_prefix)
-                    .is_some_and(Option::is_some)
-                {
+                while let Some(Some((_, done))) = self.results.get(self.completed_prefix) {
+                    self.prefix_bytes += done.as_ref().map_or(0, |data| data.body.len());
                     self.completed_prefix += 1;
                 }
-                if self.completed_prefix >= DELIVER_EVERY {
+                if self.completed_prefix >= DELIVER_EVERY || self.prefix_bytes >= DELIVER_BYTES {
                     let front = self.take_front(self.completed_prefix);
                     (self.deliver)(front);
                 }

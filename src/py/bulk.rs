@@ -432,17 +432,33 @@ async fn run_in_order(requests: Requests, link: Link, return_exceptions: bool) -
     Ok(Value::Delivered)
 }
 
+/// Results in slices of at most `DRAIN_SLICE` results and about
+/// `SLICE_BYTES` of body: the loop copies each body into Python when it
+/// appends it, so a slice of large bodies is cut short.
 fn slices(results: Vec<Option<Indexed>>) -> Vec<Box<dyn ToPythonItems>> {
-    let mut results = results.into_iter();
     let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
-    loop {
-        let slice: Vec<_> = results.by_ref().take(DRAIN_SLICE).collect();
-        if slice.is_empty() {
-            return slices;
+    let mut slice = Vec::new();
+    let mut bytes = 0;
+    for result in results {
+        bytes += match &result {
+            Some((_, Ok(data))) => data.body.len(),
+            _ => 0,
+        };
+        slice.push(result);
+        if slice.len() >= DRAIN_SLICE || bytes >= SLICE_BYTES {
+            slices.push(Box::new(ResultSlice(std::mem::take(&mut slice))));
+            bytes = 0;
         }
+    }
+    if !slice.is_empty() {
         slices.push(Box::new(ResultSlice(slice)));
     }
+    slices
 }
+
+/// Body bytes the loop copies per slice of `fetch_all` results, at most
+/// (one body larger than this is a slice of its own): about a millisecond.
+const SLICE_BYTES: usize = 4 * 1024 * 1024;
 
 /// `fetch_iter`'s work: each result put where the loop takes it from as it
 /// completes; the loop is told once per batch.

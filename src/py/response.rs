@@ -30,6 +30,9 @@ const EAGER_BODY: usize = 64 * 1024;
 pub trait IntoResponse {
     fn into_response(self, py: Python<'_>) -> PyResult<Py<Response>>;
 
+    /// The Response with its body already a Python `bytes`, however large.
+    fn into_response_eager(self, py: Python<'_>) -> PyResult<Py<Response>>;
+
     /// The Response, its body to be read from `stream` when there is one.
     fn into_response_streaming(
         self,
@@ -41,6 +44,12 @@ pub trait IntoResponse {
 impl IntoResponse for ResponseData {
     fn into_response(self, py: Python<'_>) -> PyResult<Py<Response>> {
         self.into_response_streaming(py, None)
+    }
+
+    fn into_response_eager(self, py: Python<'_>) -> PyResult<Py<Response>> {
+        let response = self.into_response_streaming(py, None)?;
+        response.get().loaded_content(py)?;
+        Ok(response)
     }
 
     fn into_response_streaming(
@@ -868,7 +877,9 @@ impl ToPythonItems for ResultSlice {
     fn append_to(self: Box<Self>, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()> {
         for result in self.0 {
             let item = match result {
-                Some((_, Ok(data))) => data.into_response(py)?.into_any(),
+                // Copied into Python now: freed here, a body received on
+                // a worker goes back to that worker's memory for the next.
+                Some((_, Ok(data))) => data.into_response_eager(py)?.into_any(),
                 Some((index, Err(error))) => indexed_exception(py, error, index)?,
                 None => py.None(),
             };
