@@ -71,7 +71,14 @@ async def test_event_hooks_see_each_request_and_response(server: Server) -> None
         response.raise_for_status()
 
     hooks = {"request": [sign], "response": [check]}
-    async with fastio.Client(event_hooks=hooks) as client:
+    async with fastio.Client(
+        event_hooks=hooks, base_url=server.url, headers={"X-Client": "c"}
+    ) as client:
+        # A hook sees the request as it will go: absolute URL, the client's headers.
+        relative = await client.get("/echo")
+        assert relative.json()["headers"]["x-client"] == ["c"]
+        assert seen[-2] == ("request", "GET", server.url + "/echo")
+        seen.clear()
         answer = await client.post(server.url + "/echo", json={"n": 1})
         assert answer.json()["headers"]["x-signature"] == ["s1"]
         assert answer.json()["body"] == '{"n":1}'

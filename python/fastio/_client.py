@@ -319,7 +319,8 @@ class Client:
           client's next requests to that host (only that host) until then.
         - ``event_hooks``: ``{"request": [...], "response": [...]}``, async
           callables as in httpx: each request hook gets the
-          :class:`fastio.Request` about to go (a Request it returns is sent
+          :class:`fastio.Request` about to go (its URL absolute, the
+          client's headers under its own; a Request it returns is sent
           instead: a Request is immutable), each response hook the
           :class:`fastio.Response` (raising there raises out of the call).
           They run for the request methods and ``stream``, not for
@@ -514,21 +515,23 @@ class Client:
         """A request with event hooks around it, or answered by the mock transport."""
         streamed = content if isinstance(content, AsyncIterable) else None
         plain = None if isinstance(content, AsyncIterable) else content
-        request = Request(
-            method,
-            url,
-            params=arguments.pop("params", None),
-            headers=arguments.pop("headers", None),
-            json=arguments.pop("json", None),
-            data=arguments.pop("data", None),
-            content=plain,
+        request = self._as_sent(
+            Request(
+                method,
+                url,
+                params=arguments.pop("params", None),
+                headers=arguments.pop("headers", None),
+                json=arguments.pop("json", None),
+                data=arguments.pop("data", None),
+                content=plain,
+            )
         )
         for hook in self._request_hooks:
             replaced = await hook(request)
             if isinstance(replaced, Request):
                 request = replaced
         if self._transport is not None:
-            response = await self._transport.handle(self._as_sent(request))
+            response = await self._transport.handle(request)
         else:
             future, pump = self._native(
                 request.method,
