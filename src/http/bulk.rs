@@ -386,6 +386,37 @@ mod tests {
         assert_eq!(rest, Some(Vec::new()));
     }
 
+    fn body(index: usize, size: usize) -> Indexed {
+        (
+            index,
+            Ok(ResponseData {
+                method: Method::GET,
+                status: http::StatusCode::OK,
+                version: http::Version::HTTP_11,
+                headers: super::super::response::HeaderList::pack(&HeaderMap::new()),
+                url: String::new(),
+                request_url: String::new(),
+                request_headers: Arc::new(HeaderMap::new()),
+                elapsed: std::time::Duration::ZERO,
+                body: bytes::Bytes::from(vec![0_u8; size]),
+                history: Vec::new(),
+                index: Some(index),
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn in_order_hands_large_bodies_over_by_their_size() {
+        let mut delivered = Vec::new();
+        let mut sink = InOrder::new(true, |front| delivered.push(indexes(&front)));
+        for index in 0..40 {
+            assert!(sink.put(body(index, 1024 * 1024)).await);
+        }
+        // 16 MiB of body at a time, not 256 results.
+        assert_eq!(delivered.len(), 2);
+        assert_eq!(delivered[0], (0..16).collect::<Vec<_>>());
+    }
+
     #[tokio::test]
     async fn in_order_stops_at_the_first_failure_with_its_index() {
         let mut sink = InOrder::new(false, |_| {});

@@ -611,3 +611,39 @@ impl WakeOnEnd {
         self.bulk.wake(run)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::response::{HeaderList, ResponseData};
+    use http::HeaderMap;
+
+    fn result(index: usize, size: usize) -> Option<Indexed> {
+        Some((
+            index,
+            Ok(ResponseData {
+                method: http::Method::GET,
+                status: http::StatusCode::OK,
+                version: http::Version::HTTP_11,
+                headers: HeaderList::pack(&HeaderMap::new()),
+                url: String::new(),
+                request_url: String::new(),
+                request_headers: Arc::new(HeaderMap::new()),
+                elapsed: std::time::Duration::ZERO,
+                body: bytes::Bytes::from(vec![0_u8; size]),
+                history: Vec::new(),
+                index: Some(index),
+            }),
+        ))
+    }
+
+    #[test]
+    fn slices_are_cut_by_count_and_by_body_size() {
+        let small: Vec<_> = (0..150).map(|index| result(index, 10)).collect();
+        let lengths: Vec<usize> = slices(small).iter().map(|slice| slice.len()).collect();
+        assert_eq!(lengths, [DRAIN_SLICE, DRAIN_SLICE, 150 - 2 * DRAIN_SLICE]);
+        let large: Vec<_> = (0..10).map(|index| result(index, 1024 * 1024)).collect();
+        let lengths: Vec<usize> = slices(large).iter().map(|slice| slice.len()).collect();
+        assert_eq!(lengths, [4, 4, 2]);
+    }
+}
