@@ -213,3 +213,19 @@ def test_a_freed_large_body_is_given_back_before_the_next_one() -> None:
     once = peak_rss_fetching(50_000_000, 1)
     five_times = peak_rss_fetching(50_000_000, 5)
     assert five_times < once + 30, (once, five_times)
+
+
+async def test_a_busy_loop_holds_the_network_back(server: Server) -> None:
+    """Bodies the loop has not taken yet are bounded (64 MiB): while the
+    loop is blocked, fetch_all stops reading instead of filling memory."""
+    path = f"/bytes/{1 << 20}"
+    work = asyncio.ensure_future(fastio.fetch_all([server.url + path] * 400, concurrency=16))
+    while server.request_count(path) < 20:  # noqa: ASYNC110 - polls a server-side counter
+        await asyncio.sleep(0.01)
+    time.sleep(1.5)  # the loop is busy: nothing is converted meanwhile
+    fetched_while_blocked = server.request_count(path)
+    responses = await work
+    assert len(responses) == 400
+    assert all(len(response.content) == 1 << 20 for response in responses)
+    # 64 MiB of budget, 16 MiB of prefix, 16 in flight: far from 400.
+    assert fetched_while_blocked < 200, fetched_while_blocked

@@ -223,11 +223,24 @@ pub struct InOrder<Deliver> {
     failure: Option<FastioError>,
     return_exceptions: bool,
     deliver: Deliver,
+    /// KiB of body handed over and not yet taken by the receiver, who gives
+    /// them back: bodies wait in the kernel, not in memory, when it is slow.
+    budget: Option<Arc<Semaphore>>,
 }
 
-impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> InOrder<Deliver> {
+/// The most KiB of body [`InOrder`] hands over before the receiver takes
+/// some: 64 MiB.
+pub const BODY_BUDGET_KIB: u32 = 64 * 1024;
+
+/// What a body counts against the budget.
+pub fn body_kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
+impl<Deliver: FnMut(Vec<Option<Indexed>>, u32) + Send> InOrder<Deliver> {
     pub fn new(return_exceptions: bool, deliver: Deliver) -> Self {
         Self {
+            budget: None,
             results: VecDeque::new(),
             next_to_deliver: 0,
             completed_prefix: 0,
@@ -245,6 +258,13 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> InOrder<Deliver> {
         self.results.drain(..count).collect()
     }
 
+    /// Bounds the KiB of body handed over and not given back to `budget`'s
+    /// permits (at most [`BODY_BUDGET_KIB`] are asked at once).
+    pub fn with_budget(mut self, budget: Arc<Semaphore>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// After the run: the results not handed over yet, or the failure.
     pub fn finish(mut self) -> Result<Vec<Option<Indexed>>, FastioError> {
         match self.failure.take() {
@@ -254,9 +274,9 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> InOrder<Deliver> {
     }
 }
 
-impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> Sink for InOrder<Deliver> {
-    fn put(&mut self, (index, result): Indexed) -> impl Future<Output = bool> + Send {
-        let keep_going = match result {
+impl<Deliver: FnMut(Vec<Option<Indexed>>, u32) + Send> Sink for InOrder<Deliver> {
+    async fn put(&mut self, (index, result): Indexed) -> bool {
+        match result {
             Err(failure) if !self.return_exceptions => {
                 self.failure = Some(failure.with_index(index));
                 false
@@ -273,12 +293,27 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>) + Send> Sink for InOrder<Deliver> {
                 }
                 if self.completed_prefix >= DELIVER_EVERY || self.prefix_bytes >= DELIVER_BYTES {
                     let front = self.take_front(self.completed_prefix);
-                    (self.deliver)(front);
+                    let wanted: u32 = front
+                        .iter()
+                        .flatten()
+                        .map(|(_, done)| done.as_ref().map_or(0, |data| body_kib(data.body.len())))
+                        .fold(0, u32::saturating_add)
+                        .min(BODY_BUDGET_KIB);
+                    let taken = match &self.budget {
+                        Some(budget) if wanted > 0 => match budget.acquire_many(wanted).await {
+                            Ok(permits) => {
+                                permits.forget();
+                                wanted
+                            }
+                            Err(_closed) => 0,
+                        },
+                        _ => 0,
+                    };
+                    (self.deliver)(front, taken);
                 }
                 true
             }
-        };
-        std::future::ready(keep_going)
+        }
     }
 }
 
@@ -375,7 +410,7 @@ mod tests {
     #[tokio::test]
     async fn in_order_hands_over_the_completed_prefix_in_order() {
         let mut delivered = Vec::new();
-        let mut sink = InOrder::new(true, |front| delivered.push(indexes(&front)));
+        let mut sink = InOrder::new(true, |front, _| delivered.push(indexes(&front)));
         // 300 results in reverse order: nothing is complete at the front
         // until the last one (index 0) arrives, then all of it is.
         for index in (0..300).rev() {
@@ -408,7 +443,7 @@ mod tests {
     #[tokio::test]
     async fn in_order_hands_large_bodies_over_by_their_size() {
         let mut delivered = Vec::new();
-        let mut sink = InOrder::new(true, |front| delivered.push(indexes(&front)));
+        let mut sink = InOrder::new(true, |front, _| delivered.push(indexes(&front)));
         for index in 0..40 {
             assert!(sink.put(body(index, 1024 * 1024)).await);
         }
@@ -419,7 +454,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_order_stops_at_the_first_failure_with_its_index() {
-        let mut sink = InOrder::new(false, |_| {});
+        let mut sink = InOrder::new(false, |_, _| {});
         assert!(!sink.put(failure(7)).await);
         let error = sink.finish().err();
         assert_eq!(error.and_then(|error| error.index), Some(7));
@@ -483,7 +518,7 @@ mod tests {
             true
         };
         let mut results = Vec::new();
-        let mut sink = InOrder::new(true, |front| results.extend(indexes(&front)));
+        let mut sink = InOrder::new(true, |front, _| results.extend(indexes(&front)));
         let requests = Requests {
             input,
             concurrency: 4,

@@ -28,7 +28,8 @@ use crate::bridge::{
     FastioFuture, Job, Link, Message, Outcome, Settled, Tenant, ToPythonItems, Value, DRAIN_SLICE,
 };
 use crate::http::bulk::{
-    first_pull, run_requests, AsCompleted, Chunk, InOrder, Requests, Template, FEED_CHUNK,
+    body_kib, first_pull, run_requests, AsCompleted, Chunk, InOrder, Requests, Template,
+    BODY_BUDGET_KIB, FEED_CHUNK,
 };
 use crate::http::error::{ErrorKind, FastioError};
 use crate::http::response::Indexed;
@@ -419,14 +420,20 @@ pub fn fetch_all(
 /// `fetch_all`'s work: the results handed to the loop in input order, in
 /// slices it converts one at a time.
 async fn run_in_order(requests: Requests, link: Link, return_exceptions: bool) -> Outcome {
-    let mut collected = InOrder::new(return_exceptions, |front| {
-        link.deliver_items(slices(front), false);
-    });
+    let budget = Arc::new(Semaphore::new(BODY_BUDGET_KIB as usize));
+    let given = Arc::clone(&budget);
+    let mut collected = InOrder::new(return_exceptions, |front, taken| {
+        link.deliver_items(slices(front, Some((&given, taken))), false);
+    })
+    .with_budget(budget);
     run_requests(requests, ask_through(&link), &mut collected).await;
-    let mut rest = slices(collected.finish()?);
+    let mut rest = slices(collected.finish()?, None);
     if rest.is_empty() {
         // The list is finished by a last slice, even an empty one.
-        rest.push(Box::new(ResultSlice(Vec::new())));
+        rest.push(Box::new(ResultSlice {
+            results: Vec::new(),
+            release: None,
+        }));
     }
     link.deliver_items(rest, true);
     Ok(Value::Delivered)
@@ -435,25 +442,46 @@ async fn run_in_order(requests: Requests, link: Link, return_exceptions: bool) -
 /// Results in slices of at most `DRAIN_SLICE` results and about
 /// `SLICE_BYTES` of body: the loop copies each body into Python when it
 /// appends it, so a slice of large bodies is cut short.
-fn slices(results: Vec<Option<Indexed>>) -> Vec<Box<dyn ToPythonItems>> {
-    let mut slices: Vec<Box<dyn ToPythonItems>> = Vec::new();
+/// `taken`: budget the work took for these bodies, shared out among the
+/// slices by their bodies' size, each giving its share back once converted.
+fn slices(
+    results: Vec<Option<Indexed>>,
+    taken: Option<(&Arc<Semaphore>, u32)>,
+) -> Vec<Box<dyn ToPythonItems>> {
+    let mut left = taken.map_or(0, |(_, permits)| permits);
+    let mut cut: Vec<(Vec<Option<Indexed>>, u32)> = Vec::new();
     let mut slice = Vec::new();
-    let mut bytes = 0;
+    let (mut bytes, mut kib) = (0, 0_u32);
     for result in results {
-        bytes += match &result {
-            Some((_, Ok(data))) => data.body.len(),
-            _ => 0,
-        };
+        if let Some((_, Ok(data))) = &result {
+            bytes += data.body.len();
+            kib = kib.saturating_add(body_kib(data.body.len()));
+        }
         slice.push(result);
         if slice.len() >= DRAIN_SLICE || bytes >= SLICE_BYTES {
-            slices.push(Box::new(ResultSlice(std::mem::take(&mut slice))));
-            bytes = 0;
+            cut.push((std::mem::take(&mut slice), kib));
+            (bytes, kib) = (0, 0);
         }
     }
     if !slice.is_empty() {
-        slices.push(Box::new(ResultSlice(slice)));
+        cut.push((slice, kib));
     }
-    slices
+    let count = cut.len();
+    cut.into_iter()
+        .enumerate()
+        .map(|(number, (results, kib))| {
+            let share = if number + 1 == count {
+                left
+            } else {
+                kib.min(left)
+            };
+            left -= share;
+            let release = taken
+                .filter(|_| share > 0)
+                .map(|(budget, _)| (Arc::clone(budget), share));
+            Box::new(ResultSlice { results, release }) as Box<dyn ToPythonItems>
+        })
+        .collect()
 }
 
 /// Body bytes the loop copies per slice of `fetch_all` results, at most
@@ -640,10 +668,16 @@ mod tests {
     #[test]
     fn slices_are_cut_by_count_and_by_body_size() {
         let small: Vec<_> = (0..150).map(|index| result(index, 10)).collect();
-        let lengths: Vec<usize> = slices(small).iter().map(|slice| slice.len()).collect();
+        let lengths: Vec<usize> = slices(small, None)
+            .iter()
+            .map(|slice| slice.len())
+            .collect();
         assert_eq!(lengths, [DRAIN_SLICE, DRAIN_SLICE, 150 - 2 * DRAIN_SLICE]);
         let large: Vec<_> = (0..10).map(|index| result(index, 1024 * 1024)).collect();
-        let lengths: Vec<usize> = slices(large).iter().map(|slice| slice.len()).collect();
+        let lengths: Vec<usize> = slices(large, None)
+            .iter()
+            .map(|slice| slice.len())
+            .collect();
         assert_eq!(lengths, [4, 4, 2]);
     }
 }

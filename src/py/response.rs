@@ -862,20 +862,38 @@ impl ByteIterator {
 
 /// Results of `fetch_all`, each a Response or the exception of a failure;
 /// one slice of the final list.
-pub struct ResultSlice(pub Vec<Option<Indexed>>);
+pub struct ResultSlice {
+    pub results: Vec<Option<Indexed>>,
+    /// Budget the work took for these bodies, given back once converted.
+    pub release: Option<(Arc<tokio::sync::Semaphore>, u32)>,
+}
 
 /// The exception of a failed URL, with ``.index`` set to its position.
 pub fn indexed_exception(py: Python<'_>, error: FastioError, index: usize) -> PyResult<Py<PyAny>> {
     Ok(exception_of(py, &error.with_index(index))?.unbind())
 }
 
+/// Gives budget back to the work when dropped.
+struct Release(Option<(Arc<tokio::sync::Semaphore>, u32)>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some((budget, permits)) = self.0.take() {
+            budget.add_permits(permits as usize);
+        }
+    }
+}
+
 impl ToPythonItems for ResultSlice {
     fn len(&self) -> usize {
-        self.0.len()
+        self.results.len()
     }
 
     fn append_to(self: Box<Self>, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()> {
-        for result in self.0 {
+        let ResultSlice { results, release } = *self;
+        // Given back even if a conversion fails: the work must not wait on it.
+        let _release = Release(release);
+        for result in results {
             let item = match result {
                 // Copied into Python now: freed here, a body received on
                 // a worker goes back to that worker's memory for the next.
