@@ -222,7 +222,7 @@ async def test_a_busy_loop_holds_the_network_back(server: Server) -> None:
     work = asyncio.ensure_future(fastio.fetch_all([server.url + path] * 400, concurrency=16))
     while server.request_count(path) < 20:  # noqa: ASYNC110 - polls a server-side counter
         await asyncio.sleep(0.01)
-    time.sleep(1.5)  # the loop is busy: nothing is converted meanwhile
+    time.sleep(1.5)  # noqa: ASYNC251 - the loop is busy on purpose: nothing is converted
     fetched_while_blocked = server.request_count(path)
     responses = await work
     assert len(responses) == 400
