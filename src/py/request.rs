@@ -233,13 +233,27 @@ impl FetchArgs<'_, '_> {
 ///     answers = await client.fetch_all(requests, concurrency=32)
 #[pyclass(frozen, module = "fastio._fastio", name = "Request")]
 pub struct Request {
+    /// The HTTP method, upper-cased.
+    #[pyo3(get)]
     method: String,
+    /// The URL as given (for a sent request, as sent).
+    #[pyo3(get)]
     url: String,
+    /// What was given, or None.
+    #[pyo3(get)]
     params: Option<Py<PyAny>>,
     headers: RequestHeaders,
+    /// What was given, or None.
+    #[pyo3(get)]
     json: Option<Py<PyAny>>,
+    /// What was given, or None.
+    #[pyo3(get)]
     data: Option<Py<PyAny>>,
+    /// What was given, or None.
+    #[pyo3(get)]
     content: Option<Py<PyAny>>,
+    /// What was given, or None.
+    #[pyo3(get)]
     timeout: Option<Py<PyAny>>,
 }
 
@@ -264,6 +278,14 @@ impl Request {
         }
     }
 
+    /// The headers to send this request again with: as given, or as sent.
+    fn given_headers<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(match &self.headers {
+            RequestHeaders::Given(given) => bound(py, given),
+            RequestHeaders::Sent(list) => Some(sent_pairs(py, list)?),
+        })
+    }
+
     /// (method, URL), for messages.
     pub fn identity(&self) -> (&str, &str) {
         (&self.method, &self.url)
@@ -279,22 +301,16 @@ impl Request {
         defaults.cookies = Vec::new();
         defaults.timeout = template.timeout;
         let url = PyString::new(py, &self.url);
-        let given_headers = match &self.headers {
-            RequestHeaders::Given(headers) => {
-                headers.as_ref().map(|headers| headers.bind(py).clone())
-            }
-            RequestHeaders::Sent(list) => Some(sent_pairs(py, list)?),
-        };
+        let given_headers = self.given_headers(py)?;
         let timeout: TimeoutArg = match &self.timeout {
             Some(timeout) => timeout.bind(py).extract()?,
             None => TimeoutArg::DEFAULT,
         };
-        let bind = |value: &Option<Py<PyAny>>| value.as_ref().map(|value| value.bind(py).clone());
         let (params, json, data, content) = (
-            bind(&self.params),
-            bind(&self.json),
-            bind(&self.data),
-            bind(&self.content),
+            bound(py, &self.params),
+            bound(py, &self.json),
+            bound(py, &self.data),
+            bound(py, &self.content),
         );
         let mut spec = FetchArgs {
             url: url.as_any(),
@@ -318,6 +334,10 @@ impl Request {
         }
         Ok(spec)
     }
+}
+
+fn bound<'py>(py: Python<'py>, value: &Option<Py<PyAny>>) -> Option<Bound<'py, PyAny>> {
+    value.as_ref().map(|value| value.bind(py).clone())
 }
 
 /// Sent headers as (name, value) pairs, to build a request from again.
@@ -371,18 +391,6 @@ impl Request {
         })
     }
 
-    /// The HTTP method, upper-cased.
-    #[getter]
-    fn method(&self) -> &str {
-        &self.method
-    }
-
-    /// The URL as given (for a sent request, as sent).
-    #[getter]
-    fn url(&self) -> &str {
-        &self.url
-    }
-
     /// The headers as given, or as sent, as :class:`fastio.Headers`.
     #[getter]
     fn headers(&self, py: Python<'_>) -> PyResult<Headers> {
@@ -392,36 +400,6 @@ impl Request {
                 HeaderList::pack(&parse_headers(given.as_ref().map(|given| given.bind(py)))?)
             }
         }))
-    }
-
-    /// What was given, or None.
-    #[getter]
-    fn params(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.params.as_ref().map(|value| value.clone_ref(py))
-    }
-
-    /// What was given, or None.
-    #[getter]
-    fn json(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.json.as_ref().map(|value| value.clone_ref(py))
-    }
-
-    /// What was given, or None.
-    #[getter]
-    fn data(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.data.as_ref().map(|value| value.clone_ref(py))
-    }
-
-    /// What was given, or None.
-    #[getter]
-    fn content(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.content.as_ref().map(|value| value.clone_ref(py))
-    }
-
-    /// What was given, or None.
-    #[getter]
-    fn timeout(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.timeout.as_ref().map(|value| value.clone_ref(py))
     }
 
     fn __repr__(&self) -> String {
@@ -435,20 +413,15 @@ impl Request {
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let py = slf.py();
         let this = slf.get();
-        let headers = match &this.headers {
-            RequestHeaders::Given(given) => given.as_ref().map(|given| given.bind(py).clone()),
-            RequestHeaders::Sent(list) => Some(sent_pairs(py, list)?),
-        };
-        let bind = |value: &Option<Py<PyAny>>| value.as_ref().map(|value| value.bind(py).clone());
         let state = (
             this.method.as_str(),
             this.url.as_str(),
-            bind(&this.params),
-            headers,
-            bind(&this.json),
-            bind(&this.data),
-            bind(&this.content),
-            bind(&this.timeout),
+            bound(py, &this.params),
+            this.given_headers(py)?,
+            bound(py, &this.json),
+            bound(py, &this.data),
+            bound(py, &this.content),
+            bound(py, &this.timeout),
         )
             .into_pyobject(py)?
             .into_any();
