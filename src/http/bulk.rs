@@ -422,22 +422,7 @@ mod tests {
     }
 
     fn body(index: usize, size: usize) -> Indexed {
-        (
-            index,
-            Ok(ResponseData {
-                method: Method::GET,
-                status: http::StatusCode::OK,
-                version: http::Version::HTTP_11,
-                headers: super::super::response::HeaderList::pack(&HeaderMap::new()),
-                url: String::new(),
-                request_url: String::new(),
-                request_headers: Arc::new(HeaderMap::new()),
-                elapsed: std::time::Duration::ZERO,
-                body: bytes::Bytes::from(vec![0_u8; size]),
-                history: Vec::new(),
-                index: Some(index),
-            }),
-        )
+        (index, Ok(ResponseData::for_test(index, size)))
     }
 
     #[tokio::test]

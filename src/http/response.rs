@@ -38,6 +38,27 @@ pub struct ResponseData {
 /// A result of `fetch_all`/`fetch_iter` with its URL's input position.
 pub type Indexed = (usize, Result<ResponseData, FastioError>);
 
+impl ResponseData {
+    /// A 200 answer to input item `index` with a body of `size` zero bytes,
+    /// for unit tests.
+    #[cfg(test)]
+    pub fn for_test(index: usize, size: usize) -> Self {
+        Self {
+            method: Method::GET,
+            status: StatusCode::OK,
+            version: Version::HTTP_11,
+            headers: HeaderList::pack(&HeaderMap::new()),
+            url: String::new(),
+            request_url: String::new(),
+            request_headers: Arc::new(HeaderMap::new()),
+            elapsed: Duration::ZERO,
+            body: Bytes::from(vec![0_u8; size]),
+            history: Vec::new(),
+            index: Some(index),
+        }
+    }
+}
+
 /// The links of one `Link` value (RFC 8288), each as its `url` then its
 /// parameters, split as httpx's `parse_header_links` does.
 pub fn parse_links(value: &str) -> Vec<Vec<(String, String)>> {

@@ -643,26 +643,10 @@ impl WakeOnEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::response::{HeaderList, ResponseData};
-    use http::HeaderMap;
+    use crate::http::response::ResponseData;
 
     fn result(index: usize, size: usize) -> Option<Indexed> {
-        Some((
-            index,
-            Ok(ResponseData {
-                method: http::Method::GET,
-                status: http::StatusCode::OK,
-                version: http::Version::HTTP_11,
-                headers: HeaderList::pack(&HeaderMap::new()),
-                url: String::new(),
-                request_url: String::new(),
-                request_headers: Arc::new(HeaderMap::new()),
-                elapsed: std::time::Duration::ZERO,
-                body: bytes::Bytes::from(vec![0_u8; size]),
-                history: Vec::new(),
-                index: Some(index),
-            }),
-        ))
+        Some((index, Ok(ResponseData::for_test(index, size))))
     }
 
     #[test]
