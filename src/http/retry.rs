@@ -91,15 +91,6 @@ fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
-/// The wait a 429 or 503 asks for with its `Retry-After`, if any: how long
-/// its host should not be sent more.
-pub fn hold_asked(status: StatusCode, retry_after: Option<&[u8]>) -> Option<Duration> {
-    if !matches!(status.as_u16(), 429 | 503) {
-        return None;
-    }
-    retry_after.and_then(|value| wait_asked(value, SystemTime::now()))
-}
-
 impl RetryPolicy {
     /// How long to wait before attempt `attempt + 1`, after attempt number
     /// `attempt` (from 1) failed with `error`; `None`: give up.
@@ -137,6 +128,18 @@ impl RetryPolicy {
             Some(wait) => Some(wait),
             None => Some(self.backoff(attempt)),
         }
+    }
+
+    /// How long a 429 or 503 asks, with its `Retry-After`, that its host be
+    /// sent nothing more; `None` for any other answer, or a wait longer than
+    /// `max_retry_after`.
+    pub fn hold(&self, status: StatusCode, retry_after: Option<&[u8]>) -> Option<Duration> {
+        if !matches!(status.as_u16(), 429 | 503) {
+            return None;
+        }
+        retry_after
+            .and_then(|value| wait_asked(value, SystemTime::now()))
+            .filter(|wait| *wait <= self.max_retry_after)
     }
 
     /// Exponential, with "equal jitter": between half and all of

@@ -284,9 +284,9 @@ impl Session {
 
     /// `url`'s host asked to be sent nothing for `wait`.
     pub fn hold(&self, url: &Url, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
+        let until = now + wait;
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
         holds.retain(|_, held| *held > now);
         let held = holds.entry(origin(url)).or_insert(until);
         *held = (*held).max(until);

@@ -22,7 +22,6 @@ use super::body::{Collector, Refusal};
 use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
 use super::response::ResponseData;
-use super::retry::hold_asked;
 use super::session::{Session, Slots};
 use super::spec::{RequestBody, RequestSpec};
 
@@ -95,22 +94,19 @@ where
         loop {
             attempts += 1;
             let result = attempt(&spec).await;
-            if let Ok(value) = &result {
-                let (status, retry_after) = head(value);
-                if let Some(wait) = hold_asked(status, retry_after) {
-                    if wait <= policy.max_retry_after {
-                        spec.session.hold(&spec.url, wait);
-                    }
-                }
+            let answer = result.as_ref().ok().map(&head);
+            if let Some(wait) =
+                answer.and_then(|(status, retry_after)| policy.hold(status, retry_after))
+            {
+                spec.session.hold(&spec.url, wait);
             }
             if attempts > policy.retries || !spec.can_resend() {
                 return result;
             }
             let wait = match &result {
-                Ok(value) => {
-                    let (status, retry_after) = head(value);
+                Ok(_) => answer.and_then(|(status, retry_after)| {
                     policy.after_status(&spec.method, attempts, status, retry_after)
-                }
+                }),
                 Err(error) => policy.after_error(&spec.method, attempts, error),
             };
             match wait {
