@@ -328,7 +328,7 @@ class Client:
         - ``transport``: a :class:`fastio.testing.MockTransport` answers every
           request from Python, with no socket, for unit tests.
         """
-        self._session = _ClientSession(
+        session = _ClientSession(
             base_url=base_url,
             headers=headers,
             params=params,
@@ -358,12 +358,24 @@ class Client:
             max_retry_after=max_retry_after,
             retry_methods=retry_methods,
         )
-        self._closed = False
-        self._write_timeout = _limit(timeout.write) if isinstance(timeout, _Timeout) else None
+        self._adopt(session, timeout, event_hooks, transport)
+
+    def _adopt(
+        self,
+        session: _ClientSession,
+        timeout: Timeout,
+        event_hooks: Mapping[str, Iterable[Callable[[Any], Awaitable[Any]]]] | None,
+        transport: Transport | None,
+    ) -> None:
+        """Takes `session` and the Python-side settings: the one place a
+        Client's state is set, for ``__init__`` and the shared clients."""
         hooks = dict(event_hooks or {})
         unknown = set(hooks) - {"request", "response"}
         if unknown:
             raise ValueError(f"event_hooks takes 'request' and 'response', not {sorted(unknown)}")
+        self._session = session
+        self._closed = False
+        self._write_timeout = _limit(timeout.write) if isinstance(timeout, _Timeout) else None
         self._request_hooks = list(hooks.get("request", ()))
         self._response_hooks = list(hooks.get("response", ()))
         self._transport = transport
@@ -375,12 +387,7 @@ class Client:
         shared = _SHARED.get(verify)
         if shared is None:
             shared = cls.__new__(cls)
-            shared._session = _ClientSession.shared(verify)
-            shared._closed = False
-            shared._write_timeout = None
-            shared._request_hooks = []
-            shared._response_hooks = []
-            shared._transport = None
+            shared._adopt(_ClientSession.shared(verify), ..., None, None)
             _SHARED[verify] = shared
         return shared
 
