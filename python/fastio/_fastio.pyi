@@ -474,6 +474,23 @@ class Response:
                 async for piece in response.aiter_bytes():
                     sink.write(piece)
         """
+    def aiter_raw(self, chunk_size: int | None = None) -> _ByteIterator:
+        """Async iterator over the body as the server sent it, still
+        compressed if its Content-Encoding says so. A streamed body is read
+        this way or decoded, once; the raw bytes of a body already read
+        whole are not kept, so a compressed one raises
+        :class:`fastio.StreamConsumed`.
+
+        Example::
+
+            async with client.stream("GET", url) as response:
+                async for piece in response.aiter_raw():
+                    sink.write(piece)
+        """
+    @property
+    def num_bytes_downloaded(self) -> int:
+        """Body bytes received over the wire so far, before decoding: a
+        compressed body's compressed size, as httpx counts it."""
     def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """Async iterator over the body as text, decoded incrementally with
         :attr:`encoding`; undecodable bytes become U+FFFD."""

@@ -69,6 +69,11 @@ impl Collector {
         Ok(())
     }
 
+    /// The bytes pushed so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     /// The whole body.
     pub fn finish(self) -> Bytes {
         match (self.buffer, self.first) {

@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod bulk;
+pub mod decode;
 pub mod error;
 pub mod pacing;
 pub mod progress;

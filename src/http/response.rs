@@ -29,6 +29,8 @@ pub struct ResponseData {
     pub request_headers: Arc<HeaderMap>,
     pub elapsed: Duration,
     pub body: Bytes,
+    /// Body bytes as they came over the wire, before any decoding.
+    pub downloaded: u64,
     /// The redirect responses that led here, oldest first.
     pub history: Vec<ResponseData>,
     /// Its URL's position in the input of `fetch_all`/`fetch_iter`.
@@ -53,6 +55,7 @@ impl ResponseData {
             request_headers: Arc::new(HeaderMap::new()),
             elapsed: Duration::ZERO,
             body: Bytes::from(vec![0_u8; size]),
+            downloaded: size as u64,
             history: Vec::new(),
             index: Some(index),
         }

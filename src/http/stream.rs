@@ -7,7 +7,7 @@
 //! so a fast download costs one loop wake-up per few hundred KiB, and the
 //! reader holds at most one read's worth: memory stays flat.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,24 +18,28 @@ use tokio::sync::Mutex;
 use crate::runtime;
 
 use super::body::{within_limit, Collector};
+use super::decode::{self, Coding, Decoder};
 use super::error::{ErrorKind, FastioError};
 use super::response::ResponseData;
 use super::session::Slots;
 use super::spec::BodyLimits;
-use super::transport::{body_refused, classify, Opened};
+use super::transport::{body_refused, classify, decoding_failed, Opened};
 
 /// How much one read without a size gathers of what is ready.
 pub const READ_SIZE: usize = 256 * 1024;
 
 /// The open end of a streamed body.
 struct BodyReader {
-    response: reqwest::Response,
+    source: Source,
+    /// The codings to undo, until the first read decides raw or decoded.
+    codings: Vec<Coding>,
     _slots: Slots,
     /// Read from the network but not yet handed out (past an exact size).
     pending: Bytes,
     /// A failure met while gathering ready data, reported by the next read.
     failed: Option<FastioError>,
     ended: bool,
+    /// Bytes handed out (decoded unless raw), counted against `limit`.
     received: u64,
     limit: Option<u64>,
     /// The limit on reading the rest whole (`aread`).
@@ -44,14 +48,63 @@ struct BodyReader {
     url: String,
     /// The longest wait for the next piece of the body.
     idle_timeout: Option<Duration>,
+    /// Bytes received over the wire, shared with the Response.
+    downloaded: Arc<AtomicU64>,
+}
+
+/// Where the pieces come from.
+enum Source {
+    /// The bytes as sent: no coding to undo, or read raw.
+    Wire(reqwest::Response),
+    Decoded(Box<Decoder>),
+    /// Only while switching from one to the other.
+    Switching,
 }
 
 impl BodyReader {
+    /// Reads the body as sent if `raw`, else decoded: once, before the
+    /// first read.
+    fn choose(&mut self, raw: bool) {
+        let codings = std::mem::take(&mut self.codings);
+        if raw || codings.is_empty() {
+            return;
+        }
+        if let Source::Wire(response) = std::mem::replace(&mut self.source, Source::Switching) {
+            self.source = Source::Decoded(Box::new(Decoder::new(
+                response,
+                codings,
+                Arc::clone(&self.downloaded),
+            )));
+        }
+    }
+
+    /// One piece from the source, as it comes.
+    async fn pull(&mut self) -> Result<Option<Bytes>, FastioError> {
+        match &mut self.source {
+            Source::Wire(response) => {
+                let piece = response
+                    .chunk()
+                    .await
+                    .map_err(|err| classify(&err, &self.method, &self.url))?;
+                if let Some(piece) = &piece {
+                    self.downloaded
+                        .fetch_add(piece.len() as u64, Ordering::Relaxed);
+                }
+                Ok(piece)
+            }
+            Source::Decoded(decoder) => decoder
+                .next()
+                .await
+                .map_err(|err| decoding_failed(&err, &self.method, &self.url)),
+            Source::Switching => Ok(None),
+        }
+    }
+
     fn accept(
         &mut self,
-        chunk: Result<Option<Bytes>, reqwest::Error>,
+        chunk: Result<Option<Bytes>, FastioError>,
     ) -> Result<Option<Bytes>, FastioError> {
-        let chunk = chunk.map_err(|err| classify(&err, &self.method, &self.url))?;
+        let chunk = chunk?;
         match &chunk {
             Some(piece) => {
                 self.received = self.received.saturating_add(piece.len() as u64);
@@ -75,8 +128,8 @@ impl BodyReader {
             return Ok(None);
         }
         let chunk = match self.idle_timeout {
-            None => self.response.chunk().await,
-            Some(limit) => match tokio::time::timeout(limit, self.response.chunk()).await {
+            None => self.pull().await,
+            Some(limit) => match tokio::time::timeout(limit, self.pull()).await {
                 Ok(chunk) => chunk,
                 Err(_) => {
                     return Err(FastioError::for_request(
@@ -102,7 +155,7 @@ impl BodyReader {
         if self.ended || self.failed.is_some() {
             return None;
         }
-        let chunk = self.response.chunk().now_or_never()?;
+        let chunk = self.pull().now_or_never()?;
         match self.accept(chunk) {
             Ok(piece) => piece,
             Err(failure) => {
@@ -140,12 +193,18 @@ impl BodyReader {
     }
 
     async fn read_to_end(&mut self) -> Result<Vec<Bytes>, FastioError> {
-        let mut whole = Collector::new(self.response.content_length(), Some(self.whole_limit))
+        let declared = match &self.source {
+            Source::Wire(response) => response.content_length(),
+            _ => None,
+        };
+        let mut whole = Collector::new(declared, Some(self.whole_limit))
             .map_err(|refusal| body_refused(&self.method, &self.url, refusal))?;
         while let Some(piece) = self.next_piece().await? {
             whole
                 .push(piece)
                 .map_err(|refusal| body_refused(&self.method, &self.url, refusal))?;
+            // A bomb decodes in many steps: let the worker's other tasks run.
+            tokio::task::consume_budget().await;
         }
         Ok(vec![whole.finish()])
     }
@@ -167,6 +226,8 @@ struct Shared {
     /// `None` once read to the end or closed.
     reader: Mutex<Option<BodyReader>>,
     closed: AtomicBool,
+    /// The body is read as sent, not decoded (`aiter_raw`).
+    raw: AtomicBool,
 }
 
 /// A Response's streamed body.
@@ -176,6 +237,7 @@ pub struct BodyStream {
     consumed: AtomicBool,
     method: String,
     url: String,
+    downloaded: Arc<AtomicU64>,
 }
 
 impl BodyStream {
@@ -188,14 +250,29 @@ impl BodyStream {
     ) -> (ResponseData, BodyStream) {
         let head = opened.take_head();
         let limit = limits.streamed;
-        // A declared length over the limit fails the first read, at once.
-        let failed = opened
+        // A declared length over the limit fails the first read, at once,
+        // as do too many codings.
+        let declared_too_long = opened
             .response
             .content_length()
             .and_then(|declared| within_limit(declared, limit).err())
             .map(|refusal| body_refused(head.method.as_str(), &head.url, refusal));
+        let (codings, failed) = match decode::codings(&head.method, opened.response.headers()) {
+            Ok(codings) => (codings, declared_too_long),
+            Err(why) => (
+                Vec::new(),
+                Some(FastioError::for_request(
+                    ErrorKind::Decode,
+                    head.method.as_str(),
+                    &head.url,
+                    &why,
+                )),
+            ),
+        };
+        let downloaded = Arc::new(AtomicU64::new(0));
         let reader = BodyReader {
-            response: opened.response,
+            source: Source::Wire(opened.response),
+            codings,
             _slots: opened.slots,
             pending: Bytes::new(),
             failed,
@@ -206,22 +283,35 @@ impl BodyStream {
             method: head.method.to_string(),
             url: head.url.clone(),
             idle_timeout,
+            downloaded: Arc::clone(&downloaded),
         };
         let stream = BodyStream {
             shared: Arc::new(Shared {
                 reader: Mutex::new(Some(reader)),
                 closed: AtomicBool::new(false),
+                raw: AtomicBool::new(false),
             }),
             consumed: AtomicBool::new(false),
             method: head.method.to_string(),
             url: head.url.clone(),
+            downloaded,
         };
         (head, stream)
     }
 
-    /// Marks the body as being read; false if it already was.
-    pub fn begin(&self) -> bool {
-        !self.consumed.swap(true, Ordering::SeqCst)
+    /// Marks the body as being read, as sent if `raw` else decoded;
+    /// false if it already was.
+    pub fn begin(&self, raw: bool) -> bool {
+        if self.consumed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        self.shared.raw.store(raw, Ordering::SeqCst);
+        true
+    }
+
+    /// Bytes received over the wire so far (before decoding).
+    pub fn downloaded(&self) -> u64 {
+        self.downloaded.load(Ordering::Relaxed)
     }
 
     /// One read, as `mode` asks: the pieces read; none at the end (unless
@@ -270,6 +360,7 @@ async fn read_shared(
         // Already read to the end (or failed, which was reported).
         return Ok(Vec::new());
     };
+    reader.choose(shared.raw.load(Ordering::SeqCst));
     let result = match mode {
         ReadMode::UpTo(size) => reader.read(size, false).await,
         ReadMode::Exactly(size) => reader.read(size, true).await,

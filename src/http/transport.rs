@@ -5,6 +5,7 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,13 +13,14 @@ use bytes::Bytes;
 use futures::future::{Either, FutureExt};
 
 use http::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION,
-    PROXY_AUTHORIZATION, RETRY_AFTER, TRANSFER_ENCODING,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE,
+    LOCATION, PROXY_AUTHORIZATION, RANGE, RETRY_AFTER, TRANSFER_ENCODING,
 };
 use http::{Method, StatusCode};
 use url::Url;
 
 use super::body::{Collector, Refusal};
+use super::decode::{self, Coding, Decoder};
 use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
 use super::response::ResponseData;
@@ -226,6 +228,7 @@ impl Opened {
             request_headers: Arc::clone(&self.request_headers),
             elapsed: self.started.elapsed(),
             body: Bytes::new(),
+            downloaded: 0,
             history: std::mem::take(&mut self.history),
             index: None,
         }
@@ -308,6 +311,11 @@ async fn send(
 ) -> Result<reqwest::Response, FastioError> {
     let mut headers = (*spec.headers).clone();
     session.add_cookies(&spec.url, &mut headers);
+    // As reqwest did: not with a Range, whose offsets would then count
+    // compressed bytes.
+    if !headers.contains_key(ACCEPT_ENCODING) && !headers.contains_key(RANGE) {
+        headers.insert(ACCEPT_ENCODING, decode::ACCEPTED);
+    }
     let mut request = client
         .request(spec.method.clone(), spec.url.clone())
         .headers(headers);
@@ -361,19 +369,72 @@ fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseD
         let method = data.method.as_str();
         let mut body = Collector::new(response.content_length(), Some(limit))
             .map_err(|refusal| body_refused(method, &data.url, refusal))?;
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| classify(&err, method, &data.url))?
-        {
-            body.push(chunk)
-                .map_err(|refusal| body_refused(method, &data.url, refusal))?;
+        let codings = decode::codings(&data.method, response.headers())
+            .map_err(|why| FastioError::for_request(ErrorKind::Decode, method, &data.url, &why))?;
+        if codings.is_empty() {
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|err| classify(&err, method, &data.url))?
+            {
+                body.push(chunk)
+                    .map_err(|refusal| body_refused(method, &data.url, refusal))?;
+            }
+            data.downloaded = body.received();
+        } else {
+            // Boxed: compressed bodies are the rarer case, and the decoder
+            // inline would make every request's future larger.
+            data.downloaded = Box::pin(read_decoded(
+                response, codings, &mut body, method, &data.url,
+            ))
+            .await?;
         }
         drop(slots);
         data.body = body.finish();
         data.elapsed = started.elapsed();
         Ok(data)
     }
+}
+
+/// Decodes `response`'s body into `body` step by step; returns the raw
+/// bytes received.
+async fn read_decoded(
+    response: reqwest::Response,
+    codings: Vec<Coding>,
+    body: &mut Collector,
+    method: &str,
+    url: &str,
+) -> Result<u64, FastioError> {
+    let downloaded = Arc::new(AtomicU64::new(0));
+    let mut decoder = Decoder::new(response, codings, Arc::clone(&downloaded));
+    while let Some(piece) = decoder
+        .next()
+        .await
+        .map_err(|err| decoding_failed(&err, method, url))?
+    {
+        body.push(piece)
+            .map_err(|refusal| body_refused(method, url, refusal))?;
+        // A bomb decodes in many steps: let the worker's other tasks run.
+        tokio::task::consume_budget().await;
+    }
+    Ok(downloaded.load(Ordering::Relaxed))
+}
+
+/// A failure while reading a decoded body: the transport's, sorted as any
+/// other, or the encoding's own.
+pub fn decoding_failed(error: &std::io::Error, method: &str, url: &str) -> FastioError {
+    if let Some(transport) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+    {
+        return classify(transport, method, url);
+    }
+    FastioError::for_request(
+        ErrorKind::Decode,
+        method,
+        url,
+        &format!("decoding the body failed: {error}"),
+    )
 }
 
 /// The next request if `response` is a redirect to follow.

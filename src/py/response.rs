@@ -88,6 +88,7 @@ impl IntoResponse for ResponseData {
                 history,
                 index: self.index,
                 stream,
+                downloaded: self.downloaded,
             },
         )?;
         untrack_acyclic(&response);
@@ -142,6 +143,8 @@ pub struct Response {
     index: Option<usize>,
     /// The body still to read, for a streamed response.
     stream: Option<BodyStream>,
+    /// Body bytes received before decoding (a streamed body counts its own).
+    downloaded: u64,
 }
 
 impl Response {
@@ -192,14 +195,16 @@ impl Response {
             .map_or_else(|| content.unbind(), |kept| kept.clone_ref(py))
     }
 
-    fn stream_for_reading(&self, py: Python<'_>) -> PyResult<Option<&BodyStream>> {
+    /// The stream to read, `raw` (as sent) or decoded; `None` when the body
+    /// is in memory.
+    fn stream_for_reading(&self, py: Python<'_>, raw: bool) -> PyResult<Option<&BodyStream>> {
         let Some(stream) = &self.stream else {
             return Ok(None);
         };
         if self.content.get(py).is_some() {
             return Ok(None);
         }
-        if !stream.begin() {
+        if !stream.begin(raw) {
             return Err(stream_error(
                 py,
                 "StreamConsumed",
@@ -408,6 +413,7 @@ impl Response {
         let content_cell = PyOnceLock::new();
         let _ = content_cell.set(py, PyBytes::new(py, &body).unbind());
         Ok(Response {
+            downloaded: body.len() as u64,
             method: method_arg(method)?,
             status: StatusCode::from_u16(status_code).map_err(|_| {
                 PyValueError::new_err(format!(
@@ -588,15 +594,32 @@ impl Response {
     ///             sink.write(piece)
     #[pyo3(signature = (chunk_size = None))]
     fn aiter_bytes(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
-        let py = slf.py();
-        let chunk_size = positive_count(chunk_size, "chunk_size")?;
-        let streaming = slf.get().stream_for_reading(py)?.is_some();
-        Ok(ByteIterator {
-            response: slf.clone().unbind(),
-            chunk_size,
-            streaming,
-            offset: Mutex::new(0),
-        })
+        ByteIterator::new(slf, chunk_size, false)
+    }
+
+    /// Async iterator over the body as the server sent it, still
+    /// compressed if its Content-Encoding says so. A streamed body is read
+    /// this way or decoded, once; the raw bytes of a body already read
+    /// whole are not kept, so a compressed one raises
+    /// :class:`fastio.StreamConsumed`.
+    ///
+    /// Example::
+    ///
+    ///     async with client.stream("GET", url) as response:
+    ///         async for piece in response.aiter_raw():
+    ///             sink.write(piece)
+    #[pyo3(signature = (chunk_size = None))]
+    fn aiter_raw(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
+        ByteIterator::new(slf, chunk_size, true)
+    }
+
+    /// Body bytes received over the wire so far, before decoding: a
+    /// compressed body's compressed size, as httpx counts it.
+    #[getter]
+    fn num_bytes_downloaded(&self) -> u64 {
+        self.stream
+            .as_ref()
+            .map_or(self.downloaded, BodyStream::downloaded)
     }
 
     /// Async iterator over the body as text, decoded incrementally with
@@ -635,7 +658,7 @@ impl Response {
     fn aread(slf: &Bound<'_, Self>) -> PyResult<FastioFuture> {
         let py = slf.py();
         let this = slf.get();
-        match this.stream_for_reading(py)? {
+        match this.stream_for_reading(py, false)? {
             Some(stream) => Ok(read_future(
                 stream,
                 ReadMode::ToEnd,
@@ -748,6 +771,7 @@ impl Response {
             this.content_bytes(py)?.clone(),
             this.history(py)?,
             this.index,
+            this.num_bytes_downloaded(),
         );
         Ok((
             slf.get_type().getattr("_restore")?,
@@ -770,6 +794,7 @@ impl Response {
         content: Bound<'_, PyBytes>,
         history: Vec<Py<Response>>,
         index: Option<usize>,
+        downloaded: Option<u64>,
     ) -> PyResult<Py<Response>> {
         let invalid = |what: &str| PyValueError::new_err(format!("not a pickled Response: {what}"));
         let mut map = http::HeaderMap::new();
@@ -784,6 +809,7 @@ impl Response {
             .iter()
             .find(|(_, name)| *name == http_version)
             .map_or(Version::HTTP_11, |(version, _)| *version);
+        let downloaded = downloaded.unwrap_or(content.as_bytes().len() as u64);
         let content_cell = PyOnceLock::new();
         let _ = content_cell.set(py, content.unbind());
         let response = Py::new(
@@ -802,6 +828,7 @@ impl Response {
                 history,
                 index,
                 stream: None,
+                downloaded,
             },
         )?;
         untrack_acyclic(&response);
@@ -826,6 +853,37 @@ pub struct ByteIterator {
     streaming: bool,
     /// How much of an in-memory body was handed out.
     offset: Mutex<usize>,
+}
+
+impl ByteIterator {
+    /// Iterates `response`'s body, as sent if `raw` else decoded.
+    fn new(
+        response: &Bound<'_, Response>,
+        chunk_size: Option<IntArg>,
+        raw: bool,
+    ) -> PyResult<Self> {
+        let py = response.py();
+        let chunk_size = positive_count(chunk_size, "chunk_size")?;
+        let this = response.get();
+        let streaming = this.stream_for_reading(py, raw)?.is_some();
+        if raw && !streaming && this.headers.get("content-encoding").is_some() {
+            return Err(stream_error(
+                py,
+                "StreamConsumed",
+                &format!(
+                    "{} {}: the raw (encoded) body of a response read whole is not kept; \
+                     read it with client.stream(...) and aiter_raw()",
+                    this.method, this.url
+                ),
+            ));
+        }
+        Ok(ByteIterator {
+            response: response.clone().unbind(),
+            chunk_size,
+            streaming,
+            offset: Mutex::new(0),
+        })
+    }
 }
 
 #[pymethods]

@@ -63,6 +63,50 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
             tokio::time::sleep(Duration::from_millis(20)).await;
             reset(stream);
         }
+        // A compressed body that is empty, as HEAD, 204 and 304 answers are.
+        "/empty-gzip" => {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // A gzip stream that stops halfway, framed correctly.
+        "/truncated-gzip" => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let text: Vec<u8> = (0..100_000_u32).flat_map(u32::to_le_bytes).collect();
+            let _ = std::io::Write::write_all(&mut encoder, &text);
+            let mut gzipped = encoder.finish().unwrap_or_default();
+            gzipped.truncate(gzipped.len() / 2);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                gzipped.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&gzipped).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The head of a gzip body, part of it, then a reset: the transport
+        // failed, not the encoding.
+        "/reset-mid-gzip" => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let noise: Vec<u8> = (0..200_000_u32)
+                .map(|n| (n.wrapping_mul(2_654_435_761) >> 24) as u8)
+                .collect();
+            let _ = std::io::Write::write_all(&mut encoder, &noise);
+            let gzipped = encoder.finish().unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                gzipped.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&gzipped[..gzipped.len() / 4]).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            reset(stream);
+        }
         // Content-Length promises more than comes before the close.
         "/short-body" => {
             let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n";

@@ -98,15 +98,36 @@ fn brotli(data: &[u8]) -> Vec<u8> {
     output
 }
 
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}
+
+fn zstd_window(data: &[u8], log: u64) -> Vec<u8> {
+    let encode = || -> std::io::Result<Vec<u8>> {
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3)?;
+        encoder.window_log(u32::try_from(log).unwrap_or(27))?;
+        encoder.include_contentsize(false)?;
+        encoder.write_all(data)?;
+        encoder.finish()
+    };
+    encode().unwrap_or_default()
+}
+
+/// A JSON document compressed with each coding `encoding` lists, in order.
 fn compressed(encoding: &str) -> Response<Body> {
     let document = serde_json::json!({ "compressed": encoding, "padding": "x".repeat(2000) });
-    let plain = document.to_string().into_bytes();
-    let encoded = match encoding {
-        "gzip" => gzip(&plain),
-        "br" => brotli(&plain),
-        "zstd" => zstd::encode_all(plain.as_slice(), 3).unwrap_or_default(),
-        _ => plain,
-    };
+    let mut encoded = document.to_string().into_bytes();
+    for coding in encoding.split(',').map(str::trim) {
+        encoded = match coding {
+            "gzip" => gzip(&encoded),
+            "br" => brotli(&encoded),
+            "zstd" => zstd::encode_all(encoded.as_slice(), 3).unwrap_or_default(),
+            "deflate" => zlib(&encoded),
+            _ => encoded,
+        };
+    }
     let mut response = respond(StatusCode::OK, "application/json", encoded);
     if let Ok(value) = HeaderValue::from_str(encoding) {
         response.headers_mut().insert(CONTENT_ENCODING, value);
@@ -299,6 +320,25 @@ pub async fn handle(
         ["gzip"] => compressed("gzip"),
         ["brotli"] => compressed("br"),
         ["zstd"] => compressed("zstd"),
+        ["deflate"] => compressed("deflate"),
+        // /encoded/gzip,br: compressed with each in turn.
+        ["encoded", codings] => compressed(&codings.replace("%20", " ")),
+        ["zstd-window", _] => match number(1) {
+            // 1 MB compressed with a window of 2^n bytes, declared in its frame.
+            Some(log) => {
+                let plain: Vec<u8> = (0..250_000_u32).flat_map(u32::to_le_bytes).collect();
+                let mut response = respond(
+                    StatusCode::OK,
+                    "application/octet-stream",
+                    zstd_window(&plain, log),
+                );
+                response
+                    .headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+                response
+            }
+            None => not_found(&path),
+        },
         ["bad-gzip"] => {
             let mut response = respond(
                 StatusCode::OK,

@@ -23,7 +23,9 @@ knowledge):
   requests to that path get ``status`` (with Retry-After when given) after
   D seconds, later ones 200 at once
 - ``/gzip-bomb/{n}``: n zero bytes, gzip-encoded (about n/1000 on the wire)
-- ``/gzip``, ``/brotli``, ``/zstd``: a JSON body with that Content-Encoding
+- ``/gzip``, ``/brotli``, ``/zstd``, ``/deflate``: a JSON body with that
+  Content-Encoding; ``/encoded/gzip,br``: compressed with each in turn
+- ``/zstd-window/{log}``: 1 MB of zstd whose frame asks for a 2**log window
 - ``/bad-gzip``: claims gzip, is not
 - ``/json``: a small JSON document
 - ``/text?charset=latin-1&value=...&repeat=n``: ``value`` n times, encoded in
@@ -38,7 +40,9 @@ Fault routes on ``server.fault_url`` (raw TCP, broken on purpose):
 ``/garbage`` (not HTTP), ``/hang`` (never answers), ``/slowloris`` (the
 body one byte per second), ``/huge-headers`` (100 KB of headers: 1,000 of
 them), ``/huge-length`` (declares a terabyte, sends 200 bytes, waits),
-``/endless-chunked`` (a chunked body that never ends).
+``/endless-chunked`` (a chunked body that never ends), ``/empty-gzip`` (an
+empty body that claims gzip), ``/truncated-gzip`` (a gzip stream cut in half,
+framed correctly), ``/reset-mid-gzip`` (a reset a quarter into a gzip body).
 
 ``server.request_count(path)`` counts requests per path on both listeners,
 ``server.request_times(path)`` says when each arrived;
