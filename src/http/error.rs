@@ -112,6 +112,17 @@ pub fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
     })
 }
 
+/// Whether the process can open no file now: for failures whose error
+/// lost its cause (reqwest's "builder error" when the TLS roots cannot be
+/// read).
+pub fn no_descriptor_left() -> bool {
+    std::fs::File::open("/dev/null").is_err_and(|error| {
+        error
+            .raw_os_error()
+            .is_some_and(|code| code == libc::EMFILE || code == libc::ENFILE)
+    })
+}
+
 /// The most characters of one piece of input (a URL) shown in a message.
 const SHOWN_AT_MOST: usize = 300;
 

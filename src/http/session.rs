@@ -14,7 +14,9 @@ use std::sync::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use super::error::{ErrorKind, FastioError};
+use super::error::{
+    no_descriptor_left, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
+};
 use super::pacing::{Pacer, Turn};
 use super::retry::RetryPolicy;
 use crate::runtime;
@@ -211,6 +213,18 @@ impl Session {
         *self.http.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((generation, client.clone()));
         Ok(client)
+    }
+
+    /// Forgets the reqwest client, so its idle connections close once the
+    /// requests using it are done; the next request builds a new one. For a
+    /// process out of file descriptors: the pool gives back what it holds.
+    pub fn release_pool(&self) {
+        let forgotten = self
+            .http
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(forgotten);
     }
 
     fn built(&self, generation: u64) -> Option<reqwest::Client> {
@@ -500,7 +514,11 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
         // Port 0: the URL's own port is used.
         builder = builder.resolve(host, SocketAddr::new(*address, 0));
     }
-    builder
-        .build()
-        .map_err(|err| FastioError::internal(format!("building the HTTP client failed: {err}")))
+    builder.build().map_err(|err| {
+        if out_of_descriptors(&err) || no_descriptor_left() {
+            FastioError::new(ErrorKind::Connect, None, NO_DESCRIPTORS.to_owned())
+        } else {
+            FastioError::internal(format!("building the HTTP client failed: {err}"))
+        }
+    })
 }

@@ -334,10 +334,13 @@ async fn send(
             }
         },
     }
-    request
-        .send()
-        .await
-        .map_err(|err| classify(&err, spec.method.as_str(), spec.url.as_str()))
+    request.send().await.map_err(|err| {
+        if out_of_descriptors(&err) {
+            // Its idle connections hold descriptors the process needs.
+            session.release_pool();
+        }
+        classify(&err, spec.method.as_str(), spec.url.as_str())
+    })
 }
 
 /// The error for a body past `max_body_size`, or one there is no memory for.
