@@ -4,9 +4,13 @@ Starts nginx (1 worker; installed with apt-get if missing) on 127.0.0.1 and
 runs every client against it, each case in its own process: fastio
 ``fetch_all``; fastio ``fetch_iter``; fastio ``Client.get`` awaited from C asyncio tasks; aiohttp;
 aiohttp on uvloop; httpx; pyreqwest; rnet; and ``bench/reqwest_ceiling``,
-pure Rust reqwest, as the ceiling (curl for the 100 MB body). Prints a table
-of req/s (or GB/s), ratios and peak RSS, plus the event-loop lag case and
-fastio with idle workers on a busy machine.
+pure Rust reqwest, as the ceiling (curl for the 100 MB body; for 1 MB bodies
+also pure Rust keeping every body, as a ``fetch_all`` list does). Prints a
+table of req/s (or GB/s), ratios and peak RSS, plus JSON POSTs (each item its
+own 1 KB document; httpx with the semaphore pattern), JSON POSTs to a route
+that answers 429 + Retry-After under fastio's ``rate_limit`` (fastio's test
+server in its own process), the event-loop lag case and fastio with idle
+workers on a busy machine.
 
     python bench/http.py [--quick] [--markdown FILE]
 """
@@ -171,6 +175,114 @@ async def client_rnet(url: str, count: int, concurrency: int) -> int:
     return await workers(count, concurrency, one)
 
 
+# --- JSON POSTs: each item POSTs its own 1 KB document, built before timing --------
+
+
+def payload(index: int) -> dict[str, Any]:
+    """Item `index`'s document (the ceiling sends the same one)."""
+    return {"id": index, "payload": (str(index) * 1000)[:1000]}
+
+
+PAYLOADS: list[dict[str, Any]] = []
+
+# The 429 case: the API's first answers are 429 with this Retry-After, and
+# fastio is told the API's rate.
+RATE_LIMIT = 1000
+RETRY_AFTER = 1
+
+
+async def post_fastio_fetch_all(url: str, count: int, concurrency: int) -> int:
+    import fastio
+
+    async with fastio.Client(max_connections=concurrency) as client:
+        requests = (fastio.Request("POST", url, json=document) for document in PAYLOADS[:count])
+        responses = await client.fetch_all(requests, concurrency=concurrency)
+    return sum(len(response.content) for response in responses)
+
+
+async def post_fastio_rate_limited(url: str, count: int, concurrency: int) -> int:
+    """fetch_all under the API's rate limit, on a route whose first
+    `concurrency` answers are 429 + Retry-After (a fresh route per run)."""
+    import uuid
+
+    import fastio
+
+    route = f"{url}/{uuid.uuid4().hex}?fail={concurrency}&status=429&retry_after={RETRY_AFTER}"
+    async with fastio.Client(
+        max_connections=concurrency, rate_limit=RATE_LIMIT, retries=3, retry_methods={"POST"}
+    ) as client:
+        requests = (fastio.Request("POST", route, json=document) for document in PAYLOADS[:count])
+        responses = await client.fetch_all(requests, concurrency=concurrency)
+    assert all(response.status == 200 for response in responses)
+    return sum(len(response.content) for response in responses)
+
+
+async def post_fastio_client(url: str, count: int, concurrency: int) -> int:
+    import fastio
+
+    documents = iter(PAYLOADS[:count])
+    async with fastio.Client(max_connections=concurrency) as client:
+
+        async def one() -> int:
+            return len((await client.post(url, json=next(documents))).content)
+
+        return await workers(count, concurrency, one)
+
+
+async def post_aiohttp(url: str, count: int, concurrency: int) -> int:
+    import aiohttp
+
+    documents = iter(PAYLOADS[:count])
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> int:
+            async with session.post(url, json=next(documents)) as response:
+                return len(await response.read())
+
+        return await workers(count, concurrency, one)
+
+
+async def post_httpx(url: str, count: int, concurrency: int) -> int:
+    """The pattern httpx's users write: gather everything behind a semaphore."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one(document: dict[str, Any]) -> int:
+            async with gate:
+                return len((await client.post(url, json=document)).content)
+
+        return sum(await asyncio.gather(*(one(document) for document in PAYLOADS[:count])))
+
+
+async def post_pyreqwest(url: str, count: int, concurrency: int) -> int:
+    from pyreqwest.client import ClientBuilder
+
+    documents = iter(PAYLOADS[:count])
+    async with ClientBuilder().max_connections(concurrency).build() as client:
+
+        async def one() -> int:
+            response = await client.post(url).body_json(next(documents)).build().send()
+            return len(await response.bytes())
+
+        return await workers(count, concurrency, one)
+
+
+POST_CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
+    "fastio fetch_all of Requests": post_fastio_fetch_all,
+    "fastio Client.post from tasks": post_fastio_client,
+    "aiohttp": post_aiohttp,
+    "aiohttp + uvloop": post_aiohttp,
+    "httpx (semaphore)": post_httpx,
+    "pyreqwest": post_pyreqwest,
+}
+RATE_LIMITED = "fastio fetch_all of Requests, rate_limit"
+POST_CLIENTS[RATE_LIMITED] = post_fastio_rate_limited
+
+
 # fastio with `configure_runtime(worker_priority="idle")`: its threads yield
 # a busy CPU to the event loop's thread (and to nginx) at once.
 IDLE_WORKERS = ", idle workers"
@@ -189,6 +301,10 @@ MODULES = {
     "httpx": "httpx",
     "pyreqwest": "pyreqwest.client",
     "rnet": "rnet",
+    "fastio fetch_all of Requests": "fastio",
+    RATE_LIMITED: "fastio",
+    "fastio Client.post from tasks": "fastio",
+    "httpx (semaphore)": "httpx",
 }
 
 CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
@@ -237,9 +353,14 @@ def raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
 
-def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool) -> dict[str, Any]:
-    """Runs in the child process: one client, one case."""
+def run_client(
+    name: str, url: str, count: int, concurrency: int, with_lag: bool, post: bool = False
+) -> dict[str, Any]:
+    """Runs in the child process: one client, one case (`post`: its JSON-POST form)."""
     raise_file_limit()
+    clients = POST_CLIENTS if post else CLIENTS
+    if post:
+        PAYLOADS[:] = [payload(index) for index in range(count)]
     importlib.import_module(MODULES[name])
     if name.endswith(IDLE_WORKERS):
         import fastio
@@ -258,12 +379,12 @@ def run_client(name: str, url: str, count: int, concurrency: int, with_lag: bool
 
         # Warm up (imports, runtimes, TLS configuration), untimed: the lag
         # case is about the steady state, not one-time start-up.
-        await CLIENTS[name](url, min(count, 10), 1)
+        await clients[name](url, min(count, 10), 1)
         tick = asyncio.ensure_future(ticker(lags, lambda: running)) if with_lag else None
         REQUESTS_DONE.clear()
         cpu_started = time.process_time()
         started = time.perf_counter()
-        total = await CLIENTS[name](url, count, concurrency)
+        total = await clients[name](url, count, concurrency)
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
         running = False
@@ -319,13 +440,15 @@ def pick(runs: list[dict[str, Any]], by_lag: bool) -> dict[str, Any]:
     return {**chosen, "median_s": median_s, "median_cpu_s": statistics.median(cpu) if cpu else None}
 
 
-def child(name: str, url: str, count: int, concurrency: int, with_lag: bool = False) -> Run:
+def child(
+    name: str, url: str, count: int, concurrency: int, with_lag: bool = False, post: bool = False
+) -> Run:
     """One run of a client in a fresh process."""
-    return lambda: one_child_run(name, url, count, concurrency, with_lag)
+    return lambda: one_child_run(name, url, count, concurrency, with_lag, post)
 
 
 def one_child_run(
-    name: str, url: str, count: int, concurrency: int, with_lag: bool
+    name: str, url: str, count: int, concurrency: int, with_lag: bool, post: bool
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -341,6 +464,8 @@ def one_child_run(
     ]
     if with_lag:
         command.append("--lag")
+    if post:
+        command.append("--post")
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
@@ -348,28 +473,28 @@ def one_child_run(
     return result
 
 
-def ceiling(url: str, count: int, concurrency: int) -> Run:
-    """One run of the pure Rust binary, built first if needed."""
-    if not CEILING.exists():
-        subprocess.run(
-            [
-                "cargo",
-                "build",
-                "--release",
-                "--manifest-path",
-                str(HERE / "reqwest_ceiling" / "Cargo.toml"),
-                "--target-dir",
-                str(ROOT / "target" / "ceiling"),
-            ],
-            check=True,
-        )
-    return lambda: ceiling_run(url, count, concurrency)
+def ceiling(url: str, count: int, concurrency: int, mode: str = "") -> Run:
+    """One run of the pure Rust binary, built (or brought up to date) first."""
+    subprocess.run(
+        [
+            "cargo",
+            "build",
+            "--quiet",
+            "--release",
+            "--manifest-path",
+            str(HERE / "reqwest_ceiling" / "Cargo.toml"),
+            "--target-dir",
+            str(ROOT / "target" / "ceiling"),
+        ],
+        check=True,
+    )
+    return lambda: ceiling_run(url, count, concurrency, mode)
 
 
-def ceiling_run(url: str, count: int, concurrency: int) -> dict[str, Any]:
-    with subprocess.Popen(
-        [str(CEILING), url, str(count), str(concurrency)], stdout=subprocess.PIPE, text=True
-    ) as process:
+def ceiling_run(url: str, count: int, concurrency: int, mode: str = "") -> dict[str, Any]:
+    """`mode`: "post" (JSON POSTs), "keep" (every body kept to the end) or ""."""
+    command = [str(CEILING), url, str(count), str(concurrency)] + ([mode] if mode else [])
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
         output = process.stdout.read()
         # The child's own CPU time, every thread (its start-up, a few ms, included).
@@ -379,6 +504,7 @@ def ceiling_run(url: str, count: int, concurrency: int) -> dict[str, Any]:
         raise RuntimeError(f"the ceiling failed with {process.returncode}")
     result: dict[str, Any] = json.loads(output)
     result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    result["rss_mib"] = usage.ru_maxrss / 1024
     return result
 
 
@@ -437,6 +563,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=0)
     parser.add_argument("--lag", action="store_true")
+    parser.add_argument("--post", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ticker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", type=Path)
@@ -446,7 +573,10 @@ def main() -> None:
         bare_ticker()
         return
     if args.client:
-        print(json.dumps(run_client(args.client, args.url, args.count, args.concurrency, args.lag)))
+        measured = run_client(
+            args.client, args.url, args.count, args.concurrency, args.lag, args.post
+        )
+        print(json.dumps(measured))
         return
 
     ROUNDS = max(1, args.rounds)
@@ -490,39 +620,34 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
                 },
             }
         )
-        rust = results.pop(CEILING_NAME)
-        rust_rate = rate(rust, requests)
-        rust_median_rate = requests / rust["median_s"]
-        pyreqwest_rate = rate(results["pyreqwest"], requests)
-        lines += [
-            f"**{requests:,} GETs, concurrency {concurrency}**",
-            "",
-            "| client | req/s | CPU µs/req | × pure Rust | × pure Rust, medians "
-            "| × pure Rust CPU | × pyreqwest | peak RSS |",
-            "|---|---|---|---|---|---|---|---|",
-            f"| {CEILING_NAME} | {rust_rate:,.0f} | {cpu_per_request(rust, requests)} | 1.00 | "
-            f"1.00 | 1.00 | {ratio(rust_rate, pyreqwest_rate)} | |",
-        ]
-        for name, measured in results.items():
-            count = slow_cap if name == "httpx" else requests
-            if "error" in measured:
-                lines.append(f"| {name} | failed: {measured['error']} | | | | | | |")
-                continue
-            req_rate = rate(measured, count)
-            median_rate = count / measured["median_s"]
-            lines.append(
-                f"| {name} | {req_rate:,.0f} | {cpu_per_request(measured, count)} | "
-                f"{req_rate / rust_rate:.2f} | {median_rate / rust_median_rate:.2f} | "
-                f"{cpu_ratio(measured, count, rust, requests)} | "
-                f"{ratio(req_rate, pyreqwest_rate)} | {measured['rss_mib']:.0f} MiB |"
-            )
-        lines.append("")
+        title = f"**{requests:,} GETs, concurrency {concurrency}**"
+        lines += request_rate_rows(title, results, requests, slow_cap)
+
+    api = base + "/api"
+    results = in_rounds(
+        {
+            CEILING_NAME: ceiling(api, requests, 64, mode="post"),
+            **{
+                name: child(
+                    name, api, slow_cap if name.startswith("httpx") else requests, 64, post=True
+                )
+                for name in POST_CLIENTS
+                if name != RATE_LIMITED
+            },
+        }
+    )
+    title = (
+        f"**{requests:,} JSON POSTs of 1 KB (each item its own document), concurrency 64, "
+        "nginx answering a small JSON document**"
+    )
+    lines += request_rate_rows(title, results, requests, slow_cap)
 
     body_url = base + "/1mb"
     body_clients = [name for name in WHOLE_BODY_CLIENTS if name in BODY_CLIENTS]
     results = in_rounds(
         {
             CEILING_NAME: ceiling(body_url, bodies, 64),
+            KEPT_NAME: ceiling(body_url, bodies, 64, mode="keep"),
             **{
                 name: child(
                     name, body_url, max(bodies // 10, 10) if name == "httpx" else bodies, 64
@@ -532,14 +657,20 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         }
     )
     rust_mbps = speed(results.pop(CEILING_NAME), 1e6)
+    kept = results.pop(KEPT_NAME)
+    kept_mbps = speed(kept, 1e6)
     lines += [
-        f"**{bodies:,} bodies of 1 MB, concurrency 64**",
+        f"**{bodies:,} bodies of 1 MB, concurrency 64** (× kept: beside pure Rust keeping "
+        "every body until the end, as a `fetch_all` list does; the others drop each body "
+        "once read)",
         "",
-        "| client | MB/s | × pure Rust | peak RSS |",
-        "|---|---|---|---|",
-        f"| {CEILING_NAME} | {rust_mbps:,.0f} | 1.00 | |",
+        "| client | MB/s | × pure Rust | × kept | peak RSS |",
+        "|---|---|---|---|---|",
+        f"| {CEILING_NAME} | {rust_mbps:,.0f} | 1.00 | {rust_mbps / kept_mbps:.2f} | |",
+        f"| {KEPT_NAME} | {kept_mbps:,.0f} | {kept_mbps / rust_mbps:.2f} | 1.00 | "
+        f"{kept['rss_mib']:.0f} MiB |",
     ]
-    lines += throughput_rows(results, scale=1e6, shown=",.0f", reference=rust_mbps)
+    lines += throughput_rows(results, scale=1e6, shown=",.0f", reference=rust_mbps, kept=kept_mbps)
     lines.append("")
 
     big_url = base + "/100mb"
@@ -602,9 +733,82 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
             f"{freed} | {rate(measured, requests):,.0f} |"
         )
     lines.append("")
+    lines += rate_limit_rows(min(requests, 2_000))
     # Idle workers crawl there: fewer requests, the same req/s.
     lines += busy_machine_rows(small, slow_cap)
     return lines
+
+
+def request_rate_rows(
+    title: str, results: dict[str, dict[str, Any]], requests: int, slow_cap: int
+) -> list[str]:
+    """A request-rate table: each client beside the ceiling and pyreqwest."""
+    rust = results.pop(CEILING_NAME)
+    rust_rate = rate(rust, requests)
+    rust_median_rate = requests / rust["median_s"]
+    pyreqwest_rate = rate(results["pyreqwest"], requests)
+    lines = [
+        title,
+        "",
+        "| client | req/s | CPU µs/req | × pure Rust | × pure Rust, medians "
+        "| × pure Rust CPU | × pyreqwest | peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {CEILING_NAME} | {rust_rate:,.0f} | {cpu_per_request(rust, requests)} | 1.00 | "
+        f"1.00 | 1.00 | {ratio(rust_rate, pyreqwest_rate)} | |",
+    ]
+    for name, measured in results.items():
+        count = slow_cap if name.startswith("httpx") else requests
+        if "error" in measured:
+            lines.append(f"| {name} | failed: {measured['error']} | | | | | | |")
+            continue
+        req_rate = rate(measured, count)
+        median_rate = count / measured["median_s"]
+        lines.append(
+            f"| {name} | {req_rate:,.0f} | {cpu_per_request(measured, count)} | "
+            f"{req_rate / rust_rate:.2f} | {median_rate / rust_median_rate:.2f} | "
+            f"{cpu_ratio(measured, count, rust, requests)} | "
+            f"{ratio(req_rate, pyreqwest_rate)} | {measured['rss_mib']:.0f} MiB |"
+        )
+    lines.append("")
+    return lines
+
+
+def rate_limit_rows(requests: int) -> list[str]:
+    """JSON POSTs to fastio's test server (its own process) on a route whose
+    first answers are 429 + Retry-After, with fastio told the API's rate:
+    the wall time beside the least the rate limit and the wait allow."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "fastio.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        assert server.stdout is not None
+        base = server.stdout.readline().strip()
+        try:
+            results = in_rounds(
+                {RATE_LIMITED: child(RATE_LIMITED, base + "/flaky", requests, 64, post=True)}
+            )
+        finally:
+            server.terminate()
+    least = RETRY_AFTER + requests / RATE_LIMIT
+    measured = results[RATE_LIMITED]
+    lines = [
+        f"**{requests:,} JSON POSTs at `rate_limit={RATE_LIMIT}`, concurrency 64, the first 64 "
+        f"answered 429 with `Retry-After: {RETRY_AFTER}` (fastio's test server in its own "
+        "process)**",
+        "",
+        "| client | every item 200 | wall time | least possible | × least, fastest | "
+        "× least, median |",
+        "|---|---|---|---|---|---|",
+    ]
+    if "error" in measured:
+        return [*lines, f"| {RATE_LIMITED} | failed: {measured['error']} | | | | |", ""]
+    return [
+        *lines,
+        f"| {RATE_LIMITED} | yes | {measured['s']:.2f} s | {least:.2f} s | "
+        f"{measured['s'] / least:.2f} | {measured['median_s'] / least:.2f} |",
+        "",
+    ]
 
 
 # Busy-looping processes, one per core, for the busy-machine case.
@@ -644,21 +848,30 @@ def busy_machine_rows(url: str, requests: int) -> list[str]:
 
 
 CEILING_NAME = "pure Rust reqwest (ceiling)"
+KEPT_NAME = "pure Rust reqwest, bodies kept"
 
 
 def throughput_rows(
-    results: dict[str, dict[str, Any]], *, scale: float, shown: str, reference: float
+    results: dict[str, dict[str, Any]],
+    *,
+    scale: float,
+    shown: str,
+    reference: float,
+    kept: float | None = None,
 ) -> list[str]:
     """A table row per client: body bytes per second divided by `scale`
-    (formatted with `shown`), its ratio to `reference`, and peak RSS."""
+    (formatted with `shown`), its ratio to `reference` (and to `kept`, when
+    given), and peak RSS."""
     rows: list[str] = []
     for name, measured in results.items():
+        extra = "" if kept is None else " |"
         if "error" in measured:
-            rows.append(f"| {name} | failed: {measured['error']} | | |")
+            rows.append(f"| {name} | failed: {measured['error']} | |{extra} |")
             continue
         value = speed(measured, scale)
+        versus_kept = "" if kept is None else f" {value / kept:.2f} |"
         rows.append(
-            f"| {name} | {value:{shown}} | {value / reference:.2f} | "
+            f"| {name} | {value:{shown}} | {value / reference:.2f} |{versus_kept} "
             f"{measured['rss_mib']:.0f} MiB |"
         )
     return rows

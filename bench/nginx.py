@@ -1,5 +1,6 @@
 """nginx for the benchmarks: one worker on 127.0.0.1, serving a 12-byte
-body at /small, 1 MB at /1mb and 100 MB at /100mb; installed with apt-get
+body at /small, a small JSON answer to any method at /api, 1 MB at /1mb
+and 100 MB at /100mb; installed with apt-get
 if missing."""
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import time
 from pathlib import Path
 
 SMALL_BODY = "hello world\n"  # 12 bytes
+# What /api answers to any request, POSTs included (their bodies are read
+# and dropped).
+API_ANSWER = '{"ok":true}'
 
 
 def ensure_nginx() -> str:
@@ -60,6 +64,7 @@ http {{
         listen 127.0.0.1:{port};
         root {folder}/www;
         location = /small {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}
+        location = /api {{ default_type application/json; return 200 '{API_ANSWER}'; }}
     }}
 }}
 """
