@@ -104,7 +104,7 @@ soak: $(PY)
 
 ## loom: the completion inbox's wake-up protocol under the loom model checker
 loom:
-	RUSTFLAGS="--cfg fastio_loom" cargo test --release --lib --target-dir target/loom loom_tests
+	RUSTFLAGS="--cfg fastio_loom --cfg tokio_unstable" cargo test --release --lib --target-dir target/loom loom_tests
 
 clean:
 	rm -rf $(VENV) target site bench/pingpong python/fastio/*.so

@@ -53,7 +53,7 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::response::{ByteIterator, Response};
     #[pymodule_export]
-    use crate::py::runtime::configure_runtime;
+    use crate::py::runtime::{busiest_task_share, configure_runtime};
     #[pymodule_export]
     use crate::py::timeout::Timeout;
     #[pymodule_export]

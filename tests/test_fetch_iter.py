@@ -84,7 +84,10 @@ async def test_the_first_failure_raises_and_stops_the_rest(
     assert raised.value.index == 1
     # The refusal may come before or after the quick success, nothing after.
     assert got in ([], [0])
-    assert await open_connections_settle(server, at_most=0) == 0
+    # The slow requests' connections are closed; the quick one's may have
+    # gone back to the pool (its request runs as a task of its own and can
+    # finish before the refusal is seen).
+    assert await open_connections_settle(server, at_most=1) <= 1
 
 
 async def test_input_is_pulled_lazily(server: Server) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import fastio
+import fastio.testing
 from fastio.testing import Server
 
 
@@ -180,3 +181,33 @@ async def test_write_bounds_each_chunk_of_a_streamed_upload(server: Server) -> N
                 timeout=fastio.Timeout(None, write=0.3),
             )
         assert time.monotonic() - started < 10
+
+
+# --- work spreads over the worker threads -----------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["fetch_all", "fetch_iter"])
+async def test_no_task_holds_most_of_the_workers_time(server: Server, shape: str) -> None:
+    """Amdahl's bound: a task polled for a share s of the workers' time caps
+    the speed-up from more cores at 1/s. Polled inside one task, a bulk
+    run's requests held over a third of it (the in-process server's own
+    tasks take much of the rest)."""
+    urls = [server.url + "/bytes/100"] * 3000
+    async with fastio.Client(max_connections=64) as client:
+        await client.fetch_all(urls[:100])
+        fastio.testing.busiest_task_share()
+        if shape == "fetch_all":
+            await client.fetch_all(urls, concurrency=64)
+        else:
+            async for _ in client.fetch_iter(urls, concurrency=64):
+                pass
+        share = fastio.testing.busiest_task_share()
+    assert 0.0 < share < 0.25, share
+
+
+def test_busiest_task_share_starts_at_zero() -> None:
+    script = "import fastio.testing; print(fastio.testing.busiest_task_share())"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert float(done.stdout) == 0.0

@@ -42,6 +42,7 @@ __all__ = [
     "_Progress",
     "_UploadBody",
     "__version__",
+    "_busiest_task_share",
     "_completed",
     "_live_counts",
     "_on_worker",
@@ -736,6 +737,11 @@ class _Progress:
     @property
     def bytes(self) -> int:
         """Body bytes received (decoded) by the finished requests."""
+
+def _busiest_task_share() -> float:
+    """The largest share of the worker threads' polling time spent in one task
+    since the previous call; the first call starts the timing and returns
+    0.0. RuntimeError in a build without tokio's task hooks."""
 
 def _live_counts() -> tuple[int, int]:
     """Internal: (fastio awaitables alive, pieces of Rust work alive)."""

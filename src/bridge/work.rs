@@ -84,14 +84,7 @@ pub struct Panicked(String);
 
 impl From<Box<dyn std::any::Any + Send>> for Panicked {
     fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
-        let detail = if let Some(text) = payload.downcast_ref::<&str>() {
-            (*text).to_owned()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "panic with a non-string payload".to_owned()
-        };
-        Self(format!("a fastio task panicked: {detail}"))
+        Self(crate::runtime::panic_message(payload.as_ref()))
     }
 }
 

@@ -11,6 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::error::FastioError;
 use super::progress::Counts;
@@ -19,6 +20,7 @@ use super::retry::RetryPolicy;
 use super::session::{Defaults, Session};
 use super::spec::{resolve_url, RequestSpec};
 use super::transport;
+use crate::runtime;
 
 /// The most input items asked for at once: each pull runs the caller's
 /// iterator on the event loop's thread, so this bounds how long it holds it.
@@ -122,15 +124,7 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
                 break;
             };
             match request {
-                Ok(spec) => running.push(transport::execute(spec).map(move |result| {
-                    (
-                        index,
-                        result.map(|data| ResponseData {
-                            index: Some(index),
-                            ..data
-                        }),
-                    )
-                })),
+                Ok(spec) => running.push(spawn_request(index, spec)),
                 Err(invalid) => {
                     let result = (index, Err(invalid));
                     if let Some(counts) = &counts {
@@ -158,12 +152,21 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
         let event = match event.now_or_never() {
             Some(event) => event,
             None => {
-                // Nothing ready now: whatever completed meanwhile goes over
-                // in one hand-over before waiting.
-                if !sink.flush() {
-                    return;
+                // Nothing ready: first let the tasks waiting to run go (this
+                // run's requests among them), so what they finish joins the
+                // hand-over rather than each result going over alone.
+                tokio::task::yield_now().await;
+                match next_event(&mut input, &mut running, input_ended).now_or_never() {
+                    Some(event) => event,
+                    None => {
+                        // Whatever completed meanwhile goes over in one
+                        // hand-over before waiting.
+                        if !sink.flush() {
+                            return;
+                        }
+                        next_event(&mut input, &mut running, input_ended).await
+                    }
                 }
-                next_event(&mut input, &mut running, input_ended).await
             }
         };
         match event {
@@ -184,6 +187,33 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
                 }
             }
         }
+    }
+}
+
+/// Runs one request as a task of its own, so a run's requests spread over
+/// every worker thread rather than all being polled inside the run's one
+/// task (which bounds a process at about one core's worth of them). The
+/// request is aborted if its result is no longer wanted.
+fn spawn_request(index: usize, spec: RequestSpec) -> impl Future<Output = Indexed> + Send {
+    AbortOnDropHandle::new(tokio::spawn(transport::execute(spec))).map(move |joined| {
+        let result = match joined {
+            Ok(result) => result.map(|data| ResponseData {
+                index: Some(index),
+                ..data
+            }),
+            Err(failed) => Err(task_failed(failed)),
+        };
+        (index, result)
+    })
+}
+
+/// A request's task that ended without a result: a panic (a bug in fastio)
+/// or the runtime shutting down.
+fn task_failed(failed: tokio::task::JoinError) -> FastioError {
+    if failed.is_panic() {
+        FastioError::internal(runtime::panic_message(failed.into_panic().as_ref()))
+    } else {
+        FastioError::internal("the request's task was cancelled (the runtime is stopping)")
     }
 }
 

@@ -86,3 +86,16 @@ fn is_idle_priority(value: &Bound<'_, PyAny>) -> PyResult<bool> {
         ))),
     }
 }
+
+/// The largest share of the worker threads' polling time spent in one task
+/// since the previous call; the first call starts the timing and returns
+/// 0.0. RuntimeError in a build without tokio's task hooks.
+#[pyfunction]
+#[pyo3(name = "_busiest_task_share")]
+pub fn busiest_task_share() -> PyResult<f64> {
+    runtime::busiest_task_share().ok_or_else(|| {
+        PyRuntimeError::new_err(
+            "this build of fastio cannot time tasks (built without --cfg tokio_unstable)",
+        )
+    })
+}

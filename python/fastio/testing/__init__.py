@@ -56,9 +56,16 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-from fastio._fastio import Request, Response, Server, _live_counts, _start_test_server
+from fastio._fastio import (
+    Request,
+    Response,
+    Server,
+    _busiest_task_share,
+    _live_counts,
+    _start_test_server,
+)
 
-__all__ = ["MockTransport", "Server", "live_counts", "serve"]
+__all__ = ["MockTransport", "Server", "busiest_task_share", "live_counts", "serve"]
 
 
 class MockTransport:
@@ -109,6 +116,25 @@ def live_counts() -> tuple[int, int]:
         assert fastio.testing.live_counts() == before
     """
     return _live_counts()
+
+
+def busiest_task_share() -> float:
+    """The largest share of fastio's worker threads' polling time spent in
+    one tokio task since the previous call, from 0.0 to 1.0. The first call
+    starts timing every poll (a few tens of nanoseconds each from then on)
+    and returns 0.0.
+
+    One task holding most of the time bounds a process at about one core's
+    worth of that work however many cores it has (Amdahl): below 0.1, more
+    cores can speed the work up to ten times.
+
+    Example::
+
+        fastio.testing.busiest_task_share()  # start timing
+        await client.fetch_all(urls)
+        assert fastio.testing.busiest_task_share() < 0.1
+    """
+    return _busiest_task_share()
 
 
 @contextmanager

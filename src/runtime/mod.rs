@@ -10,6 +10,19 @@ use std::io;
 
 use tokio::runtime::{Builder, Runtime};
 
+// tokio's task-poll hooks exist only with `--cfg tokio_unstable`, which
+// .cargo/config.toml sets; a build without them cannot time tasks.
+#[cfg(tokio_unstable)]
+mod task_time;
+#[cfg(tokio_unstable)]
+pub use task_time::busiest_task_share;
+
+/// Without tokio's task hooks, tasks are not timed.
+#[cfg(not(tokio_unstable))]
+pub fn busiest_task_share() -> Option<f64> {
+    None
+}
+
 /// Bumped in the child of every `fork()`; anything tagged with an older
 /// value belongs to the parent and must not be used.
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -100,6 +113,18 @@ pub fn generation() -> u64 {
     FORK_GENERATION.load(Ordering::SeqCst)
 }
 
+/// What a caught panic says, for the InternalError it becomes.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    };
+    format!("a fastio task panicked: {detail}")
+}
+
 /// Runs `task` on the runtime, starting it (again, after a fork) if needed.
 pub fn spawn(task: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
     let current = generation();
@@ -123,6 +148,10 @@ pub fn spawn(task: impl Future<Output = ()> + Send + 'static) -> io::Result<()> 
     if config.idle_priority {
         builder.on_thread_start(lower_to_idle_priority);
     }
+    #[cfg(tokio_unstable)]
+    builder
+        .on_before_task_poll(task_time::before_poll)
+        .on_after_task_poll(task_time::after_poll);
     let runtime = builder.build()?;
     runtime.spawn(task);
     *slot = Some(OwnedRuntime {
