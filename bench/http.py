@@ -23,7 +23,9 @@ from pathlib import Path
 # This file is bench/http.py: take its folder off the import path after
 # importing its neighbour, so `import http` still finds the standard library.
 import machine
+import runs
 from nginx import start_nginx
+from runs import Run, cpu_per_request, cpu_ratio, in_rounds, raise_file_limit, rate, ratio
 
 sys.path[:] = [
     entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent
@@ -36,7 +38,6 @@ import importlib
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,10 +47,6 @@ from pathlib import Path
 from typing import Any
 
 machine_line = machine.machine_line
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-CEILING = ROOT / "target" / "ceiling" / "release" / "reqwest-ceiling"
 
 
 # --- the clients: each GETs `url` `count` times, at most `concurrency` at once,
@@ -348,11 +345,6 @@ def worst_and_p99(lags: Iterable[float]) -> dict[str, float]:
     }
 
 
-def raise_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-
-
 def run_client(
     name: str, url: str, count: int, concurrency: int, with_lag: bool, post: bool = False
 ) -> dict[str, Any]:
@@ -404,42 +396,6 @@ def run_client(
     return measured
 
 
-# Each case runs this many rounds; a round runs every client (and the
-# ceiling) once, each in a fresh process, one after the other, so a slow
-# spell of this shared 2-core machine falls on all of them alike (one run
-# swung by up to 30%). The tables show each one's fastest run (the lag
-# table: its run with the median worst lag).
-ROUNDS = 5
-
-Run = Callable[[], dict[str, Any]]
-
-
-def in_rounds(runs: dict[str, Run], *, by_lag: bool = False) -> dict[str, dict[str, Any]]:
-    """Runs each of `runs` ROUNDS times, round-robin; returns each one's pick."""
-    done: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
-    for round_number in range(ROUNDS):
-        for name, run in runs.items():
-            # httpx is 10-100x behind the others: one run, its noise changes nothing.
-            if name != "httpx" or round_number == 0:
-                done[name].append(run())
-    return {name: pick(measured, by_lag) for name, measured in done.items()}
-
-
-def pick(runs: list[dict[str, Any]], by_lag: bool) -> dict[str, Any]:
-    """The fastest run (by_lag: the median by worst lag), with the median
-    time of all the runs as "median_s"."""
-    finished = [run for run in runs if "error" not in run]
-    if not finished:
-        return runs[0]
-    median_s = statistics.median(run["s"] for run in finished)
-    cpu = [run["cpu_s"] for run in finished if "cpu_s" in run]
-    if by_lag:
-        chosen = sorted(finished, key=lambda run: run["lag_worst_ms"])[len(finished) // 2]
-    else:
-        chosen = min(finished, key=lambda run: run["s"])
-    return {**chosen, "median_s": median_s, "median_cpu_s": statistics.median(cpu) if cpu else None}
-
-
 def child(
     name: str, url: str, count: int, concurrency: int, with_lag: bool = False, post: bool = False
 ) -> Run:
@@ -466,46 +422,20 @@ def one_child_run(
         command.append("--lag")
     if post:
         command.append("--post")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return runs.child_run(command)
 
 
 def ceiling(url: str, count: int, concurrency: int, mode: str = "") -> Run:
     """One run of the pure Rust binary, built (or brought up to date) first."""
-    subprocess.run(
-        [
-            "cargo",
-            "build",
-            "--quiet",
-            "--release",
-            "--manifest-path",
-            str(HERE / "reqwest_ceiling" / "Cargo.toml"),
-            "--target-dir",
-            str(ROOT / "target" / "ceiling"),
-        ],
-        check=True,
-    )
+    runs.build_ceiling()
     return lambda: ceiling_run(url, count, concurrency, mode)
 
 
 def ceiling_run(url: str, count: int, concurrency: int, mode: str = "") -> dict[str, Any]:
     """`mode`: "post" (JSON POSTs), "keep" (every body kept to the end) or ""."""
-    command = [str(CEILING), url, str(count), str(concurrency)] + ([mode] if mode else [])
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        assert process.stdout is not None
-        output = process.stdout.read()
-        # The child's own CPU time, every thread (its start-up, a few ms, included).
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"the ceiling failed with {process.returncode}")
-    result: dict[str, Any] = json.loads(output)
-    result["cpu_s"] = usage.ru_utime + usage.ru_stime
-    result["rss_mib"] = usage.ru_maxrss / 1024
-    return result
+    return runs.measured_process(
+        [str(runs.CEILING), url, str(count), str(concurrency)] + ([mode] if mode else [])
+    )
 
 
 def ticker_beside_ceiling(url: str, count: int, concurrency: int) -> dict[str, Any]:
@@ -556,7 +486,6 @@ def curl_run(url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    global ROUNDS
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--client")
     parser.add_argument("--url")
@@ -567,7 +496,7 @@ def main() -> None:
     parser.add_argument("--ticker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per case")
+    parser.add_argument("--rounds", type=int, default=runs.ROUNDS, help="rounds per case")
     args = parser.parse_args()
     if args.ticker:
         bare_ticker()
@@ -579,7 +508,7 @@ def main() -> None:
         print(json.dumps(measured))
         return
 
-    ROUNDS = max(1, args.rounds)
+    runs.ROUNDS = max(1, args.rounds)
     raise_file_limit()
     requests = 2_000 if args.quick else 20_000
     slow_cap = 500 if args.quick else 2_000  # httpx is ~100x slower: fewer requests, same req/s
@@ -594,7 +523,7 @@ def main() -> None:
     stamp = datetime.date.today().isoformat()
     header = [
         f"Measured {stamp} on {machine_line()}; nginx 1 worker on 127.0.0.1, 12-byte body "
-        f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}); {ROUNDS} rounds, "
+        f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}); {runs.ROUNDS} rounds, "
         "each running every client once in a fresh process (httpx only in the first), "
         'the fastest run shown (lag: the run with the median worst lag); "medians": '
         "the ratio of the median runs. CPU µs/req: the process's CPU time, every thread, "
@@ -882,31 +811,6 @@ def speed(measured: dict[str, Any], scale: float) -> float:
     if "error" in measured:
         return float("nan")
     return float(measured["bytes"]) / float(measured["s"]) / scale
-
-
-def cpu_per_request(measured: dict[str, Any], count: int) -> str:
-    """The median run's CPU time (all threads) per request, in µs."""
-    cpu = measured.get("median_cpu_s")
-    return "" if cpu is None else f"{cpu / count * 1e6:.1f}"
-
-
-def cpu_ratio(measured: dict[str, Any], count: int, rust: dict[str, Any], rust_count: int) -> str:
-    cpu, rust_cpu = measured.get("median_cpu_s"), rust.get("median_cpu_s")
-    if cpu is None or not rust_cpu:
-        return ""
-    return f"{(cpu / count) / (rust_cpu / rust_count):.2f}"
-
-
-def rate(measured: dict[str, Any], count: int) -> float:
-    if "error" in measured:
-        return float("nan")
-    return count / float(measured["s"])
-
-
-def ratio(value: float, reference: float) -> str:
-    if reference != reference or reference == 0:  # NaN: the reference failed
-        return ""
-    return f"{value / reference:.2f}"
 
 
 if __name__ == "__main__":
