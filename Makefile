@@ -88,12 +88,13 @@ format: $(PY)
 	$(PY) -m ruff check --fix .
 
 ## bench: build with the dist profile (fat LTO) plus the naive baseline, then
-## run the benchmarks (primitives, then HTTP against nginx and the peers);
-## the tables are printed and written to bench/results.md and bench/http-results.md
+## run the benchmarks (primitives, then HTTP and TLS against nginx and the
+## peers, the soak, Dask); the tables are printed and written to bench/*.md
 bench: $(PY)
 	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench,dask]'
 	$(PY) bench/primitives.py --markdown bench/results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
+	$(PY) bench/tls.py --markdown bench/tls-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md
 	$(PY) bench/dask_bench.py --markdown bench/dask-results.md
 

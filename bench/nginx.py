@@ -37,9 +37,7 @@ def start_nginx(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
         chunk = os.urandom(1024 * 1024)
         for _ in range(100):
             big.write(chunk)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = folder / "nginx.conf"
     config.write_text(
         f"""
@@ -72,11 +70,75 @@ http {{
     for served in (folder / "www").iterdir():
         served.chmod(0o644)
     process = subprocess.Popen([nginx, "-c", str(config), "-p", str(folder)])
+    wait_for(process, port)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def start_nginx_tls(
+    folder: Path, cert_file: Path, key_file: Path
+) -> tuple[subprocess.Popen[bytes], int, int, Path]:
+    """nginx over TLS (HTTP/2 offered by ALPN) serving the 12-byte /small on
+    two ports: the crawl's, which logs each request's connection number to
+    the returned log (so a run's handshakes can be counted), and the API's,
+    which logs nothing."""
+    nginx = ensure_nginx()
+    folder.chmod(0o755)
+    crawl_port, api_port = free_port(), free_port()
+    log = folder / "connections.log"
+    tls = f"""
+        ssl_certificate {cert_file};
+        ssl_certificate_key {key_file};
+        location = /small {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}"""
+    config = folder / "nginx.conf"
+    config.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    http2_max_concurrent_streams 256;
+    ssl_session_cache shared:SSL:10m;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    log_format connection '$connection';
+    server {{
+        listen 127.0.0.1:{crawl_port} ssl http2;
+        access_log {log} connection;{tls}
+    }}
+    server {{
+        listen 127.0.0.1:{api_port} ssl http2;{tls}
+    }}
+}}
+"""
+    )
+    process = subprocess.Popen([nginx, "-c", str(config), "-p", str(folder)])
+    wait_for(process, crawl_port)
+    wait_for(process, api_port)
+    return process, crawl_port, api_port, log
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(process: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"http://127.0.0.1:{port}"
+                return
         time.sleep(0.05)
     process.kill()
     raise RuntimeError("nginx did not start")
