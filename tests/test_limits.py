@@ -186,21 +186,28 @@ async def test_write_bounds_each_chunk_of_a_streamed_upload(server: Server) -> N
 # --- work spreads over the worker threads -----------------------------------------------
 
 
-@pytest.mark.parametrize("shape", ["fetch_all", "fetch_iter"])
+@pytest.mark.parametrize("shape", ["fetch_all", "fetch_iter", "Client.get from tasks"])
 async def test_no_task_holds_most_of_the_workers_time(server: Server, shape: str) -> None:
     """Amdahl's bound: a task polled for a share s of the workers' time caps
-    the speed-up from more cores at 1/s. Polled inside one task, a bulk
-    run's requests held over a third of it (the in-process server's own
-    tasks take much of the rest)."""
+    the speed-up from more cores at 1/s. Polled inside one task, the
+    requests held over a third of it (the in-process server's own tasks
+    take much of the rest)."""
     urls = [server.url + "/bytes/100"] * 3000
     async with fastio.Client(max_connections=64) as client:
         await client.fetch_all(urls[:100])
         fastio.testing.busiest_task_share()
         if shape == "fetch_all":
             await client.fetch_all(urls, concurrency=64)
-        else:
+        elif shape == "fetch_iter":
             async for _ in client.fetch_iter(urls, concurrency=64):
                 pass
+        else:
+
+            async def worker(share: list[str]) -> None:
+                for url in share:
+                    await client.get(url)
+
+            await asyncio.gather(*(worker(urls[n::64]) for n in range(64)))
         share = fastio.testing.busiest_task_share()
     assert 0.0 < share < 0.25, share
 

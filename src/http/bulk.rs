@@ -20,7 +20,6 @@ use super::retry::RetryPolicy;
 use super::session::{Defaults, Session};
 use super::spec::{resolve_url, RequestSpec};
 use super::transport;
-use crate::runtime;
 
 /// The most input items asked for at once: each pull runs the caller's
 /// iterator on the event loop's thread, so this bounds how long it holds it.
@@ -201,20 +200,10 @@ fn spawn_request(index: usize, spec: RequestSpec) -> impl Future<Output = Indexe
                 index: Some(index),
                 ..data
             }),
-            Err(failed) => Err(task_failed(failed)),
+            Err(failed) => Err(transport::task_failed(failed)),
         };
         (index, result)
     })
-}
-
-/// A request's task that ended without a result: a panic (a bug in fastio)
-/// or the runtime shutting down.
-fn task_failed(failed: tokio::task::JoinError) -> FastioError {
-    if failed.is_panic() {
-        FastioError::internal(runtime::panic_message(failed.into_panic().as_ref()))
-    } else {
-        FastioError::internal("the request's task was cancelled (the runtime is stopping)")
-    }
 }
 
 /// What [`run_requests`] waits for: input, or a request finishing.

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::future::{Either, FutureExt};
+use tokio_util::task::AbortOnDropHandle;
 
 use http::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE,
@@ -26,6 +27,7 @@ use super::response::HeaderList;
 use super::response::ResponseData;
 use super::session::{Session, Slots};
 use super::spec::{RequestBody, RequestSpec};
+use crate::runtime;
 
 /// Sends `spec`, follows redirects and reads the whole body, retrying as
 /// its policy allows; each attempt within the request's deadline.
@@ -36,11 +38,65 @@ use super::spec::{RequestBody, RequestSpec};
 /// fetch_all keeps one of these per request in flight, so their size is
 /// copied per request.
 pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, FastioError>> {
+    execute_admitted(spec, None)
+}
+
+/// [`execute`] for a request made on its own (not in a bulk run, whose
+/// requests are tasks already): admitted where it was started, then run as
+/// a task of its own. The loop's dispatcher starts such requests in the
+/// order they were made, so admitting them there keeps the ones waiting for
+/// a slot first come, first served, while the rest of their work spreads
+/// over the worker threads.
+pub fn execute_alone(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, FastioError>> {
+    admitted_then_spawned(spec, |spec, slots| execute_admitted(spec, Some(slots)))
+}
+
+/// The head of `spec`'s final response (its body left to read), run as
+/// [`execute_alone`] runs [`execute`].
+pub fn execute_head_alone(spec: RequestSpec) -> impl Future<Output = Result<Opened, FastioError>> {
+    admitted_then_spawned(spec, |spec, slots| execute_head_admitted(spec, Some(slots)))
+}
+
+/// Admits `spec` here, then runs `run(spec, slots)` as a task of its own,
+/// aborted if this future is dropped.
+async fn admitted_then_spawned<T, Run>(
+    spec: RequestSpec,
+    run: impl FnOnce(RequestSpec, Slots) -> Run,
+) -> Result<T, FastioError>
+where
+    T: Send + 'static,
+    Run: Future<Output = Result<T, FastioError>> + Send + 'static,
+{
+    let slots = admit(&spec).await?;
+    match AbortOnDropHandle::new(tokio::spawn(run(spec, slots))).await {
+        Ok(result) => result,
+        Err(failed) => Err(task_failed(failed)),
+    }
+}
+
+/// A request's task that ended without a result: a panic (a bug in fastio)
+/// or the runtime shutting down.
+pub fn task_failed(failed: tokio::task::JoinError) -> FastioError {
+    if failed.is_panic() {
+        FastioError::internal(runtime::panic_message(failed.into_panic().as_ref()))
+    } else {
+        FastioError::internal("the request's task was cancelled (the runtime is stopping)")
+    }
+}
+
+/// [`execute`], its first attempt on `admitted` slots when given.
+fn execute_admitted(
+    spec: RequestSpec,
+    mut admitted: Option<Slots>,
+) -> impl Future<Output = Result<ResponseData, FastioError>> {
     with_retries(
         spec,
-        async |spec: &RequestSpec| {
+        async move |spec: &RequestSpec| {
             let limit = spec.whole_body_limit();
-            let slots = admit(spec).await?;
+            let slots = match admitted.take() {
+                Some(slots) => slots,
+                None => admit(spec).await?,
+            };
             within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
@@ -54,12 +110,19 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
 }
 
 /// Sends `spec` and follows redirects up to the final response's head,
-/// retrying as its policy allows; the body is left to read.
-pub fn execute_head(spec: RequestSpec) -> impl Future<Output = Result<Opened, FastioError>> {
+/// retrying as its policy allows; the body is left to read. The first
+/// attempt runs on `admitted` slots when given.
+fn execute_head_admitted(
+    spec: RequestSpec,
+    mut admitted: Option<Slots>,
+) -> impl Future<Output = Result<Opened, FastioError>> {
     with_retries(
         spec,
-        async |spec: &RequestSpec| {
-            let slots = admit(spec).await?;
+        async move |spec: &RequestSpec| {
+            let slots = match admitted.take() {
+                Some(slots) => slots,
+                None => admit(spec).await?,
+            };
             within_deadline(spec, open(spec, slots)).await
         },
         |opened| {

@@ -471,7 +471,7 @@ impl ClientSession {
 fn request_future(spec: RequestSpec) -> FastioFuture {
     FastioFuture::new(
         Job::spawn(move || async move {
-            let response = transport::execute(spec).await?;
+            let response = transport::execute_alone(spec).await?;
             Ok(Value::Object(Box::new(response)))
         }),
         None,
@@ -485,7 +485,7 @@ fn stream_future(spec: RequestSpec) -> FastioFuture {
     let limits = spec.body_limits();
     FastioFuture::new(
         Job::spawn(move || async move {
-            let opened = transport::execute_head(spec).await?;
+            let opened = transport::execute_head_alone(spec).await?;
             let (head, body) = BodyStream::open(opened, idle_timeout, limits);
             Ok(Value::Object(Box::new(StreamedResponse { head, body })))
         }),
