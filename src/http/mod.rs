@@ -15,5 +15,6 @@ pub mod retry;
 pub mod session;
 pub mod spec;
 pub mod stream;
+pub mod tls;
 pub mod transport;
 pub mod upload;

@@ -19,6 +19,7 @@ use super::error::{
 };
 use super::pacing::{Pacer, Turn};
 use super::retry::RetryPolicy;
+use super::tls;
 use crate::runtime;
 
 /// How long a connection may take to open, by default.
@@ -498,6 +499,24 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
         Some(false) => builder.http1_only(),
         None => builder,
     };
+    if settings.verify && settings.extra_roots.is_empty() && settings.identity.is_none() {
+        // ALPN as reqwest offers it for these HTTP versions.
+        let alpn: &[&[u8]] = match settings.http2 {
+            Some(true) => &[b"h2"],
+            Some(false) => &[b"http/1.1"],
+            None => &[b"h2", b"http/1.1"],
+        };
+        let config = tls::system_roots(alpn).map_err(|err| {
+            if no_descriptor_left() {
+                FastioError::new(ErrorKind::Connect, None, NO_DESCRIPTORS.to_owned())
+            } else {
+                FastioError::internal(format!(
+                    "loading the system's root certificates failed: {err}"
+                ))
+            }
+        })?;
+        builder = builder.tls_backend_preconfigured(config);
+    }
     for root in &settings.extra_roots {
         builder = builder.add_root_certificate(root.clone());
     }

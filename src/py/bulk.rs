@@ -20,7 +20,7 @@ use super::args::{
     retry_policy, type_name, IntArg,
 };
 use super::progress::Progress;
-use super::request::Request;
+use super::request::{url_text, Request};
 use super::response::{indexed_exception, IntoResponse, ResultSlice};
 use super::timeout::TimeoutArg;
 use crate::bridge::asyncio::{fastio_exception, running_loop};
@@ -110,7 +110,8 @@ impl UrlFeeder {
                 break;
             };
             let spec = if let Ok(url) = next.cast::<PyString>() {
-                self.template.request(url.to_str()?)
+                url_text(url, self.template.method.as_str())
+                    .and_then(|text| self.template.request(text))
             } else if let Ok(request) = next.cast::<Request>() {
                 request
                     .get()

@@ -19,7 +19,7 @@ use super::headers::Headers;
 use super::timeout::TimeoutArg;
 use super::upload::UploadBody;
 use crate::http::bulk::Template;
-use crate::http::error::{clipped, hide_credentials};
+use crate::http::error::{clipped, hide_credentials, ErrorKind, FastioError};
 use crate::http::response::HeaderList;
 use crate::http::session::{Defaults, Session};
 use crate::http::spec::{
@@ -108,6 +108,19 @@ pub struct FetchArgs<'a, 'py> {
     pub max_body_size: Option<IntArg>,
 }
 
+/// A URL's text; one holding a lone surrogate (which no UTF-8, and so no
+/// URL, can carry) is an invalid URL, not a UnicodeEncodeError.
+pub fn url_text<'a>(text: &'a Bound<'_, PyString>, method: &str) -> Result<&'a str, FastioError> {
+    text.to_str().map_err(|_| {
+        FastioError::for_request(
+            ErrorKind::InvalidUrl,
+            method,
+            &text.to_string_lossy(),
+            "invalid URL: it holds a lone surrogate, which no URL can carry",
+        )
+    })
+}
+
 fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
     value.filter(|value| !value.is_none())
 }
@@ -124,7 +137,7 @@ impl FetchArgs<'_, '_> {
         let text = self.url.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))
         })?;
-        let mut url = resolve_url(defaults, text.to_str()?)?;
+        let mut url = resolve_url(defaults, url_text(text, method.as_str())?)?;
         if let Some(given) = given(self.params) {
             let params = form_pairs(given, "params")?;
             url.query_pairs_mut().extend_pairs(params);
@@ -379,9 +392,14 @@ impl Request {
                 .to_str()
                 .map(str::to_owned)
         };
+        let method = text(method, "method")?.to_ascii_uppercase();
+        let url = url
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("url must be a str, not {}", type_name(url))))
+            .and_then(|url| Ok(url_text(url, &method)?.to_owned()))?;
         Ok(Self {
-            method: text(method, "method")?.to_ascii_uppercase(),
-            url: text(url, "url")?,
+            method,
+            url,
             params,
             headers: RequestHeaders::Given(headers),
             json,
