@@ -25,9 +25,9 @@ use super::transport;
 /// iterator on the event loop's thread, so this bounds how long it holds it.
 pub const FEED_CHUNK: usize = 1024;
 
-/// Completed results in input order handed over at once while requests
-/// still run: a few wake-ups of the loop per thousand results, or sooner
-/// when their bodies are large, so they do not wait in the workers' memory.
+/// Completed results handed over at once while requests still run: a few
+/// wake-ups of the loop per thousand results, or sooner when their bodies
+/// are large, so they do not wait in the workers' memory.
 const DELIVER_EVERY: usize = 256;
 const DELIVER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -228,17 +228,16 @@ where
     }
 }
 
-/// `fetch_all`'s sink: every result by input position, or the first
-/// failure. The completed prefix goes to `deliver` as it grows, so the loop
-/// makes its Responses while later requests still run, not all after the last.
-pub struct InOrder<Deliver> {
-    /// Results from position `next_to_deliver` on, as they complete.
-    results: VecDeque<Option<Indexed>>,
-    next_to_deliver: usize,
-    /// How many results at the front of `results` have completed.
-    completed_prefix: usize,
-    /// Body bytes in that prefix.
-    prefix_bytes: usize,
+/// `fetch_all`'s sink: every result with its input position, or the first
+/// failure. Results go to `deliver` in batches as they complete, whatever
+/// their position (the receiver puts each in its place), so the loop makes
+/// Responses while later requests still run, and no body waits in memory
+/// for a slower one before it.
+pub struct AllResults<Deliver> {
+    /// Completed, not handed over yet.
+    batch: Vec<Indexed>,
+    /// Body bytes in `batch`.
+    batch_bytes: usize,
     failure: Option<FastioError>,
     return_exceptions: bool,
     deliver: Deliver,
@@ -247,7 +246,7 @@ pub struct InOrder<Deliver> {
     budget: Option<Arc<Semaphore>>,
 }
 
-/// The most KiB of body [`InOrder`] hands over before the receiver takes
+/// The most KiB of body [`AllResults`] hands over before the receiver takes
 /// some: 64 MiB.
 pub const BODY_BUDGET_KIB: u32 = 64 * 1024;
 
@@ -256,25 +255,16 @@ pub fn body_kib(bytes: usize) -> u32 {
     u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
-impl<Deliver: FnMut(Vec<Option<Indexed>>, u32) + Send> InOrder<Deliver> {
+impl<Deliver: FnMut(Vec<Indexed>, u32) + Send> AllResults<Deliver> {
     pub fn new(return_exceptions: bool, deliver: Deliver) -> Self {
         Self {
-            budget: None,
-            results: VecDeque::new(),
-            next_to_deliver: 0,
-            completed_prefix: 0,
-            prefix_bytes: 0,
+            batch: Vec::new(),
+            batch_bytes: 0,
             failure: None,
             return_exceptions,
             deliver,
+            budget: None,
         }
-    }
-
-    fn take_front(&mut self, count: usize) -> Vec<Option<Indexed>> {
-        self.next_to_deliver += count;
-        self.completed_prefix = self.completed_prefix.saturating_sub(count);
-        self.prefix_bytes = 0;
-        self.results.drain(..count).collect()
     }
 
     /// Bounds the KiB of body handed over and not given back to `budget`'s
@@ -285,54 +275,47 @@ impl<Deliver: FnMut(Vec<Option<Indexed>>, u32) + Send> InOrder<Deliver> {
     }
 
     /// After the run: the results not handed over yet, or the failure.
-    pub fn finish(mut self) -> Result<Vec<Option<Indexed>>, FastioError> {
+    pub fn finish(mut self) -> Result<Vec<Indexed>, FastioError> {
         match self.failure.take() {
             Some(failure) => Err(failure),
-            None => Ok(self.take_front(self.results.len())),
+            None => Ok(std::mem::take(&mut self.batch)),
         }
     }
 }
 
-impl<Deliver: FnMut(Vec<Option<Indexed>>, u32) + Send> Sink for InOrder<Deliver> {
+impl<Deliver: FnMut(Vec<Indexed>, u32) + Send> Sink for AllResults<Deliver> {
     async fn put(&mut self, (index, result): Indexed) -> bool {
-        match result {
+        let result = match result {
             Err(failure) if !self.return_exceptions => {
                 self.failure = Some(failure.with_index(index));
-                false
+                return false;
             }
-            result => {
-                let offset = index - self.next_to_deliver;
-                if self.results.len() <= offset {
-                    self.results.resize_with(offset + 1, || None);
-                }
-                self.results[offset] = Some((index, result));
-                while let Some(Some((_, done))) = self.results.get(self.completed_prefix) {
-                    self.prefix_bytes += done.as_ref().map_or(0, |data| data.body.len());
-                    self.completed_prefix += 1;
-                }
-                if self.completed_prefix >= DELIVER_EVERY || self.prefix_bytes >= DELIVER_BYTES {
-                    let front = self.take_front(self.completed_prefix);
-                    let wanted: u32 = front
-                        .iter()
-                        .flatten()
-                        .map(|(_, done)| done.as_ref().map_or(0, |data| body_kib(data.body.len())))
-                        .fold(0, u32::saturating_add)
-                        .min(BODY_BUDGET_KIB);
-                    let taken = match &self.budget {
-                        Some(budget) if wanted > 0 => match budget.acquire_many(wanted).await {
-                            Ok(permits) => {
-                                permits.forget();
-                                wanted
-                            }
-                            Err(_closed) => 0,
-                        },
-                        _ => 0,
-                    };
-                    (self.deliver)(front, taken);
-                }
-                true
-            }
+            result => result,
+        };
+        self.batch_bytes += result.as_ref().map_or(0, |data| data.body.len());
+        self.batch.push((index, result));
+        if self.batch.len() < DELIVER_EVERY && self.batch_bytes < DELIVER_BYTES {
+            return true;
         }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let wanted = batch
+            .iter()
+            .map(|(_, done)| done.as_ref().map_or(0, |data| body_kib(data.body.len())))
+            .fold(0, u32::saturating_add)
+            .min(BODY_BUDGET_KIB);
+        let taken = match &self.budget {
+            Some(budget) if wanted > 0 => match budget.acquire_many(wanted).await {
+                Ok(permits) => {
+                    permits.forget();
+                    wanted
+                }
+                Err(_closed) => 0,
+            },
+            _ => 0,
+        };
+        (self.deliver)(batch, taken);
+        true
     }
 }
 
@@ -422,22 +405,22 @@ mod tests {
         )
     }
 
-    fn indexes(results: &[Option<Indexed>]) -> Vec<usize> {
-        results.iter().flatten().map(|(index, _)| *index).collect()
+    fn indexes(results: &[Indexed]) -> Vec<usize> {
+        results.iter().map(|(index, _)| *index).collect()
     }
 
     #[tokio::test]
-    async fn in_order_hands_over_the_completed_prefix_in_order() {
+    async fn all_results_go_over_in_batches_as_they_complete() {
         let mut delivered = Vec::new();
-        let mut sink = InOrder::new(true, |front, _| delivered.push(indexes(&front)));
-        // 300 results in reverse order: nothing is complete at the front
-        // until the last one (index 0) arrives, then all of it is.
+        let mut sink = AllResults::new(true, |batch, _| delivered.push(indexes(&batch)));
+        // 300 results in reverse order: the first 256 to complete go over
+        // at once, whatever their positions; the rest at the end.
         for index in (0..300).rev() {
             assert!(sink.put(failure(index)).await);
         }
         let rest = sink.finish().ok().map(|rest| indexes(&rest));
-        assert_eq!(delivered, vec![(0..300).collect::<Vec<_>>()]);
-        assert_eq!(rest, Some(Vec::new()));
+        assert_eq!(delivered, vec![(44..300).rev().collect::<Vec<_>>()]);
+        assert_eq!(rest, Some((0..44).rev().collect()));
     }
 
     fn body(index: usize, size: usize) -> Indexed {
@@ -445,9 +428,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_order_hands_large_bodies_over_by_their_size() {
+    async fn all_results_hand_large_bodies_over_by_their_size() {
         let mut delivered = Vec::new();
-        let mut sink = InOrder::new(true, |front, _| delivered.push(indexes(&front)));
+        let mut sink = AllResults::new(true, |batch, _| delivered.push(indexes(&batch)));
         for index in 0..40 {
             assert!(sink.put(body(index, 1024 * 1024)).await);
         }
@@ -457,8 +440,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_order_stops_at_the_first_failure_with_its_index() {
-        let mut sink = InOrder::new(false, |_, _| {});
+    async fn all_results_stop_at_the_first_failure_with_its_index() {
+        let mut sink = AllResults::new(false, |_, _| {});
         assert!(!sink.put(failure(7)).await);
         let error = sink.finish().err();
         assert_eq!(error.and_then(|error| error.index), Some(7));
@@ -522,7 +505,7 @@ mod tests {
             true
         };
         let mut results = Vec::new();
-        let mut sink = InOrder::new(true, |front, _| results.extend(indexes(&front)));
+        let mut sink = AllResults::new(true, |batch, _| results.extend(indexes(&batch)));
         let requests = Requests {
             input,
             concurrency: 4,

@@ -28,7 +28,7 @@ use crate::bridge::{
     FastioFuture, Job, Link, Message, Outcome, Settled, Tenant, ToPythonItems, Value, DRAIN_SLICE,
 };
 use crate::http::bulk::{
-    body_kib, first_pull, run_requests, AsCompleted, Chunk, InOrder, Requests, Template,
+    body_kib, first_pull, run_requests, AllResults, AsCompleted, Chunk, Requests, Template,
     BODY_BUDGET_KIB, FEED_CHUNK,
 };
 use crate::http::error::{ErrorKind, FastioError};
@@ -418,13 +418,13 @@ pub fn fetch_all(
     Ok(start(py, args, session, true)?.0)
 }
 
-/// `fetch_all`'s work: the results handed to the loop in input order, in
-/// slices it converts one at a time.
+/// `fetch_all`'s work: the results handed to the loop as they complete, in
+/// slices it converts one at a time, each into its place in the list.
 async fn run_in_order(requests: Requests, link: Link, return_exceptions: bool) -> Outcome {
     let budget = Arc::new(Semaphore::new(BODY_BUDGET_KIB as usize));
     let given = Arc::clone(&budget);
-    let mut collected = InOrder::new(return_exceptions, |front, taken| {
-        link.deliver_items(slices(front, Some((&given, taken))), false);
+    let mut collected = AllResults::new(return_exceptions, |batch, taken| {
+        link.deliver_items(slices(batch, Some((&given, taken))), false);
     })
     .with_budget(budget);
     run_requests(requests, ask_through(&link), &mut collected).await;
@@ -446,15 +446,15 @@ async fn run_in_order(requests: Requests, link: Link, return_exceptions: bool) -
 /// `taken`: budget the work took for these bodies, shared out among the
 /// slices by their bodies' size, each giving its share back once converted.
 fn slices(
-    results: Vec<Option<Indexed>>,
+    results: Vec<Indexed>,
     taken: Option<(&Arc<Semaphore>, u32)>,
 ) -> Vec<Box<dyn ToPythonItems>> {
     let mut left = taken.map_or(0, |(_, permits)| permits);
-    let mut cut: Vec<(Vec<Option<Indexed>>, u32)> = Vec::new();
+    let mut cut: Vec<(Vec<Indexed>, u32)> = Vec::new();
     let mut slice = Vec::new();
     let (mut bytes, mut kib) = (0, 0_u32);
     for result in results {
-        if let Some((_, Ok(data))) = &result {
+        if let (_, Ok(data)) = &result {
             bytes += data.body.len();
             kib = kib.saturating_add(body_kib(data.body.len()));
         }
@@ -646,8 +646,8 @@ mod tests {
     use super::*;
     use crate::http::response::ResponseData;
 
-    fn result(index: usize, size: usize) -> Option<Indexed> {
-        Some((index, Ok(ResponseData::for_test(index, size))))
+    fn result(index: usize, size: usize) -> Indexed {
+        (index, Ok(ResponseData::for_test(index, size)))
     }
 
     #[test]

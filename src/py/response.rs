@@ -918,10 +918,10 @@ impl ByteIterator {
     }
 }
 
-/// Results of `fetch_all`, each a Response or the exception of a failure;
-/// one slice of the final list.
+/// Results of `fetch_all`, each a Response or the exception of a failure,
+/// with its place in the final list.
 pub struct ResultSlice {
-    pub results: Vec<Option<Indexed>>,
+    pub results: Vec<Indexed>,
     /// Budget the work took for these bodies, given back once converted.
     pub release: Option<(Arc<tokio::sync::Semaphore>, u32)>,
 }
@@ -951,15 +951,23 @@ impl ToPythonItems for ResultSlice {
         let ResultSlice { results, release } = *self;
         // Given back even if a conversion fails: the work must not wait on it.
         let _release = Release(release);
-        for result in results {
+        for (index, result) in results {
             let item = match result {
                 // Copied into Python now: freed here, a body received on
                 // a worker goes back to that worker's memory for the next.
-                Some((_, Ok(data))) => data.into_response_eager(py)?.into_any(),
-                Some((index, Err(error))) => indexed_exception(py, error, index)?,
-                None => py.None(),
+                Ok(data) => data.into_response_eager(py)?.into_any(),
+                Err(error) => indexed_exception(py, error, index)?,
             };
-            list.append(item)?;
+            // Results come as they complete: places before this one that
+            // are still to come hold None until theirs arrives.
+            while list.len() < index {
+                list.append(py.None())?;
+            }
+            if index < list.len() {
+                list.set_item(index, item)?;
+            } else {
+                list.append(item)?;
+            }
         }
         Ok(())
     }
