@@ -40,24 +40,9 @@ def start_nginx(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     config = folder / "nginx.conf"
     config.write_text(
-        f"""
-worker_processes 1;
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log;
-worker_rlimit_nofile 65536;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
+        f"""{head(folder)}
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 10000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
     server {{
         listen 127.0.0.1:{port};
         root {folder}/www;
@@ -91,24 +76,9 @@ def start_nginx_tls(
         location = /small {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}"""
     config = folder / "nginx.conf"
     config.write_text(
-        f"""
-worker_processes 1;
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log;
-worker_rlimit_nofile 65536;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 120s;
+        f"""{head(folder)}
     http2_max_concurrent_streams 256;
     ssl_session_cache shared:SSL:10m;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
     log_format connection '$connection';
     server {{
         listen 127.0.0.1:{crawl_port} ssl http2;
@@ -124,6 +94,27 @@ http {{
     wait_for(process, crawl_port)
     wait_for(process, api_port)
     return process, crawl_port, api_port, log
+
+
+def head(folder: Path) -> str:
+    """What both configurations start with: one worker, files in `folder`,
+    the opening of the http block (keep-alive for the whole run)."""
+    return f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;"""
 
 
 def free_port() -> int:
