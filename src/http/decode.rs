@@ -19,6 +19,8 @@ use http::Method;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, BufReader};
 use tokio_util::io::StreamReader;
 
+use super::error::{ErrorKind, FastioError};
+
 /// What fastio asks for when the request names no Accept-Encoding.
 pub const ACCEPTED: HeaderValue = HeaderValue::from_static("gzip, br, zstd, deflate");
 
@@ -54,11 +56,16 @@ impl Coding {
     }
 }
 
-/// The codings to undo, in the order they were applied; empty when the
-/// body is kept as it is: no Content-Encoding, a HEAD response, or a
-/// coding fastio does not know (the body is then the server's bytes, as
-/// with httpx). More than [`MOST_CODINGS`] is an error.
-pub fn codings(method: &Method, headers: &HeaderMap) -> Result<Vec<Coding>, String> {
+/// The codings to undo on `url`'s response, in the order they were
+/// applied; empty when the body is kept as it is: no Content-Encoding, a
+/// HEAD response, or a coding fastio does not know (the body is then the
+/// server's bytes, as with httpx). More than [`MOST_CODINGS`] is a
+/// DecodeError.
+pub fn codings(
+    method: &Method,
+    url: &str,
+    headers: &HeaderMap,
+) -> Result<Vec<Coding>, FastioError> {
     if method == Method::HEAD || !headers.contains_key(CONTENT_ENCODING) {
         return Ok(Vec::new());
     }
@@ -74,8 +81,11 @@ pub fn codings(method: &Method, headers: &HeaderMap) -> Result<Vec<Coding>, Stri
                 None => return Ok(Vec::new()),
             }
             if found.len() > MOST_CODINGS {
-                return Err(format!(
-                    "more than {MOST_CODINGS} content codings on one body"
+                return Err(FastioError::for_request(
+                    ErrorKind::Decode,
+                    method.as_str(),
+                    url,
+                    &format!("more than {MOST_CODINGS} content codings on one body"),
                 ));
             }
         }
@@ -187,6 +197,8 @@ fn decoding(
 mod tests {
     use super::*;
 
+    const URL: &str = "http://example.test/";
+
     fn encoded(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for value in values {
@@ -201,15 +213,15 @@ mod tests {
     #[test]
     fn codings_are_read_in_the_order_applied() {
         assert_eq!(
-            codings(&Method::GET, &encoded(&["gzip, br"])),
+            codings(&Method::GET, URL, &encoded(&["gzip, br"])),
             Ok(vec![Coding::Gzip, Coding::Brotli])
         );
         assert_eq!(
-            codings(&Method::GET, &encoded(&["GZIP", "identity", "zstd"])),
+            codings(&Method::GET, URL, &encoded(&["GZIP", "identity", "zstd"])),
             Ok(vec![Coding::Gzip, Coding::Zstd])
         );
         assert_eq!(
-            codings(&Method::GET, &encoded(&["deflate"])),
+            codings(&Method::GET, URL, &encoded(&["deflate"])),
             Ok(vec![Coding::Deflate])
         );
     }
@@ -217,15 +229,15 @@ mod tests {
     #[test]
     fn unknown_codings_and_head_responses_are_kept_as_they_are() {
         assert_eq!(
-            codings(&Method::GET, &encoded(&["gzip, compress"])),
+            codings(&Method::GET, URL, &encoded(&["gzip, compress"])),
             Ok(vec![])
         );
-        assert_eq!(codings(&Method::HEAD, &encoded(&["gzip"])), Ok(vec![]));
-        assert_eq!(codings(&Method::GET, &HeaderMap::new()), Ok(vec![]));
+        assert_eq!(codings(&Method::HEAD, URL, &encoded(&["gzip"])), Ok(vec![]));
+        assert_eq!(codings(&Method::GET, URL, &HeaderMap::new()), Ok(vec![]));
     }
 
     #[test]
     fn a_deep_stack_of_codings_is_refused() {
-        assert!(codings(&Method::GET, &encoded(&["gzip, gzip, gzip, gzip"])).is_err());
+        assert!(codings(&Method::GET, URL, &encoded(&["gzip, gzip, gzip, gzip"])).is_err());
     }
 }

@@ -216,18 +216,6 @@ impl Session {
         Ok(client)
     }
 
-    /// Forgets the reqwest client, so its idle connections close once the
-    /// requests using it are done; the next request builds a new one. For a
-    /// process out of file descriptors: the pool gives back what it holds.
-    pub fn release_pool(&self) {
-        let forgotten = self
-            .http
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(forgotten);
-    }
-
     fn built(&self, generation: u64) -> Option<reqwest::Client> {
         match &*self.http.lock().unwrap_or_else(PoisonError::into_inner) {
             Some((built_in, client)) if *built_in == generation => Some(client.clone()),
@@ -346,7 +334,9 @@ impl Session {
     }
 
     /// Drops the reqwest client, and with it the idle connections; requests
-    /// still running keep theirs until they end.
+    /// still running keep theirs until they end, and a later request builds
+    /// a new one. Also how a process out of file descriptors gets back those
+    /// the pool holds.
     pub fn close(&self) {
         let released = self
             .http
@@ -507,13 +497,10 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
             None => &[b"h2", b"http/1.1"],
         };
         let config = tls::system_roots(alpn).map_err(|err| {
-            if no_descriptor_left() {
-                FastioError::new(ErrorKind::Connect, None, NO_DESCRIPTORS.to_owned())
-            } else {
-                FastioError::internal(format!(
-                    "loading the system's root certificates failed: {err}"
-                ))
-            }
+            build_failed(
+                no_descriptor_left(),
+                format!("loading the system's root certificates failed: {err}"),
+            )
         })?;
         builder = builder.tls_backend_preconfigured(config);
     }
@@ -534,10 +521,19 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
         builder = builder.resolve(host, SocketAddr::new(*address, 0));
     }
     builder.build().map_err(|err| {
-        if out_of_descriptors(&err) || no_descriptor_left() {
-            FastioError::new(ErrorKind::Connect, None, NO_DESCRIPTORS.to_owned())
-        } else {
-            FastioError::internal(format!("building the HTTP client failed: {err}"))
-        }
+        build_failed(
+            out_of_descriptors(&err) || no_descriptor_left(),
+            format!("building the HTTP client failed: {err}"),
+        )
     })
+}
+
+/// Why the client could not be built: the process is out of descriptors
+/// (a ConnectError that says so), else `what` (a bug: InternalError).
+fn build_failed(out_of_descriptors: bool, what: String) -> FastioError {
+    if out_of_descriptors {
+        FastioError::new(ErrorKind::Connect, None, NO_DESCRIPTORS.to_owned())
+    } else {
+        FastioError::internal(what)
+    }
 }

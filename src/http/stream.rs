@@ -257,18 +257,11 @@ impl BodyStream {
             .content_length()
             .and_then(|declared| within_limit(declared, limit).err())
             .map(|refusal| body_refused(head.method.as_str(), &head.url, refusal));
-        let (codings, failed) = match decode::codings(&head.method, opened.response.headers()) {
-            Ok(codings) => (codings, declared_too_long),
-            Err(why) => (
-                Vec::new(),
-                Some(FastioError::for_request(
-                    ErrorKind::Decode,
-                    head.method.as_str(),
-                    &head.url,
-                    &why,
-                )),
-            ),
-        };
+        let (codings, failed) =
+            match decode::codings(&head.method, &head.url, opened.response.headers()) {
+                Ok(codings) => (codings, declared_too_long),
+                Err(too_many) => (Vec::new(), Some(too_many)),
+            };
         let downloaded = Arc::new(AtomicU64::new(0));
         let reader = BodyReader {
             source: Source::Wire(opened.response),

@@ -400,7 +400,7 @@ async fn send(
     request.send().await.map_err(|err| {
         if out_of_descriptors(&err) {
             // Its idle connections hold descriptors the process needs.
-            session.release_pool();
+            session.close();
         }
         classify(&err, spec.method.as_str(), spec.url.as_str())
     })
@@ -435,8 +435,7 @@ fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseD
         let method = data.method.as_str();
         let mut body = Collector::new(response.content_length(), Some(limit))
             .map_err(|refusal| body_refused(method, &data.url, refusal))?;
-        let codings = decode::codings(&data.method, response.headers())
-            .map_err(|why| FastioError::for_request(ErrorKind::Decode, method, &data.url, &why))?;
+        let codings = decode::codings(&data.method, &data.url, response.headers())?;
         if codings.is_empty() {
             while let Some(chunk) = response
                 .chunk()

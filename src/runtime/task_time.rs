@@ -59,10 +59,6 @@ pub fn after_poll(task: &TaskMeta<'_>) {
 /// the previous call (0.0 when none was timed); the first call starts the
 /// timing. `None` in a build without tokio's task hooks.
 pub fn busiest_task_share() -> Option<f64> {
-    Some(share_since_last())
-}
-
-fn share_since_last() -> f64 {
     TIMING.store(true, Ordering::Relaxed);
     let mut per_task: HashMap<Id, u64> = HashMap::new();
     for times in THREADS
@@ -78,9 +74,9 @@ fn share_since_last() -> f64 {
     }
     let total: u64 = per_task.values().fold(0, |sum, &n| sum.saturating_add(n));
     let busiest = per_task.values().copied().max().unwrap_or(0);
-    if total == 0 {
+    Some(if total == 0 {
         0.0
     } else {
         busiest as f64 / total as f64
-    }
+    })
 }
