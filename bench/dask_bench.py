@@ -70,6 +70,7 @@ def main() -> None:
     sys.path.insert(0, str(BENCH))
     machine = importlib.import_module("machine")
     start_nginx = importlib.import_module("nginx").start_nginx
+    runs = importlib.import_module("runs")
     sys.path.remove(str(BENCH))
     with tempfile.TemporaryDirectory() as scratch:
         server, base = start_nginx(Path(scratch))
@@ -95,10 +96,7 @@ def main() -> None:
     for name, seconds in measured.items():
         rate = args.requests / seconds
         lines.append(f"| {name} | {seconds:.2f} | {rate:,.0f} | {rate / reference:.2f} |")
-    table = "\n".join(lines)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
+    runs.publish(lines, args.markdown)
 
 
 if __name__ == "__main__":

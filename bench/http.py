@@ -530,10 +530,7 @@ def main() -> None:
         "over the timed part of the median run, per request (steadier than wall time here).",
         "",
     ]
-    table = "\n".join(header + lines)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
+    runs.publish(header + lines, args.markdown)
 
 
 def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
@@ -706,19 +703,10 @@ def rate_limit_rows(requests: int) -> list[str]:
     """JSON POSTs to fastio's test server (its own process) on a route whose
     first answers are 429 + Retry-After, with fastio told the API's rate:
     the wall time beside the least the rate limit and the wait allow."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "fastio.testing", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as server:
-        assert server.stdout is not None
-        base = server.stdout.readline().strip()
-        try:
-            results = in_rounds(
-                {RATE_LIMITED: child(RATE_LIMITED, base + "/flaky", requests, 64, post=True)}
-            )
-        finally:
-            server.terminate()
+    with runs.test_server() as base:
+        results = in_rounds(
+            {RATE_LIMITED: child(RATE_LIMITED, base + "/flaky", requests, 64, post=True)}
+        )
     least = RETRY_AFTER + requests / RATE_LIMIT
     measured = results[RATE_LIMITED]
     lines = [

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import runs
 from machine import machine_line
 
 HERE = Path(__file__).resolve().parent
@@ -380,10 +381,7 @@ def main() -> None:
         "|---|---|---|",
         *(f"| {name} | {result} | {ratio} |" for name, result, ratio in rows),
     ]
-    table = "\n".join(lines)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
+    runs.publish(lines, args.markdown)
 
 
 def fastio_version() -> str:

@@ -4,12 +4,14 @@ ceiling, and the ratios the tables show."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import statistics
 import subprocess
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +134,29 @@ def cpu_ratio(measured: dict[str, Any], count: int, rust: dict[str, Any], rust_c
     if cpu is None or not rust_cpu:
         return ""
     return f"{(cpu / count) / (rust_cpu / rust_count):.2f}"
+
+
+@contextlib.contextmanager
+def test_server() -> Iterator[str]:
+    """fastio's test server in a process of its own (its work is not counted
+    as the client's); its URL."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "fastio.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        assert server.stdout is not None
+        try:
+            yield server.stdout.readline().strip()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def publish(lines: list[str], markdown: Path | None) -> None:
+    """Prints a table (its first line says when and where it was measured)
+    and writes it to `markdown` when given."""
+    table = "\n".join(lines)
+    print(table)
+    if markdown:
+        markdown.write_text(table + "\n")

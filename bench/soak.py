@@ -15,12 +15,11 @@ import contextlib
 import datetime
 import gc
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import machine
+import runs
 
 import fastio
 from fastio.testing import live_counts
@@ -95,27 +94,14 @@ def main() -> None:
     parser.add_argument("--cancelled", type=int, default=100_000)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    with subprocess.Popen(
-        [sys.executable, "-m", "fastio.testing", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as server:
-        assert server.stdout is not None
-        base = server.stdout.readline().strip()
-        try:
-            lines = asyncio.run(soak(base, args.requests, args.cancelled))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with runs.test_server() as base:
+        lines = asyncio.run(soak(base, args.requests, args.cancelled))
     header = (
         f"Measured {datetime.date.today().isoformat()} on {machine.machine_line()}; "
         f"one Client, batches of {BATCH:,} GETs (fetch_all, concurrency 64) against the "
         f"test server in another process; RSS change from after the second batch."
     )
-    table = "\n".join([header, "", *lines])
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
+    runs.publish([header, "", *lines], args.markdown)
 
 
 if __name__ == "__main__":

@@ -76,39 +76,29 @@ def host_names(urls: list[str]) -> list[str]:
 Client = Callable[[list[str], int, Path, bool], Awaitable[tuple[int, str]]]
 
 
-async def fastio_fetch_all(
-    urls: list[str], concurrency: int, ca: Path, h2: bool
-) -> tuple[int, str]:
+def fastio_client(urls: list[str], concurrency: int, ca: Path, h2: bool) -> Any:
+    """The fastio Client both fastio clients use."""
     import fastio
 
-    async with fastio.Client(
+    return fastio.Client(
         ca_bundle=ca,
         resolve=dict.fromkeys(host_names(urls), "127.0.0.1"),
         max_connections=concurrency,
         per_host=None if h2 else PER_HOST,
-    ) as client:
+    )
+
+
+async def fastio_fetch_all(
+    urls: list[str], concurrency: int, ca: Path, h2: bool
+) -> tuple[int, str]:
+    async with fastio_client(urls, concurrency, ca, h2) as client:
         responses = await client.fetch_all(urls, concurrency=concurrency)
     return sum(len(response.content) for response in responses), responses[-1].http_version
 
 
 async def fastio_tasks(urls: list[str], concurrency: int, ca: Path, h2: bool) -> tuple[int, str]:
-    import fastio
-
-    version = ""
-    async with fastio.Client(
-        ca_bundle=ca,
-        resolve=dict.fromkeys(host_names(urls), "127.0.0.1"),
-        max_connections=concurrency,
-        per_host=None if h2 else PER_HOST,
-    ) as client:
-
-        async def one(url: str) -> int:
-            nonlocal version
-            response = await client.get(url)
-            version = response.http_version
-            return len(response.content)
-
-        return await workers(urls, concurrency, one), version
+    async with fastio_client(urls, concurrency, ca, h2) as client:
+        return await gets(urls, concurrency, client.get)
 
 
 class _LoopbackResolver:
@@ -169,16 +159,8 @@ async def httpx_client(urls: list[str], concurrency: int, ca: Path, h2: bool) ->
         verify=ssl.create_default_context(cafile=str(ca)), http2=h2, limits=limits
     )
     transport._pool._network_backend = Loopback()
-    version = ""
     async with httpx.AsyncClient(transport=transport, timeout=60) as client:
-
-        async def one(url: str) -> int:
-            nonlocal version
-            response = await client.get(url)
-            version = response.http_version
-            return len(response.content)
-
-        return await workers(urls, concurrency, one), version
+        return await gets(urls, concurrency, client.get)
 
 
 async def pyreqwest_client(
@@ -200,6 +182,22 @@ async def pyreqwest_client(
             return len(await response.bytes())
 
         return await workers(urls, concurrency, one), "HTTP/2" if h2 else "HTTP/1.1"
+
+
+async def gets(
+    urls: list[str], concurrency: int, get: Callable[[str], Awaitable[Any]]
+) -> tuple[int, str]:
+    """`workers` awaiting `get(url)` for responses with `content` and
+    `http_version` (fastio's and httpx's): body bytes, the last version."""
+    version = ""
+
+    async def one(url: str) -> int:
+        nonlocal version
+        response = await get(url)
+        version = response.http_version
+        return len(response.content)
+
+    return await workers(urls, concurrency, one), version
 
 
 async def workers(urls: list[str], concurrency: int, one: Callable[[str], Awaitable[int]]) -> int:
@@ -417,10 +415,7 @@ def main() -> None:
         "every thread, per request. Handshakes: the connections nginx saw during the run.",
         "",
     ]
-    table = "\n".join(header + lines)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
+    runs.publish(header + lines, args.markdown)
 
 
 if __name__ == "__main__":
