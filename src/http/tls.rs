@@ -1,6 +1,6 @@
 //! The TLS configuration of clients that trust the system's roots alone
 //! (the default), built once per process: reqwest would read and parse
-//! every system root certificate again for each client (about 2 ms, and
+//! every system root certificate again for each client (slow, and
 //! impossible while the process is out of file descriptors). Their clients
 //! also share one TLS session cache, so a new client resumes sessions the
 //! others made instead of a full handshake.
