@@ -100,6 +100,44 @@ def test_cancelling_returns_at_once_and_drops_everything(
     run_on_each_loop(main)
 
 
+@pytest.mark.parametrize("loop", sorted(LOOP_FACTORIES))
+def test_work_still_running_when_its_loop_closes_is_dropped(server: Server, loop: str) -> None:
+    """Requests started but never awaited, then the loop closed under them
+    (no asyncio.run to cancel them): their work, wherever it runs, stops
+    with the loop, and their connections close."""
+    gc.collect()
+    baseline = live_counts()
+    client = fastio.Client()
+    event_loop = LOOP_FACTORIES[loop]()
+
+    started: list[Any] = []
+
+    async def start() -> None:
+        for _ in range(4):
+            started.append(client.get(server.url + "/delay/10"))
+            # The stream's own awaitable (its `async with` is a coroutine).
+            started.append(client.stream("GET", server.url + "/delay/10")._future)
+        for future in started:
+            future.add_done_callback(lambda _: None)
+        await asyncio.sleep(0.3)
+        assert server.open_connections >= 8
+
+    event_loop.run_until_complete(start())
+    event_loop.close()
+    del event_loop
+    # The awaitables are still referenced; their work is not.
+    deadline = time.monotonic() + 5
+    while (live_counts()[1] > baseline[1] or server.open_connections) and (
+        time.monotonic() < deadline
+    ):
+        gc.collect()
+        time.sleep(0.02)
+    assert (live_counts()[1], server.open_connections) == (baseline[1], 0)
+    del started
+    gc.collect()
+    assert live_counts() == baseline
+
+
 @pytest.mark.parametrize("kind", ["fetch", "fetch_all", "stream", "sleep", "gather"])
 def test_wait_for_and_timeout_cut_fastio_work_as_they_cut_asyncio_work(
     server: Server, run_on_each_loop: Run, kind: str

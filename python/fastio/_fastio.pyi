@@ -739,7 +739,7 @@ class _Progress:
         """Body bytes received (decoded) by the finished requests."""
 
 def _busiest_task_share() -> float:
-    """The largest share of the worker threads' polling time spent in one task
+    """The largest share of the worker threads' CPU time spent polling one task
     since the previous call; the first call starts the timing and returns
     0.0. RuntimeError in a build without tokio's task hooks."""
 

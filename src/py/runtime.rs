@@ -87,7 +87,7 @@ fn is_idle_priority(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     }
 }
 
-/// The largest share of the worker threads' polling time spent in one task
+/// The largest share of the worker threads' CPU time spent polling one task
 /// since the previous call; the first call starts the timing and returns
 /// 0.0. RuntimeError in a build without tokio's task hooks.
 #[pyfunction]

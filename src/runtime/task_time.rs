@@ -2,13 +2,14 @@
 //! `fastio.testing.busiest_task_share()`: one task polled for most of it
 //! caps a process at about one core however many it has (Amdahl's bound).
 //! tokio's task-poll hooks time each poll once someone has asked; before
-//! that they only read a flag.
+//! that they only read a flag. Polls are timed in the thread's CPU time
+//! (a system call each, while timing): in wall time, a long poll the
+//! kernel preempted would count the other threads' work as its own.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use tokio::runtime::TaskMeta;
 use tokio::task::Id;
@@ -24,7 +25,7 @@ static THREADS: Mutex<Vec<Times>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// When the poll running on this thread began.
-    static STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
+    static STARTED: Cell<Option<u64>> = const { Cell::new(None) };
     static MINE: Times = {
         let times = Times::default();
         THREADS
@@ -38,7 +39,7 @@ thread_local! {
 /// tokio's hook before each task poll.
 pub fn before_poll(_: &TaskMeta<'_>) {
     if TIMING.load(Ordering::Relaxed) {
-        STARTED.set(Some(Instant::now()));
+        STARTED.set(Some(thread_nanos()));
     }
 }
 
@@ -47,7 +48,7 @@ pub fn after_poll(task: &TaskMeta<'_>) {
     let Some(started) = STARTED.take() else {
         return;
     };
-    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let nanos = thread_nanos().saturating_sub(started);
     MINE.with(|times| {
         let mut times = times.lock().unwrap_or_else(PoisonError::into_inner);
         let spent = times.entry(task.id()).or_insert(0);
@@ -55,7 +56,32 @@ pub fn after_poll(task: &TaskMeta<'_>) {
     });
 }
 
-/// The largest share of the workers' polling time spent in one task since
+/// This thread's CPU time in nanoseconds.
+#[cfg(unix)]
+fn thread_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to fill.
+    let failed = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0;
+    if failed {
+        return 0;
+    }
+    let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// Wall time where no thread CPU clock is at hand.
+#[cfg(not(unix))]
+fn thread_nanos() -> u64 {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
+    u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The largest share of the workers' CPU time spent polling one task since
 /// the previous call (0.0 when none was timed); the first call starts the
 /// timing. `None` in a build without tokio's task hooks.
 pub fn busiest_task_share() -> Option<f64> {
@@ -74,6 +100,21 @@ pub fn busiest_task_share() -> Option<f64> {
     }
     let total: u64 = per_task.values().fold(0, |sum, &n| sum.saturating_add(n));
     let busiest = per_task.values().copied().max().unwrap_or(0);
+    if std::env::var_os("FASTIO_SHARES").is_some() {
+        let mut all: Vec<u64> = per_task.values().copied().collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        let top: Vec<String> = all
+            .iter()
+            .take(5)
+            .map(|n| format!("{:.3}", *n as f64 / total.max(1) as f64))
+            .collect();
+        eprintln!(
+            "tasks {} total {} ms top {:?}",
+            all.len(),
+            total / 1_000_000,
+            top
+        );
+    }
     Some(if total == 0 {
         0.0
     } else {

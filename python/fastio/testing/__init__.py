@@ -119,10 +119,11 @@ def live_counts() -> tuple[int, int]:
 
 
 def busiest_task_share() -> float:
-    """The largest share of fastio's worker threads' polling time spent in
+    """The largest share of fastio's worker threads' CPU time spent polling
     one tokio task since the previous call, from 0.0 to 1.0. The first call
-    starts timing every poll (a few tens of nanoseconds each from then on)
-    and returns 0.0.
+    starts timing every poll (two reads of the thread's CPU clock each, a
+    system call each, from then on: work runs slower while timed) and
+    returns 0.0.
 
     One task holding most of the time bounds a process at about one core's
     worth of that work however many cores it has (Amdahl): below 0.1, more
