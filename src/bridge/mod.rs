@@ -11,14 +11,12 @@
 
 pub mod asyncio;
 mod future;
-mod handoff;
 mod inbox;
 pub mod live;
 mod queue;
 mod work;
 
 pub use future::{FastioFuture, Job, Link, Settled, Tenant};
-pub use handoff::on_own_task;
 pub use queue::DRAIN_SLICE;
 pub use work::{
     Failure, GuardedWork, Message, Outcome, ToPyException, ToPython, ToPythonItems, Value,

@@ -12,16 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Poll;
 
-use futures::future::{poll_fn, BoxFuture, FutureExt};
+use futures::future::{poll_fn, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::{intern, PyTraverseError, PyVisit};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinSet;
 
 use super::asyncio::running_loop;
-use super::handoff::{dispatched, Dispatched};
 use super::inbox::Inbox;
 use super::work::{GuardedWork, Message, Outcome, ToPythonItems};
 use crate::runtime;
@@ -64,16 +62,12 @@ impl Completion {
 }
 
 /// Runs every task it receives, concurrently, until its sender is dropped
-/// with the loop's queue; then whatever still runs is dropped too, the
-/// tasks work moved to (see [`handoff`](super::handoff)) included.
+/// with the loop's queue; then whatever still runs is dropped too.
 ///
 /// `unconstrained`: tokio's cooperative budget is per task, and this one
 /// task stands for thousands, which would otherwise stall on it.
-async fn dispatch(mut incoming: UnboundedReceiver<Dispatched>) {
+async fn dispatch(mut incoming: UnboundedReceiver<BoxFuture<'static, ()>>) {
     let mut running = FuturesUnordered::new();
-    // Never polled for what finishes (so finishing wakes nobody): reaped
-    // as work arrives, aborted when dropped.
-    let mut moved = JoinSet::new();
     let driver = poll_fn(move |cx| {
         loop {
             match incoming.poll_recv(cx) {
@@ -82,12 +76,7 @@ async fn dispatch(mut incoming: UnboundedReceiver<Dispatched>) {
                 Poll::Pending => break,
             }
         }
-        while let Poll::Ready(Some(rest)) = running.poll_next_unpin(cx) {
-            if let Some(rest) = rest {
-                moved.spawn(rest);
-            }
-        }
-        while moved.try_join_next().is_some() {}
+        while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
         Poll::Pending
     });
     tokio::task::unconstrained(driver).await;
@@ -127,7 +116,7 @@ pub type Deliver = fn(&Bound<'_, PyAny>, Completion) -> PyResult<()>;
 pub struct LoopQueue {
     generation: u64,
     deliver: Deliver,
-    dispatcher: UnboundedSender<Dispatched>,
+    dispatcher: UnboundedSender<BoxFuture<'static, ()>>,
     inbox: Inbox<Completion>,
     /// Awaitables with work in flight, touched only on the loop thread.
     pending: Mutex<PendingMap>,
@@ -217,10 +206,6 @@ impl LoopQueue {
 
     /// Hands a task to this loop's dispatcher.
     pub(super) fn submit(&self, task: BoxFuture<'static, ()>) -> PyResult<()> {
-        self.dispatch(task.map(|()| None).boxed())
-    }
-
-    fn dispatch(&self, task: Dispatched) -> PyResult<()> {
         self.dispatcher
             .send(task)
             .map_err(|_| PyOSError::new_err("the fastio runtime has stopped"))
@@ -230,8 +215,8 @@ impl LoopQueue {
     /// comes back through the inbox.
     pub fn run(self: &Arc<Self>, guarded: GuardedWork, token: u64) -> PyResult<()> {
         let queue = Arc::downgrade(self);
-        self.dispatch(dispatched(guarded, move |outcome| {
-            let Some(outcome) = outcome else {
+        self.submit(Box::pin(async move {
+            let Some(outcome) = guarded.await else {
                 return;
             };
             if let Some(queue) = queue.upgrade() {

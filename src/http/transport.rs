@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::future::{Either, FutureExt};
+use tokio_util::task::AbortOnDropHandle;
 
 use http::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE,
@@ -40,32 +41,36 @@ pub fn execute(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, F
     execute_admitted(spec, None)
 }
 
-/// A request admitted (its connection slots and rate-limit turn held),
-/// not yet sent: a request made on its own is admitted where it was
-/// started, in the order such requests were made, so the ones waiting for
-/// a slot stay first come, first served; the rest of its work can then run
-/// anywhere.
-pub struct Admitted {
-    spec: RequestSpec,
-    slots: Slots,
+/// [`execute`] for a request made on its own (not in a bulk run, whose
+/// requests are tasks already): admitted where it was started, then run as
+/// a task of its own. The loop's dispatcher starts such requests in the
+/// order they were made, so admitting them there keeps the ones waiting for
+/// a slot first come, first served, while the rest of their work spreads
+/// over the worker threads.
+pub fn execute_alone(spec: RequestSpec) -> impl Future<Output = Result<ResponseData, FastioError>> {
+    admitted_then_spawned(spec, |spec, slots| execute_admitted(spec, Some(slots)))
 }
 
-impl Admitted {
-    /// Waits for `spec`'s turn (see [`admit`]).
-    pub async fn wait(spec: RequestSpec) -> Result<Self, FastioError> {
-        let slots = admit(&spec).await?;
-        Ok(Self { spec, slots })
-    }
+/// The head of `spec`'s final response (its body left to read), run as
+/// [`execute_alone`] runs [`execute`].
+pub fn execute_head_alone(spec: RequestSpec) -> impl Future<Output = Result<Opened, FastioError>> {
+    admitted_then_spawned(spec, |spec, slots| execute_head_admitted(spec, Some(slots)))
+}
 
-    /// [`execute`], its first attempt on the slots held.
-    pub fn execute(self) -> impl Future<Output = Result<ResponseData, FastioError>> {
-        execute_admitted(self.spec, Some(self.slots))
-    }
-
-    /// The head of the final response, its body left to read (see
-    /// [`execute_head_admitted`]).
-    pub fn execute_head(self) -> impl Future<Output = Result<Opened, FastioError>> {
-        execute_head_admitted(self.spec, Some(self.slots))
+/// Admits `spec` here, then runs `run(spec, slots)` as a task of its own,
+/// aborted if this future is dropped.
+async fn admitted_then_spawned<T, Run>(
+    spec: RequestSpec,
+    run: impl FnOnce(RequestSpec, Slots) -> Run,
+) -> Result<T, FastioError>
+where
+    T: Send + 'static,
+    Run: Future<Output = Result<T, FastioError>> + Send + 'static,
+{
+    let slots = admit(&spec).await?;
+    match AbortOnDropHandle::new(tokio::spawn(run(spec, slots))).await {
+        Ok(result) => result,
+        Err(failed) => Err(task_failed(failed)),
     }
 }
 

@@ -20,7 +20,7 @@ use super::progress::Progress;
 use super::request::FetchArgs;
 use super::response::StreamedResponse;
 use super::timeout::{Limit, TimeoutArg};
-use crate::bridge::{on_own_task, FastioFuture, Job, Value};
+use crate::bridge::{FastioFuture, Job, Value};
 use crate::http::error::hide_credentials;
 use crate::http::retry::RetryPolicy;
 use crate::http::session::{
@@ -28,7 +28,7 @@ use crate::http::session::{
 };
 use crate::http::spec::{parse_url_text, RequestSpec};
 use crate::http::stream::BodyStream;
-use crate::http::transport::{self, Admitted};
+use crate::http::transport;
 
 /// A client's settings, pool, limits and cookie jar.
 #[pyclass(frozen, module = "fastio._fastio", name = "_ClientSession")]
@@ -471,10 +471,7 @@ impl ClientSession {
 fn request_future(spec: RequestSpec) -> FastioFuture {
     FastioFuture::new(
         Job::spawn(move || async move {
-            let admitted = Admitted::wait(spec).await?;
-            let response = on_own_task(admitted.execute())
-                .await
-                .map_err(transport::task_failed)??;
+            let response = transport::execute_alone(spec).await?;
             Ok(Value::Object(Box::new(response)))
         }),
         None,
@@ -488,10 +485,7 @@ fn stream_future(spec: RequestSpec) -> FastioFuture {
     let limits = spec.body_limits();
     FastioFuture::new(
         Job::spawn(move || async move {
-            let admitted = Admitted::wait(spec).await?;
-            let opened = on_own_task(admitted.execute_head())
-                .await
-                .map_err(transport::task_failed)??;
+            let opened = transport::execute_head_alone(spec).await?;
             let (head, body) = BodyStream::open(opened, idle_timeout, limits);
             Ok(Value::Object(Box::new(StreamedResponse { head, body })))
         }),
