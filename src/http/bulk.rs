@@ -10,7 +10,7 @@ use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
+use tokio::sync::Semaphore;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::error::FastioError;
@@ -319,25 +319,23 @@ impl<Deliver: FnMut(Vec<Indexed>, u32) + Send> Sink for AllResults<Deliver> {
     }
 }
 
-/// `fetch_iter`'s sink: results handed (`push`) to where the taker finds
-/// them a batch at a time: when the run is about to wait, or when half the
-/// room is filled (so the taker works while the run goes on); one
-/// hand-over per batch keeps the run's task light. `push` says whether the
-/// taker waits for them; then it is told (`notify`). At most `room`'s
-/// permits of results are not yet taken; the taker gives permits back, so
-/// a slow consumer holds new requests back instead of piling up responses.
+/// `fetch_iter`'s sink: each result `push`ed where the taker finds it as it
+/// completes, the taker told (`notify`) once per batch: when the run is
+/// about to wait, or when half the room is filled (so the taker works while
+/// the run goes on). At most `room`'s permits of results are not yet
+/// taken; the taker gives permits back, so a slow consumer holds new
+/// requests back instead of piling up responses.
 pub struct AsCompleted<Push, Notify> {
     room: Arc<Semaphore>,
     push: Push,
     notify: Notify,
-    /// Completed, not handed over yet.
-    batch: Vec<Indexed>,
+    unannounced: usize,
     announce_every: usize,
 }
 
 impl<Push, Notify> AsCompleted<Push, Notify>
 where
-    Push: FnMut(Vec<Indexed>) -> bool + Send,
+    Push: FnMut(Indexed) + Send,
     Notify: FnMut() -> bool + Send,
 {
     pub fn new(room: Arc<Semaphore>, push: Push, notify: Notify) -> Self {
@@ -346,7 +344,7 @@ where
             room,
             push,
             notify,
-            batch: Vec::new(),
+            unannounced: 0,
             announce_every,
         }
     }
@@ -354,40 +352,38 @@ where
 
 impl<Push, Notify> Sink for AsCompleted<Push, Notify>
 where
-    Push: FnMut(Vec<Indexed>) -> bool + Send,
+    Push: FnMut(Indexed) + Send,
     Notify: FnMut() -> bool + Send,
 {
     async fn put(&mut self, result: Indexed) -> bool {
-        let tried = self.room.try_acquire().map(SemaphorePermit::forget);
-        match tried {
-            Ok(()) => {}
-            Err(TryAcquireError::Closed) => return false,
-            Err(TryAcquireError::NoPermits) => {
+        let room = Arc::clone(&self.room);
+        let permit = match room.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
                 // Full: the taker must hear of what waits before we wait.
                 if !self.flush() {
                     return false;
                 }
-                match self.room.acquire().await {
-                    Ok(permit) => permit.forget(),
-                    Err(_closed) => return false,
-                }
+                room.acquire().await
             }
+        };
+        match permit {
+            Ok(permit) => permit.forget(),
+            Err(_closed) => return false,
         }
-        self.batch.push(result);
-        if self.batch.len() >= self.announce_every {
+        (self.push)(result);
+        self.unannounced += 1;
+        if self.unannounced >= self.announce_every {
             return self.flush();
         }
         true
     }
 
     fn flush(&mut self) -> bool {
-        if self.batch.is_empty() {
+        if std::mem::take(&mut self.unannounced) == 0 {
             return true;
         }
-        if (self.push)(std::mem::take(&mut self.batch)) {
-            return (self.notify)();
-        }
-        true
+        (self.notify)()
     }
 }
 
@@ -458,10 +454,7 @@ mod tests {
         let mut notified = 0;
         let mut sink = AsCompleted::new(
             Arc::clone(&room),
-            |batch: Vec<Indexed>| {
-                taken.lock().unwrap().extend(indexes(&batch));
-                true
-            },
+            |result: Indexed| taken.lock().unwrap().push(result.0),
             || {
                 notified += 1;
                 true

@@ -182,30 +182,13 @@ fn item_error(py: Python<'_>, err: PyErr, request: &Request) -> FastioError {
 struct Bulk {
     feeder: Mutex<Option<UrlFeeder>>,
     /// Filled by the work on a tokio thread, emptied on the loop thread.
-    ready: Arc<Mutex<Ready>>,
+    ready: Arc<Mutex<VecDeque<Indexed>>>,
     /// Finished (with None) when results arrive or the work ends.
     waiter: Mutex<Option<Py<FastioFuture>>>,
     /// Permits for results not yet taken (`fetch_iter`).
     room: Arc<Semaphore>,
     /// Set while this turn of the loop has pulled input already.
     pulled_this_turn: AtomicBool,
-}
-
-/// `fetch_iter`'s results not taken yet, and whether the taker found none
-/// and waits to hear of more (else it comes back for them by itself, and
-/// the work does not wake the loop for them).
-#[derive(Default)]
-struct Ready {
-    results: VecDeque<Indexed>,
-    taker_waits: bool,
-}
-
-impl Ready {
-    /// Adds `batch`; true if the taker waits and must be told.
-    fn add(&mut self, batch: Vec<Indexed>) -> bool {
-        self.results.extend(batch);
-        std::mem::take(&mut self.taker_waits)
-    }
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -255,10 +238,8 @@ impl Bulk {
         let py = run.py();
         let results: Vec<Indexed> = {
             let mut ready = locked(&self.ready);
-            let count = ready.results.len().min(BATCH);
-            // None now: the next batch's arrival must be told.
-            ready.taker_waits = count == 0;
-            ready.results.drain(..count).collect()
+            let count = ready.len().min(BATCH);
+            ready.drain(..count).collect()
         };
         if !results.is_empty() {
             self.room.add_permits(results.len());
@@ -410,7 +391,7 @@ fn start(
     }
     // Room for one result per request in flight: more waits.
     let room = Arc::new(Semaphore::new(concurrency.min(BATCH)));
-    let ready = Arc::new(Mutex::new(Ready::default()));
+    let ready = Arc::new(Mutex::new(VecDeque::new()));
     let bulk = Arc::new(Bulk {
         feeder: Mutex::new(Some(feeder)),
         ready: Arc::clone(&ready),
@@ -508,18 +489,17 @@ fn slices(
 /// (one body larger than this is a slice of its own): about a millisecond.
 const SLICE_BYTES: usize = 4 * 1024 * 1024;
 
-/// `fetch_iter`'s work: results put where the loop takes them from a batch
-/// at a time as they complete; the loop is told of a batch only when it
-/// waits for one.
+/// `fetch_iter`'s work: each result put where the loop takes it from as it
+/// completes; the loop is told once per batch.
 async fn run_as_completed(
     requests: Requests,
     link: Link,
     room: Arc<Semaphore>,
-    ready: Arc<Mutex<Ready>>,
+    ready: Arc<Mutex<VecDeque<Indexed>>>,
 ) -> Outcome {
     let mut sink = AsCompleted::new(
         room,
-        |batch| locked(&ready).add(batch),
+        |result| locked(&ready).push_back(result),
         || link.send(vec![Box::new(Arrived)], false),
     );
     run_requests(requests, ask_through(&link), &mut sink).await;
@@ -588,7 +568,7 @@ impl FetchStream {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         FastioFuture::cancel(self.run.bind(py), None)?;
         self.bulk.stopped();
-        locked(&self.bulk.ready).results.clear();
+        locked(&self.bulk.ready).clear();
         self.bulk.wake(self.run.bind(py))
     }
 
