@@ -379,6 +379,8 @@ class Client:
         self._request_hooks = list(hooks.get("request", ()))
         self._response_hooks = list(hooks.get("response", ()))
         self._transport = transport
+        # No hook or mock transport: requests go straight to the engine.
+        self._straight = not (transport is not None or self._request_hooks or self._response_hooks)
 
     @classmethod
     def _shared(cls, verify: bool) -> Client:
@@ -497,7 +499,7 @@ class Client:
         task that pumps it into the request (the caller ends that task).
         With hooks or a mock transport, the request goes through Python."""
         self._check_open(method, url)
-        if self._transport is not None or self._request_hooks or self._response_hooks:
+        if not self._straight:
             return self._through_python(method, url, stream, content, arguments), None
         return self._native(method, url, stream, content, arguments)
 
@@ -592,19 +594,19 @@ class Client:
         auth: Auth,
         follow_redirects: bool | None,
     ) -> _Sent:
-        future, _ = self._start(
-            method,
-            url,
-            stream=False,
-            content=None,
-            params=params,
-            headers=headers,
-            cookies=cookies,
-            timeout=timeout,
-            retries=retries,
-            auth=auth,
-            follow_redirects=follow_redirects,
-        )
+        arguments = {
+            "params": params,
+            "headers": headers,
+            "cookies": cookies,
+            "timeout": timeout,
+            "retries": retries,
+            "auth": auth,
+            "follow_redirects": follow_redirects,
+        }
+        if self._straight and not self._closed:
+            # The common case without the layers below: this runs per request.
+            return self._session.request(method, url, content=None, stream=False, **arguments)
+        future, _ = self._start(method, url, stream=False, content=None, **arguments)
         return future
 
     def stream(
