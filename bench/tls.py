@@ -8,7 +8,8 @@ maps the host names to 127.0.0.1 itself (no DNS lookup leaves the machine).
 - crawl: 10,000 GETs over 1,000 host names (10 each, in a shuffled order),
   concurrency 200, at most 4 connections per host where the client has such
   a cap; nginx logs each request's connection, so a run's TLS handshakes
-  are counted.
+  are counted. The pure Rust crawler runs it again under each TLS client
+  configuration (certificate verifier, crypto provider), to choose by.
 - api: 20,000 GETs to one host at 256 concurrent requests, over HTTP/2
   where the client speaks it (aiohttp does not).
 
@@ -282,10 +283,17 @@ class Case:
         ] + (["--h2"] if self.h2 else [])
         return self.counted(lambda: runs.child_run(command))
 
-    def ceiling(self, ca: Path, port: int) -> runs.Run:
+    def ceiling(self, ca: Path, port: int, tls: str = "reqwest") -> runs.Run:
         runs.build_ceiling()
         per_host = self.concurrency if self.h2 else PER_HOST
-        command = [str(CRAWL), str(ca), f"127.0.0.1:{port}", str(self.concurrency), str(per_host)]
+        command = [
+            str(CRAWL),
+            str(ca),
+            f"127.0.0.1:{port}",
+            str(self.concurrency),
+            str(per_host),
+            tls,
+        ]
         text = "\n".join(self.urls)
         return self.counted(lambda: runs.measured_process(command, stdin=text))
 
@@ -331,6 +339,47 @@ def rows(case: Case, results: dict[str, dict[str, Any]], rust_name: str) -> list
             f"{measured.get('rss_mib', 0):.0f} MiB |"
         )
         lines.append(row)
+    lines.append("")
+    return lines
+
+
+# The TLS client configurations compared in the crawl (reqwest-crawl's TLS
+# argument): fastio has the first.
+TLS_CONFIGURATIONS = {
+    "reqwest's own (rustls-platform-verifier, aws-lc-rs): fastio's": "reqwest",
+    "rustls-platform-verifier, aws-lc-rs, built by hand": "platform-aws-lc-rs",
+    "rustls-platform-verifier, ring": "platform-ring",
+    "webpki, the CA alone as root, aws-lc-rs": "webpki-aws-lc-rs",
+    "webpki, the CA alone as root, ring": "webpki-ring",
+}
+
+
+def tls_rows(case: Case, ca: Path, port: int) -> list[str]:
+    """The crawl from pure Rust under each TLS client configuration."""
+    results = in_rounds(
+        {name: case.ceiling(ca, port, tls) for name, tls in TLS_CONFIGURATIONS.items()}
+    )
+    count = len(case.urls)
+    first = next(iter(results.values()))
+    head = "| TLS configuration | req/s | CPU µs/req | handshakes/s | × the first | × its CPU |"
+    lines = [
+        "**The crawl from pure Rust reqwest under each TLS client configuration** (every "
+        "handshake is a full one: each host is visited over one HTTP/2 connection)",
+        "",
+        head,
+        "|" + "---|" * (head.count("|") - 1),
+    ]
+    for name, measured in results.items():
+        if "error" in measured:
+            lines.append(f"| {name} | failed: {measured['error']} |")
+            continue
+        req_rate = rate(measured, count)
+        made = measured.get("handshakes", 0)
+        lines.append(
+            f"| {name} | {req_rate:,.0f} | {cpu_per_request(measured, count)} | "
+            f"{made / measured['s']:,.0f} | {ratio(req_rate, rate(first, count))} | "
+            f"{cpu_ratio(measured, count, first, count)} |"
+        )
     lines.append("")
     return lines
 
@@ -383,6 +432,8 @@ def run_all(quick: bool) -> list[str]:
                     }
                 )
                 lines += rows(case, results, rust_name)
+                if not case.h2:
+                    lines += tls_rows(case, ca, port)
         finally:
             server.terminate()
             server.wait(timeout=10)
