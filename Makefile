@@ -95,6 +95,7 @@ bench: $(PY)
 	$(PY) bench/primitives.py --markdown bench/results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
 	$(PY) bench/tls.py --markdown bench/tls-results.md
+	$(PY) bench/task_share.py --markdown bench/task-share-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md
 	$(PY) bench/dask_bench.py --markdown bench/dask-results.md
 
