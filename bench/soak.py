@@ -55,16 +55,18 @@ async def soak(base: str, total: int, cancelled: int) -> list[str]:
             assert all(response.status == 200 for response in responses)
             del responses
             done += BATCH
-            if done in (BATCH, 2 * BATCH) or done % (total // 10) == 0:
+            if done in (BATCH, 2 * BATCH) or done % max(total // 10, BATCH) == 0:
                 rows.append(snapshot(done, started))
-        slow = [f"{base}/delay/30"] * BATCH
-        for _ in range(cancelled // BATCH):
+        left = cancelled
+        while left > 0:
+            slow = [f"{base}/delay/30"] * min(BATCH, left)
             pending = asyncio.ensure_future(client.fetch_all(slow, concurrency=1000))
             await asyncio.sleep(0.3)
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pending
-        del pending
+            del pending
+            left -= len(slow)
         deadline = time.monotonic() + 10
         while live_counts() > rows[0][5] and time.monotonic() < deadline:
             gc.collect()
