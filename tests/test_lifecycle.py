@@ -133,7 +133,7 @@ def test_work_still_running_when_its_loop_closes_is_dropped(server: Server, loop
         gc.collect()
         time.sleep(0.02)
     assert (live_counts()[1], server.open_connections) == (baseline[1], 0)
-    del started
+    started.clear()
     gc.collect()
     assert live_counts() == baseline
 

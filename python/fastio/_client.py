@@ -594,7 +594,7 @@ class Client:
         auth: Auth,
         follow_redirects: bool | None,
     ) -> _Sent:
-        arguments = {
+        arguments: dict[str, Any] = {
             "params": params,
             "headers": headers,
             "cookies": cookies,
