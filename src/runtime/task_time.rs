@@ -100,21 +100,6 @@ pub fn busiest_task_share() -> Option<f64> {
     }
     let total: u64 = per_task.values().fold(0, |sum, &n| sum.saturating_add(n));
     let busiest = per_task.values().copied().max().unwrap_or(0);
-    if std::env::var_os("FASTIO_SHARES").is_some() {
-        let mut all: Vec<u64> = per_task.values().copied().collect();
-        all.sort_unstable_by(|a, b| b.cmp(a));
-        let top: Vec<String> = all
-            .iter()
-            .take(5)
-            .map(|n| format!("{:.3}", *n as f64 / total.max(1) as f64))
-            .collect();
-        eprintln!(
-            "tasks {} total {} ms top {:?}",
-            all.len(),
-            total / 1_000_000,
-            top
-        );
-    }
     Some(if total == 0 {
         0.0
     } else {
