@@ -11,7 +11,6 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
-use tokio_util::task::AbortOnDropHandle;
 
 use super::error::FastioError;
 use super::progress::Counts;
@@ -194,14 +193,11 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
 /// task (which bounds a process at about one core's worth of them). The
 /// request is aborted if its result is no longer wanted.
 fn spawn_request(index: usize, spec: RequestSpec) -> impl Future<Output = Indexed> + Send {
-    AbortOnDropHandle::new(tokio::spawn(transport::execute(spec))).map(move |joined| {
-        let result = match joined {
-            Ok(result) => result.map(|data| ResponseData {
-                index: Some(index),
-                ..data
-            }),
-            Err(failed) => Err(transport::task_failed(failed)),
-        };
+    transport::on_own_task(transport::execute(spec)).map(move |result| {
+        let result = result.map(|data| ResponseData {
+            index: Some(index),
+            ..data
+        });
         (index, result)
     })
 }

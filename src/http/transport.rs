@@ -68,15 +68,21 @@ where
     Run: Future<Output = Result<T, FastioError>> + Send + 'static,
 {
     let slots = admit(&spec).await?;
-    match AbortOnDropHandle::new(tokio::spawn(run(spec, slots))).await {
-        Ok(result) => result,
-        Err(failed) => Err(task_failed(failed)),
-    }
+    on_own_task(run(spec, slots)).await
+}
+
+/// Runs `work` as a tokio task of its own, aborted if this future is
+/// dropped; a task that ends without a result is an internal error.
+pub fn on_own_task<T: Send + 'static>(
+    work: impl Future<Output = Result<T, FastioError>> + Send + 'static,
+) -> impl Future<Output = Result<T, FastioError>> + Send {
+    AbortOnDropHandle::new(tokio::spawn(work))
+        .map(|joined| joined.unwrap_or_else(|failed| Err(task_failed(failed))))
 }
 
 /// A request's task that ended without a result: a panic (a bug in fastio)
 /// or the runtime shutting down.
-pub fn task_failed(failed: tokio::task::JoinError) -> FastioError {
+fn task_failed(failed: tokio::task::JoinError) -> FastioError {
     if failed.is_panic() {
         FastioError::internal(runtime::panic_message(failed.into_panic().as_ref()))
     } else {
@@ -93,10 +99,7 @@ fn execute_admitted(
         spec,
         async move |spec: &RequestSpec| {
             let limit = spec.whole_body_limit();
-            let slots = match admitted.take() {
-                Some(slots) => slots,
-                None => admit(spec).await?,
-            };
+            let slots = first_or_admitted(spec, &mut admitted).await?;
             within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
@@ -119,10 +122,7 @@ fn execute_head_admitted(
     with_retries(
         spec,
         async move |spec: &RequestSpec| {
-            let slots = match admitted.take() {
-                Some(slots) => slots,
-                None => admit(spec).await?,
-            };
+            let slots = first_or_admitted(spec, &mut admitted).await?;
             within_deadline(spec, open(spec, slots)).await
         },
         |opened| {
@@ -133,6 +133,18 @@ fn execute_head_admitted(
             )
         },
     )
+}
+
+/// The slots the first attempt was admitted on, if `admitted` still holds
+/// them; else this attempt waits for its turn.
+async fn first_or_admitted(
+    spec: &RequestSpec,
+    admitted: &mut Option<Slots>,
+) -> Result<Slots, FastioError> {
+    match admitted.take() {
+        Some(slots) => Ok(slots),
+        None => admit(spec).await,
+    }
 }
 
 /// Runs `attempt` until it succeeds, or fails in a way the request's retry
