@@ -21,7 +21,6 @@ import argparse
 import importlib
 import asyncio
 import datetime
-import tempfile
 import time
 
 from distributed import Client, LocalCluster
@@ -69,21 +68,16 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(BENCH))
     machine = importlib.import_module("machine")
-    start_nginx = importlib.import_module("nginx").start_nginx
+    serving = importlib.import_module("nginx").serving
     runs = importlib.import_module("runs")
     sys.path.remove(str(BENCH))
-    with tempfile.TemporaryDirectory() as scratch:
-        server, base = start_nginx(Path(scratch))
-        try:
-            urls = [base + "/small"] * args.requests
-            measured = {
-                "fastio.fetch_all, one process": one_process(urls),
-                "fastio.dask.fetch_all, 1 worker process": on_cluster(urls, 1),
-                "fastio.dask.fetch_all, 2 worker processes": on_cluster(urls, 2),
-            }
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with serving() as base:
+        urls = [base + "/small"] * args.requests
+        measured = {
+            "fastio.fetch_all, one process": one_process(urls),
+            "fastio.dask.fetch_all, 1 worker process": on_cluster(urls, 1),
+            "fastio.dask.fetch_all, 2 worker processes": on_cluster(urls, 2),
+        }
     reference = args.requests / measured["fastio.fetch_all, one process"]
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {machine.machine_line()}; "

@@ -24,7 +24,7 @@ from pathlib import Path
 # importing its neighbour, so `import http` still finds the standard library.
 import machine
 import runs
-from nginx import start_nginx
+from nginx import serving
 from runs import Run, cpu_per_request, cpu_ratio, in_rounds, raise_file_limit, rate, ratio
 
 sys.path[:] = [
@@ -40,7 +40,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -513,13 +512,8 @@ def main() -> None:
     requests = 2_000 if args.quick else 20_000
     slow_cap = 500 if args.quick else 2_000  # httpx is ~100x slower: fewer requests, same req/s
     bodies = 100 if args.quick else 1_000
-    with tempfile.TemporaryDirectory() as scratch:
-        server, base = start_nginx(Path(scratch))
-        try:
-            lines = run_all(base, requests, slow_cap, bodies)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with serving() as base:
+        lines = run_all(base, requests, slow_cap, bodies)
     stamp = datetime.date.today().isoformat()
     header = [
         f"Measured {stamp} on {machine_line()}; nginx 1 worker on 127.0.0.1, 12-byte body "

@@ -5,11 +5,14 @@ if missing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SMALL_BODY = "hello world\n"  # 12 bytes
@@ -57,6 +60,19 @@ def start_nginx(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen([nginx, "-c", str(config), "-p", str(folder)])
     wait_for(process, port)
     return process, f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[str]:
+    """nginx (see `start_nginx`) in a folder of its own for the block; its
+    URL. Stopped, and its folder removed, after."""
+    with tempfile.TemporaryDirectory() as scratch:
+        process, base = start_nginx(Path(scratch))
+        try:
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def start_nginx_tls(

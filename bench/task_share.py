@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import datetime
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import machine
 import runs
-from nginx import start_nginx
+from nginx import serving
 
 import fastio
 import fastio.testing
@@ -79,13 +78,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        server, base = start_nginx(Path(scratch))
-        try:
-            measured = asyncio.run(measure(base + "/small", args.requests, args.rounds))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with serving() as base:
+        measured = asyncio.run(measure(base + "/small", args.requests, args.rounds))
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {machine.machine_line()}; nginx "
         f"1 worker on 127.0.0.1, {args.requests:,} GETs of a 12-byte body at concurrency "
