@@ -349,20 +349,29 @@ fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> Py
     };
     let outer_finished = outer.get().is_done();
     let mut gathering = gather.lock();
+    if !matches!(gathering.settled.get(index), Some(None)) {
+        return Ok(());
+    }
+    // As asyncio.gather: the error raised for a cancelled child is the one
+    // it made, which holds the message a task passed on to what it awaited.
+    let cancel_error = match (&settled, gathering.children.get(index)) {
+        (Settled::Cancelled(message), Some(child)) => Some(
+            child
+                .object()
+                .bind(py)
+                .call_method0(intern!(py, "_make_cancelled_error"))
+                .map(Bound::unbind)
+                .unwrap_or_else(|_| cancelled_instance(py, message.as_ref(), false)),
+        ),
+        _ => None,
+    };
     let Some(slot) = gathering.settled.get_mut(index) else {
         return Ok(());
     };
-    if slot.is_some() {
-        return Ok(());
-    }
     let failure = match &settled {
         Settled::Value(_) => None,
         Settled::Error(exception) => Some(exception.clone_ref(py)),
-        Settled::Cancelled(message) => Some(cancelled_instance(py, message.as_ref(), false)),
-    };
-    let last_cancel_message = match &settled {
-        Settled::Cancelled(Some(message)) => Some(message.clone_ref(py)),
-        _ => None,
+        Settled::Cancelled(_) => cancel_error.as_ref().map(|error| error.clone_ref(py)),
     };
     *slot = Some(settled);
     gathering.remaining -= 1;
@@ -377,7 +386,8 @@ fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> Py
         return Ok(());
     }
     if gathering.cancel_requested {
-        let exception = cancelled_instance(py, last_cancel_message.as_ref(), false);
+        let exception =
+            cancel_error.unwrap_or_else(|| cancelled_instance(py, None, false));
         drop(gathering);
         return FastioFuture::finish(outer, Err(exception));
     }
@@ -411,34 +421,123 @@ fn cancelled_instance(py: Python<'_>, message: Option<&Py<PyAny>>, in_results: b
 /// Cancels every child of `outer`; it finishes once they have ended. As in
 /// asyncio, that is noticed later, not inside this call: members report
 /// through their joined future, watched children through their callbacks.
+///
+/// Gathers nested in gathers are walked with a stack on the heap, not by
+/// recursion, so a chain 100,000 deep cancels without exhausting the native
+/// stack; the result is asyncio's: whether any child, at any depth, was
+/// cancelled.
 fn cancel_children(outer: &Bound<'_, FastioFuture>, message: Option<Py<PyAny>>) -> PyResult<bool> {
     let py = outer.py();
-    let Some(gather) = Gather::of(outer) else {
+    let Some(root) = Level::of(outer) else {
         return Ok(false);
     };
-    let children: Vec<Py<PyAny>> = {
-        gather
+    let _nested = CancelDepth::enter();
+    let mut levels = vec![root];
+    loop {
+        let Some(level) = levels.last_mut() else {
+            return Ok(false);
+        };
+        let Some(child) = level.children.next() else {
+            let Some(done) = levels.pop() else {
+                return Ok(false);
+            };
+            if done.any_cancelled {
+                done.gather.lock().cancel_requested = true;
+            }
+            match levels.last_mut() {
+                Some(parent) => parent.any_cancelled |= done.any_cancelled,
+                None => return Ok(done.any_cancelled),
+            }
+            continue;
+        };
+        let child = child.bind(py);
+        let message = message.as_ref().map(|message| message.clone_ref(py));
+        let cancelled = match child.cast::<FastioFuture>() {
+            Ok(future) if !future.get().is_done() => match Level::of(future) {
+                Some(nested) => {
+                    levels.push(nested);
+                    continue;
+                }
+                None => FastioFuture::cancel(future, message)?,
+            },
+            Ok(_) => false,
+            Err(_) => cancel_watched(child, message)?,
+        };
+        level.any_cancelled |= cancelled;
+    }
+}
+
+/// A gather being cancelled: its children not yet visited.
+struct Level {
+    gather: Arc<Gather>,
+    children: std::vec::IntoIter<Py<PyAny>>,
+    any_cancelled: bool,
+}
+
+impl Level {
+    fn of(outer: &Bound<'_, FastioFuture>) -> Option<Level> {
+        let py = outer.py();
+        let gather = Gather::of(outer)?;
+        let children: Vec<Py<PyAny>> = gather
             .lock()
             .children
             .iter()
             .map(|child| child.object().clone_ref(py))
-            .collect()
-    };
-    let mut any_cancelled = false;
-    for child in children {
-        let child = child.bind(py);
-        let message = message.as_ref().map(|message| message.clone_ref(py));
-        any_cancelled |= match child.cast::<FastioFuture>() {
-            Ok(future) => FastioFuture::cancel(future, message)?,
-            Err(_) => child
-                .call_method1(intern!(py, "cancel"), (message,))?
-                .is_truthy()?,
-        };
+            .collect();
+        Some(Level {
+            gather,
+            children: children.into_iter(),
+            any_cancelled: false,
+        })
     }
-    if any_cancelled {
-        gather.lock().cancel_requested = true;
+}
+
+/// How deep cancels that went through Python (a task awaiting a gather of
+/// tasks awaiting gathers) may nest before the next is deferred.
+const MAX_CANCEL_DEPTH: usize = 64;
+
+thread_local! {
+    static CANCEL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts the cancels in progress on this thread while held.
+struct CancelDepth;
+
+impl CancelDepth {
+    fn enter() -> CancelDepth {
+        CANCEL_DEPTH.with(|depth| depth.set(depth.get() + 1));
+        CancelDepth
     }
-    Ok(any_cancelled)
+
+    fn too_deep() -> bool {
+        CANCEL_DEPTH.with(|depth| depth.get() > MAX_CANCEL_DEPTH)
+    }
+}
+
+impl Drop for CancelDepth {
+    fn drop(&mut self) {
+        CANCEL_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Cancels a child that is not a fastio awaitable. A task's cancel cancels
+/// what it awaits, which may be another gather: past
+/// [`MAX_CANCEL_DEPTH`] nested cancels, the call is scheduled on the loop
+/// instead (and counts as cancelled if the child is still pending), so a
+/// deep chain is cancelled one level per loop turn instead of on the stack.
+fn cancel_watched(child: &Bound<'_, PyAny>, message: Option<Py<PyAny>>) -> PyResult<bool> {
+    let py = child.py();
+    if !CancelDepth::too_deep() {
+        return child
+            .call_method1(intern!(py, "cancel"), (message,))?
+            .is_truthy();
+    }
+    if child.call_method0(intern!(py, "done"))?.is_truthy()? {
+        return Ok(false);
+    }
+    let cancel = child.getattr(intern!(py, "cancel"))?;
+    running_loop(py)?.call_method1(intern!(py, "call_soon"), (cancel, message))?;
+    Ok(true)
 }
 
 /// The done callback on a watched child.
@@ -485,3 +584,4 @@ fn settled_from_python(future: &Bound<'_, PyAny>) -> PyResult<Settled> {
         future.call_method0(intern!(py, "result"))?.unbind(),
     ))
 }
+

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import pytest
-from helpers import cancel_and_time
+from helpers import cancel_and_time, run_script
 
 import fastio
 from fastio import _fastio
@@ -309,3 +309,96 @@ async def test_works_under_asyncio_gather_and_wait_for() -> None:
     assert results == [[1], 2]
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(fastio.gather(fastio.sleep(10)), timeout=0.1)
+
+
+async def test_a_task_cancel_message_reaches_the_gather_as_in_asyncio() -> None:
+    async def waits_in_a_task() -> None:
+        await fastio.gather(value_after(10, None))
+
+    task = asyncio.ensure_future(waits_in_a_task())
+    await asyncio.sleep(0.01)
+    task.cancel("bye")
+    with pytest.raises(asyncio.CancelledError) as raised:
+        await task
+    assert raised.value.args == ("bye",)
+
+
+# --- depth ---------------------------------------------------------------------
+
+DEEP = 100_000
+
+NESTED_GATHERS = """
+import asyncio, gc, fastio
+
+async def main(mode):
+    nested = fastio.sleep(100 if mode == "cancel" else 0.01, "leaf")
+    for _ in range({depth}):
+        nested = fastio.gather(nested, return_exceptions=mode == "return_exceptions")
+    if mode == "cancel":
+        task = asyncio.ensure_future(nested)
+        await asyncio.sleep(0.01)
+        task.cancel("stop")
+        try:
+            await task
+        except asyncio.CancelledError as error:
+            print("cancelled", error.args)
+        del task
+    else:
+        result = await nested
+        for _ in range({depth}):
+            (result,) = result
+        print("result", result)
+    del nested
+    gc.collect()
+    print("freed")
+
+asyncio.run(main({mode!r}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("cancel", "cancelled ('stop',)"),
+        ("complete", "result leaf"),
+        ("return_exceptions", "result leaf"),
+    ],
+)
+def test_gathers_nested_100_000_deep_cancel_complete_and_free(mode: str, expected: str) -> None:
+    # In a child process: a recursion on the native stack ends it with SIGSEGV.
+    finished = run_script(NESTED_GATHERS.format(depth=DEEP, mode=mode), timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.splitlines() == [expected, "freed"]
+
+
+def test_gathers_nested_through_tasks_100_000_deep_cancel_and_free() -> None:
+    # Each level a coroutine (so a task) awaiting a gather: cancelling goes
+    # task -> gather -> task through Python, which fastio defers past a depth.
+    source = """
+    import asyncio, gc, fastio
+
+    async def main():
+        reached = asyncio.Event()
+
+        async def nest(depth):
+            if depth == 0:
+                reached.set()
+                await asyncio.sleep(100)
+            return await fastio.gather(nest(depth - 1))
+
+        task = asyncio.ensure_future(nest({depth}))
+        await asyncio.wait_for(reached.wait(), 100)
+        task.cancel("stop")
+        try:
+            await task
+        except asyncio.CancelledError as error:
+            print("cancelled", error.args)
+        del task
+        gc.collect()
+        print("freed")
+
+    asyncio.run(main())
+    """
+    finished = run_script(source.format(depth=DEEP), timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.splitlines() == ["cancelled ('stop',)", "freed"]

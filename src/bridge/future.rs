@@ -16,6 +16,7 @@ use super::asyncio::{
 };
 use super::live::LiveFuture;
 use super::queue::{Completion, LoopQueue};
+use super::release::release;
 use super::work::{guard, GuardedWork, Message, Outcome, ToPythonItems, Value};
 
 /// State an awaitable carries for the code that made it (a gather's
@@ -833,14 +834,27 @@ impl FastioFuture {
         if let (_, _, _, State::Running { abort, .. } | State::Joined { abort }, _) = &released {
             abort.abort();
         }
+        release(released);
     }
 }
 
 impl Drop for FastioFuture {
+    /// What it holds may hold other awaitables (a gather its children):
+    /// released through [`release`] so a deep chain is not freed recursively.
     fn drop(&mut self) {
-        if let State::Running { abort, .. } | State::Joined { abort } = &self.lock().state {
+        let mut inner = self.lock();
+        if let State::Running { abort, .. } | State::Joined { abort } = &inner.state {
             abort.abort();
         }
+        let held = (
+            std::mem::replace(&mut inner.state, State::Parked),
+            inner.extras.take(),
+            std::mem::take(&mut inner.callbacks),
+            inner.preset.take(),
+            inner.event_loop.take(),
+        );
+        drop(inner);
+        release(held);
     }
 }
 

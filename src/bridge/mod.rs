@@ -14,6 +14,7 @@ mod future;
 mod inbox;
 pub mod live;
 mod queue;
+mod release;
 mod work;
 
 pub use future::{FastioFuture, Job, Link, Settled, Tenant};
