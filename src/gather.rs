@@ -386,8 +386,7 @@ fn record(outer: &Bound<'_, FastioFuture>, index: usize, settled: Settled) -> Py
         return Ok(());
     }
     if gathering.cancel_requested {
-        let exception =
-            cancel_error.unwrap_or_else(|| cancelled_instance(py, None, false));
+        let exception = cancel_error.unwrap_or_else(|| cancelled_instance(py, None, false));
         drop(gathering);
         return FastioFuture::finish(outer, Err(exception));
     }
@@ -584,4 +583,3 @@ fn settled_from_python(future: &Bound<'_, PyAny>) -> PyResult<Settled> {
         future.call_method0(intern!(py, "result"))?.unbind(),
     ))
 }
-

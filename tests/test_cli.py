@@ -71,6 +71,53 @@ def test_urls_as_arguments_give_one_record_each(server: Server) -> None:
     assert "3 URLs" in done.stderr  # the summary
 
 
+CLI_PEAK = """
+import resource, subprocess, sys
+urls = "\\n".join(["{url}/gzip-bomb/1073741824"] * 40)
+done = subprocess.run(
+    [sys.executable, "-m", "fastio", "fetch", "-i", "-", "-q", *{options!r}],
+    input=urls, capture_output=True, text=True, timeout=100,
+)
+sys.stdout.write(done.stdout)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "budget_mib"),
+    [
+        # No body is held without --body or --save-dir: each is counted.
+        ([], 128),
+        # With --body, by the default bytes in flight (1 GiB) and one body's limit.
+        (["--body"], 1024 + 256 + 128),
+        (["--body", "--max-bytes-in-flight", str(64 << 20), "--max-body-size", str(32 << 20)], 256),
+    ],
+)
+def test_bombs_get_their_records_within_a_memory_budget(
+    server: Server, options: list[str], budget_mib: int
+) -> None:
+    # 40 gzip bombs of 1 GiB (1 MB on the wire): before, the CLI passed 4 GiB
+    # within seconds and wrote no record.
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_PEAK.format(url=server.url, options=options)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    *lines, last = done.stdout.splitlines()
+    code, peak_mib = map(int, last.split())
+    assert code == 1  # some failed: every one, as too large
+    assert [record["error_type"] for record in records("\n".join(lines))] == ["BodyTooLarge"] * 40
+    assert peak_mib <= budget_mib
+
+
+def test_without_body_a_record_has_the_size_of_a_body_not_kept(server: Server) -> None:
+    done = run("fetch", server.url + "/gzip-bomb/5000000", server.url + "/bytes/1234")
+    sizes = sorted(record["size"] for record in records(done.stdout))
+    assert sizes == [1234, 5_000_000]
+
+
 def test_input_file_skips_comments_and_blank_lines(server: Server, tmp_path: Path) -> None:
     listing = tmp_path / "urls.txt"
     listing.write_text(

@@ -127,6 +127,65 @@ def test_an_endless_body_keeps_memory_bounded(server: Server) -> None:
     assert peak_mib < 1024
 
 
+BOMB_PEAK = """
+import asyncio, resource, fastio
+
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+async def main():
+    await fastio.fetch("{url}/bytes/10")  # the runtime and a client, warmed up
+    before = peak_mib()
+    urls = ["{url}/gzip-bomb/8589934592"] * {count}
+    results = await fastio.fetch_all(
+        urls, concurrency={count}, max_body_size={limit}, return_exceptions=True, **{options}
+    )
+    assert all(isinstance(result, fastio.BodyTooLarge) for result in results), results
+    print(peak_mib() - before)
+
+asyncio.run(main())
+"""
+
+
+def bomb_peak_mib(server: Server, count: int, limit: int, **options: int) -> float:
+    """The growth of a child process's peak RSS while it fetches ``count``
+    gzip bombs of 8 GiB at once, each refused at ``limit``."""
+    source = BOMB_PEAK.format(url=server.url, count=count, limit=limit, options=options)
+    finished = run_script(source, timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return float(finished.stdout)
+
+
+MIB = 1024 * 1024
+
+
+def test_a_refused_bomb_holds_little_more_than_its_limit(server: Server) -> None:
+    # The buffer grows by doubling, but never past the limit: 64 MiB
+    # reserved and filled for a 33 MiB limit before.
+    assert bomb_peak_mib(server, 1, 33 * MIB) <= 1.25 * 33
+
+
+def test_bombs_in_one_bulk_call_share_its_bytes_in_flight(server: Server) -> None:
+    # 20 bodies of up to 32 MiB each: 640 MiB at once without a shared bound.
+    assert bomb_peak_mib(server, 20, 32 * MIB, max_bytes_in_flight=64 * MIB) <= 64 + 32 + 32
+
+
+def test_bulk_calls_bound_bytes_in_flight_by_default(server: Server) -> None:
+    # 12 bodies at the default limit (256 MiB): 3 GiB without the default
+    # bound (1 GiB, plus the one body that never waits).
+    assert bomb_peak_mib(server, 12, 256 * MIB) <= 1024 + 256 + 128
+
+
+async def test_bytes_in_flight_is_a_positive_int(server: Server) -> None:
+    with pytest.raises(ValueError, match="max_bytes_in_flight must be at least 1"):
+        await fastio.fetch_all([server.url], max_bytes_in_flight=0)
+    # Far below one body: bodies are read one at a time, and all arrive.
+    responses = await fastio.fetch_all(
+        [server.url + "/bytes/300000"] * 8, concurrency=8, max_bytes_in_flight=1
+    )
+    assert [len(response.content) for response in responses] == [300_000] * 8
+
+
 # --- charsets -----------------------------------------------------------------------
 
 

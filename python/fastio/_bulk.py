@@ -42,6 +42,8 @@ class EngineOptions(TypedDict, total=False):
     retries: int | None
     retry_methods: Iterable[str] | None
     max_body_size: int | None
+    max_bytes_in_flight: int | None
+    keep_body: bool
 
 
 class BulkOptions(EngineOptions, total=False):
@@ -55,6 +57,13 @@ class BulkOptions(EngineOptions, total=False):
     - ``retries``, ``retry_methods``: as for :class:`fastio.Client`
       (default: the client's; no retries, idempotent methods).
     - ``max_body_size``: the most (decoded) body bytes per response.
+    - ``max_bytes_in_flight``: the most body bytes all the responses being
+      read may hold together (default 1 GiB); a body that would pass it
+      waits, reading nothing, until others finish. The body that began
+      first never waits, so at most this plus one ``max_body_size`` is held.
+    - ``keep_body``: False reads, decodes and counts each body without
+      keeping it (``Response.body_size`` has its length; ``content`` raises
+      ``ResponseNotRead``): for checking links or statuses at any scale.
     - ``progress``: show a bar on stderr; ``total``: its total when the
       input has no ``len()``.
     """

@@ -489,6 +489,11 @@ class Response:
                     sink.write(piece)
         """
     @property
+    def body_size(self) -> int | None:
+        """The length of the (decoded) body in bytes, whether it was kept or
+        not (a bulk call with ``keep_body=False`` counts bodies without
+        keeping them); None for a streamed body not read yet."""
+    @property
     def num_bytes_downloaded(self) -> int:
         """Body bytes received over the wire so far, before decoding: a
         compressed body's compressed size, as httpx counts it."""
@@ -656,6 +661,8 @@ class _ClientSession:
         max_body_size: int | None = None,
         progress: _Progress | None = None,
         retry_methods: Iterable[str] | None = None,
+        max_bytes_in_flight: int | None = None,
+        keep_body: bool = True,
     ) -> FastioFuture[list[Any]]:
         """fetch_all (``in_order``) or fetch_iter's native stream on this
         session's settings."""
@@ -674,6 +681,8 @@ class _ClientSession:
         max_body_size: int | None = None,
         progress: _Progress | None = None,
         retry_methods: Iterable[str] | None = None,
+        max_bytes_in_flight: int | None = None,
+        keep_body: bool = True,
     ) -> _FetchStream: ...
     def default_headers(self) -> list[tuple[str, str]]:
         """The headers every request starts with, as (name, value) pairs."""

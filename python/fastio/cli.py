@@ -317,6 +317,9 @@ async def fetch_command(plan: FetchPlan) -> int:
                 method=args.method,
                 headers=plan.headers,
                 return_exceptions=True,
+                # A body is held only to be written: otherwise it is counted.
+                keep_body=args.body or plan.save_dir is not None,
+                max_bytes_in_flight=args.max_bytes_in_flight,
                 progress=not args.quiet and sys.stderr.isatty(),
                 total=plan.total,
             )
@@ -439,6 +442,12 @@ def add_fetch_parser(commands: Any) -> None:
         type=non_negative_int,
         metavar="BYTES",
         help="largest body (decoded); by default 256 MiB",
+    )
+    fetch.add_argument(
+        "--max-bytes-in-flight",
+        type=positive_int,
+        metavar="BYTES",
+        help="most body bytes held at once by the responses being read; by default 1 GiB",
     )
     fetch.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     fetch.add_argument(

@@ -68,7 +68,7 @@ def result_record(
             "reason": item.reason,
             "headers": dict(item.headers.items()),
             "elapsed": round(item.elapsed, 6),
-            "size": len(item.content),
+            "size": item.body_size,
             "error_type": None,
             "error": None,
         }

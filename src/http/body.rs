@@ -6,9 +6,14 @@
 
 use bytes::Bytes;
 
+use super::budget::Share;
+#[cfg(target_os = "linux")]
+use crate::large::MappedBuffer;
+use crate::large::{advise_huge_pages, LARGE};
+
 /// The most memory reserved from a declared Content-Length before any of
-/// the body has arrived. Larger bodies grow as they come in (glibc grows
-/// such buffers with mremap, without copying).
+/// the body has arrived. Larger bodies grow as they come in (in pages of
+/// their own, moved by the kernel rather than copied: see [`MappedBuffer`]).
 pub const PREALLOCATE_AT_MOST: usize = 16 * 1024 * 1024;
 
 /// Bodies below this size are copied out of the buffer they arrived in: a
@@ -30,10 +35,14 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Collector {
     first: Option<Bytes>,
-    buffer: Option<Vec<u8>>,
+    buffer: Option<Buffer>,
     received: u64,
     declared: u64,
     limit: Option<u64>,
+    /// This body's part of its bulk call's budget, if it has one.
+    share: Option<Share>,
+    /// False: pieces are counted and dropped.
+    keep: bool,
 }
 
 impl Collector {
@@ -48,21 +57,50 @@ impl Collector {
             received: 0,
             declared: declared.unwrap_or(0),
             limit,
+            share: None,
+            keep: true,
         })
+    }
+
+    /// With `keep` false, pieces are only counted (and held to the limit):
+    /// [`Self::finish`] gives an empty body.
+    pub fn keeping(mut self, keep: bool) -> Self {
+        self.keep = keep;
+        self
+    }
+
+    /// Counts what it holds against `share` too (see [`Self::push_within_budget`]).
+    pub fn within(mut self, share: Option<Share>) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// [`Self::push`], then waits until its budget has room for the piece:
+    /// a body waiting here reads no more from its connection.
+    pub async fn push_within_budget(&mut self, piece: Bytes) -> Result<(), Refusal> {
+        let size = piece.len() as u64;
+        self.push(piece)?;
+        if let (Some(share), true) = (&mut self.share, self.keep) {
+            share.take(size).await;
+        }
+        Ok(())
     }
 
     /// Adds the next piece; refuses it past the limit or without memory.
     pub fn push(&mut self, piece: Bytes) -> Result<(), Refusal> {
         self.received = self.received.saturating_add(piece.len() as u64);
         within_limit(self.received, self.limit)?;
+        if !self.keep {
+            return Ok(());
+        }
         match (&mut self.buffer, self.first.take()) {
-            (Some(buffer), _) => append(buffer, &piece)?,
+            (Some(buffer), _) => buffer.append(&piece, self.limit)?,
             (None, None) => self.first = Some(piece),
             (None, Some(earlier)) => {
-                let mut joined = Vec::new();
-                reserve(&mut joined, initial_capacity(self.declared, self.received))?;
-                append(&mut joined, &earlier)?;
-                append(&mut joined, &piece)?;
+                let mut joined =
+                    Buffer::with_capacity(initial_capacity(self.declared, self.received))?;
+                joined.append(&earlier, self.limit)?;
+                joined.append(&piece, self.limit)?;
                 self.buffer = Some(joined);
             }
         }
@@ -77,7 +115,7 @@ impl Collector {
     /// The whole body.
     pub fn finish(self) -> Bytes {
         match (self.buffer, self.first) {
-            (Some(buffer), _) => Bytes::from(buffer),
+            (Some(buffer), _) => buffer.into_bytes(),
             (None, Some(only)) if only.len() < SMALL_BODY => Bytes::copy_from_slice(&only),
             (None, Some(only)) => only,
             (None, None) => Bytes::new(),
@@ -100,28 +138,100 @@ fn initial_capacity(declared: u64, received: u64) -> usize {
     usize::try_from(trusted).unwrap_or(usize::MAX)
 }
 
-fn reserve(buffer: &mut Vec<u8>, capacity: usize) -> Result<(), Refusal> {
-    let more = capacity.saturating_sub(buffer.len());
-    buffer.try_reserve(more).map_err(|_| Refusal::OutOfMemory {
-        wanted: capacity as u64,
-    })?;
-    if capacity >= crate::large::LARGE {
-        crate::large::advise_huge_pages(buffer.as_mut_ptr(), buffer.capacity());
-    }
-    Ok(())
+/// Where a body of several pieces is joined: the heap while small, pages
+/// of its own once large (on Linux), which grow without being copied.
+#[derive(Debug)]
+enum Buffer {
+    Heap(Vec<u8>),
+    #[cfg(target_os = "linux")]
+    Mapped(MappedBuffer),
 }
 
-fn append(buffer: &mut Vec<u8>, piece: &[u8]) -> Result<(), Refusal> {
-    if buffer.capacity() - buffer.len() < piece.len() {
-        // Grow by doubling, as extend would, but report a failure.
-        let wanted = buffer
-            .len()
-            .saturating_add(piece.len())
-            .max(buffer.capacity().saturating_mul(2));
-        reserve(buffer, wanted)?;
+impl Buffer {
+    fn with_capacity(capacity: usize) -> Result<Self, Refusal> {
+        let mut buffer = Buffer::Heap(Vec::new());
+        buffer.reserve(capacity)?;
+        Ok(buffer)
     }
-    buffer.extend_from_slice(piece);
-    Ok(())
+
+    fn capacity(&self) -> usize {
+        match self {
+            Buffer::Heap(vec) => vec.capacity(),
+            #[cfg(target_os = "linux")]
+            Buffer::Mapped(mapped) => mapped.capacity(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Buffer::Heap(vec) => vec.len(),
+            #[cfg(target_os = "linux")]
+            Buffer::Mapped(mapped) => mapped.len(),
+        }
+    }
+
+    /// Appends `piece`, growing by doubling as `extend` would, but never
+    /// past `limit` (a body refused at its limit reserved no more than it),
+    /// and reporting a failed allocation.
+    fn append(&mut self, piece: &[u8], limit: Option<u64>) -> Result<(), Refusal> {
+        let capacity = self.capacity();
+        if capacity - self.len() < piece.len() {
+            let needed = self.len().saturating_add(piece.len());
+            let ceiling = limit.map_or(usize::MAX, |limit| {
+                usize::try_from(limit).unwrap_or(usize::MAX)
+            });
+            self.reserve(capacity.saturating_mul(2).min(ceiling).max(needed))?;
+        }
+        match self {
+            Buffer::Heap(vec) => vec.extend_from_slice(piece),
+            #[cfg(target_os = "linux")]
+            Buffer::Mapped(mapped) => {
+                if !mapped.push(piece) {
+                    return Err(Refusal::OutOfMemory {
+                        wanted: mapped.len().saturating_add(piece.len()) as u64,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Room for `capacity` bytes in all.
+    fn reserve(&mut self, capacity: usize) -> Result<(), Refusal> {
+        let refused = Refusal::OutOfMemory {
+            wanted: capacity as u64,
+        };
+        match self {
+            #[cfg(target_os = "linux")]
+            Buffer::Heap(vec) if capacity >= LARGE => {
+                let mut mapped = MappedBuffer::with_capacity(capacity).ok_or(refused)?;
+                mapped.push(vec);
+                *self = Buffer::Mapped(mapped);
+            }
+            Buffer::Heap(vec) => {
+                let more = capacity.saturating_sub(vec.len());
+                vec.try_reserve_exact(more).map_err(|_| refused)?;
+                if capacity >= LARGE {
+                    advise_huge_pages(vec.as_mut_ptr(), vec.capacity());
+                }
+            }
+            #[cfg(target_os = "linux")]
+            Buffer::Mapped(mapped) => {
+                if !mapped.grow(capacity) {
+                    return Err(refused);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Buffer::Heap(vec) => Bytes::from(vec),
+            #[cfg(target_os = "linux")]
+            Buffer::Mapped(mapped) => Bytes::from_owner(mapped),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +253,7 @@ mod tests {
         let mut body = Collector::new(Some(1 << 40), None).expect("no limit");
         body.push(Bytes::from_static(b"ab")).expect("small");
         body.push(Bytes::from_static(b"cd")).expect("small");
-        let capacity = body.buffer.as_ref().map_or(0, Vec::capacity);
+        let capacity = body.buffer.as_ref().map_or(0, Buffer::capacity);
         assert!(capacity <= PREALLOCATE_AT_MOST, "{capacity}");
         assert_eq!(body.finish(), Bytes::from_static(b"abcd"));
     }
@@ -172,11 +282,47 @@ mod tests {
     }
 
     #[test]
+    fn the_buffer_never_grows_past_the_limit() {
+        let limit = 3 * 1024 * 1024 + 17;
+        let mut body = Collector::new(None, Some(limit)).expect("no declared length");
+        let piece = Bytes::from(vec![1_u8; 64 * 1024]);
+        while body.push(piece.clone()).is_ok() {}
+        let capacity = body.buffer.as_ref().map_or(0, Buffer::capacity) as u64;
+        assert!(capacity <= limit, "{capacity} > {limit}");
+    }
+
+    #[test]
+    fn a_body_not_kept_is_counted_and_held_to_the_limit() {
+        let mut body = Collector::new(None, Some(10))
+            .expect("no declared length")
+            .keeping(false);
+        body.push(Bytes::from_static(b"abcdef")).expect("under");
+        assert!(body.buffer.is_none() && body.first.is_none());
+        assert_eq!(body.received(), 6);
+        assert!(body.push(Bytes::from_static(b"ghijk")).is_err());
+        assert!(body.finish().is_empty());
+    }
+
+    #[test]
+    fn pieces_of_every_size_grow_a_large_body() {
+        let mut body = Collector::new(None, Some(256 << 20)).expect("no declared length");
+        let mut expected = 0_usize;
+        for round in 0..5000_usize {
+            let size = 1 + (round * 7919) % 30000;
+            expected += size;
+            let piece = Bytes::from(vec![(round % 251) as u8; size]);
+            body.push(piece).expect("under the limit");
+        }
+        let whole = body.finish();
+        assert_eq!(whole.len(), expected);
+        assert_eq!(whole[whole.len() - 1], (4999 % 251) as u8);
+    }
+
+    #[test]
     fn an_impossible_allocation_is_an_error() {
-        let mut buffer = Vec::new();
         assert_eq!(
-            reserve(&mut buffer, usize::MAX / 2),
-            Err(Refusal::OutOfMemory {
+            Buffer::with_capacity(usize::MAX / 2).err(),
+            Some(Refusal::OutOfMemory {
                 wanted: (usize::MAX / 2) as u64
             })
         );

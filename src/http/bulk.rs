@@ -12,6 +12,7 @@ use http::{HeaderMap, Method};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
 
+use super::budget::BodyBudget;
 use super::error::FastioError;
 use super::progress::Counts;
 use super::response::{Indexed, ResponseData};
@@ -39,6 +40,8 @@ pub struct Template {
     pub pool_timeout: Option<std::time::Duration>,
     pub retry: RetryPolicy,
     pub max_body_size: Option<u64>,
+    /// False: bodies are counted, not kept.
+    pub keep_body: bool,
     /// The session's defaults when the call was made.
     pub defaults: Arc<Defaults>,
     pub session: Arc<Session>,
@@ -58,6 +61,8 @@ impl Template {
             max_body_size: self.max_body_size,
             follow_redirects: None,
             session: Arc::clone(&self.session),
+            body_budget: None,
+            keep_body: self.keep_body,
         })
     }
 }
@@ -98,6 +103,8 @@ pub struct Requests {
     pub concurrency: usize,
     pub stop_on_failure: bool,
     pub counts: Option<Arc<Counts>>,
+    /// The bytes the bodies being read may hold in total.
+    pub body_budget: Arc<BodyBudget>,
 }
 
 /// Runs the requests from `input`, at most `concurrency` at a time, putting
@@ -111,6 +118,7 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
         concurrency,
         stop_on_failure,
         counts,
+        body_budget,
     } = requests;
     let mut waiting: VecDeque<Item> = VecDeque::new();
     let mut running = FuturesUnordered::new();
@@ -122,7 +130,10 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
                 break;
             };
             match request {
-                Ok(spec) => running.push(spawn_request(index, spec)),
+                Ok(mut spec) => {
+                    spec.body_budget = Some(Arc::clone(&body_budget));
+                    running.push(spawn_request(index, spec));
+                }
                 Err(invalid) => {
                     let result = (index, Err(invalid));
                     if let Some(counts) = &counts {
@@ -203,6 +214,10 @@ fn spawn_request(index: usize, spec: RequestSpec) -> impl Future<Output = Indexe
 }
 
 /// What [`run_requests`] waits for: input, or a request finishing.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one at a time on the run's stack; boxing would allocate per result"
+)]
 enum Event {
     Input(Option<Chunk>),
     Done(Indexed),
@@ -481,6 +496,7 @@ mod tests {
             pool_timeout: None,
             retry: RetryPolicy::default(),
             max_body_size: None,
+            keep_body: true,
             defaults: session.defaults(),
             session: Arc::clone(&session),
         };
@@ -507,6 +523,7 @@ mod tests {
             concurrency: 4,
             stop_on_failure: false,
             counts: None,
+            body_budget: BodyBudget::new(1 << 20),
         };
         run_requests(requests, ask, &mut sink).await;
         let rest = sink.finish().ok().unwrap_or_default();

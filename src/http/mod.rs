@@ -5,6 +5,7 @@
 //! [`bulk`] runs many.
 
 pub mod body;
+pub mod budget;
 pub mod bulk;
 pub mod decode;
 pub mod error;

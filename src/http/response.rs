@@ -31,6 +31,8 @@ pub struct ResponseData {
     pub body: Bytes,
     /// Body bytes as they came over the wire, before any decoding.
     pub downloaded: u64,
+    /// For a body read but not kept (`keep_body` false): its decoded length.
+    pub discarded: Option<u64>,
     /// The redirect responses that led here, oldest first.
     pub history: Vec<ResponseData>,
     /// Its URL's position in the input of `fetch_all`/`fetch_iter`.
@@ -56,6 +58,7 @@ impl ResponseData {
             elapsed: Duration::ZERO,
             body: Bytes::from(vec![0_u8; size]),
             downloaded: size as u64,
+            discarded: None,
             history: Vec::new(),
             index: Some(index),
         }

@@ -9,6 +9,7 @@ use http::header::HeaderValue;
 use http::{HeaderMap, Method};
 use url::Url;
 
+use super::budget::BodyBudget;
 use super::error::{clipped, ErrorKind, FastioError};
 use super::retry::RetryPolicy;
 use super::session::{merge_cookies, Defaults, Session};
@@ -35,6 +36,10 @@ pub struct RequestSpec {
     pub follow_redirects: Option<bool>,
     /// Where it is sent from: the client's settings, pool and cookie jar.
     pub session: Arc<Session>,
+    /// The bytes in flight its bulk call shares with its other requests.
+    pub body_budget: Option<Arc<BodyBudget>>,
+    /// False: the body is read, decoded and counted, but not kept.
+    pub keep_body: bool,
 }
 
 /// The most bytes of one body held whole in memory unless the user says

@@ -21,6 +21,7 @@ use http::{Method, StatusCode};
 use url::Url;
 
 use super::body::{Collector, Refusal};
+use super::budget::BodyBudget;
 use super::decode::{self, Coding, Decoder};
 use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
@@ -98,13 +99,12 @@ fn execute_admitted(
     with_retries(
         spec,
         async move |spec: &RequestSpec| {
-            let limit = spec.whole_body_limit();
             let slots = first_or_admitted(spec, &mut admitted).await?;
             within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
                 let opened = open(spec, slots).await?;
-                read(opened, limit).await
+                read(opened, spec).await
             })
             .await
         },
@@ -304,6 +304,7 @@ impl Opened {
             elapsed: self.started.elapsed(),
             body: Bytes::new(),
             downloaded: 0,
+            discarded: None,
             history: std::mem::take(&mut self.history),
             index: None,
         }
@@ -362,7 +363,7 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
         };
         // Boxed: a redirect is rare, and its read inline would make every
         // request's future larger.
-        let hop = Box::pin(read(hop, spec.whole_body_limit())).await?;
+        let hop = Box::pin(read(hop, spec)).await?;
         if history.len() >= session.settings.max_redirects {
             return Err(FastioError::for_request(
                 ErrorKind::TooManyRedirects,
@@ -432,10 +433,16 @@ pub fn body_refused(method: &str, url: &str, refusal: Refusal) -> FastioError {
     FastioError::for_request(ErrorKind::BodyTooLarge, method, url, &what)
 }
 
-/// Reads the whole (decoded) body, refusing more than `limit` bytes, and a
-/// declared length over it before reading. The slots are given back once
-/// it is read.
-fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseData, FastioError>> {
+/// Reads the whole (decoded) body, refusing more than `spec`'s limit, and
+/// a declared length over it before reading, within `spec`'s bulk call's
+/// budget. The slots are given back once it is read.
+fn read(
+    mut opened: Opened,
+    spec: &RequestSpec,
+) -> impl Future<Output = Result<ResponseData, FastioError>> {
+    let limit = spec.whole_body_limit();
+    let share = spec.body_budget.as_ref().map(BodyBudget::share);
+    let keep = spec.keep_body;
     let mut data = opened.take_head();
     let Opened {
         mut response,
@@ -446,7 +453,9 @@ fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseD
     async move {
         let method = data.method.as_str();
         let mut body = Collector::new(response.content_length(), Some(limit))
-            .map_err(|refusal| body_refused(method, &data.url, refusal))?;
+            .map_err(|refusal| body_refused(method, &data.url, refusal))?
+            .within(share)
+            .keeping(keep);
         let codings = decode::codings(&data.method, &data.url, response.headers())?;
         if codings.is_empty() {
             while let Some(chunk) = response
@@ -454,7 +463,8 @@ fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseD
                 .await
                 .map_err(|err| classify(&err, method, &data.url))?
             {
-                body.push(chunk)
+                body.push_within_budget(chunk)
+                    .await
                     .map_err(|refusal| body_refused(method, &data.url, refusal))?;
             }
             data.downloaded = body.received();
@@ -467,6 +477,9 @@ fn read(mut opened: Opened, limit: u64) -> impl Future<Output = Result<ResponseD
             .await?;
         }
         drop(slots);
+        if !keep {
+            data.discarded = Some(body.received());
+        }
         data.body = body.finish();
         data.elapsed = started.elapsed();
         Ok(data)
@@ -489,7 +502,8 @@ async fn read_decoded(
         .await
         .map_err(|err| decoding_failed(&err, method, url))?
     {
-        body.push(piece)
+        body.push_within_budget(piece)
+            .await
             .map_err(|refusal| body_refused(method, url, refusal))?;
         // A bomb decodes in many steps: let the worker's other tasks run.
         tokio::task::consume_budget().await;

@@ -27,6 +27,7 @@ use crate::bridge::asyncio::{fastio_exception, running_loop};
 use crate::bridge::{
     FastioFuture, Job, Link, Message, Outcome, Settled, Tenant, ToPythonItems, Value, DRAIN_SLICE,
 };
+use crate::http::budget::{BodyBudget, DEFAULT_BYTES_IN_FLIGHT};
 use crate::http::bulk::{
     body_kib, first_pull, run_requests, AllResults, AsCompleted, Chunk, Requests, Template,
     BODY_BUDGET_KIB, FEED_CHUNK,
@@ -78,6 +79,10 @@ pub struct BulkArgs<'a, 'py> {
     pub progress: Option<&'a Bound<'py, Progress>>,
     /// `None`: the session's.
     pub retry_methods: Option<&'a Bound<'py, PyAny>>,
+    /// `None`: [`DEFAULT_BYTES_IN_FLIGHT`].
+    pub max_bytes_in_flight: Option<IntArg>,
+    /// False: bodies are read and counted, not kept.
+    pub keep_body: bool,
 }
 
 /// Pulls URLs from the caller's iterator on the loop thread.
@@ -369,6 +374,7 @@ fn start(
             args.retry_methods,
         )?,
         max_body_size: body_size_limit(args.max_body_size)?,
+        keep_body: args.keep_body,
         defaults,
         session: Arc::clone(session),
     };
@@ -380,11 +386,15 @@ fn start(
         sender,
         exhausted: false,
     };
+    let in_flight = positive_count(args.max_bytes_in_flight, "max_bytes_in_flight")?;
     let requests = Requests {
         input,
         concurrency,
         stop_on_failure: !args.return_exceptions,
         counts: args.progress.map(|progress| progress.get().counts()),
+        body_budget: BodyBudget::new(
+            in_flight.map_or(DEFAULT_BYTES_IN_FLIGHT, |bytes| bytes as u64),
+        ),
     };
     if in_order {
         feeder.feed(py, first_pull(concurrency))?;

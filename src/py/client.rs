@@ -345,7 +345,8 @@ impl ClientSession {
     #[pyo3(signature = (
         urls, *, in_order, concurrency = Count::DEFAULT, method = "GET", headers = None,
         timeout = TimeoutArg::DEFAULT, retries = None, return_exceptions = false,
-        max_body_size = None, progress = None, retry_methods = None
+        max_body_size = None, progress = None, retry_methods = None, max_bytes_in_flight = None,
+        keep_body = true
     ))]
     fn fetch_many(
         &self,
@@ -361,9 +362,13 @@ impl ClientSession {
         max_body_size: Option<IntArg>,
         progress: Option<&Bound<'_, Progress>>,
         retry_methods: Option<&Bound<'_, PyAny>>,
+        max_bytes_in_flight: Option<IntArg>,
+        keep_body: bool,
     ) -> PyResult<Py<PyAny>> {
         let args = BulkArgs {
             retry_methods,
+            max_bytes_in_flight,
+            keep_body,
             urls,
             concurrency,
             method,

@@ -227,6 +227,8 @@ impl FetchArgs<'_, '_> {
             max_body_size: body_size_limit(self.max_body_size)?,
             follow_redirects: None,
             session: Arc::clone(session),
+            body_budget: None,
+            keep_body: true,
         })
     }
 }

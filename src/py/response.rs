@@ -66,7 +66,9 @@ impl IntoResponse for ResponseData {
         // slice by slice between other callbacks, rather than all at once
         // when a caller walks a whole fetch_all result reading `content`.
         let content = PyOnceLock::new();
-        let body = if stream.is_none() && self.body.len() <= EAGER_BODY {
+        let body = if self.discarded.is_some() {
+            None
+        } else if stream.is_none() && self.body.len() <= EAGER_BODY {
             let _ = content.set(py, PyBytes::new(py, &self.body).unbind());
             None
         } else {
@@ -89,6 +91,7 @@ impl IntoResponse for ResponseData {
                 index: self.index,
                 stream,
                 downloaded: self.downloaded,
+                discarded: self.discarded,
             },
         )?;
         untrack_acyclic(&response);
@@ -145,12 +148,14 @@ pub struct Response {
     stream: Option<BodyStream>,
     /// Body bytes received before decoding (a streamed body counts its own).
     downloaded: u64,
+    /// The decoded length of a body read but not kept (``keep_body=False``).
+    discarded: Option<u64>,
 }
 
 impl Response {
     /// The body, if it is in memory: always, unless streamed and not read.
     fn loaded_content<'py>(&self, py: Python<'py>) -> PyResult<Option<&Bound<'py, PyBytes>>> {
-        if self.stream.is_some() {
+        if self.stream.is_some() || self.discarded.is_some() {
             return Ok(self.content.get(py).map(|content| content.bind(py)));
         }
         let content = self.content.get_or_try_init(py, || {
@@ -175,13 +180,15 @@ impl Response {
 
     fn content_bytes<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyBytes>> {
         self.loaded_content(py)?.ok_or_else(|| {
+            let why = if self.discarded.is_some() {
+                "the body was read but not kept (keep_body=False); body_size has its length"
+            } else {
+                "the body of a streamed response is not read yet; await response.aread() first"
+            };
             stream_error(
                 py,
                 "ResponseNotRead",
-                &format!(
-                    "{} {}: the body of a streamed response is not read yet; await response.aread() first",
-                    self.method, self.url
-                ),
+                &format!("{} {}: {why}", self.method, hide_credentials(&self.url)),
             )
         })
     }
@@ -431,6 +438,7 @@ impl Response {
             history: Vec::new(),
             index: None,
             stream: None,
+            discarded: None,
         })
     }
 
@@ -611,6 +619,24 @@ impl Response {
     #[pyo3(signature = (chunk_size = None))]
     fn aiter_raw(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
         ByteIterator::new(slf, chunk_size, true)
+    }
+
+    /// The length of the (decoded) body in bytes, whether it was kept or
+    /// not (a bulk call with ``keep_body=False`` counts bodies without
+    /// keeping them); None for a streamed body not read yet.
+    #[getter]
+    fn body_size(&self, py: Python<'_>) -> Option<u64> {
+        if let Some(size) = self.discarded {
+            return Some(size);
+        }
+        if let Some(content) = self.content.get(py) {
+            return Some(content.as_bytes(py).len() as u64);
+        }
+        if self.stream.is_some() {
+            return None;
+        }
+        let body = self.body.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(body.as_ref().map_or(0, |body| body.len() as u64))
     }
 
     /// Body bytes received over the wire so far, before decoding: a
@@ -829,6 +855,7 @@ impl Response {
                 index,
                 stream: None,
                 downloaded,
+                discarded: None,
             },
         )?;
         untrack_acyclic(&response);

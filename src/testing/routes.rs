@@ -89,6 +89,61 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// `length` zero bytes, gzip-compressed, sent as the client reads: one
+/// deflate block standing for a MiB of zeros is made once and repeated (a
+/// block of back-references decodes the same after any run of zeros), so a
+/// bomb of gigabytes costs the server neither memory nor compression time.
+fn gzip_bomb(length: u64) -> Body {
+    const MIB: u64 = 1024 * 1024;
+    /// MiBs of zeros per frame sent.
+    const MIBS_PER_FRAME: u64 = 16;
+    static ZEROS: [u8; MIB as usize] = [0; MIB as usize];
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mib_block = deflate_block(&ZEROS);
+    let mut crc = flate2::Crc::new();
+    let pieces = futures::stream::unfold(Some(length), move |state| {
+        let Some(left) = state else {
+            return std::future::ready(None);
+        };
+        let mut frame = Vec::with_capacity(mib_block.len() * MIBS_PER_FRAME as usize + 64);
+        if left == length {
+            frame.extend_from_slice(&HEADER);
+        }
+        let mut left = left;
+        for _ in 0..MIBS_PER_FRAME {
+            if left < MIB {
+                break;
+            }
+            frame.extend_from_slice(&mib_block);
+            crc.update(&ZEROS);
+            left -= MIB;
+        }
+        let next = if left < MIB {
+            let rest = &ZEROS[..usize::try_from(left).unwrap_or(0)];
+            frame.extend_from_slice(&deflate_block(rest));
+            crc.update(rest);
+            // The final, empty block, then the gzip trailer.
+            frame.extend_from_slice(&[0x03, 0x00]);
+            frame.extend_from_slice(&crc.sum().to_le_bytes());
+            frame.extend_from_slice(&(length as u32).to_le_bytes());
+            None
+        } else {
+            Some(left)
+        };
+        std::future::ready(Some((Ok(Frame::data(Bytes::from(frame))), next)))
+    });
+    StreamBody::new(pieces).boxed()
+}
+
+/// `data` as raw deflate blocks, flushed to a byte boundary and not final,
+/// so they can be followed by more.
+fn deflate_block(data: &[u8]) -> Vec<u8> {
+    let mut compressor = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut output = Vec::with_capacity(data.len() / 256 + 1024);
+    let _ = compressor.compress_vec(data, &mut output, flate2::FlushCompress::Sync);
+    output
+}
+
 fn brotli(data: &[u8]) -> Vec<u8> {
     let mut output = Vec::new();
     {
@@ -307,9 +362,11 @@ pub async fn handle(
         ["gzip-bomb", _] => match number(1) {
             // n zero bytes, gzip-compressed to about a thousandth of that.
             Some(length) => {
-                let zeros = vec![0_u8; usize::try_from(length).unwrap_or(0)];
-                let mut response =
-                    respond(StatusCode::OK, "application/octet-stream", gzip(&zeros));
+                let mut response = Response::new(gzip_bomb(length));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 response
                     .headers_mut()
                     .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
