@@ -54,6 +54,7 @@ from fastio.exceptions import (
     TimeoutError,
     TLSError,
     TooManyRedirects,
+    WriteTimeout,
 )
 
 collections.abc.Mapping.register(Headers)
@@ -85,6 +86,7 @@ __all__ = [
     "Timeout",
     "TimeoutError",
     "TooManyRedirects",
+    "WriteTimeout",
     "__version__",
     "configure_runtime",
     "fetch",

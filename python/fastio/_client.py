@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 from collections.abc import (
     AsyncIterable,
     Awaitable,
@@ -17,10 +16,8 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, Unpack, overload
 
-from fastio import exceptions as fastio_exceptions
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._fastio import FastioFuture, Request, Response, _ClientSession, _UploadBody
-from fastio._fastio import Timeout as _Timeout
 from fastio._types import (
     Auth,
     Content,
@@ -47,32 +44,17 @@ _ResultsOrErrors = Coroutine[Any, Any, list[Response | FastioError]]
 _SHARED: dict[bool, Client] = {}
 
 
-async def _pump(
-    source: AsyncIterable[bytes], body: _UploadBody, write: float | None, url: str
-) -> None:
-    """Feeds a streamed request body from the caller's async iterator; the
-    server must take each chunk within ``write`` seconds."""
+async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
+    """Feeds a streamed request body from the caller's async iterator (the
+    engine holds the server to the write timeout)."""
     try:
         async for chunk in source:
-            try:
-                accepted = await asyncio.wait_for(body.send(chunk), write)
-            except builtins.TimeoutError:
-                message = f"the server took no body data for {write} s (the write timeout)"
-                body.fail(message)
-                raise fastio_exceptions.TimeoutError(message, url=url) from None
-            if not accepted:
+            if not await body.send(chunk):
                 return  # the request stopped reading its body
-    except fastio_exceptions.TimeoutError:
-        raise
     except BaseException as error:
         body.fail(f"the content iterator raised {type(error).__name__}: {error}")
         raise
     body.finish()
-
-
-def _limit(value: Any) -> float | None:
-    """A Timeout part as a number of seconds, None when unset or unlimited."""
-    return None if value is ... else value
 
 
 async def _with_upload(future: _Sent, pump: asyncio.Future[None], *, body_done: bool) -> Response:
@@ -375,7 +357,6 @@ class Client:
             raise ValueError(f"event_hooks takes 'request' and 'response', not {sorted(unknown)}")
         self._session = session
         self._closed = False
-        self._write_timeout = _limit(timeout.write) if isinstance(timeout, _Timeout) else None
         self._request_hooks = list(hooks.get("request", ()))
         self._response_hooks = list(hooks.get("response", ()))
         self._transport = transport
@@ -512,11 +493,7 @@ class Client:
             ), None
         body = _UploadBody()
         future = self._session.request(method, url, content=body, stream=stream, **arguments)
-        timeout = arguments.get("timeout")
-        write = self._write_timeout
-        if isinstance(timeout, _Timeout) and timeout.write is not ...:
-            write = timeout.write
-        return future, asyncio.ensure_future(_pump(content, body, write, url))
+        return future, asyncio.ensure_future(_pump(content, body))
 
     async def _through_python(
         self, method: str, url: str, stream: bool, content: Content, arguments: dict[str, Any]

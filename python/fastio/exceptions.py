@@ -16,7 +16,8 @@ Hierarchy::
     │   ├── ConnectError
     │   │   └── TLSError
     │   ├── TimeoutError (also builtins.TimeoutError)
-    │   │   └── PoolTimeout
+    │   │   ├── PoolTimeout
+    │   │   └── WriteTimeout
     │   ├── ReadError
     │   ├── ProtocolError
     │   ├── TooManyRedirects
@@ -59,6 +60,7 @@ __all__ = [
     "TLSError",
     "TimeoutError",
     "TooManyRedirects",
+    "WriteTimeout",
 ]
 
 
@@ -114,6 +116,10 @@ class TimeoutError(RequestError, builtins.TimeoutError):
 
 class PoolTimeout(TimeoutError):
     """No connection became free in the pool in time."""
+
+
+class WriteTimeout(TimeoutError):
+    """The server took none of the request body within the write timeout."""
 
 
 class ReadError(RequestError):

@@ -38,6 +38,7 @@ pub struct Template {
     pub headers: Arc<HeaderMap>,
     pub timeout: Option<std::time::Duration>,
     pub pool_timeout: Option<std::time::Duration>,
+    pub write_timeout: Option<std::time::Duration>,
     pub retry: RetryPolicy,
     pub max_body_size: Option<u64>,
     /// False: bodies are counted, not kept.
@@ -57,6 +58,7 @@ impl Template {
             body: None,
             timeout: self.timeout,
             pool_timeout: self.pool_timeout,
+            write_timeout: self.write_timeout,
             retry: self.retry,
             max_body_size: self.max_body_size,
             follow_redirects: None,
@@ -494,6 +496,7 @@ mod tests {
             headers: Arc::new(HeaderMap::new()),
             timeout: None,
             pool_timeout: None,
+            write_timeout: None,
             retry: RetryPolicy::default(),
             max_body_size: None,
             keep_body: true,

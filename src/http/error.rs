@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Tls,
     Timeout,
     PoolTimeout,
+    /// The server took none of the request body within the write timeout.
+    WriteTimeout,
     Read,
     Protocol,
     TooManyRedirects,

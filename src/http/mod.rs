@@ -19,3 +19,4 @@ pub mod stream;
 pub mod tls;
 pub mod transport;
 pub mod upload;
+pub mod write;

@@ -62,6 +62,8 @@ pub struct Settings {
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
     pub pool_timeout: Option<Duration>,
+    /// The longest wait for the server to take more of a request body.
+    pub write_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
     pub per_host: Option<usize>,
     /// Requests per second per host.
@@ -93,6 +95,7 @@ impl Default for Settings {
             connect_timeout: Some(CONNECT_TIMEOUT),
             read_timeout: None,
             pool_timeout: None,
+            write_timeout: None,
             max_connections: Some(DEFAULT_MAX_CONNECTIONS as usize),
             per_host: None,
             rate_limit: None,

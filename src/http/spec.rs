@@ -29,6 +29,9 @@ pub struct RequestSpec {
     pub timeout: Option<Duration>,
     /// The longest wait for a connection slot; `None` waits as long as it takes.
     pub pool_timeout: Option<Duration>,
+    /// The longest wait for the server to take more of the body; `None`
+    /// waits as long as it takes.
+    pub write_timeout: Option<Duration>,
     pub retry: RetryPolicy,
     /// The most body bytes taken; `None`: the session's.
     pub max_body_size: Option<u64>,

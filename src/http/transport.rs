@@ -26,8 +26,10 @@ use super::decode::{self, Coding, Decoder};
 use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
 use super::response::ResponseData;
+use super::session::CONNECT_TIMEOUT;
 use super::session::{Session, Slots};
 use super::spec::{RequestBody, RequestSpec};
+use super::write::{self, Watched, WriteWatch};
 use crate::runtime;
 
 /// Sends `spec`, follows redirects and reads the whole body, retrying as
@@ -392,15 +394,29 @@ async fn send(
     if !headers.contains_key(ACCEPT_ENCODING) && !headers.contains_key(RANGE) {
         headers.insert(ACCEPT_ENCODING, decode::ACCEPTED);
     }
-    let mut request = client
-        .request(spec.method.clone(), spec.url.clone())
-        .headers(headers);
-    match &spec.body {
-        None => {}
-        Some(RequestBody::Bytes(body)) => request = request.body(body.clone()),
-        Some(RequestBody::Stream(source)) => match source.take() {
-            Some(body) => request = request.body(body),
-            None => {
+    let watch = spec.write_timeout.map(|limit| {
+        // Before the first piece is asked for, the connection may still be
+        // being made.
+        let grace = session.settings.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+        WriteWatch::new(limit, grace)
+    });
+    let body = match (&spec.body, &watch) {
+        (None, _) => None,
+        (Some(RequestBody::Bytes(body)), None) => Some(reqwest::Body::from(body.clone())),
+        (Some(RequestBody::Bytes(body)), Some(watch)) => {
+            // A stream of pieces: hyper would frame it as chunked without this.
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Some(reqwest::Body::wrap_stream(Watched::new(
+                write::pieces(body.clone()),
+                watch,
+            )))
+        }
+        (Some(RequestBody::Stream(source)), watch) => match (source.take(), watch) {
+            (Some(chunks), None) => Some(reqwest::Body::wrap_stream(chunks)),
+            (Some(chunks), Some(watch)) => {
+                Some(reqwest::Body::wrap_stream(Watched::new(chunks, watch)))
+            }
+            (None, _) => {
                 return Err(FastioError::for_request(
                     ErrorKind::Request,
                     spec.method.as_str(),
@@ -409,8 +425,32 @@ async fn send(
                 ))
             }
         },
+    };
+    let mut request = client
+        .request(spec.method.clone(), spec.url.clone())
+        .headers(headers);
+    if let Some(body) = body {
+        request = request.body(body);
     }
-    request.send().await.map_err(|err| {
+    let sent = request.send();
+    let answered = match &watch {
+        None => sent.await,
+        Some(watch) => tokio::select! {
+            answered = sent => answered,
+            () = watch.expired() => {
+                return Err(FastioError::for_request(
+                    ErrorKind::WriteTimeout,
+                    spec.method.as_str(),
+                    spec.url.as_str(),
+                    &format!(
+                        "the server took none of the request body for {} s (the write timeout)",
+                        watch.limit().as_secs_f64()
+                    ),
+                ));
+            }
+        },
+    };
+    answered.map_err(|err| {
         if out_of_descriptors(&err) {
             // Its idle connections hold descriptors the process needs.
             session.close();

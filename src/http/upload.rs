@@ -18,15 +18,18 @@ pub type Piece = Result<Bytes, std::io::Error>;
 pub struct UploadSource(Arc<Mutex<Option<Receiver<Piece>>>>);
 
 impl UploadSource {
-    /// The body to hand reqwest, or `None` if it was already sent.
-    pub fn take(&self) -> Option<reqwest::Body> {
+    /// The chunks to send, or `None` if they were already sent.
+    pub fn take(
+        &self,
+    ) -> Option<impl futures::Stream<Item = Piece> + Unpin + Send + Sync + 'static> {
         let mut receiver = self
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
-        let chunks = futures::stream::poll_fn(move |context| receiver.poll_recv(context));
-        Some(reqwest::Body::wrap_stream(chunks))
+        Some(futures::stream::poll_fn(move |context| {
+            receiver.poll_recv(context)
+        }))
     }
 }
 

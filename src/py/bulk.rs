@@ -369,6 +369,7 @@ fn start(
         )?),
         timeout: timeout.or(defaults.timeout),
         pool_timeout: timeout.pool.or(session.settings.pool_timeout),
+        write_timeout: timeout.write.or(session.settings.write_timeout),
         retry: retry_methods(
             retry_policy(session.settings.retry, args.retries)?,
             args.retry_methods,

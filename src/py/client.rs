@@ -188,6 +188,7 @@ impl ClientSession {
             one_of(timeout.connect, connect_timeout, "connect")?.or(Some(CONNECT_TIMEOUT));
         settings.read_timeout = one_of(timeout.read, read_timeout, "read")?.or(None);
         settings.pool_timeout = one_of(timeout.pool, pool_timeout, "pool")?.or(None);
+        settings.write_timeout = timeout.write.or(None);
         settings.max_connections = positive_count(max_connections, "max_connections")?;
         settings.per_host = positive_count(per_host, "per_host")?;
         if let Some(rate) = rate_limit {

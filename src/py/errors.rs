@@ -18,6 +18,7 @@ impl ErrorKind {
             ErrorKind::Tls => "TLSError",
             ErrorKind::Timeout => "TimeoutError",
             ErrorKind::PoolTimeout => "PoolTimeout",
+            ErrorKind::WriteTimeout => "WriteTimeout",
             ErrorKind::Read => "ReadError",
             ErrorKind::Protocol => "ProtocolError",
             ErrorKind::TooManyRedirects => "TooManyRedirects",

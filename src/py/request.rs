@@ -223,6 +223,7 @@ impl FetchArgs<'_, '_> {
             body,
             timeout: timeout.or(defaults.timeout),
             pool_timeout: timeout.pool.or(session.settings.pool_timeout),
+            write_timeout: timeout.write.or(session.settings.write_timeout),
             retry: retry_policy(session.settings.retry, self.retries)?,
             max_body_size: body_size_limit(self.max_body_size)?,
             follow_redirects: None,
@@ -346,6 +347,9 @@ impl Request {
         spec.max_body_size = template.max_body_size;
         if timeout.pool.is_default() {
             spec.pool_timeout = template.pool_timeout;
+        }
+        if timeout.write.is_default() {
+            spec.write_timeout = template.write_timeout;
         }
         Ok(spec)
     }

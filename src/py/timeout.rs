@@ -157,8 +157,9 @@ impl<'py> FromPyObject<'_, 'py> for TimeoutArg {
 /// - ``connect``: connecting (TCP and TLS); a client's setting.
 /// - ``read``: the longest wait for the server between two reads; a
 ///   client's setting.
-/// - ``write``: the longest wait for the server to take the next chunk of
-///   a streamed (async iterator) request body.
+/// - ``write``: the longest wait for the server to take more of any
+///   request body (bytes, form, JSON, files or an async iterator), over
+///   HTTP/1.1 and HTTP/2; then :class:`fastio.WriteTimeout`.
 /// - ``pool``: the longest wait for a connection slot (``max_connections``,
 ///   ``per_host``); beyond it the request fails with
 ///   :class:`fastio.PoolTimeout`.
