@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -162,3 +163,63 @@ async def test_retry_after_holds_back_only_that_host(server: Server) -> None:
         same_took = loop.time() - started
     assert other_took < 0.5  # another host: not held
     assert 0.5 < same_took < 3  # the same host: held until the Retry-After passed
+
+
+# --- framing the caller declares -------------------------------------------------------
+
+
+async def _chunks(size: int) -> AsyncIterator[bytes]:
+    yield b"x" * size
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"content": b"x" * 45, "headers": {"Content-Length": "6"}}, "is 6 but its body is 45"),
+        ({"content": b"x" * 45, "headers": {"content-length": "100"}}, "is 100 but its body is 45"),
+        ({"json": {"a": 1}, "headers": {"Content-Length": "1"}}, "is 1 but its body is 7"),
+        ({"headers": {"Content-Length": "5"}}, "is 5 but its body is 0"),
+        ({"content": b"x", "headers": {"Content-Length": "+1"}}, "not one number"),
+        ({"content": b"abc", "headers": {"Transfer-Encoding": "chunked"}}, "Transfer-Encoding"),
+        ({"content": b"abc", "headers": {"Transfer-Encoding": "gzip"}}, "Transfer-Encoding"),
+    ],
+)
+async def test_framing_that_contradicts_the_body_is_refused_before_sending(
+    server: Server, arguments: dict[str, Any], message: str
+) -> None:
+    before = server.request_count("/echo")
+    async with fastio.Client() as client:
+        with pytest.raises(fastio.RequestError, match=message) as raised:
+            await client.post(server.url + "/echo", **arguments)
+    assert "fastio frames the body itself" in str(raised.value)
+    assert str(raised.value).startswith(f"POST {server.url}/echo:")
+    assert server.request_count("/echo") == before  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    ("size", "message"), [(15, "streamed 15 bytes or more"), (5, "streamed 5")]
+)
+async def test_a_streamed_body_is_held_to_its_declared_length(
+    server: Server, size: int, message: str
+) -> None:
+    async with fastio.Client() as client:
+        with pytest.raises(fastio.RequestError, match=message):
+            await client.post(
+                server.url + "/echo", content=_chunks(size), headers={"Content-Length": "10"}
+            )
+        answer = await client.post(
+            server.url + "/echo", content=_chunks(10), headers={"Content-Length": "10"}
+        )
+    assert answer.json()["body"] == "x" * 10
+
+
+async def test_a_matching_content_length_is_sent_and_bulk_items_fail_alone(server: Server) -> None:
+    good = fastio.Request(
+        "POST", server.url + "/echo", content=b"abc", headers={"Content-Length": "3"}
+    )
+    bad = fastio.Request(
+        "POST", server.url + "/echo", content=b"abc", headers={"Content-Length": "9"}
+    )
+    results = await fastio.fetch_all([good, bad], return_exceptions=True)
+    assert isinstance(results[0], fastio.Response) and results[0].json()["body"] == "abc"
+    assert isinstance(results[1], fastio.RequestError) and results[1].index == 1

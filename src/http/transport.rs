@@ -29,6 +29,7 @@ use super::response::ResponseData;
 use super::session::CONNECT_TIMEOUT;
 use super::session::{Session, Slots};
 use super::spec::{RequestBody, RequestSpec};
+use super::upload::{BodyFailed, Piece};
 use super::write::{self, Watched, WriteWatch};
 use crate::runtime;
 
@@ -394,6 +395,7 @@ async fn send(
     if !headers.contains_key(ACCEPT_ENCODING) && !headers.contains_key(RANGE) {
         headers.insert(ACCEPT_ENCODING, decode::ACCEPTED);
     }
+    let declared = framing(spec, &headers)?;
     let watch = spec.write_timeout.map(|limit| {
         // Before the first piece is asked for, the connection may still be
         // being made.
@@ -412,10 +414,11 @@ async fn send(
             )))
         }
         (Some(RequestBody::Stream(source)), watch) => match (source.take(), watch) {
-            (Some(chunks), None) => Some(reqwest::Body::wrap_stream(chunks)),
-            (Some(chunks), Some(watch)) => {
-                Some(reqwest::Body::wrap_stream(Watched::new(chunks, watch)))
-            }
+            (Some(chunks), None) => Some(reqwest::Body::wrap_stream(exactly(chunks, declared))),
+            (Some(chunks), Some(watch)) => Some(reqwest::Body::wrap_stream(Watched::new(
+                exactly(chunks, declared),
+                watch,
+            ))),
             (None, _) => {
                 return Err(FastioError::for_request(
                     ErrorKind::Request,
@@ -457,6 +460,91 @@ async fn send(
         }
         classify(&err, spec.method.as_str(), spec.url.as_str())
     })
+}
+
+/// Checks the caller's framing headers against the body before anything is
+/// sent: a Content-Length that disagrees would send the body cut short (or
+/// leave the server waiting for the rest), and fastio frames bodies itself,
+/// so a Transfer-Encoding is refused. Returns the Content-Length a streamed
+/// body declared, which it is then held to as it is sent.
+fn framing(spec: &RequestSpec, headers: &HeaderMap) -> Result<Option<u64>, FastioError> {
+    let refuse = |why: String| {
+        Err(FastioError::for_request(
+            ErrorKind::Request,
+            spec.method.as_str(),
+            spec.url.as_str(),
+            &format!("{why}; leave it out and fastio frames the body itself"),
+        ))
+    };
+    if headers.contains_key(TRANSFER_ENCODING) {
+        return refuse("the request sets Transfer-Encoding".to_owned());
+    }
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let declared = value
+        .to_str()
+        .ok()
+        .filter(|text| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
+        .and_then(|text| text.parse::<u64>().ok());
+    let Some(declared) = declared.filter(|_| values.next().is_none()) else {
+        return refuse(format!(
+            "the request's Content-Length {:?} is not one number",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    };
+    let actual = match &spec.body {
+        None => 0,
+        Some(RequestBody::Bytes(body)) => body.len() as u64,
+        Some(RequestBody::Stream(_)) => return Ok(Some(declared)),
+    };
+    if declared != actual {
+        return refuse(format!(
+            "the request's Content-Length is {declared} but its body is {actual} bytes"
+        ));
+    }
+    Ok(None)
+}
+
+/// `chunks`, failing if they add up to other than `declared` bytes (when
+/// the caller declared a Content-Length for a streamed body).
+fn exactly(
+    chunks: impl futures::Stream<Item = Piece> + Unpin + Send + Sync + 'static,
+    declared: Option<u64>,
+) -> impl futures::Stream<Item = Piece> + Unpin + Send + Sync + 'static {
+    use futures::StreamExt;
+    let mut sent: u64 = 0;
+    let mut ended = false;
+    let mismatch = move |sent: u64, declared: u64| {
+        BodyFailed::piece(format!(
+            "the request's Content-Length is {declared} but its body streamed {sent} bytes{}",
+            if sent > declared { " or more" } else { "" }
+        ))
+    };
+    chunks
+        .map(Some)
+        .chain(futures::stream::once(std::future::ready(None)))
+        .filter_map(move |piece| {
+            let out = match (declared, piece) {
+                (_, _) if ended => None,
+                (None, Some(piece)) => Some(piece),
+                (None, None) => None,
+                (Some(declared), Some(Ok(chunk))) => {
+                    sent = sent.saturating_add(chunk.len() as u64);
+                    if sent > declared {
+                        ended = true;
+                        Some(mismatch(sent, declared))
+                    } else {
+                        Some(Ok(chunk))
+                    }
+                }
+                (Some(_), Some(Err(error))) => Some(Err(error)),
+                (Some(declared), None) if sent != declared => Some(mismatch(sent, declared)),
+                (Some(_), None) => None,
+            };
+            std::future::ready(out)
+        })
 }
 
 /// The error for a body past `max_body_size`, or one there is no memory for.
@@ -669,6 +757,18 @@ fn same_origin(from: &Url, to: &Url) -> bool {
 /// Sorts a reqwest error into fastio's kinds, with a message naming the
 /// request, what failed, and the whole chain of causes.
 pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError {
+    // An io::Error's source() skips the error it wraps: get_ref reaches it.
+    let body_failed = causes(error).find_map(|cause| {
+        cause.downcast_ref::<BodyFailed>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<BodyFailed>())
+        })
+    });
+    if let Some(failed) = body_failed {
+        return FastioError::for_request(ErrorKind::Request, method, url, &failed.0);
+    }
     // reqwest's own outermost message repeats the URL the prefix names.
     let causes = match error.source() {
         Some(source) => cause_chain(source),

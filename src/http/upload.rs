@@ -13,6 +13,27 @@ const UPLOAD_CHANNEL: usize = 4;
 /// A chunk, or why the Python iterator failed.
 pub type Piece = Result<Bytes, std::io::Error>;
 
+/// Why a streamed request body stopped before it was whole: its source
+/// failed, or it broke the Content-Length the caller declared. Told apart
+/// from a failure of the connection.
+#[derive(Debug)]
+pub struct BodyFailed(pub String);
+
+impl std::fmt::Display for BodyFailed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BodyFailed {}
+
+impl BodyFailed {
+    /// As the error a body stream yields.
+    pub fn piece(message: String) -> Piece {
+        Err(std::io::Error::other(BodyFailed(message)))
+    }
+}
+
 /// The request's end of the channel; taken by the one send it allows.
 #[derive(Clone)]
 pub struct UploadSource(Arc<Mutex<Option<Receiver<Piece>>>>);

@@ -8,7 +8,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::args::body_bytes;
 use crate::bridge::{FastioFuture, Job, Value};
-use crate::http::upload::{upload_channel, Piece, UploadSource};
+use crate::http::upload::{upload_channel, BodyFailed, Piece, UploadSource};
 
 /// The pump's end of a streamed request body.
 #[pyclass(frozen, module = "fastio._fastio", name = "_UploadBody")]
@@ -75,7 +75,7 @@ impl UploadBody {
     fn fail(&self, message: String) -> PyResult<()> {
         if let Some(sender) = self.take_sender() {
             crate::bridge::spawn(async move {
-                let _ = sender.send(Err(std::io::Error::other(message))).await;
+                let _ = sender.send(BodyFailed::piece(message)).await;
             })?;
         }
         Ok(())
