@@ -221,5 +221,7 @@ async def test_a_matching_content_length_is_sent_and_bulk_items_fail_alone(serve
         "POST", server.url + "/echo", content=b"abc", headers={"Content-Length": "9"}
     )
     results = await fastio.fetch_all([good, bad], return_exceptions=True)
-    assert isinstance(results[0], fastio.Response) and results[0].json()["body"] == "abc"
-    assert isinstance(results[1], fastio.RequestError) and results[1].index == 1
+    assert isinstance(results[0], fastio.Response)
+    assert results[0].json()["body"] == "abc"
+    assert isinstance(results[1], fastio.RequestError)
+    assert results[1].index == 1
