@@ -560,3 +560,37 @@ async def test_an_http_date_retry_after_is_waited_for(server: Server) -> None:
     # The date is whole seconds, 2-3 s ahead: read backwards or ignored, the
     # retry would come after the 10 ms backoff.
     assert second - first > 1.5
+
+
+# --- response heads -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("http2", [False, True])
+@pytest.mark.parametrize("count", [150, 1000])
+async def test_responses_with_many_header_fields_are_accepted(
+    server: Server, http2: bool, count: int
+) -> None:
+    # A Set-Cookie every tenth field: what a real site's login page sends.
+    async with fastio.Client(http2=http2) as client:
+        response = await client.get(server.url + f"/many-headers/{count}")
+    assert response.status == 200
+    assert len(response.headers.get_list("set-cookie")) == count // 10
+    assert response.headers["x-field-00001"].startswith("v00001=")
+
+
+async def test_a_head_over_the_field_count_names_the_limit(server: Server) -> None:
+    # 2,000 fields of 64 bytes: 128 KB, under the size bound, over the count.
+    with pytest.raises(fastio.ProtocolError, match="1024 header fields") as raised:
+        await fastio.fetch(server.url + "/many-headers/2000")
+    assert "message head is too large" in str(raised.value)
+    # 500 KB of head: over both.
+    with pytest.raises(fastio.ProtocolError, match="400 KiB of head"):
+        await fastio.fetch(server.fault_url + "/huge-headers")
+
+
+async def test_an_http2_header_list_over_the_limit_names_it(server: Server) -> None:
+    async with fastio.Client(http2=True) as client:
+        with pytest.raises(fastio.ProtocolError, match="header list is over fastio's limit"):
+            await client.get(server.url + "/many-headers/4000")
+        # The connection is still good for the next request.
+        assert (await client.get(server.url + "/many-headers/10")).status == 200

@@ -467,6 +467,15 @@ pub fn origin(url: &Url) -> String {
     )
 }
 
+/// The most header fields an HTTP/1.1 response may have: real sites send
+/// hundreds (a Set-Cookie each). Its head is bounded besides by hyper's
+/// read buffer (about 400 KiB).
+pub const MAX_RESPONSE_HEADERS: usize = 1024;
+
+/// The most bytes of header list an HTTP/2 response may have (as HTTP/2
+/// counts them: name, value and 32 per field).
+pub const MAX_HEADER_LIST: u32 = 256 * 1024;
+
 fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -486,7 +495,9 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
         .unwrap_or(MAX_IDLE_PER_HOST);
     builder = builder
         .pool_max_idle_per_host(idle)
-        .pool_idle_timeout(IDLE_EXPIRY);
+        .pool_idle_timeout(IDLE_EXPIRY)
+        .http1_max_headers(MAX_RESPONSE_HEADERS)
+        .http2_max_header_list_size(MAX_HEADER_LIST);
     builder = match settings.http2 {
         Some(true) => builder.http2_prior_knowledge(),
         Some(false) => builder.http1_only(),

@@ -3,6 +3,7 @@
 //! slots and pacing per hop, the body read under its limit, and reqwest
 //! errors sorted into fastio's kinds.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +27,8 @@ use super::decode::{self, Coding, Decoder};
 use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::response::HeaderList;
 use super::response::ResponseData;
-use super::session::CONNECT_TIMEOUT;
 use super::session::{Session, Slots};
+use super::session::{CONNECT_TIMEOUT, MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::spec::{RequestBody, RequestSpec};
 use super::upload::{BodyFailed, Piece};
 use super::write::{self, Watched, WriteWatch};
@@ -774,36 +775,70 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
         Some(source) => cause_chain(source),
         None => error.to_string(),
     };
-    let (kind, what) = if out_of_descriptors(error) {
-        (ErrorKind::Connect, NO_DESCRIPTORS)
+    let (kind, what): (ErrorKind, Cow<'static, str>) = if out_of_descriptors(error) {
+        (ErrorKind::Connect, NO_DESCRIPTORS.into())
     } else if error.is_timeout() {
-        (ErrorKind::Timeout, "timed out")
+        (ErrorKind::Timeout, "timed out".into())
     } else if error.is_connect() {
         if is_tls(error) {
-            (ErrorKind::Tls, "TLS handshake failed")
+            (ErrorKind::Tls, "TLS handshake failed".into())
         } else {
-            (ErrorKind::Connect, "connect failed")
+            (ErrorKind::Connect, "connect failed".into())
         }
+    } else if has_hyper(error, hyper::Error::is_parse_too_large) {
+        (ErrorKind::Protocol, head_too_large().into())
+    } else if header_list_too_large(error) {
+        (ErrorKind::Protocol, header_list_too_large_message().into())
     } else if is_protocol_violation(error) {
-        (ErrorKind::Protocol, "the server broke the HTTP protocol")
+        (
+            ErrorKind::Protocol,
+            "the server broke the HTTP protocol".into(),
+        )
     } else if has_hyper(error, |_| true) {
         // Reset, closed early, shorter than announced: the transport failed.
         (
             ErrorKind::Read,
-            "the connection failed while reading the response",
+            "the connection failed while reading the response".into(),
         )
     } else if error.is_decode() {
         // No transport error inside: the content encoding itself is broken.
-        (ErrorKind::Decode, "decoding the body failed")
+        (ErrorKind::Decode, "decoding the body failed".into())
     } else if error.is_body() || error.is_request() {
         (
             ErrorKind::Read,
-            "the connection failed while reading the response",
+            "the connection failed while reading the response".into(),
         )
     } else {
-        (ErrorKind::Request, "the request failed")
+        (ErrorKind::Request, "the request failed".into())
     };
     FastioError::for_request(kind, method, url, &format!("{what}: {causes}"))
+}
+
+/// What a response head over fastio's HTTP/1.1 limits is told as.
+fn head_too_large() -> String {
+    format!(
+        "the response head is over fastio's limits ({MAX_RESPONSE_HEADERS} header fields, \
+         or about 400 KiB of head)"
+    )
+}
+
+/// What a response h2 refused on its stream is told as.
+fn header_list_too_large_message() -> String {
+    format!(
+        "the response was refused on its HTTP/2 stream: its header list is over \
+         fastio's limit ({} KiB, as HTTP/2 counts it), or malformed",
+        MAX_HEADER_LIST / 1024
+    )
+}
+
+/// An HTTP/2 response refused on its stream by h2 itself: a header block
+/// past `MAX_HEADER_LIST`, or one malformed (h2 does not tell them apart).
+fn header_list_too_large(error: &(dyn StdError + 'static)) -> bool {
+    causes(error).any(|cause| {
+        cause.downcast_ref::<h2::Error>().is_some_and(|h2| {
+            h2.is_library() && h2.is_reset() && h2.reason() == Some(h2::Reason::PROTOCOL_ERROR)
+        })
+    })
 }
 
 /// A malformed response: unparsable head, or a body framing hyper rejects

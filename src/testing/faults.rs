@@ -160,10 +160,10 @@ async fn answer(mut stream: TcpStream, counters: Arc<Counters>) {
             chunk.extend_from_slice(b"\r\n");
             while stream.write_all(&chunk).await.is_ok() {}
         }
-        // 100 KB of headers: 1,000 of 100 bytes each.
+        // 500 KB of headers: 5,000 of 100 bytes each, past every limit.
         "/huge-headers" => {
             let mut response = b"HTTP/1.1 200 OK\r\n".to_vec();
-            for number in 0..1000 {
+            for number in 0..5000 {
                 response.extend_from_slice(format!("X-Filler-{number:04}: ").as_bytes());
                 response.extend_from_slice(&[b'f'; 84]);
                 response.extend_from_slice(b"\r\n");

@@ -276,6 +276,29 @@ pub async fn handle(
             }
             None => not_found(&path),
         },
+        // n header fields of 64 bytes each (a Set-Cookie every tenth).
+        ["many-headers", count] => match count.parse::<usize>() {
+            Ok(count) => {
+                let mut response = text(StatusCode::OK, format!("{count} header fields\n"));
+                let headers = response.headers_mut();
+                for number in 0..count {
+                    let name = if number % 10 == 0 {
+                        http::header::SET_COOKIE.to_string()
+                    } else {
+                        format!("x-field-{number:05}")
+                    };
+                    let value = format!("v{number:05}={}", "f".repeat(40));
+                    if let (Ok(name), Ok(value)) = (
+                        http::HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        headers.append(name, value);
+                    }
+                }
+                response
+            }
+            Err(_) => not_found(&path),
+        },
         ["delay", seconds] => match seconds
             .parse::<f64>()
             .ok()
