@@ -6,6 +6,7 @@ listener."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -594,3 +595,49 @@ async def test_an_http2_header_list_over_the_limit_names_it(server: Server) -> N
             await client.get(server.url + "/many-headers/4000")
         # The connection is still good for the next request.
         assert (await client.get(server.url + "/many-headers/10")).status == 200
+
+
+# --- configuration files --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ca_bundle": "/dev/zero"},
+        {"cert": "/dev/zero"},
+        {"cert": ("/dev/zero", "/dev/zero")},
+    ],
+)
+def test_a_device_as_a_certificate_file_is_refused_at_once(options: dict[str, Any]) -> None:
+    # In a child process: reading /dev/zero whole grew until the kernel
+    # killed the process (24 GB), holding the GIL.
+    finished = run_script(
+        f"""
+        import resource, fastio
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            fastio.Client(**{options!r})
+        except OSError as error:
+            print(error)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+        """,
+        timeout=30,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    message, grown_mib = finished.stdout.splitlines()
+    assert "/dev/zero: not a regular file" in message
+    assert int(grown_mib) < 32
+
+
+def test_certificate_files_are_read_with_a_cap(tmp_path: Any) -> None:
+    huge = tmp_path / "huge.pem"
+    with open(huge, "wb") as file:
+        file.truncate(17 * 1024 * 1024)  # sparse: no disk used
+    with pytest.raises(OSError, match=r"huge\.pem: larger than 16 MiB"):
+        fastio.Client(ca_bundle=huge)
+    fifo = tmp_path / "bundle.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"bundle\.fifo: not a regular file"):
+        fastio.Client(ca_bundle=str(fifo))  # opening it would wait for a writer
+    with pytest.raises(OSError, match="missing.pem"):
+        fastio.Client(cert=str(tmp_path / "missing.pem"))

@@ -42,19 +42,54 @@ pub struct ClientSession {
 /// can wait for.
 const MIN_RATE_LIMIT: f64 = 1e-6;
 
+/// The most a certificate or key file may hold: a system's whole CA bundle
+/// is a few hundred KB.
+const MAX_PEM_FILE: u64 = 16 * 1024 * 1024;
+
+/// A certificate or key file's bytes, read without the GIL: a regular file
+/// of at most [`MAX_PEM_FILE`] bytes, else an OSError naming it.
 fn read_file(path: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    let py = path.py();
     let path: std::path::PathBuf = path.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what} must be a path (str or os.PathLike), not {}",
             type_name(path)
         ))
     })?;
-    std::fs::read(&path).map_err(|err| {
-        pyo3::exceptions::PyOSError::new_err(format!(
-            "cannot read {what} {}: {err}",
-            path.display()
-        ))
-    })
+    py.detach(|| read_bounded(&path, MAX_PEM_FILE))
+        .map_err(|why| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "cannot read {what} {}: {why}",
+                path.display()
+            ))
+        })
+}
+
+/// `path`'s bytes if it is a regular file of at most `most` bytes. Opened
+/// without blocking, so a FIFO is refused instead of waited on.
+fn read_bounded(path: &std::path::Path, most: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(|err| err.to_string())?;
+    let metadata = file.metadata().map_err(|err| err.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let too_large = || format!("larger than {} MiB", most / (1024 * 1024));
+    if metadata.len() > most {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(most + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| err.to_string())?;
+    if bytes.len() as u64 > most {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// A limit given both in `timeout=Timeout(...)` and as its own argument.
