@@ -639,5 +639,5 @@ def test_certificate_files_are_read_with_a_cap(tmp_path: Any) -> None:
     os.mkfifo(fifo)
     with pytest.raises(OSError, match=r"bundle\.fifo: not a regular file"):
         fastio.Client(ca_bundle=str(fifo))  # opening it would wait for a writer
-    with pytest.raises(OSError, match="missing.pem"):
+    with pytest.raises(OSError, match=r"missing\.pem"):
         fastio.Client(cert=str(tmp_path / "missing.pem"))
