@@ -43,7 +43,7 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::client::ClientSession;
     #[pymodule_export]
-    use crate::py::errors::shown_url;
+    use crate::py::errors::{shown_header, shown_url};
     #[pymodule_export]
     use crate::py::headers::Headers;
     #[pymodule_export]

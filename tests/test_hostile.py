@@ -333,6 +333,23 @@ async def test_credentials_never_show_in_reprs_or_records(server: Server) -> Non
     assert_hidden(record["url"], record["final_url"])
 
 
+@pytest.mark.parametrize("name", ["Authorization", "proxy-authorization", "Cookie", "X-API-Key"])
+async def test_secret_headers_never_show_in_reprs_or_records(server: Server, name: str) -> None:
+    assert_hidden(repr(fastio.Headers({name: "Bearer S3CRET", "Accept": "*/*"})))
+    async with fastio.Client(headers={name: "S3CRET"}) as client:
+        assert_hidden(repr(client.headers), repr(client))
+        # /many-headers/1 answers with one Set-Cookie.
+        response = await client.get(server.url + "/many-headers/1", headers={name: "S3CRET"})
+    assert response.request.headers[name] == "S3CRET"  # code can still read it
+    shown = repr(response.request.headers)
+    assert_hidden(shown, repr(response.request), repr(response))
+    assert "[secure]" in shown
+    assert "*/*" in repr(fastio.Headers({name: "x", "Accept": "*/*"}))
+    record = fastio.records.result_record(response)
+    assert record["headers"]["set-cookie"] == "[secure]"
+    assert "[secure]" in repr(response.headers)
+
+
 def test_credentials_never_show_in_the_cli_records(server: Server, closed_port: int) -> None:
     finished = run_script(
         f"""

@@ -17,7 +17,14 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
-from fastio._fastio import FastioFuture, Request, Response, _ClientSession, _UploadBody
+from fastio._fastio import (
+    FastioFuture,
+    Request,
+    Response,
+    _ClientSession,
+    _shown_header,
+    _UploadBody,
+)
 from fastio._types import (
     Auth,
     Content,
@@ -132,16 +139,7 @@ class _Defaults(MutableMapping[str, str]):
 
     def __repr__(self) -> str:
         # Credentials never show, as in error messages.
-        return repr(
-            {
-                name: "***" if name.lower() in _SECRET_HEADERS else value
-                for name, value in self.items()
-            }
-        )
-
-
-#: Headers whose values a repr hides.
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+        return repr({name: _shown_header(name, value) for name, value in self.items()})
 
 
 class _Stream:

@@ -756,5 +756,9 @@ def _busiest_task_share() -> float:
 def _live_counts() -> tuple[int, int]:
     """Internal: (fastio awaitables alive, pieces of Rust work alive)."""
 
+def _shown_header(name: str, value: str) -> str:
+    """A header's value as reprs and records show it: ``[secure]`` for
+    credentials (Authorization, Cookie, Set-Cookie and the like)."""
+
 def _shown_url(url: str) -> str:
     """Internal: ``url`` as records show it (normalised, credentials hidden)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastio._fastio import Response, _shown_url
+from fastio._fastio import Response, _shown_header, _shown_url
 from fastio.exceptions import FastioError
 
 __all__ = ["FIELDS", "result_record"]
@@ -66,7 +66,7 @@ def result_record(
             "method": item.method,
             "status": item.status,
             "reason": item.reason,
-            "headers": dict(item.headers.items()),
+            "headers": {name: _shown_header(name, value) for name, value in item.headers.items()},
             "elapsed": round(item.elapsed, 6),
             "size": item.body_size,
             "error_type": None,

@@ -140,6 +140,36 @@ pub fn clipped(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Headers whose values are credentials: every repr, record and message
+/// shows [`HIDDEN`] in their place.
+pub const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+];
+
+/// What stands for a secret header's value.
+pub const HIDDEN: &str = "[secure]";
+
+/// Whether `name`'s value is a credential, never to be shown.
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS
+        .iter()
+        .any(|secret| secret.eq_ignore_ascii_case(name))
+}
+
+/// `value`, or [`HIDDEN`] for a secret header.
+pub fn shown_header_value<'a>(name: &str, value: &'a str) -> &'a str {
+    if is_secret_header(name) {
+        HIDDEN
+    } else {
+        value
+    }
+}
+
 /// `text` with the userinfo (`user:password@`) of every URL in it replaced
 /// by `***`: the URL's field, wherever the URL stands in a message, so a
 /// credential that happens to be a common word garbles nothing else.

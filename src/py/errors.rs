@@ -6,7 +6,7 @@ use pyo3::types::{PyDict, PyType};
 
 use crate::bridge::asyncio::fastio_exception;
 use crate::bridge::{Failure, ToPyException};
-use crate::http::error::{hide_credentials, ErrorKind, FastioError};
+use crate::http::error::{hide_credentials, is_secret_header, ErrorKind, FastioError, HIDDEN};
 
 impl ErrorKind {
     /// The name of the matching class in `fastio.exceptions`.
@@ -28,6 +28,19 @@ impl ErrorKind {
             ErrorKind::ClientClosed => "ClientClosed",
             ErrorKind::StreamClosed => "StreamClosed",
         }
+    }
+}
+
+/// `fastio._fastio._shown_header`: a header's value as reprs and records
+/// show it: `[secure]` for credentials (Authorization, Cookie, Set-Cookie
+/// and the like), else as it is.
+#[pyfunction]
+#[pyo3(name = "_shown_header")]
+pub fn shown_header(name: &str, value: String) -> String {
+    if is_secret_header(name) {
+        HIDDEN.to_owned()
+    } else {
+        value
     }
 }
 

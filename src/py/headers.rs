@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::args::parse_headers;
+use crate::http::error::shown_header_value;
 use crate::http::response::HeaderList;
 
 /// Header bytes as text: UTF-8 where valid, else Latin-1 (HTTP's own).
@@ -157,7 +158,7 @@ impl Headers {
         let pairs: Vec<String> = self
             .multi_items()
             .into_iter()
-            .map(|(name, value)| format!("({name:?}, {value:?})"))
+            .map(|(name, value)| format!("({name:?}, {:?})", shown_header_value(&name, &value)))
             .collect();
         format!("Headers([{}])", pairs.join(", "))
     }
