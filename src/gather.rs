@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use pyo3::{intern, PyTraverseError, PyVisit};
@@ -143,19 +144,24 @@ pub fn gather(
         positions.push(index);
     }
 
-    // Everything that is not joined goes through ensure_future first, so a
-    // TypeError for a non-awaitable leaves the fastio children untouched.
+    // Everything that is not a fastio awaitable goes through ensure_future
+    // first, so a TypeError for a non-awaitable leaves the fastio children
+    // untouched. fastio awaitables are joined, or watched as they are (a
+    // task around one would only add a step).
     let mut children: Vec<Option<Child>> = Vec::with_capacity(distinct.len());
     for awaitable in &distinct {
-        let joinable = awaitable
-            .cast::<FastioFuture>()
-            .is_ok_and(|future| future.get().can_join(&event_loop));
-        children.push(if joinable {
-            None
-        } else {
-            Some(Child::Watched(
+        children.push(match awaitable.cast::<FastioFuture>() {
+            Ok(future) => {
+                if !future.get().is_on(&event_loop) {
+                    return Err(PyValueError::new_err(
+                        "a fastio awaitable of another event loop was passed to fastio.gather",
+                    ));
+                }
+                None
+            }
+            Err(_) => Some(Child::Watched(
                 ensure_future(awaitable, &event_loop)?.unbind(),
-            ))
+            )),
         });
     }
     let mut members = Vec::new();
@@ -170,7 +176,7 @@ pub fn gather(
                 members.push((index, work));
                 Child::Member(future.unbind())
             }
-            None => Child::Watched(ensure_future(future.as_any(), &event_loop)?.unbind()),
+            None => Child::Watched(future.into_any().unbind()),
         });
     }
     let children: Vec<Child> = children.into_iter().flatten().collect();

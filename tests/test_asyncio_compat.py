@@ -30,8 +30,7 @@ def failing(port: int) -> fastio.FastioFuture[fastio.Response]:
 
 def cancelled(message: str = "bye") -> fastio.FastioFuture[None]:
     future = fastio.sleep(30)
-    assert asyncio.ensure_future(future) is future  # and it started
-    future.cancel(message)
+    assert future.cancel(message)
     return future
 
 
@@ -120,6 +119,14 @@ def test_wait_sorts_each_ending_of_tasks_and_refuses_bare_awaitables(
         bare = fastio.sleep(0.01)
         with pytest.raises(TypeError, match="coroutines is forbidden"):
             await asyncio.wait({bare})
+        bare.close()
+        # What ensure_future makes of one, as of an httpx request, wait takes.
+        wrapped = asyncio.ensure_future(fastio.sleep(0.01, "wrapped"))
+        gathered = asyncio.ensure_future(fastio.gather(fastio.sleep(0.01, 1), succeeding()))
+        done, _ = await asyncio.wait([wrapped, gathered], timeout=LIVENESS)
+        assert done == {wrapped, gathered}
+        assert wrapped.result() == "wrapped"
+        assert gathered.result() == [1, "ok"]
         ok = asyncio.create_task(succeeding())
         failure = asyncio.create_task(failing(closed_port))
         gone = asyncio.create_task(fastio.sleep(30))

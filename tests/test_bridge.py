@@ -35,12 +35,22 @@ def test_asyncio_run_takes_it_as_a_coroutine() -> None:
     assert asyncio.run(awaited(fastio.sleep(0, "wrapped"))) == "wrapped"
 
 
-async def test_asyncio_sees_a_future() -> None:
-    pending = fastio.sleep(0.01)
+async def test_asyncio_sees_a_coroutine_until_it_is_used_as_a_future() -> None:
+    # As an httpx request: ensure_future and create_task make a task of it.
+    pending = fastio.sleep(0.01, "ok")
+    assert asyncio.iscoroutine(pending)
+    assert not asyncio.isfuture(pending)
+    task = asyncio.ensure_future(pending)
+    assert isinstance(task, asyncio.Task)
+    assert await task == "ok"
+    # Awaited (or given a callback, or cancelled), it is the future itself.
     assert asyncio.isfuture(pending)
-    assert pending._asyncio_future_blocking is False
     assert asyncio.ensure_future(pending) is pending
-    await pending
+    called = fastio.sleep(0.01)
+    called.add_done_callback(lambda _: None)
+    assert asyncio.isfuture(called)
+    assert called._asyncio_future_blocking is False
+    await called
 
 
 async def test_get_loop_is_the_running_loop_itself() -> None:

@@ -56,27 +56,29 @@ __all__ = [
 
 @final
 class FastioFuture(Coroutine[Any, Any, _T]):
-    """An awaitable whose work runs in Rust: to asyncio both a future and a
-    coroutine.
+    """An awaitable whose work runs in Rust: to asyncio a coroutine, and once
+    used as a future, the future itself.
 
-    ``asyncio.isfuture`` is true for it inside a running loop, so it can be
-    awaited and passed to ``asyncio.gather``, ``asyncio.wait_for``,
-    ``asyncio.shield`` and ``asyncio.ensure_future`` (which returns it
-    unchanged). It also has ``send``, ``throw`` and ``close``, so
-    ``asyncio.create_task``, ``TaskGroup.create_task``, ``asyncio.run`` and
-    ``loop.run_until_complete`` take it as they take a coroutine, and
-    ``asyncio.wait`` refuses it as it refuses coroutines: pass tasks there.
+    Until it is awaited, given a done callback or cancelled, asyncio sees a
+    coroutine (as an httpx request): ``asyncio.create_task``,
+    ``TaskGroup.create_task``, ``asyncio.run``, ``run_until_complete`` and
+    ``asyncio.ensure_future`` run it in a task, and ``asyncio.wait`` takes
+    that task. Awaited, it is the very future its task waits on (no inner
+    future between); it has ``add_done_callback``, ``cancel``, ``result``
+    and the rest of a future's methods. :func:`fastio.gather` joins fastio
+    awaitables without any task.
 
-    Its work starts when it is first awaited or first handed to asyncio,
-    and runs on fastio's tokio runtime; the result comes back to the event
-    loop it started on. Instances are made by fastio functions such as
-    :func:`sleep`, never directly.
+    Its work starts when it is first awaited (or run by a task, or given a
+    callback), and runs on fastio's tokio runtime; the result comes back to
+    the event loop it started on. Instances are made by fastio functions
+    such as :func:`sleep`, never directly.
 
     Example::
 
         pending = fastio.sleep(0.1, "done")
-        assert asyncio.isfuture(pending)
-        assert await pending == "done"
+        task = asyncio.ensure_future(pending)
+        done, _ = await asyncio.wait([task])
+        assert task.result() == "done"
     """
 
     def __await__(self) -> Generator[Any, None, _T]:

@@ -193,31 +193,36 @@ impl Inner {
     }
 }
 
-/// An awaitable whose work runs in Rust: to asyncio both a future and a
-/// coroutine.
+/// An awaitable whose work runs in Rust: to asyncio a coroutine, and once
+/// used as a future, the future itself.
 ///
-/// ``asyncio.isfuture`` is true for it inside a running loop, so it can be
-/// awaited and passed to ``asyncio.gather``, ``asyncio.wait_for``,
-/// ``asyncio.shield`` and ``asyncio.ensure_future`` (which returns it
-/// unchanged). It also has ``send``, ``throw`` and ``close``, so
-/// ``asyncio.create_task``, ``TaskGroup.create_task``, ``asyncio.run`` and
-/// ``loop.run_until_complete`` take it as they take a coroutine, and
-/// ``asyncio.wait`` refuses it as it refuses coroutines: pass tasks there.
+/// Until it is awaited, given a done callback or cancelled, asyncio sees a
+/// coroutine (as an httpx request): ``asyncio.create_task``,
+/// ``TaskGroup.create_task``, ``asyncio.run``, ``run_until_complete`` and
+/// ``asyncio.ensure_future`` run it in a task, and ``asyncio.wait`` takes
+/// that task. Awaited, it is the very future its task waits on (no inner
+/// future between); it has ``add_done_callback``, ``cancel``, ``result``
+/// and the rest of a future's methods. :func:`fastio.gather` joins fastio
+/// awaitables without any task.
 ///
-/// Its work starts when it is first awaited or first handed to asyncio,
-/// and runs on fastio's tokio runtime; the result comes back to the event
-/// loop it started on. Instances are made by fastio functions such as
-/// :func:`sleep`, never directly.
+/// Its work starts when it is first awaited (or run by a task, or given a
+/// callback), and runs on fastio's tokio runtime; the result comes back to
+/// the event loop it started on. Instances are made by fastio functions
+/// such as :func:`sleep`, never directly.
 ///
 /// Example::
 ///
 ///     pending = fastio.sleep(0.1, "done")
-///     assert asyncio.isfuture(pending)
-///     assert await pending == "done"
+///     task = asyncio.ensure_future(pending)
+///     done, _ = await asyncio.wait([task])
+///     assert task.result() == "done"
 #[pyclass(frozen, weakref, module = "fastio._fastio", name = "FastioFuture")]
 pub struct FastioFuture {
     inner: Mutex<Inner>,
     blocking: AtomicBool,
+    /// Used as a future (awaited, given a done callback, or cancelled):
+    /// only then does asyncio see it as one (see `_asyncio_future_blocking`).
+    exposed: AtomicBool,
     _live: LiveFuture,
 }
 
@@ -275,6 +280,7 @@ impl FastioFuture {
                 extras: None,
             }),
             blocking: AtomicBool::new(false),
+            exposed: AtomicBool::new(false),
             _live: LiveFuture::new(),
         }
     }
@@ -459,6 +465,14 @@ impl FastioFuture {
         schedule_callbacks(slf, event_loop, callbacks)
     }
 
+    /// Whether it belongs to `event_loop`, or to no loop yet.
+    pub fn is_on(&self, event_loop: &Bound<'_, PyAny>) -> bool {
+        self.lock()
+            .event_loop
+            .as_ref()
+            .is_none_or(|bound| bound.as_ptr() == event_loop.as_ptr())
+    }
+
     /// Whether code on `event_loop` can run this awaitable's work inside a
     /// future of its own: only work that has not started on another loop.
     pub fn can_join(&self, event_loop: &Bound<'_, PyAny>) -> bool {
@@ -547,39 +561,21 @@ impl FastioFuture {
         }
         drop(inner);
         this.blocking.store(true, Ordering::Relaxed);
+        this.exposed.store(true, Ordering::Relaxed);
         Ok(Some(slf.clone().into_any().unbind()))
     }
 
-    /// Reading this is how `asyncio.isfuture` (so `ensure_future`,
-    /// `gather`, `wait_for`) recognises a future, and it is the only thing
-    /// `ensure_future` touches; so it also starts the work, as handing a
-    /// coroutine to `ensure_future` would. Unstarted outside a running loop
-    /// it is None: not a future yet, but a coroutine for
-    /// `loop.run_until_complete` to wrap in a task (a future would need its
-    /// loop now).
+    /// Reading this is how `asyncio.isfuture` recognises a future. None
+    /// (not a future) until it is used as one (awaited, given a done
+    /// callback, or cancelled): until then asyncio takes it as the coroutine
+    /// it also is, so `ensure_future` and `create_task` wrap it in a task,
+    /// as they would an httpx request, and `asyncio.wait` takes that task.
+    /// Awaited, it is the future its task waits on, with no other between.
     #[getter]
-    fn _asyncio_future_blocking(slf: &Bound<'_, Self>) -> Option<bool> {
-        let this = slf.get();
-        let mut inner = this.lock();
-        if matches!(inner.state, State::Idle(_))
-            && inner.event_loop.is_none()
-            && running_loop(slf.py()).is_err()
-        {
-            return None;
-        }
-        if matches!(
-            inner.state,
-            State::Idle(Job::Spawn(_) | Job::Linked(_) | Job::Never)
-        ) {
-            let started = FastioFuture::start(slf, &mut inner);
-            drop(inner);
-            if let Err(no_loop_or_failure) = started {
-                // Not started; the first await will start it and report
-                // this error then.
-                drop(no_loop_or_failure);
-            }
-        }
-        Some(this.blocking.load(Ordering::Relaxed))
+    fn _asyncio_future_blocking(&self) -> Option<bool> {
+        self.exposed
+            .load(Ordering::Relaxed)
+            .then(|| self.blocking.load(Ordering::Relaxed))
     }
 
     /// The coroutine protocol, as ``asyncio.Task`` drives it: one step of
@@ -648,7 +644,11 @@ impl FastioFuture {
             Some(context) if !context.is_none() => context.unbind(),
             _ => copy_context(py)?,
         };
+        slf.get().exposed.store(true, Ordering::Relaxed);
         let mut inner = slf.get().lock();
+        // A future with callbacks has a loop to run them on, even one
+        // finished before it was used.
+        bound_loop(py, &mut inner)?;
         FastioFuture::start(slf, &mut inner)?;
         inner.callbacks.push(Callback {
             function: r#fn.unbind(),
@@ -686,7 +686,10 @@ impl FastioFuture {
     /// Returns False if it was already done or cancelled.
     #[pyo3(signature = (msg = None))]
     pub fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        slf.get().exposed.store(true, Ordering::Relaxed);
         let mut inner = slf.get().lock();
+        // Now a future, so of a loop, as asyncio's own always are.
+        let _ = bound_loop(slf.py(), &mut inner);
         if inner.state.is_finished() {
             return Ok(false);
         }
@@ -739,6 +742,12 @@ impl FastioFuture {
             State::Cancelled(message) => Err(cancelled_error(py, message.as_ref())),
             _ => Err(invalid_state(py, "Exception is not set.")),
         }
+    }
+
+    /// What a task's repr names the awaitable it runs.
+    #[getter]
+    fn __name__(&self) -> &'static str {
+        "FastioFuture"
     }
 
     /// The event loop this awaitable belongs to (the running one if unstarted).
