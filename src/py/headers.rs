@@ -158,7 +158,7 @@ impl Headers {
         let pairs: Vec<String> = self
             .multi_items()
             .into_iter()
-            .map(|(name, value)| format!("({name:?}, {:?})", shown_header_value(&name, &value)))
+            .map(|(name, value)| format!("({name:?}, {:?})", shown_header_value(name, &value)))
             .collect();
         format!("Headers([{}])", pairs.join(", "))
     }
