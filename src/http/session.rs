@@ -368,31 +368,57 @@ impl CookieJar {
         let cookies = set_cookies.filter_map(|value| {
             let text = std::str::from_utf8(value.as_bytes()).ok()?;
             let cookie = cookie::Cookie::parse(text).ok()?.into_owned();
+            // As browsers: a cookie over 4 KiB is not kept.
+            if cookie.name().len() + cookie.value().len() > MAX_COOKIE_SIZE {
+                return None;
+            }
             within_its_site(cookie, url)
         });
         let mut store = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        // The servers choose how many cookies there are: past the cap, a
-        // full jar takes no more (as browsers cap theirs).
-        let room = MAX_JAR_COOKIES.saturating_sub(store.iter_any().count());
+        // The servers choose how many cookies there are: past the caps (the
+        // jar's, and what one site is sent), a full jar takes no more, as
+        // browsers cap theirs.
+        let room = MAX_JAR_COOKIES
+            .saturating_sub(store.iter_any().count())
+            .min(MAX_SITE_COOKIES.saturating_sub(store.matches(url).len()));
         store.store_response_cookies(cookies.take(room), url);
     }
 
     /// The `Cookie` header value for a request to `url`, if any cookie matches.
     fn header_for(&self, url: &Url) -> Option<HeaderValue> {
         let store = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        let pairs: Vec<String> = store
-            .get_request_values(url)
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        if pairs.is_empty() {
+        let mut header = String::new();
+        for (name, value) in store.get_request_values(url).take(MAX_SITE_COOKIES) {
+            // A site's parent domains can set cookies too: what one request
+            // carries stays bounded.
+            if header.len() + name.len() + value.len() + 3 > MAX_COOKIE_HEADER {
+                break;
+            }
+            if !header.is_empty() {
+                header.push_str("; ");
+            }
+            header.push_str(name);
+            header.push('=');
+            header.push_str(value);
+        }
+        if header.is_empty() {
             return None;
         }
-        HeaderValue::from_str(&pairs.join("; ")).ok()
+        HeaderValue::from_str(&header).ok()
     }
 }
 
 /// The most cookies one session's jar holds.
 const MAX_JAR_COOKIES: usize = 3000;
+
+/// The most cookies kept for (and sent to) one URL, as browsers (~180).
+const MAX_SITE_COOKIES: usize = 180;
+
+/// The largest cookie kept (name and value), as browsers.
+const MAX_COOKIE_SIZE: usize = 4096;
+
+/// The most bytes of Cookie header the jar adds to one request.
+const MAX_COOKIE_HEADER: usize = 32 * 1024;
 
 /// One `Cookie` value from several, in order; of two cookies with the same
 /// name the first is kept, so earlier sources take precedence.

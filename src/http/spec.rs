@@ -282,6 +282,7 @@ fn cookie_header(cookies: &[(String, String)]) -> Result<Option<HeaderValue>, St
     if cookies.is_empty() {
         return Ok(None);
     }
+    check_cookies(cookies)?;
     let text = cookies
         .iter()
         .map(|(name, value)| format!("{name}={value}"))
@@ -290,6 +291,46 @@ fn cookie_header(cookies: &[(String, String)]) -> Result<Option<HeaderValue>, St
     HeaderValue::from_str(&text)
         .map(Some)
         .map_err(|_| format!("invalid cookies: {text:?}"))
+}
+
+/// Refuses cookies a Cookie header cannot carry (see [`cookie_pair_check`]).
+pub fn check_cookies(cookies: &[(String, String)]) -> Result<(), String> {
+    cookies
+        .iter()
+        .try_for_each(|(name, value)| cookie_pair_check(name, value))
+}
+
+/// Refuses a cookie a Cookie header cannot carry as given: a name that is
+/// not a token, or a value with a space, `,`, `;`, `"`, `\\` or a control
+/// character, which would end the cookie early (`1; admin=true` sent raw
+/// is two cookies). The value is not shown: it may be a credential.
+fn cookie_pair_check(name: &str, value: &str) -> Result<(), String> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&byte));
+    if !token {
+        return Err(format!(
+            "invalid cookie name {:?}: a cookie name is a token (letters, digits, \
+             and none of ()<>@,;:\\\"/[]?={{}} or spaces)",
+            clipped(name)
+        ));
+    }
+    let octets = value
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(value);
+    if !octets
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic() && !b",;\"\\".contains(&byte))
+    {
+        return Err(format!(
+            "the value of cookie {name:?} holds a space, ',', ';', '\"', '\\' or a \
+             control character, which a Cookie header cannot carry; encode it \
+             (urllib.parse.quote)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::http::retry::RetryPolicy;
 use crate::http::session::{
     Session, Settings, CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
 };
-use crate::http::spec::{parse_url_text, RequestSpec};
+use crate::http::spec::{check_cookies, parse_url_text, RequestSpec};
 use crate::http::stream::BodyStream;
 use crate::http::transport;
 
@@ -217,6 +217,7 @@ impl ClientSession {
         }
         if let Some(cookies) = cookies.filter(|cookies| !cookies.is_none()) {
             defaults.cookies = form_pairs(cookies, "cookies")?;
+            check_cookies(&defaults.cookies).map_err(PyValueError::new_err)?;
         }
         defaults.timeout = timeout.or(Some(DEFAULT_TIMEOUT));
         settings.connect_timeout =
@@ -451,6 +452,7 @@ impl ClientSession {
     /// Replaces the cookies requests made from now on send.
     fn set_default_cookies(&self, cookies: &Bound<'_, PyAny>) -> PyResult<()> {
         let cookies = form_pairs(cookies, "cookies")?;
+        check_cookies(&cookies).map_err(PyValueError::new_err)?;
         self.session
             .change_defaults(|defaults| defaults.cookies = cookies);
         Ok(())

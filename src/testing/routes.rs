@@ -276,6 +276,27 @@ pub async fn handle(
             }
             None => not_found(&path),
         },
+        // n cookies whose values are `size` bytes each, for the whole site,
+        // numbered from ?start=.
+        ["set-cookies", count, size] => match (count.parse::<usize>(), size.parse::<usize>()) {
+            (Ok(count), Ok(size)) => {
+                let mut response = text(StatusCode::OK, format!("{count} cookies set\n"));
+                let start = query
+                    .get("start")
+                    .and_then(|start| start.parse::<usize>().ok())
+                    .unwrap_or(0);
+                for number in start..start + count.min(10_000) {
+                    let cookie = format!("c{number:05}={}; Path=/", "x".repeat(size.min(65_536)));
+                    if let Ok(value) = HeaderValue::from_str(&cookie) {
+                        response
+                            .headers_mut()
+                            .append(http::header::SET_COOKIE, value);
+                    }
+                }
+                response
+            }
+            _ => not_found(&path),
+        },
         // n header fields of 64 bytes each (a Set-Cookie every tenth).
         ["many-headers", count] => match count.parse::<usize>() {
             Ok(count) => {
