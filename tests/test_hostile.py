@@ -587,7 +587,11 @@ async def test_fetch_all_pulls_the_input_a_chunk_at_a_time(server: Server) -> No
 
 
 async def test_a_redirect_to_another_port_drops_every_credential(server: Server) -> None:
-    headers = {"Proxy-Authorization": "Basic cHJveHk6c2VjcmV0"}
+    headers = {
+        "Proxy-Authorization": "Basic cHJveHk6c2VjcmV0",
+        "X-API-Key": "key",
+        "Host": server.url.removeprefix("http://"),
+    }
     with fastio.testing.serve() as other:
         async with fastio.Client(auth="secret-token", cookies={"session": "abc"}) as client:
             same = await client.get(
@@ -600,9 +604,13 @@ async def test_a_redirect_to_another_port_drops_every_credential(server: Server)
     assert kept["authorization"] == ["Bearer secret-token"]
     assert kept["proxy-authorization"] == headers["Proxy-Authorization"].split(",")
     assert "session=abc" in kept["cookie"][0]
+    assert kept["x-api-key"] == ["key"]
+    assert kept["host"] == [headers["Host"]]
     dropped = moved.json()["headers"]
-    for name in ("authorization", "proxy-authorization", "cookie"):
+    for name in ("authorization", "proxy-authorization", "cookie", "x-api-key"):
         assert name not in dropped
+    # The caller's Host named the first origin: the next one gets its own.
+    assert dropped["host"] == [other.url.removeprefix("http://")]
 
 
 async def test_an_http_date_retry_after_is_waited_for(server: Server) -> None:

@@ -15,8 +15,8 @@ use futures::future::{Either, FutureExt};
 use tokio_util::task::AbortOnDropHandle;
 
 use http::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE,
-    LOCATION, PROXY_AUTHORIZATION, RANGE, RETRY_AFTER, TRANSFER_ENCODING,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, RANGE,
+    RETRY_AFTER, TRANSFER_ENCODING,
 };
 use http::{Method, StatusCode};
 use url::Url;
@@ -24,7 +24,9 @@ use url::Url;
 use super::body::{Collector, Refusal};
 use super::budget::BodyBudget;
 use super::decode::{self, Coding, Decoder};
-use super::error::{clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
+use super::error::{
+    clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS, SECRET_HEADERS,
+};
 use super::response::HeaderList;
 use super::response::ResponseData;
 use super::session::{Session, Slots};
@@ -720,10 +722,13 @@ fn redirect(
         );
     }
     if !same_origin(&spec.url, &target) {
-        strip(
-            Arc::make_mut(&mut next.headers),
-            &[AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION],
-        );
+        // Credentials are for the origin they were given for, and a Host
+        // header names it: none of them goes on to another.
+        let headers = Arc::make_mut(&mut next.headers);
+        strip(headers, &[HOST]);
+        for name in SECRET_HEADERS {
+            headers.remove(*name);
+        }
     }
     next.url = target;
     Ok(Some(next))
