@@ -328,3 +328,22 @@ def test_params_round_trip(server: Server, params: dict[str, Any]) -> None:
                 assert query[name] == value[-1]
         else:
             assert query[name] == str(value)
+
+
+async def test_control_characters_never_reach_a_message_raw(server: Server) -> None:
+    # Log injection: a method holding CR/LF or an escape sequence is written
+    # escaped in every message, as fetch() already did. (A URL loses its
+    # CR/LF when parsed, as in browsers.)
+    bad = [
+        fastio.Request("GET\r\nX-Injected: 1", server.url + "/json"),
+        fastio.Request("GET\x1b[31m", server.url + "/json"),
+    ]
+    results = await fastio.fetch_all(bad, return_exceptions=True)
+    streamed = [item async for item in fastio.fetch_iter(bad, return_exceptions=True)]
+    for failure in [*results, *streamed]:
+        assert isinstance(failure, fastio.FastioError)
+        message = str(failure)
+        assert "\r" not in message
+        assert "\n" not in message
+        assert "\x1b" not in message
+    assert "GET\\r\\nX-INJECTED: 1" in str(results[0])

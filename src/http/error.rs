@@ -59,9 +59,11 @@ impl std::ops::Deref for FastioError {
 
 impl FastioError {
     /// The error, with the credentials of every URL in `url` and `message`
-    /// hidden: no password or token in a URL is ever shown.
+    /// hidden: no password or token in a URL is ever shown. Control
+    /// characters in the message (a CR/LF in a caller's method, a server's
+    /// text) are escaped, so a message is always one line of a log.
     pub fn new(kind: ErrorKind, url: Option<String>, message: impl Into<String>) -> Self {
-        let message = message.into();
+        let message = escape_controls(message.into());
         Self(Box::new(ErrorParts {
             kind,
             url: url.map(without_credentials),
@@ -140,6 +142,24 @@ pub fn clipped(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` with every control character written as its escape (`\\r`,
+/// `\\n`, `\\u{1b}`): nothing in it can start a new line of a log or
+/// drive a terminal.
+pub fn escape_controls(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|character| {
+            if character.is_control() {
+                character.escape_debug().to_string()
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Headers whose values are credentials: every repr, record and message
 /// shows [`HIDDEN`] in their place.
 pub const SECRET_HEADERS: &[&str] = &[
@@ -208,6 +228,26 @@ fn without_credentials(text: String) -> String {
     match hide_credentials(&text) {
         Cow::Borrowed(_) => text,
         Cow::Owned(hidden) => hidden,
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_a_message_are_escaped() {
+        let error = FastioError::for_request(
+            ErrorKind::Request,
+            "GET\r\nX-Injected: 1",
+            "http://example.test/",
+            "bad\x1b[31m",
+        );
+        assert_eq!(
+            error.message,
+            "GET\\r\\nX-Injected: 1 http://example.test/: bad\\u{1b}[31m"
+        );
+        assert!(!error.message.contains('\n'));
     }
 }
 
