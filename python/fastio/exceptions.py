@@ -14,7 +14,8 @@ Hierarchy::
     ├── InternalError
     ├── RequestError
     │   ├── ConnectError
-    │   │   └── TLSError
+    │   │   ├── TLSError
+    │   │   └── ProxyError
     │   ├── TimeoutError (also builtins.TimeoutError)
     │   │   ├── PoolTimeout
     │   │   └── WriteTimeout
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidURL",
     "PoolTimeout",
     "ProtocolError",
+    "ProxyError",
     "ReadError",
     "RequestError",
     "ResponseNotRead",
@@ -112,6 +114,10 @@ class TLSError(ConnectError):
 
 class TimeoutError(RequestError, builtins.TimeoutError):
     """The request's deadline passed (``timeout=``, or the connect timeout)."""
+
+
+class ProxyError(ConnectError):
+    """The proxy could not be reached, or refused the request."""
 
 
 class PoolTimeout(TimeoutError):

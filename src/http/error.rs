@@ -17,6 +17,8 @@ pub enum ErrorKind {
     PoolTimeout,
     /// The server took none of the request body within the write timeout.
     WriteTimeout,
+    /// The proxy could not be reached, or refused the request.
+    Proxy,
     Read,
     Protocol,
     TooManyRedirects,

@@ -104,7 +104,7 @@ impl RetryPolicy {
             return None;
         }
         let retryable = match error.kind {
-            ErrorKind::Connect => true,
+            ErrorKind::Connect | ErrorKind::Proxy => true,
             ErrorKind::Timeout | ErrorKind::Read => self.methods.contains(method),
             _ => false,
         };

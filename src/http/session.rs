@@ -77,6 +77,8 @@ pub struct Settings {
     pub extra_roots: Vec<reqwest::Certificate>,
     pub identity: Option<reqwest::Identity>,
     pub proxy: Option<reqwest::Proxy>,
+    /// The proxy's URL as messages show it (credentials hidden).
+    pub proxy_shown: Option<String>,
     pub trust_env: bool,
     pub resolve: Vec<(String, IpAddr)>,
     pub user_agent: String,
@@ -107,6 +109,7 @@ impl Default for Settings {
             extra_roots: Vec::new(),
             identity: None,
             proxy: None,
+            proxy_shown: None,
             trust_env: true,
             resolve: Vec::new(),
             user_agent: concat!("fastio/", env!("CARGO_PKG_VERSION")).to_owned(),

@@ -461,7 +461,20 @@ async fn send(
             // Its idle connections hold descriptors the process needs.
             session.close();
         }
-        classify(&err, spec.method.as_str(), spec.url.as_str())
+        let error = classify(&err, spec.method.as_str(), spec.url.as_str());
+        match (&session.settings.proxy_shown, error.kind) {
+            // Through a proxy, a connection that failed is the proxy's.
+            (Some(proxy), ErrorKind::Connect) => FastioError::for_request(
+                ErrorKind::Proxy,
+                spec.method.as_str(),
+                spec.url.as_str(),
+                &format!(
+                    "the proxy {proxy} failed: {}",
+                    error.message.split_once(": ").map_or("", |(_, why)| why)
+                ),
+            ),
+            _ => error,
+        }
     })
 }
 
@@ -790,6 +803,8 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
         } else {
             (ErrorKind::Connect, "connect failed".into())
         }
+    } else if let Some(why) = client_certificate_refused(error) {
+        (ErrorKind::Tls, why.into())
     } else if has_hyper(error, hyper::Error::is_parse_too_large) {
         (ErrorKind::Protocol, head_too_large().into())
     } else if header_list_too_large(error) {
@@ -896,23 +911,46 @@ fn causes<'a>(
 }
 
 fn is_tls(error: &(dyn StdError + 'static)) -> bool {
-    causes(error).any(|cause| {
+    rustls_error(error).is_some()
+}
+
+/// The rustls error in `error`'s chain, if any.
+fn rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    causes(error).find_map(|cause| {
         // rustls errors reach us wrapped in io::Errors, sometimes two deep,
         // and an io::Error's `source()` skips the error it wraps.
         let mut current: &(dyn StdError + 'static) = cause;
         loop {
-            if current.is::<rustls::Error>() {
-                return true;
+            if let Some(found) = current.downcast_ref::<rustls::Error>() {
+                return Some(found);
             }
-            match current
+            current = current
                 .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-            {
-                Some(inner) => current = inner,
-                None => return false,
-            }
+                .and_then(std::io::Error::get_ref)?;
         }
     })
+}
+
+/// What a TLS alert from the server about the client's certificate means:
+/// under TLS 1.3 the server judges it after the client's handshake is done,
+/// so it arrives as a failed read, not a failed connect.
+fn client_certificate_refused(error: &(dyn StdError + 'static)) -> Option<&'static str> {
+    use rustls::AlertDescription as Alert;
+    match rustls_error(error)? {
+        rustls::Error::AlertReceived(Alert::CertificateRequired) => {
+            Some("TLS: the server asked for a client certificate and none was given (cert=)")
+        }
+        rustls::Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnknownCA
+            | Alert::AccessDenied,
+        ) => Some("TLS: the server refused the client certificate"),
+        _ => None,
+    }
 }
 
 fn has_hyper(error: &(dyn StdError + 'static), test: fn(&hyper::Error) -> bool) -> bool {

@@ -282,6 +282,7 @@ impl ClientSession {
         if let Some(proxy) = proxy {
             let (parsed, shown) = parse_proxy(proxy)?;
             settings.proxy = Some(parsed);
+            settings.proxy_shown = Some(shown.clone());
             proxy_shown = Some(shown);
         }
         settings.trust_env = trust_env;

@@ -19,6 +19,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "TimeoutError",
             ErrorKind::PoolTimeout => "PoolTimeout",
             ErrorKind::WriteTimeout => "WriteTimeout",
+            ErrorKind::Proxy => "ProxyError",
             ErrorKind::Read => "ReadError",
             ErrorKind::Protocol => "ProtocolError",
             ErrorKind::TooManyRedirects => "TooManyRedirects",

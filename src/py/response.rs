@@ -11,7 +11,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use super::args::{body_bytes, method_arg, orjson_dumps, parse_headers, positive_count, IntArg};
+use super::args::{
+    body_bytes, method_arg, orjson_dumps, parse_headers, positive_count, shown_int, IntArg,
+};
 use super::errors::{exception_class, exception_of};
 use super::headers::Headers;
 use super::request::Request;
@@ -381,7 +383,7 @@ impl Response {
     )]
     fn new(
         py: Python<'_>,
-        status_code: u16,
+        status_code: IntArg,
         headers: Option<&Bound<'_, PyAny>>,
         content: Option<&Bound<'_, PyAny>>,
         text: Option<&str>,
@@ -422,11 +424,15 @@ impl Response {
         Ok(Response {
             downloaded: body.len() as u64,
             method: method_arg(method)?,
-            status: StatusCode::from_u16(status_code).map_err(|_| {
-                PyValueError::new_err(format!(
-                    "status_code must be from 100 to 999, not {status_code}"
-                ))
-            })?,
+            status: u16::try_from(status_code.0)
+                .ok()
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "status_code must be from 100 to 999{}",
+                        shown_int(status_code.0)
+                    ))
+                })?,
             version: Version::HTTP_11,
             headers: HeaderList::pack(&map),
             request_url: url.to_owned(),
