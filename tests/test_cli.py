@@ -453,8 +453,34 @@ def test_resume_survives_a_cut_short_and_a_foreign_line(server: Server, tmp_path
     done = run("fetch", "-o", str(output), "--resume", server.url + "/bytes/5")
     assert done.returncode == 0, done.stderr
     lines = output.read_text().splitlines()
-    assert lines[2] == '{"url": "http://cut-sh'  # left alone, ended
-    assert json.loads(lines[3])["url"] == server.url + "/bytes/5"
+    # The cut-short line is gone: every line of the file is JSON again.
+    assert lines[:2] == ["[1, 2]", '"text"']
+    assert json.loads(lines[2])["url"] == server.url + "/bytes/5"
+    assert len(lines) == 3
+
+
+def test_a_run_killed_mid_record_resumes_into_a_valid_file(server: Server, tmp_path: Path) -> None:
+    output = tmp_path / "records.jsonl"
+    urls = [server.url + f"/bytes/{size}" for size in range(3)]
+    first = run("fetch", "-o", str(output), *urls[:2])
+    assert first.returncode == 0, first.stderr
+    # SIGKILL in the middle of writing the second record: half a line.
+    whole = output.read_bytes()
+    output.write_bytes(whole[: whole.index(b"\n") + 1 + 20])
+    done = run("fetch", "-o", str(output), "--resume", *urls)
+    assert done.returncode == 0, done.stderr
+    got = [json.loads(line) for line in output.read_text().splitlines()]  # strict JSONL
+    assert sorted(record["url"] for record in got) == sorted(urls)
+
+
+def test_a_full_disk_is_said_with_an_exit_code_of_its_own(server: Server) -> None:
+    done = run("fetch", "-o", "/dev/full", server.url + "/bytes/5")
+    assert done.returncode == 74
+    assert "cannot write the records: No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr
+    piped = in_shell(f"fetch {server.url}/bytes/5 > /dev/full")
+    assert piped.returncode == 74
+    assert "Traceback" not in piped.stderr
 
 
 # --- as a shell user finds it --------------------------------------------------------

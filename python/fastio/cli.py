@@ -30,12 +30,18 @@ from fastio.records import result_record
 
 #: Exit codes of ``fastio fetch``.
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: The records could not be written (a full disk, a failing device): EX_IOERR.
+EXIT_OUTPUT = 74
 #: ``fastio fetch ... | head``: the reader closed the pipe (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(Exception):
     """Bad usage found after parsing (an unreadable input file, a bad option value)."""
+
+
+class OutputError(Exception):
+    """The records could not be written; the run stops."""
 
 
 # --- input ---------------------------------------------------------------------------
@@ -134,15 +140,27 @@ def recorded_urls(path: str | None) -> set[str]:
 
 
 def open_records(path: str) -> IO[bytes]:
-    """``path`` for appending records; a last line an earlier run left cut
-    short is ended first, so the next record is not glued onto it."""
-    output = open(path, "ab")  # noqa: SIM115 - closed by fetch_command
-    if output.tell() > 0:
-        with open(path, "rb") as existing:
-            existing.seek(-1, os.SEEK_END)
-            if existing.read(1) != b"\n":
-                output.write(b"\n")
-    return output
+    """``path`` for appending records. A last line an earlier run left cut
+    short (killed mid-write) is removed, so the file stays valid JSON Lines;
+    ``--resume`` fetches that URL again, as it has no record."""
+    with contextlib.suppress(FileNotFoundError), open(path, "rb+") as existing:
+        end = existing.seek(0, os.SEEK_END)
+        keep = end
+        # Back from the end to just after the last newline, a block at a time.
+        while keep > 0:
+            start = max(0, keep - 65536)
+            existing.seek(start)
+            block = existing.read(keep - start)
+            if end == keep and block.endswith(b"\n"):
+                break
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = start
+        if keep < end:
+            existing.truncate(keep)
+    return open(path, "ab")  # closed by fetch_command
 
 
 # --- output --------------------------------------------------------------------------
@@ -334,20 +352,33 @@ async def fetch_command(plan: FetchPlan) -> int:
                         record["body_file"] = str(body_path)
                     # One line per result, flushed: an interruption loses
                     # nothing that finished.
-                    plan.output.write(orjson.dumps(record) + b"\n")
-                    plan.output.flush()
+                    write_record(plan.output, orjson.dumps(record) + b"\n")
                     summary.add(item)
     except asyncio.CancelledError:
         interrupted = True
     finally:
-        plan.output.flush()
+        with contextlib.suppress(OSError):
+            plan.output.flush()
         if plan.output is not sys.stdout.buffer:
-            plan.output.close()
+            with contextlib.suppress(OSError):
+                plan.output.close()
     if not args.quiet or interrupted:
         print(summary.line(interrupted), file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILURES if summary.failed else EXIT_OK
+
+
+def write_record(output: IO[bytes], line: bytes) -> None:
+    """Writes and flushes one record; a failure (a full disk) stops the run
+    with an OutputError that says so. A closed pipe stays a BrokenPipeError."""
+    try:
+        output.write(line)
+        output.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputError(f"cannot write the records: {error.strerror or error}") from error
 
 
 def http_method(text: str) -> str:
@@ -396,7 +427,8 @@ def add_fetch_parser(commands: Any) -> None:
         description=(
             "Fetches URLs (arguments, -i FILE, or -i - for stdin) concurrently and writes "
             "one JSON record per URL, as each completes, to stdout or -o FILE. "
-            "Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 130 interrupted."
+            "Exit code: 0 all succeeded, 1 some failed, 2 bad usage, 74 the records "
+            "could not be written (a full disk), 130 interrupted."
         ),
         formatter_class=FORMATTER,
     )
@@ -524,6 +556,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as error:
         print(f"fastio {args.command}: {error}", file=sys.stderr)
         code = EXIT_USAGE
+    except OutputError as error:
+        print(f"fastio {args.command}: {error}", file=sys.stderr)
+        code = EXIT_OUTPUT
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
