@@ -47,6 +47,7 @@ __all__ = [
     "_live_counts",
     "_on_worker",
     "_panic_on_worker",
+    "_shown_header",
     "_shown_url",
     "_start_test_server",
     "configure_runtime",
@@ -115,6 +116,9 @@ class FastioFuture(Coroutine[Any, Any, _T]):
         """The result; raises the exception, CancelledError, or InvalidStateError."""
     def exception(self) -> BaseException | None:
         """The exception, or None; raises CancelledError or InvalidStateError."""
+    @property
+    def __name__(self) -> str:
+        """What a task's repr names the awaitable it runs."""
     def get_loop(self) -> Any:
         """The event loop this awaitable belongs to (the running one if unstarted)."""
     def send(self, value: None, /) -> Any:
