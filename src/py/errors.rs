@@ -6,7 +6,7 @@ use pyo3::types::{PyDict, PyType};
 
 use crate::bridge::asyncio::fastio_exception;
 use crate::bridge::{Failure, ToPyException};
-use crate::http::error::{hide_credentials, is_secret_header, ErrorKind, FastioError, HIDDEN};
+use crate::http::error::{hide_credentials, shown_header_value, ErrorKind, FastioError};
 
 impl ErrorKind {
     /// The name of the matching class in `fastio.exceptions`.
@@ -37,12 +37,8 @@ impl ErrorKind {
 /// and the like), else as it is.
 #[pyfunction]
 #[pyo3(name = "_shown_header")]
-pub fn shown_header(name: &str, value: String) -> String {
-    if is_secret_header(name) {
-        HIDDEN.to_owned()
-    } else {
-        value
-    }
+pub fn shown_header(name: &str, value: &str) -> String {
+    shown_header_value(name, value).to_owned()
 }
 
 /// `fastio._fastio._shown_url`: a URL as fastio's records show it:
