@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -268,3 +268,95 @@ def test_busiest_task_share_starts_at_zero() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert float(done.stdout) == 0.0
+
+
+# --- waiting for an HTTP/2 stream -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stream_limited(certificates: Any) -> Iterator[tuple[str, str]]:
+    """One server allowing one stream at a time, over h2c and over TLS: URLs."""
+    import ssl
+
+    from stream_limited import serve_one_stream_at_a_time
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certificates.server_cert, certificates.server_key)
+    tls.set_alpn_protocols(["h2"])
+    plain_port, plain = serve_one_stream_at_a_time()
+    tls_port, secure = serve_one_stream_at_a_time(tls)
+    yield f"http://127.0.0.1:{plain_port}", f"https://127.0.0.1:{tls_port}"
+    plain.close()
+    secure.close()
+
+
+REQUESTS_WAITING_FOR_A_STREAM: list[tuple[str, dict[str, Any]]] = [
+    ("GET", {}),
+    ("HEAD", {}),
+    ("DELETE", {}),
+    ("POST", {"content": b"x" * 100}),
+    ("POST", {"json": {"a": 1}}),
+]
+
+
+@pytest.mark.parametrize("by", ["prior knowledge", "ALPN"])
+async def test_waiting_for_an_http2_stream_is_bounded_by_the_pool_timeout(
+    stream_limited: tuple[str, str], certificates: Any, by: str
+) -> None:
+    if by == "ALPN":
+        client, base = fastio.Client(ca_bundle=str(certificates.ca)), stream_limited[1]
+    else:
+        client, base = fastio.Client(http2=True), stream_limited[0]
+    async with client:
+        # The origin is new to this client: what it learns from the held
+        # request's own connect is enough.
+        holder = asyncio.ensure_future(client.get(base + "/hold", timeout=fastio.Timeout(None)))
+        await asyncio.sleep(0.3)
+        for method, body in REQUESTS_WAITING_FOR_A_STREAM:
+            started = time.monotonic()
+            with pytest.raises(
+                fastio.PoolTimeout, match=r"no HTTP/2 stream became free within 0\.5 s"
+            ):
+                await client.request(
+                    method, base + "/", timeout=fastio.Timeout(None, pool=0.5), **body
+                )
+            assert time.monotonic() - started < 4, method
+
+        # A streamed body waits the same way.
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"x"
+
+        with pytest.raises(fastio.PoolTimeout):
+            await client.post(base + "/", content=chunks(), timeout=fastio.Timeout(None, pool=0.5))
+        # Once the stream is free, a request waiting for one gets it.
+        waiting = asyncio.ensure_future(
+            client.get(base + "/", timeout=fastio.Timeout(None, pool=10))
+        )
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        holder.cancel()
+        response = await waiting
+        assert (response.status, response.http_version, response.text) == (200, "HTTP/2", "ok")
+
+
+async def test_a_pool_timeout_changes_nothing_on_the_wire(
+    server: Server, h2_server: str, certificates: Any
+) -> None:
+    timeout = fastio.Timeout(5, pool=2)
+    # HTTP/1.1: a GET without a body has no Content-Length, as without one.
+    async with fastio.Client() as client:
+        echoed = (await client.get(server.url + "/echo", timeout=timeout)).json()
+        assert "content-length" not in {name.lower() for name in echoed["headers"]}
+        assert (await client.head(server.url + "/echo", timeout=timeout)).status == 200
+        posted = await client.post(server.url + "/echo", content=b"abc", timeout=timeout)
+        assert posted.json()["body"] == "abc"
+    # HTTP/2 by prior knowledge: the body is an empty frame, still no Content-Length.
+    async with fastio.Client(http2=True) as client:
+        echoed = (await client.get(server.url + "/echo", timeout=timeout)).json()
+        assert echoed["http_version"] == "HTTP/2.0"
+        assert "content-length" not in {name.lower() for name in echoed["headers"]}
+    # HTTP/2 (hypercorn): every method answered, body or not.
+    async with fastio.Client(ca_bundle=str(certificates.ca)) as client:
+        for method in ("GET", "HEAD", "DELETE", "GET"):
+            response = await client.request(method, h2_server + "/", timeout=timeout)
+            assert (response.status, response.http_version) == (200, "HTTP/2"), method

@@ -17,6 +17,7 @@ use url::Url;
 use super::error::{
     no_descriptor_left, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
 };
+use super::opening::{Http2Origins, NoteConnects};
 use super::pacing::{Pacer, Turn};
 use super::retry::RetryPolicy;
 use super::tls;
@@ -143,6 +144,8 @@ pub struct Session {
     /// with, so this is the one copy; a user may change it
     /// (`client.headers[...] = ...`), and each request takes a snapshot.
     defaults: RwLock<Arc<Defaults>>,
+    /// Origins seen speaking HTTP/2, for requests under a pool timeout.
+    pub http2_origins: Arc<Http2Origins>,
 }
 
 impl Session {
@@ -158,6 +161,7 @@ impl Session {
             holds: Mutex::new(HashMap::new()),
             http: Mutex::new(None),
             building: tokio::sync::Mutex::new(()),
+            http2_origins: Arc::default(),
             settings,
         }
     }
@@ -526,7 +530,8 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
         .pool_max_idle_per_host(idle)
         .pool_idle_timeout(IDLE_EXPIRY)
         .http1_max_headers(MAX_RESPONSE_HEADERS)
-        .http2_max_header_list_size(MAX_HEADER_LIST);
+        .http2_max_header_list_size(MAX_HEADER_LIST)
+        .connector_layer(NoteConnects);
     builder = match settings.http2 {
         Some(true) => builder.http2_prior_knowledge(),
         Some(false) => builder.http1_only(),

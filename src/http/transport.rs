@@ -8,7 +8,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::{Either, FutureExt};
@@ -29,6 +29,7 @@ use super::error::{
 };
 use super::response::HeaderList;
 use super::response::ResponseData;
+use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending};
 use super::session::{Session, Slots};
 use super::session::{CONNECT_TIMEOUT, MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::spec::{RequestBody, RequestSpec};
@@ -399,62 +400,105 @@ async fn send(
         headers.insert(ACCEPT_ENCODING, decode::ACCEPTED);
     }
     let declared = framing(spec, &headers)?;
-    let watch = spec.write_timeout.map(|limit| {
-        // Before the first piece is asked for, the connection may still be
-        // being made.
-        let grace = session.settings.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
-        WriteWatch::new(limit, grace)
-    });
-    let body = match (&spec.body, &watch) {
-        (None, _) => None,
-        (Some(RequestBody::Bytes(body)), None) => Some(reqwest::Body::from(body.clone())),
-        (Some(RequestBody::Bytes(body)), Some(watch)) => {
-            // A stream of pieces: hyper would frame it as chunked without this.
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Some(reqwest::Body::wrap_stream(Watched::new(
-                write::pieces(body.clone()),
-                watch,
-            )))
-        }
-        (Some(RequestBody::Stream(source)), watch) => match (source.take(), watch) {
-            (Some(chunks), None) => Some(reqwest::Body::wrap_stream(exactly(chunks, declared))),
-            (Some(chunks), Some(watch)) => Some(reqwest::Body::wrap_stream(Watched::new(
-                exactly(chunks, declared),
-                watch,
-            ))),
-            (None, _) => {
-                return Err(FastioError::for_request(
-                    ErrorKind::Request,
-                    spec.method.as_str(),
-                    spec.url.as_str(),
-                    "a streamed body can be sent only once",
-                ))
-            }
-        },
-    };
-    let mut request = client
-        .request(spec.method.clone(), spec.url.clone())
-        .headers(headers);
-    if let Some(body) = body {
-        request = request.body(body);
+    if let (Some(RequestBody::Bytes(body)), Some(_)) = (&spec.body, spec.write_timeout) {
+        // Sent as a stream of pieces: hyper would frame it as chunked without this.
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
-    let sent = request.send();
-    let answered = match &watch {
-        None => sent.await,
-        Some(watch) => tokio::select! {
-            answered = sent => answered,
-            () = watch.expired() => {
-                return Err(FastioError::for_request(
-                    ErrorKind::WriteTimeout,
-                    spec.method.as_str(),
-                    spec.url.as_str(),
-                    &format!(
-                        "the server took none of the request body for {} s (the write timeout)",
-                        watch.limit().as_secs_f64()
-                    ),
-                ));
+    // Under a pool timeout, the body reports when hyper first asks for it:
+    // over HTTP/2, when the request got a stream (see opening.rs).
+    let reports = spec.pool_timeout.is_some() && session.settings.http2 != Some(false);
+    let mut nacks = 0;
+    let answered = loop {
+        let watch = spec.write_timeout.map(|limit| {
+            // Before the first piece is asked for, the connection may still be
+            // being made.
+            let grace = session.settings.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+            WriteWatch::new(limit, grace)
+        });
+        let opening = reports.then(|| {
+            Opening::new(
+                Http2Origins::key(&spec.url),
+                Arc::clone(&session.http2_origins),
+                session.settings.http2 == Some(true),
+            )
+        });
+        let body = request_body(spec, declared, watch.as_ref(), opening.as_ref())?;
+        // Kept for a resend only where one can happen (see below).
+        let request_headers = if reports {
+            headers.clone()
+        } else {
+            std::mem::take(&mut headers)
+        };
+        let mut request = client
+            .request(spec.method.clone(), spec.url.clone())
+            .headers(request_headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        // Whatever connect this send makes tells the session (and the
+        // opening) whether it negotiated HTTP/2.
+        let sent = Sending::new(&spec.url, &session.http2_origins, opening.as_ref())
+            .scope(request.send());
+        let answered = match (&watch, &opening) {
+            (None, None) => sent.await,
+            (watch, opening) => {
+                let stream_wait = async {
+                    match (opening, spec.pool_timeout) {
+                        (Some(opening), Some(limit)) => {
+                            opening.expired(limit).await;
+                            limit
+                        }
+                        _ => std::future::pending().await,
+                    }
+                };
+                let write_wait = async {
+                    match watch {
+                        Some(watch) => watch.expired().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    answered = sent => answered,
+                    limit = stream_wait => {
+                        return Err(FastioError::for_request(
+                            ErrorKind::PoolTimeout,
+                            spec.method.as_str(),
+                            spec.url.as_str(),
+                            &format!(
+                                "no HTTP/2 stream became free within {} s (pool timeout; the server's MAX_CONCURRENT_STREAMS)",
+                                limit.as_secs_f64()
+                            ),
+                        ));
+                    }
+                    () = write_wait => {
+                        let limit = watch.as_ref().map_or(Duration::ZERO, |watch| watch.limit());
+                        return Err(FastioError::for_request(
+                            ErrorKind::WriteTimeout,
+                            spec.method.as_str(),
+                            spec.url.as_str(),
+                            &format!(
+                                "the server took none of the request body for {} s (the write timeout)",
+                                limit.as_secs_f64()
+                            ),
+                        ));
+                    }
+                }
             }
-        },
+        };
+        // reqwest resends a request the server refused unprocessed (HTTP/2
+        // REFUSED_STREAM, a graceful GOAWAY) only when it can copy the body,
+        // which it cannot copy once wrapped: that resend, here.
+        match &answered {
+            Err(err)
+                if opening.is_some()
+                    && nacks < PROTOCOL_NACK_RESENDS
+                    && !matches!(spec.body, Some(RequestBody::Stream(_)))
+                    && is_protocol_nack(err) =>
+            {
+                nacks += 1;
+            }
+            _ => break answered,
+        }
     };
     answered.map_err(|err| {
         if out_of_descriptors(&err) {
@@ -476,6 +520,69 @@ async fn send(
             _ => error,
         }
     })
+}
+
+/// Resends of a request the server refused unprocessed, as reqwest's own.
+const PROTOCOL_NACK_RESENDS: u32 = 2;
+
+/// The request body to hand to reqwest, watched by `watch` and reporting
+/// to `opening` when given.
+fn request_body(
+    spec: &RequestSpec,
+    declared: Option<u64>,
+    watch: Option<&Arc<WriteWatch>>,
+    opening: Option<&Arc<Opening>>,
+) -> Result<Option<reqwest::Body>, FastioError> {
+    fn reporting<S>(stream: S, opening: Option<&Arc<Opening>>) -> Either<ReportingStream<S>, S> {
+        match opening {
+            Some(opening) => Either::Left(ReportingStream::new(stream, opening)),
+            None => Either::Right(stream),
+        }
+    }
+    Ok(match (&spec.body, watch) {
+        (None, _) => opening.map(|opening| reqwest::Body::wrap(Reporting::new(opening, None))),
+        (Some(RequestBody::Bytes(body)), None) => Some(match opening {
+            Some(opening) => reqwest::Body::wrap(Reporting::new(opening, Some(body.clone()))),
+            None => reqwest::Body::from(body.clone()),
+        }),
+        // A stream of pieces: framed by the Content-Length `send` set.
+        (Some(RequestBody::Bytes(body)), Some(watch)) => Some(reqwest::Body::wrap_stream(
+            reporting(Watched::new(write::pieces(body.clone()), watch), opening),
+        )),
+        (Some(RequestBody::Stream(source)), watch) => {
+            let Some(chunks) = source.take() else {
+                return Err(FastioError::for_request(
+                    ErrorKind::Request,
+                    spec.method.as_str(),
+                    spec.url.as_str(),
+                    "a streamed body can be sent only once",
+                ));
+            };
+            let chunks = exactly(chunks, declared);
+            let chunks = match watch {
+                Some(watch) => Either::Left(Watched::new(chunks, watch)),
+                None => Either::Right(chunks),
+            };
+            Some(reqwest::Body::wrap_stream(reporting(chunks, opening)))
+        }
+    })
+}
+
+/// Whether the server refused the request without processing it (HTTP/2
+/// REFUSED_STREAM, or a graceful GOAWAY before its stream), as reqwest
+/// tells it: safe to send again whatever the method.
+fn is_protocol_nack(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if let Some(err) = cause.downcast_ref::<h2::Error>() {
+            let reason = err.reason();
+            return err.is_remote()
+                && ((err.is_go_away() && reason == Some(h2::Reason::NO_ERROR))
+                    || (err.is_reset() && reason == Some(h2::Reason::REFUSED_STREAM)));
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Checks the caller's framing headers against the body before anything is
