@@ -3,6 +3,11 @@ errors httpx code expects (the differences left are in the docs)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import pickle
+from typing import Any
+
 import pytest
 
 import fastio
@@ -129,3 +134,161 @@ async def test_client_headers_cookies_and_base_url_change_later_requests(server:
     assert sent["cookie"] == ["session=abc"]
     assert only["x-only"] == ["2"]
     assert "authorization" not in only
+
+
+# --- aiohttp idioms -------------------------------------------------------------------
+
+
+def _echo_hook_client(**options: object) -> fastio.Client:
+    """A client whose requests go through Python (a response hook)."""
+
+    async def seen(response: fastio.Response) -> None:
+        pass
+
+    return fastio.Client(event_hooks={"response": [seen]}, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("through", ["engine", "hooks"])
+async def test_a_request_is_an_async_context_manager(server: Server, through: str) -> None:
+    client = fastio.Client() if through == "engine" else _echo_hook_client()
+    async with client:
+        async with client.get(server.url + "/json") as response:
+            assert response.status == 200
+            assert response.json()["name"] == "fastio"
+        async with client.post(server.url + "/echo", content=b"abc") as posted:
+            assert posted.json()["body"] == "abc"
+        # The Response itself too, as aiohttp's.
+        async with await client.get(server.url + "/json") as same:
+            assert same.ok
+        # An error inside the block goes on out of it.
+        with pytest.raises(KeyError):
+            async with client.get(server.url + "/json"):
+                raise KeyError("inside")
+        # Still a coroutine to asyncio.
+        task = asyncio.create_task(client.get(server.url + "/json"))
+        assert (await task).status == 200
+    async with fastio.fetch(server.url + "/json") as fetched:
+        assert fetched.status == 200
+
+
+async def test_leaving_a_streamed_response_block_releases_it(server: Server) -> None:
+    async with fastio.Client() as client:
+        response = await client.stream("GET", server.url + "/bytes/100000").__aenter__()
+        async with response:
+            pass
+        with pytest.raises(fastio.StreamClosed):
+            await response.aread()
+
+
+@pytest.mark.parametrize("through", ["engine", "hooks"])
+async def test_raise_for_status_on_the_client_raises_from_the_request(
+    server: Server, through: str
+) -> None:
+    client = (
+        fastio.Client(raise_for_status=True)
+        if through == "engine"
+        else _echo_hook_client(raise_for_status=True)
+    )
+    async with client:
+        with pytest.raises(fastio.HTTPStatusError) as raised:
+            await client.get(server.url + "/status/404")
+        assert raised.value.status == 404
+        assert raised.value.response.status == 404
+        assert (await client.get(server.url + "/status/204")).status == 204
+        with pytest.raises(fastio.HTTPStatusError, match="server error 503"):
+            async with client.get(server.url + "/status/503"):
+                pass
+        with pytest.raises(fastio.HTTPStatusError):
+            async with client.stream("GET", server.url + "/status/500"):
+                pass
+        # Bulk calls return such responses as results.
+        results = await client.fetch_all([server.url + "/status/404"])
+        assert results[0].status == 404
+    async with fastio.Client() as plain:
+        assert (await plain.get(server.url + "/status/404")).status == 404
+
+
+async def test_a_body_that_is_not_json_is_a_fastio_error_and_a_json_one(server: Server) -> None:
+    response = await fastio.fetch(server.url + "/")
+    with pytest.raises(fastio.RequestError) as raised:
+        response.json()
+    error = raised.value
+    assert isinstance(error, fastio.JSONDecodeError)
+    assert isinstance(error, fastio.DecodeError)
+    assert isinstance(error, json.JSONDecodeError)
+    assert isinstance(error, ValueError)
+    assert error.url == response.url
+    assert str(error).startswith(f"GET {response.url}: the body is not JSON")
+    assert error.lineno == 1
+    copied = pickle.loads(pickle.dumps(error))
+    assert (type(copied), copied.url, copied.pos) == (fastio.JSONDecodeError, error.url, error.pos)
+
+
+async def test_names_porters_reach_for(server: Server) -> None:
+    missing = await fastio.fetch(server.url + "/status/404")
+    assert (missing.reason_phrase, missing.is_client_error, missing.is_server_error) == (
+        "Not Found",
+        True,
+        False,
+    )
+    broken = await fastio.fetch(server.url + "/status/502")
+    assert (broken.reason_phrase, broken.is_client_error, broken.is_server_error) == (
+        "Bad Gateway",
+        False,
+        True,
+    )
+
+
+async def test_verify_takes_a_ca_file_as_httpx_does(h2_server: str, certificates: Any) -> None:
+    async with fastio.Client(verify=str(certificates.ca)) as client:
+        assert (await client.get(h2_server + "/")).status == 200
+    async with fastio.Client(verify=certificates.ca) as client:  # a Path
+        assert (await client.get(h2_server + "/")).status == 200
+    with pytest.raises(ValueError, match="give one"):
+        fastio.Client(verify=str(certificates.ca), ca_bundle=str(certificates.ca))
+    async with fastio.Client() as untrusting:
+        with pytest.raises(fastio.TLSError):
+            await untrusting.get(h2_server + "/")
+
+
+async def test_a_request_hook_changes_the_request_with_copy_with(server: Server) -> None:
+    async def sign(request: fastio.Request) -> fastio.Request:
+        return request.copy_with(headers={**request.headers, "X-Signature": "abc"})
+
+    async with fastio.Client(event_hooks={"request": [sign]}, headers={"X-Client": "1"}) as client:
+        echoed = (await client.post(server.url + "/echo", json={"a": 1}, params={"q": "v"})).json()
+    # The new header, and nothing the copy did not name was dropped.
+    assert echoed["headers"]["x-signature"] == ["abc"]
+    assert echoed["headers"]["x-client"] == ["1"]
+    assert echoed["query"] == {"q": "v"}
+    assert json.loads(echoed["body"]) == {"a": 1}
+    request = fastio.Request("GET", "http://a.test/", params={"q": "1"}, timeout=5)
+    moved = request.copy_with(url="http://b.test/")
+    assert (moved.method, moved.url, moved.params, moved.timeout) == (
+        "GET",
+        "http://b.test/",
+        {"q": "1"},
+        5,
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument 'cookies'"):
+        request.copy_with(cookies={})
+
+
+async def test_build_request_and_send(server: Server) -> None:
+    async with fastio.Client(headers={"X-Client": "1"}) as client:
+        request = client.build_request(
+            "POST", server.url + "/echo", json={"a": 1}, params={"q": "v"}
+        )
+        assert isinstance(request, fastio.Request)
+        echoed = (await client.send(request)).json()
+        assert (echoed["method"], echoed["query"], json.loads(echoed["body"])) == (
+            "POST",
+            {"q": "v"},
+            {"a": 1},
+        )
+        assert echoed["headers"]["x-client"] == ["1"]
+        streamed = await client.send(
+            client.build_request("GET", server.url + "/bytes/1000"), stream=True
+        )
+        assert len(await streamed.aread()) == 1000
+        await streamed.aclose()

@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import Any, assert_type
 
 import fastio
+from fastio._client import _Sent as Sent
 
 
 async def bulk_results(urls: list[str], client: fastio.Client) -> None:
@@ -37,17 +38,36 @@ def run_directly(urls: list[str]) -> None:
 
 async def one_awaitable_type(url: str, client: fastio.Client, chunks: Any) -> None:
     """Every request method of a Client returns the same type: a coroutine
-    of a Response (create_task and TaskGroup take each of them)."""
-    sent = [
-        assert_type(client.get(url), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.head(url), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.options(url), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.delete(url), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.post(url, content=chunks), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.put(url, json={}), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.patch(url, data={}), Coroutine[Any, Any, fastio.Response]),
-        assert_type(client.request("GET", url), Coroutine[Any, Any, fastio.Response]),
+    of a Response (create_task and TaskGroup take each of them) that
+    ``async with`` also takes."""
+    async with client.get(url) as response:
+        assert_type(response, fastio.Response)
+    sent: list[Coroutine[Any, Any, fastio.Response]] = [
+        assert_type(client.get(url), Sent),
+        assert_type(client.head(url), Sent),
+        assert_type(client.options(url), Sent),
+        assert_type(client.delete(url), Sent),
+        assert_type(client.post(url, content=chunks), Sent),
+        assert_type(client.put(url, json={}), Sent),
+        assert_type(client.patch(url, data={}), Sent),
+        assert_type(client.request("GET", url), Sent),
     ]
     for coroutine in sent:
         coroutine.close()
     assert_type(await asyncio.create_task(client.post(url, content=chunks)), fastio.Response)
+
+
+async def gathered_results_keep_their_types() -> None:
+    async def number() -> int:
+        return 1
+
+    async def text() -> str:
+        return ""
+
+    first, second = await fastio.gather(number(), text())
+    assert_type(first, int)
+    assert_type(second, str)
+    outcomes = await fastio.gather(number(), text(), return_exceptions=True)
+    assert_type(outcomes, tuple[int | BaseException, str | BaseException])
+    many = await fastio.gather(*[number() for _ in range(10)])
+    assert_type(many, list[int])

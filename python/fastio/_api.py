@@ -119,7 +119,7 @@ def fetch_all(
     and ``.request``.
 
     ``progress=True`` shows a bar on stderr (done/total, req/s, errors,
-    ETA), fed from counters kept in Rust; ``total`` is its total when
+    ETA) when stderr is a terminal, fed from counters kept in Rust; ``total`` is its total when
     ``urls`` has no ``len()``.
 
     The whole batch is one Rust task. Results come back to the event loop

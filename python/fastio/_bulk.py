@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar, cast
 
 from fastio._fastio import Request, Response, _ClientSession, _FetchStream
-from fastio._progress import ProgressBar, length_of
+from fastio._progress import ProgressBar, length_of, on_a_terminal
 from fastio._types import Headers, Timeout
 from fastio.exceptions import FastioError
 
@@ -23,11 +23,11 @@ _Result = TypeVar("_Result")
 
 def _split(urls: Iterable[Any], options: BulkOptions) -> tuple[EngineOptions, ProgressBar | None]:
     """The engine's options, and the bar ``progress=True`` asks for (its
-    total is ``total`` or ``len(urls)``)."""
+    total is ``total`` or ``len(urls)``): only where stderr is a terminal."""
     show = options.pop("progress", False)
     total = options.pop("total", None)
     engine = cast(EngineOptions, options)
-    if not show:
+    if not show or not on_a_terminal():
         return engine, None
     return engine, ProgressBar(total if total is not None else length_of(urls))
 
@@ -64,8 +64,9 @@ class BulkOptions(EngineOptions, total=False):
     - ``keep_body``: False reads, decodes and counts each body without
       keeping it (``Response.body_size`` has its length; ``content`` raises
       ``ResponseNotRead``): for checking links or statuses at any scale.
-    - ``progress``: show a bar on stderr; ``total``: its total when the
-      input has no ``len()``.
+    - ``progress``: show a bar on stderr when it is a terminal (not in a
+      pipe, file or log); ``total``: its total when the input has no
+      ``len()``.
     """
 
     progress: bool

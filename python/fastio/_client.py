@@ -8,13 +8,14 @@ from collections.abc import (
     Awaitable,
     Callable,
     Coroutine,
+    Generator,
     Iterable,
     Iterator,
     Mapping,
     MutableMapping,
 )
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, Unpack, overload
+from typing import Any, Literal, Protocol, Self, TypeAlias, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._fastio import (
@@ -41,9 +42,40 @@ from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
 
-# What every request method returns: one awaitable type (a FastioFuture,
-# or a coroutine when an async iterator is uploaded), also a coroutine.
-_Sent = Coroutine[Any, Any, Response]
+
+class _Call(Coroutine[Any, Any, Response]):
+    """A request that runs through Python (hooks, a mock transport, an
+    uploaded async iterator): a coroutine to asyncio, which ``async with``
+    also takes, as the native awaitable."""
+
+    __slots__ = ("_coroutine",)
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Response]) -> None:
+        self._coroutine = coroutine
+
+    def __await__(self) -> Generator[Any, None, Response]:
+        return self._coroutine.__await__()
+
+    def send(self, value: Any) -> Any:
+        return self._coroutine.send(value)
+
+    def throw(self, *exception: Any) -> Any:
+        return self._coroutine.throw(*exception)
+
+    def close(self) -> None:
+        self._coroutine.close()
+
+    async def __aenter__(self) -> Response:
+        return await self._coroutine
+
+    async def __aexit__(self, *exc: object) -> None:
+        # A whole response holds no connection; nothing to release.
+        return None
+
+
+# What every request method returns: an awaitable that is also a coroutine
+# and an async context manager giving the Response.
+_Sent: TypeAlias = FastioFuture[Response] | _Call
 _Results = Coroutine[Any, Any, list[Response]]
 _ResultsOrErrors = Coroutine[Any, Any, list[Response | FastioError]]
 
@@ -244,7 +276,7 @@ class Client:
         follow_redirects: bool = True,
         max_redirects: int = 10,
         allow_https_to_http: bool = False,
-        verify: bool = True,
+        verify: bool | Path = True,
         ca_bundle: Path | None = None,
         cert: Path | tuple[Path, Path] | None = None,
         proxy: str | None = None,
@@ -258,6 +290,7 @@ class Client:
         retry_methods: Iterable[str] | None = None,
         event_hooks: Mapping[str, Iterable[Callable[[Any], Awaitable[Any]]]] | None = None,
         transport: Transport | None = None,
+        raise_for_status: bool = False,
     ) -> None:
         """Checks every option at once (TypeError/ValueError); builds the TLS
         configuration later, off the event loop, on the first request.
@@ -273,6 +306,8 @@ class Client:
         - ``follow_redirects``, ``max_redirects``, ``allow_https_to_http``.
         - ``verify``, ``ca_bundle`` (PEM file of extra trusted roots), ``cert``
           (client certificate: one PEM file with the key, or (cert, key)).
+          ``verify="ca.pem"`` (httpx's spelling) is ``ca_bundle="ca.pem"``:
+          its roots are trusted besides the system's.
         - ``proxy``: http, https, socks5 or socks5h URL, credentials allowed
           (never shown in errors or repr); ``trust_env``: honour HTTP_PROXY,
           HTTPS_PROXY, ALL_PROXY and NO_PROXY (default on; an explicit
@@ -301,13 +336,23 @@ class Client:
           callables as in httpx: each request hook gets the
           :class:`fastio.Request` about to go (its URL absolute, the
           client's headers under its own; a Request it returns is sent
-          instead: a Request is immutable), each response hook the
+          instead: a Request is immutable, ``request.copy_with(headers=...)``
+          makes the changed one), each response hook the
           :class:`fastio.Response` (raising there raises out of the call).
           They run for the request methods and ``stream``, not for
           ``fetch_all``/``fetch_iter``, whose requests stay in Rust.
         - ``transport``: a :class:`fastio.testing.MockTransport` answers every
           request from Python, with no socket, for unit tests.
+        - ``raise_for_status``: a response with a status of 400 or more makes
+          its request raise :class:`fastio.HTTPStatusError` (with
+          ``.response``), as aiohttp's option; ``fetch_all`` and
+          ``fetch_iter`` still return such responses as results.
         """
+        if not isinstance(verify, bool):
+            if ca_bundle is not None:
+                raise ValueError("verify=<CA file> and ca_bundle= name the same thing; give one")
+            ca_bundle = verify
+            verify = True
         session = _ClientSession(
             base_url=base_url,
             headers=headers,
@@ -337,8 +382,10 @@ class Client:
             retry_backoff=retry_backoff,
             max_retry_after=max_retry_after,
             retry_methods=retry_methods,
+            raise_for_status=raise_for_status,
         )
         self._adopt(session, timeout, event_hooks, transport)
+        self._raise_for_status = raise_for_status
 
     def _adopt(
         self,
@@ -358,6 +405,7 @@ class Client:
         self._request_hooks = list(hooks.get("request", ()))
         self._response_hooks = list(hooks.get("response", ()))
         self._transport = transport
+        self._raise_for_status = False
         # No hook or mock transport: requests go straight to the engine.
         self._straight = not (transport is not None or self._request_hooks or self._response_hooks)
 
@@ -463,7 +511,7 @@ class Client:
             follow_redirects=follow_redirects,
             max_body_size=max_body_size,
         )
-        return future if pump is None else _with_upload(future, pump, body_done=True)
+        return future if pump is None else _Call(_with_upload(future, pump, body_done=True))
 
     def _start(
         self,
@@ -479,7 +527,7 @@ class Client:
         With hooks or a mock transport, the request goes through Python."""
         self._check_open(method, url)
         if not self._straight:
-            return self._through_python(method, url, stream, content, arguments), None
+            return _Call(self._through_python(method, url, stream, content, arguments)), None
         return self._native(method, url, stream, content, arguments)
 
     def _native(
@@ -535,6 +583,8 @@ class Client:
             )
         for hook in self._response_hooks:
             await hook(response)
+        if self._raise_for_status:
+            response.raise_for_status()
         return response
 
     def _as_sent(self, request: Request) -> Request:
@@ -582,6 +632,48 @@ class Client:
             # The common case without the layers below: this runs per request.
             return self._session.request(method, url, content=None, stream=False, **arguments)
         future, _ = self._start(method, url, stream=False, content=None, **arguments)
+        return future
+
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params = None,
+        headers: Headers = None,
+        json: Any = None,
+        data: Any = None,
+        content: bytes | bytearray | memoryview | str | None = None,
+        timeout: Timeout = ...,
+    ) -> Request:
+        """A :class:`fastio.Request` to :meth:`send` later (httpx's pair);
+        the client's defaults are added when it is sent."""
+        return Request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=json,
+            data=data,
+            content=content,
+            timeout=None if timeout is ... else timeout,
+        )
+
+    def send(self, request: Request, *, stream: bool = False) -> _Sent:
+        """Sends a :class:`fastio.Request` (from :meth:`build_request`, or
+        made directly) as :meth:`request` would; ``stream=True`` gives the
+        Response at its head, its body to read with ``aread()`` or
+        ``aiter_bytes()`` and to close with ``aclose()``."""
+        arguments: dict[str, Any] = {
+            "params": request.params,
+            "headers": request.headers.multi_items(),
+            "json": request.json,
+            "data": request.data,
+            "timeout": ... if request.timeout is None else request.timeout,
+        }
+        future, _ = self._start(
+            request.method, request.url, stream=stream, content=request.content, **arguments
+        )
         return future
 
     def stream(

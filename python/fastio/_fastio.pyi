@@ -12,10 +12,16 @@ from collections.abc import (
     Sequence,
 )
 from contextvars import Context
-from types import EllipsisType
+from types import EllipsisType, GenericAlias
 from typing import Any, Literal, Self, TypeVar, final, overload
 
 _T = TypeVar("_T")
+_T1 = TypeVar("_T1")
+_T2 = TypeVar("_T2")
+_T3 = TypeVar("_T3")
+_T4 = TypeVar("_T4")
+_T5 = TypeVar("_T5")
+_T6 = TypeVar("_T6")
 
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 # bool is sent as "true"/"false" and None as "", as httpx does.
@@ -84,6 +90,14 @@ class FastioFuture(Coroutine[Any, Any, _T]):
 
     def __await__(self) -> Generator[Any, None, _T]:
         """Starts the work if needed and waits for its result."""
+    def __class_getitem__(cls, item: Any) -> GenericAlias:
+        """``FastioFuture[int]`` at runtime, as ``asyncio.Future[int]``."""
+    def __aenter__(self) -> FastioFuture[_T]:
+        """``async with awaitable as result:`` awaits it on entry (as
+        aiohttp's ``async with session.get(url) as response``)."""
+    def __aexit__(self, *exc: object) -> Awaitable[object]:
+        """Leaves the result's own ``async with`` when it has one (a Response
+        releases its connection); exceptions go on."""
     def __iter__(self) -> Generator[Any, None, _T]:
         """The same iterator as ``__await__``."""
     def __next__(self) -> Any:
@@ -191,9 +205,9 @@ def sleep(delay: float) -> FastioFuture[None]:
 @overload
 def sleep(delay: float, result: _T) -> FastioFuture[_T]: ...
 @overload
-def gather(
-    *aws: Awaitable[_T], return_exceptions: Literal[False] = False
-) -> FastioFuture[list[_T]]:
+def gather(  # type: ignore[overload-overlap]
+    aw1: Awaitable[_T1], /, *, return_exceptions: Literal[False] = False
+) -> FastioFuture[tuple[_T1]]:
     """Runs awaitables concurrently; returns their results in argument order.
 
     A drop-in for ``asyncio.gather``, with the same contract: the first
@@ -217,6 +231,120 @@ def gather(
         assert await fastio.gather(*sleeps) == list(range(100_000))
     """
 
+@overload
+def gather(  # type: ignore[overload-overlap]
+    aw1: Awaitable[_T1], aw2: Awaitable[_T2], /, *, return_exceptions: Literal[False] = False
+) -> FastioFuture[tuple[_T1, _T2]]: ...
+@overload
+def gather(  # type: ignore[overload-overlap]
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    /,
+    *,
+    return_exceptions: Literal[False] = False,
+) -> FastioFuture[tuple[_T1, _T2, _T3]]: ...
+@overload
+def gather(  # type: ignore[overload-overlap]
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    aw4: Awaitable[_T4],
+    /,
+    *,
+    return_exceptions: Literal[False] = False,
+) -> FastioFuture[tuple[_T1, _T2, _T3, _T4]]: ...
+@overload
+def gather(  # type: ignore[overload-overlap]
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    aw4: Awaitable[_T4],
+    aw5: Awaitable[_T5],
+    /,
+    *,
+    return_exceptions: Literal[False] = False,
+) -> FastioFuture[tuple[_T1, _T2, _T3, _T4, _T5]]: ...
+@overload
+def gather(  # type: ignore[overload-overlap]
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    aw4: Awaitable[_T4],
+    aw5: Awaitable[_T5],
+    aw6: Awaitable[_T6],
+    /,
+    *,
+    return_exceptions: Literal[False] = False,
+) -> FastioFuture[tuple[_T1, _T2, _T3, _T4, _T5, _T6]]: ...
+@overload
+def gather(  # type: ignore[overload-overlap]
+    *aws: Awaitable[_T], return_exceptions: Literal[False] = False
+) -> FastioFuture[list[_T]]: ...
+@overload
+def gather(
+    aw1: Awaitable[_T1], /, *, return_exceptions: bool
+) -> FastioFuture[tuple[_T1 | BaseException]]: ...
+@overload
+def gather(
+    aw1: Awaitable[_T1], aw2: Awaitable[_T2], /, *, return_exceptions: bool
+) -> FastioFuture[tuple[_T1 | BaseException, _T2 | BaseException]]: ...
+@overload
+def gather(
+    aw1: Awaitable[_T1], aw2: Awaitable[_T2], aw3: Awaitable[_T3], /, *, return_exceptions: bool
+) -> FastioFuture[tuple[_T1 | BaseException, _T2 | BaseException, _T3 | BaseException]]: ...
+@overload
+def gather(
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    aw4: Awaitable[_T4],
+    /,
+    *,
+    return_exceptions: bool,
+) -> FastioFuture[
+    tuple[_T1 | BaseException, _T2 | BaseException, _T3 | BaseException, _T4 | BaseException]
+]: ...
+@overload
+def gather(
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    aw4: Awaitable[_T4],
+    aw5: Awaitable[_T5],
+    /,
+    *,
+    return_exceptions: bool,
+) -> FastioFuture[
+    tuple[
+        _T1 | BaseException,
+        _T2 | BaseException,
+        _T3 | BaseException,
+        _T4 | BaseException,
+        _T5 | BaseException,
+    ]
+]: ...
+@overload
+def gather(
+    aw1: Awaitable[_T1],
+    aw2: Awaitable[_T2],
+    aw3: Awaitable[_T3],
+    aw4: Awaitable[_T4],
+    aw5: Awaitable[_T5],
+    aw6: Awaitable[_T6],
+    /,
+    *,
+    return_exceptions: bool,
+) -> FastioFuture[
+    tuple[
+        _T1 | BaseException,
+        _T2 | BaseException,
+        _T3 | BaseException,
+        _T4 | BaseException,
+        _T5 | BaseException,
+        _T6 | BaseException,
+    ]
+]: ...
 @overload
 def gather(
     *aws: Awaitable[_T], return_exceptions: bool
@@ -339,6 +467,21 @@ class Request:
     @property
     def timeout(self) -> Any:
         """What was given, or None."""
+    def copy_with(
+        self,
+        *,
+        method: str = ...,
+        url: str = ...,
+        params: Any = ...,
+        headers: Any = ...,
+        json: Any = ...,
+        data: Any = ...,
+        content: Any = ...,
+        timeout: Any = ...,
+    ) -> Request:
+        """A copy with the given fields replaced, the others kept (a request
+        hook returns one to change what is sent): ``headers`` replaces all of
+        them, so merge with ``{**request.headers, "X-Id": "1"}``."""
     def __reduce__(self) -> tuple[Any, ...]: ...
     @staticmethod
     def _restore(
@@ -441,6 +584,15 @@ class Response:
     def reason(self) -> str:
         """The standard reason phrase of the status ("OK", "Not Found"), or ""."""
     @property
+    def reason_phrase(self) -> str:
+        """The standard reason phrase (httpx's name for :attr:`reason`)."""
+    @property
+    def is_client_error(self) -> bool:
+        """True for a 4xx status."""
+    @property
+    def is_server_error(self) -> bool:
+        """True for a 5xx status."""
+    @property
     def headers(self) -> Headers:
         """The response headers (a new view on them at each read)."""
     @property
@@ -536,14 +688,20 @@ class Response:
         """The body decoded with the charset of Content-Type (UTF-8 if none or
         unknown); undecodable bytes become U+FFFD."""
     def json(self) -> Any:
-        """The body parsed as JSON by orjson; raises json.JSONDecodeError
-        (a ValueError) if it is not JSON."""
+        """The body parsed as JSON by orjson; raises
+        :class:`fastio.JSONDecodeError` (a :class:`fastio.DecodeError` and a
+        ``json.JSONDecodeError``, so a ValueError) if it is not JSON."""
     @property
     def ok(self) -> bool:
         """True for a status below 400."""
     def raise_for_status(self) -> Response:
         """Returns this response, or raises HTTPStatusError (with ``.response``)
         for a status of 400 or more."""
+    def __aenter__(self) -> FastioFuture[Response]:
+        """``async with response:`` (aiohttp's idiom); gives the response."""
+    def __aexit__(self, *exc: object) -> FastioFuture[None]:
+        """Leaving ``async with`` releases a streamed body's connection, as
+        :meth:`aclose`; exceptions go on."""
     @property
     def cookies(self) -> dict[str, str]:
         """The cookies this response sets (its ``Set-Cookie`` headers), name to value."""
@@ -627,6 +785,7 @@ class _ClientSession:
         retry_backoff: float = 0.5,
         max_retry_after: float = 60.0,
         retry_methods: Iterable[str] | None = None,
+        raise_for_status: bool = False,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""

@@ -10,14 +10,22 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from fastio._fastio import _Progress
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 #: How often the bar reads the counters.
 TICK_SECONDS = 0.1
+
+
+def on_a_terminal() -> bool:
+    """Whether a bar would be seen: stderr is a terminal (not a pipe, a file
+    or a log collector, where it would be thousands of lines)."""
+    stderr = sys.stderr
+    return stderr is not None and stderr.isatty()
 
 
 def length_of(urls: Iterable[Any]) -> int | None:
@@ -42,6 +50,9 @@ class ProgressBar:
         """Shows the bar and starts updating it (needs a running loop)."""
         if self._bar is not None:
             return
+        # Imported here: tqdm is most of `import fastio`'s cost otherwise.
+        from tqdm import tqdm
+
         self._bar = tqdm(
             total=self._total,
             desc=self._label,

@@ -338,7 +338,7 @@ async def fetch_command(plan: FetchPlan) -> int:
                 # A body is held only to be written: otherwise it is counted.
                 keep_body=args.body or plan.save_dir is not None,
                 max_bytes_in_flight=args.max_bytes_in_flight,
-                progress=not args.quiet and sys.stderr.isatty(),
+                progress=not args.quiet,
                 total=plan.total,
             )
             async with results:

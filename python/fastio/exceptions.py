@@ -36,6 +36,7 @@ Hierarchy::
 from __future__ import annotations
 
 import builtins
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "HTTPStatusError",
     "InternalError",
     "InvalidURL",
+    "JSONDecodeError",
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",
@@ -148,6 +150,18 @@ class DecodeError(RequestError):
     """The body could not be decoded (a broken gzip, brotli or zstd stream)."""
 
 
+class JSONDecodeError(DecodeError, json.JSONDecodeError):
+    """``Response.json()`` on a body that is not JSON: a :class:`DecodeError`
+    (so ``except fastio.RequestError`` catches it) and a
+    ``json.JSONDecodeError`` (so ``except ValueError`` still does), with
+    ``msg``, ``doc``, ``pos``, ``lineno`` and ``colno`` as json's."""
+
+    def __init__(self, message: str, doc: str, pos: int, *, url: str | None = None) -> None:
+        json.JSONDecodeError.__init__(self, message, doc, pos)
+        self.url = url
+        self.index = None
+
+
 class HTTPStatusError(FastioError):
     """Raised by ``Response.raise_for_status()`` for a status of 400 or more."""
 
@@ -156,6 +170,11 @@ class HTTPStatusError(FastioError):
     def __init__(self, message: str, *, url: str | None = None, response: Response) -> None:
         super().__init__(message, url=url)
         self.response = response
+
+    @property
+    def status(self) -> int:
+        """The response's status (aiohttp's ``ClientResponseError.status``)."""
+        return self.response.status
 
 
 class InvalidURL(FastioError, ValueError):

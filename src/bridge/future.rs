@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use futures::future::{AbortHandle, AbortRegistration, BoxFuture};
 use pyo3::exceptions::{PyBaseException, PyStopIteration, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyList, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::asyncio::{
@@ -576,6 +577,36 @@ impl FastioFuture {
         self.exposed
             .load(Ordering::Relaxed)
             .then(|| self.blocking.load(Ordering::Relaxed))
+    }
+
+    /// ``FastioFuture[int]`` at runtime, as ``asyncio.Future[int]``.
+    #[classmethod]
+    fn __class_getitem__(cls: &Bound<'_, PyType>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = cls.py();
+        let alias = py
+            .import(intern!(py, "types"))?
+            .getattr(intern!(py, "GenericAlias"))?;
+        Ok(alias.call1((cls, item))?.unbind())
+    }
+
+    /// ``async with awaitable as result:`` awaits it on entry (as aiohttp's
+    /// ``async with session.get(url) as response``).
+    fn __aenter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Leaves the result's own ``async with`` when it has one (a Response
+    /// releases its connection); else nothing to do. Exceptions go on.
+    #[pyo3(signature = (*exc))]
+    fn __aexit__(slf: &Bound<'_, Self>, exc: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if let Some(Settled::Value(result)) = slf.get().settled(py) {
+            let result = result.bind(py);
+            if result.hasattr(intern!(py, "__aexit__"))? {
+                return Ok(result.call_method1(intern!(py, "__aexit__"), exc)?.unbind());
+            }
+        }
+        Ok(Py::new(py, FastioFuture::finished(py.None()))?.into_any())
     }
 
     /// The coroutine protocol, as ``asyncio.Task`` drives it: one step of

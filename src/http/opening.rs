@@ -18,9 +18,9 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::convert::Infallible;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -120,7 +120,10 @@ impl Opening {
         if http2 {
             self.negotiated_http2.store(true, Ordering::Release);
         }
-        let mut connecting = self.connecting.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut connecting = self
+            .connecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(started) = connecting.0.take() {
             connecting.1 += started.elapsed();
         }
@@ -160,7 +163,6 @@ impl Opening {
             }
         }
     }
-
 }
 
 /// Who a connect made while a request is sent reports to.
@@ -332,7 +334,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let sending = CURRENT.try_with(Sending::clone).ok();
-        if let Some(opening) = sending.as_ref().and_then(|sending| sending.opening.as_ref()) {
+        if let Some(opening) = sending
+            .as_ref()
+            .and_then(|sending| sending.opening.as_ref())
+        {
             opening.connect_started();
         }
         let connecting = self.0.call(request);
@@ -359,11 +364,7 @@ mod tests {
     use super::*;
 
     fn opening(http2: bool) -> Arc<Opening> {
-        Opening::new(
-            7,
-            Arc::new(Http2Origins::default()),
-            http2,
-        )
+        Opening::new(7, Arc::new(Http2Origins::default()), http2)
     }
 
     #[tokio::test(start_paused = true)]
@@ -384,7 +385,10 @@ mod tests {
         let waker = futures::task::noop_waker();
         let frame = Pin::new(&mut body).poll_frame(&mut Context::from_waker(&waker));
         assert!(matches!(frame, Poll::Ready(Some(Ok(_)))));
-        let waited = tokio::time::timeout(Duration::from_secs(60), opening.expired(Duration::from_secs(2)));
+        let waited = tokio::time::timeout(
+            Duration::from_secs(60),
+            opening.expired(Duration::from_secs(2)),
+        );
         assert!(waited.await.is_err());
     }
 

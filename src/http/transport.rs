@@ -27,9 +27,9 @@ use super::decode::{self, Coding, Decoder};
 use super::error::{
     clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS, SECRET_HEADERS,
 };
+use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending};
 use super::response::HeaderList;
 use super::response::ResponseData;
-use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending};
 use super::session::{Session, Slots};
 use super::session::{CONNECT_TIMEOUT, MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::spec::{RequestBody, RequestSpec};
@@ -437,8 +437,8 @@ async fn send(
         }
         // Whatever connect this send makes tells the session (and the
         // opening) whether it negotiated HTTP/2.
-        let sent = Sending::new(&spec.url, &session.http2_origins, opening.as_ref())
-            .scope(request.send());
+        let sent =
+            Sending::new(&spec.url, &session.http2_origins, opening.as_ref()).scope(request.send());
         let answered = match (&watch, &opening) {
             (None, None) => sent.await,
             (watch, opening) => {

@@ -18,7 +18,7 @@ use super::args::{
 use super::bulk::{self, BulkArgs, Count, FetchStream};
 use super::progress::Progress;
 use super::request::FetchArgs;
-use super::response::StreamedResponse;
+use super::response::{StatusChecked, StreamedResponse};
 use super::timeout::{Limit, TimeoutArg};
 use crate::bridge::{FastioFuture, Job, Value};
 use crate::http::error::hide_credentials;
@@ -36,6 +36,9 @@ pub struct ClientSession {
     session: Arc<Session>,
     /// For `repr`: the proxy with its credentials hidden.
     proxy_shown: Option<String>,
+    /// A status of 400 or more fails a request's awaitable (aiohttp's
+    /// `raise_for_status=True`); bulk calls return such responses as they are.
+    raise_for_status: bool,
 }
 
 /// The slowest `rate_limit`: its interval between requests is a time tokio
@@ -152,6 +155,7 @@ impl ClientSession {
         Self {
             session: Session::shared(verify),
             proxy_shown: None,
+            raise_for_status: false,
         }
     }
 
@@ -164,7 +168,8 @@ impl ClientSession {
         follow_redirects = true, max_redirects = IntArg(10), allow_https_to_http = false,
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
         resolve = None, user_agent = None, max_body_size = None, retries = IntArg(0),
-        retry_backoff = 0.5, max_retry_after = 60.0, retry_methods = None
+        retry_backoff = 0.5, max_retry_after = 60.0, retry_methods = None,
+        raise_for_status = false
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -199,6 +204,7 @@ impl ClientSession {
         retry_backoff: f64,
         max_retry_after: f64,
         retry_methods: Option<&Bound<'_, PyAny>>,
+        raise_for_status: bool,
     ) -> PyResult<Self> {
         let mut settings = Settings {
             keep_cookies: true,
@@ -314,6 +320,7 @@ impl ClientSession {
         Ok(Self {
             session: Arc::new(Session::new(settings)),
             proxy_shown,
+            raise_for_status,
         })
     }
 
@@ -368,9 +375,9 @@ impl ClientSession {
         }
         spec.follow_redirects = follow_redirects;
         Ok(if stream {
-            stream_future(spec)
+            stream_future(spec, self.raise_for_status)
         } else {
-            request_future(spec)
+            request_future(spec, self.raise_for_status)
         })
     }
 
@@ -511,12 +518,17 @@ impl ClientSession {
     }
 }
 
-/// The awaitable of one request.
-fn request_future(spec: RequestSpec) -> FastioFuture {
+/// The awaitable of one request; `checked`: it fails for a status of 400
+/// or more.
+fn request_future(spec: RequestSpec, checked: bool) -> FastioFuture {
     FastioFuture::new(
         Job::spawn(move || async move {
             let response = transport::execute_alone(spec).await?;
-            Ok(Value::Object(Box::new(response)))
+            Ok(Value::Object(if checked {
+                Box::new(StatusChecked(response))
+            } else {
+                Box::new(response)
+            }))
         }),
         None,
     )
@@ -524,14 +536,19 @@ fn request_future(spec: RequestSpec) -> FastioFuture {
 
 /// The awaitable of one request whose body is streamed: it finishes with
 /// the Response at its head.
-fn stream_future(spec: RequestSpec) -> FastioFuture {
+fn stream_future(spec: RequestSpec, checked: bool) -> FastioFuture {
     let idle_timeout = spec.timeout;
     let limits = spec.body_limits();
     FastioFuture::new(
         Job::spawn(move || async move {
             let opened = transport::execute_head_alone(spec).await?;
             let (head, body) = BodyStream::open(opened, idle_timeout, limits);
-            Ok(Value::Object(Box::new(StreamedResponse { head, body })))
+            let response = StreamedResponse { head, body };
+            Ok(Value::Object(if checked {
+                Box::new(StatusChecked(response))
+            } else {
+                Box::new(response)
+            }))
         }),
         None,
     )

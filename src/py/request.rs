@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyMapping, PyString};
+use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::args::{
@@ -450,6 +450,51 @@ impl Request {
             .into_pyobject(py)?
             .into_any();
         Ok((slf.get_type().getattr("_restore")?, state))
+    }
+
+    /// A copy with the given fields replaced, the others kept (a request
+    /// hook returns one to change what is sent): ``headers`` replaces all of
+    /// them, so merge with ``{**request.headers, "X-Id": "1"}``.
+    #[pyo3(signature = (**changes))]
+    fn copy_with(slf: &Bound<'_, Self>, changes: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let py = slf.py();
+        let this = slf.get();
+        let fields = PyDict::new(py);
+        fields.set_item("method", this.method.as_str())?;
+        fields.set_item("url", this.url.as_str())?;
+        fields.set_item("params", bound(py, &this.params))?;
+        fields.set_item("headers", this.given_headers(py)?)?;
+        fields.set_item("json", bound(py, &this.json))?;
+        fields.set_item("data", bound(py, &this.data))?;
+        fields.set_item("content", bound(py, &this.content))?;
+        fields.set_item("timeout", bound(py, &this.timeout))?;
+        if let Some(changes) = changes {
+            for (name, value) in changes.iter() {
+                if !fields.contains(&name)? {
+                    return Err(PyTypeError::new_err(format!(
+                        "copy_with() got an unexpected keyword argument {}",
+                        name.repr()?
+                    )));
+                }
+                fields.set_item(name, value)?;
+            }
+        }
+        let field = |name: &str| -> PyResult<Option<Py<PyAny>>> {
+            Ok(fields
+                .get_item(name)?
+                .filter(|value| !value.is_none())
+                .map(Bound::unbind))
+        };
+        Request::new(
+            &fields.as_any().get_item("method")?,
+            &fields.as_any().get_item("url")?,
+            field("params")?,
+            field("headers")?,
+            field("json")?,
+            field("data")?,
+            field("content")?,
+            field("timeout")?,
+        )
     }
 
     /// Rebuilds a pickled Request.

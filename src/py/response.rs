@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, StatusCode, Version};
 use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::args::{
     body_bytes, method_arg, orjson_dumps, parse_headers, positive_count, shown_int, IntArg,
@@ -118,6 +118,18 @@ fn untrack_acyclic(response: &Py<Response>) {
 impl ToPython for ResponseData {
     fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(self.into_response(py)?.into_any())
+    }
+}
+
+/// A response whose awaitable fails with HTTPStatusError (the response
+/// attached) for a status of 400 or more: `Client(raise_for_status=True)`.
+pub struct StatusChecked<T>(pub T);
+
+impl<T: ToPython> ToPython for StatusChecked<T> {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let response = Box::new(self.0).to_python(py)?;
+        Response::raise_for_status(response.bind(py).cast::<Response>()?)?;
+        Ok(response)
     }
 }
 
@@ -485,6 +497,24 @@ impl Response {
         self.status.canonical_reason().unwrap_or("")
     }
 
+    /// The standard reason phrase (httpx's name for :attr:`reason`).
+    #[getter]
+    fn reason_phrase(&self) -> &'static str {
+        self.reason()
+    }
+
+    /// True for a 4xx status.
+    #[getter]
+    fn is_client_error(&self) -> bool {
+        self.status.is_client_error()
+    }
+
+    /// True for a 5xx status.
+    #[getter]
+    fn is_server_error(&self) -> bool {
+        self.status.is_server_error()
+    }
+
     /// The response headers (a new view on them at each read).
     #[getter]
     fn headers(&self) -> Headers {
@@ -546,11 +576,35 @@ impl Response {
         }
     }
 
-    /// The body parsed as JSON by orjson; raises json.JSONDecodeError
-    /// (a ValueError) if it is not JSON.
+    /// The body parsed as JSON by orjson; raises
+    /// :class:`fastio.JSONDecodeError` (a :class:`fastio.DecodeError` and a
+    /// ``json.JSONDecodeError``, so a ValueError) if it is not JSON.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        module_attr(py, &LOADS, "orjson", "loads")?.call1((self.content_bytes(py)?,))
+        static NOT_JSON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let parsed = module_attr(py, &LOADS, "orjson", "loads")?.call1((self.content_bytes(py)?,));
+        let Err(failure) = parsed else {
+            return parsed;
+        };
+        let not_json = module_attr(py, &NOT_JSON, "orjson", "JSONDecodeError")?;
+        if !failure.matches(py, not_json)? {
+            return Err(failure);
+        }
+        // orjson's own, turned into fastio's naming the request.
+        let orjson = failure.value(py);
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("url", hide_credentials(&self.url).as_ref())?;
+        let message = format!(
+            "{} {}: the body is not JSON: {}",
+            self.method,
+            hide_credentials(&self.url),
+            orjson.getattr("msg")?
+        );
+        let error = exception_class(py, "JSONDecodeError")?.call(
+            (message, orjson.getattr("doc")?, orjson.getattr("pos")?),
+            Some(&kwargs),
+        )?;
+        Err(PyErr::from_value(error))
     }
 
     /// True for a status below 400.
@@ -711,6 +765,18 @@ impl Response {
                 .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))?;
         }
         Ok(FastioFuture::finished(py.None()))
+    }
+
+    /// ``async with response:`` (aiohttp's idiom); gives the response.
+    fn __aenter__(slf: &Bound<'_, Self>) -> FastioFuture {
+        FastioFuture::finished(slf.clone().into_any().unbind())
+    }
+
+    /// Leaving ``async with`` releases a streamed body's connection, as
+    /// :meth:`aclose`; exceptions go on.
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<FastioFuture> {
+        self.aclose(py)
     }
 
     /// The cookies this response sets (its ``Set-Cookie`` headers), name to value.

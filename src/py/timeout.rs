@@ -161,7 +161,8 @@ impl<'py> FromPyObject<'_, 'py> for TimeoutArg {
 ///   request body (bytes, form, JSON, files or an async iterator), over
 ///   HTTP/1.1 and HTTP/2; then :class:`fastio.WriteTimeout`.
 /// - ``pool``: the longest wait for a connection slot (``max_connections``,
-///   ``per_host``); beyond it the request fails with
+///   ``per_host``), a ``rate_limit`` turn or an HTTP/2 stream (the
+///   server's ``MAX_CONCURRENT_STREAMS``); beyond it the request fails with
 ///   :class:`fastio.PoolTimeout`.
 ///
 /// A request's own Timeout may set ``total``, ``write`` and ``pool``;
