@@ -98,6 +98,7 @@ bench: $(PY)
 	$(PY) bench/task_share.py --markdown bench/task-share-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md
 	$(PY) bench/dask_bench.py --markdown bench/dask-results.md
+	$(PY) bench/import_time.py --markdown bench/import-results.md
 
 ## soak: only the soak (1,000,000 requests, 100,000 cancelled), into bench/soak-results.md
 soak: $(PY)

@@ -17,6 +17,14 @@ import fastio
 from fastio._fastio import Server, _Progress
 
 
+@pytest.fixture
+def stderr_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk calls take the captured stderr for a terminal, as the bar
+    requires (the real check is tested below)."""
+    monkeypatch.setattr(fastio._bulk, "on_a_terminal", lambda: True)
+
+
+@pytest.mark.usefixtures("stderr_a_terminal")
 async def test_fetch_all_progress_counts_everything(
     server: Server, closed_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -28,6 +36,7 @@ async def test_fetch_all_progress_counts_everything(
     assert "errors=1" in shown
 
 
+@pytest.mark.usefixtures("stderr_a_terminal")
 async def test_fetch_iter_progress_with_a_given_total(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -38,6 +47,16 @@ async def test_fetch_iter_progress_with_a_given_total(
             count += 1
     assert count == 50
     assert "50/50" in capsys.readouterr().err
+
+
+async def test_no_bar_is_drawn_where_stderr_is_no_terminal(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the CLI: a pipe or a log file would get thousands of bar lines.
+    assert not sys.stderr.isatty()
+    responses = await fastio.fetch_all([server.url + "/bytes/10"] * 20, progress=True)
+    assert len(responses) == 20
+    assert capsys.readouterr().err == ""
 
 
 async def test_the_counters_are_updated_in_rust(server: Server) -> None:
