@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test test-python test-rust test-newest wheels wheel-check lint docs format bench soak loom clean
+.PHONY: demo test test-python test-rust ci test-others wheels wheel-check lint docs format bench soak loom clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,23 +22,29 @@ demo: $(PY)
 	$(PIP) install .
 	$(PY) -m fastio demo
 
-## test: every Rust test (the loom models of the completion inbox too), the
-## Python suite on PYTHON and on the newest CPython here, and the wheel check
-test: test-rust test-python test-newest wheel-check
+## test: the quick check: build fastio, run the Rust tests and the Python
+## suite on PYTHON
+test: test-rust test-python
 
 test-rust: $(PY)
 	cargo test --quiet
-	$(MAKE) loom
 
 ## test-python: install fastio with its test extras into PYTHON's venv, run pytest
 test-python: $(PY)
 	$(PIP) install -e '.[test,dask]'
 	$(PY) -m pytest
 
-test-newest:
-	@if [ -n "$(NEWEST_PYTHON)" ] && [ "$$($(NEWEST_PYTHON) -c 'import sys; print(sys.version_info[:2])')" != "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" ]; then \
-		$(MAKE) test-python PYTHON=$(NEWEST_PYTHON); \
-	else echo "test-newest: $(PYTHON) is the newest CPython here"; fi
+## ci: what `make test` leaves to CI (.ci/run runs it next): the loom models
+## of the completion inbox, the suite on every other supported CPython here,
+## and the wheel check
+ci: loom test-others wheel-check
+
+test-others: $(PY)
+	@mine=$$($(PY) -c 'import sys; print(sys.version_info[:2])'); \
+	for python in $(PYTHONS); do \
+		if [ "$$($$python -c 'import sys; print(sys.version_info[:2])')" = "$$mine" ]; then continue; fi; \
+		$(MAKE) test-python PYTHON=$$python || exit 1; \
+	done
 
 ## wheels: one manylinux wheel per supported CPython found here, and the
 ## sdist, into dist/ (fat LTO); auditwheel checks each wheel's tag
