@@ -26,8 +26,10 @@ demo: $(PY)
 ## suite on PYTHON
 test: test-rust test-python
 
+# --release: the dependencies are then built once, for these tests and for
+# the module test-python installs.
 test-rust: $(PY)
-	cargo test --quiet
+	cargo test --release --quiet
 
 ## test-python: install fastio with its test extras into PYTHON's venv, run pytest
 test-python: $(PY)

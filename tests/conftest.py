@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,12 @@ import fastio.testing
 from fastio._fastio import Server
 
 T = TypeVar("T")
+
+# A command started in the background by a shell without job control (as a
+# CI runner may start this suite) has SIGINT ignored, and children inherit
+# that: the tests that press Ctrl-C in a child would see nothing happen.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 LOOP_FACTORIES: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,

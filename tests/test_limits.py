@@ -328,7 +328,15 @@ async def test_waiting_for_an_http2_stream_is_bounded_by_the_pool_timeout(
 
         with pytest.raises(fastio.PoolTimeout):
             await client.post(base + "/", content=chunks(), timeout=fastio.Timeout(None, pool=0.5))
-        # Once the stream is free, a request waiting for one gets it.
+        holder.cancel()
+    # Once the stream is free, a request waiting for one gets it (a client
+    # of its own: none of the requests above are left on its connection).
+    client = (
+        fastio.Client(http2=True) if by != "ALPN" else fastio.Client(ca_bundle=str(certificates.ca))
+    )
+    async with client:
+        holder = asyncio.ensure_future(client.get(base + "/hold", timeout=fastio.Timeout(None)))
+        await asyncio.sleep(0.3)
         waiting = asyncio.ensure_future(
             client.get(base + "/", timeout=fastio.Timeout(None, pool=10))
         )
