@@ -34,7 +34,7 @@ test-rust: $(PY)
 ## test-python: install fastio with its test extras into PYTHON's venv, run pytest
 test-python: $(PY)
 	$(PIP) install -e '.[test,dask]'
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 ## ci: what `make test` leaves to CI (.ci/run runs it next): the loom models
 ## of the completion inbox, the suite on every other supported CPython here,
