@@ -9,6 +9,8 @@ PYTHONS := $(shell .ci/pythons)
 NEWEST_PYTHON := $(lastword $(PYTHONS))
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# Two pytest workers per CPU: most tests wait on sockets and timers.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 export PYO3_PYTHON := $(abspath $(PY))
 
 .PHONY: demo test test-python test-rust ci test-others wheels wheel-check lint docs format bench soak loom clean
@@ -34,7 +36,7 @@ test-rust: $(PY)
 ## test-python: install fastio with its test extras into PYTHON's venv, run pytest
 test-python: $(PY)
 	$(PIP) install -e '.[test,dask]'
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 ## ci: what `make test` leaves to CI (.ci/run runs it next): the loom models
 ## of the completion inbox, the suite on every other supported CPython here,
