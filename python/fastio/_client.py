@@ -120,6 +120,17 @@ async def _with_upload(future: _Sent, pump: asyncio.Future[None], *, body_done: 
     return response
 
 
+def _sending_arguments(request: Request) -> dict[str, Any]:
+    """What of ``request`` the engine takes as keyword arguments (its method,
+    URL, content and timeout are passed on their own)."""
+    return {
+        "params": request.params,
+        "headers": request.headers.multi_items(),
+        "json": request.json,
+        "data": request.data,
+    }
+
+
 def _stop(pump: asyncio.Future[None]) -> None:
     if pump.done():
         if not pump.cancelled():
@@ -384,8 +395,7 @@ class Client:
             retry_methods=retry_methods,
             raise_for_status=raise_for_status,
         )
-        self._adopt(session, timeout, event_hooks, transport)
-        self._raise_for_status = raise_for_status
+        self._adopt(session, timeout, event_hooks, transport, raise_for_status)
 
     def _adopt(
         self,
@@ -393,6 +403,7 @@ class Client:
         timeout: Timeout,
         event_hooks: Mapping[str, Iterable[Callable[[Any], Awaitable[Any]]]] | None,
         transport: Transport | None,
+        raise_for_status: bool,
     ) -> None:
         """Takes `session` and the Python-side settings: the one place a
         Client's state is set, for ``__init__`` and the shared clients."""
@@ -405,7 +416,7 @@ class Client:
         self._request_hooks = list(hooks.get("request", ()))
         self._response_hooks = list(hooks.get("response", ()))
         self._transport = transport
-        self._raise_for_status = False
+        self._raise_for_status = raise_for_status
         # No hook or mock transport: requests go straight to the engine.
         self._straight = not (transport is not None or self._request_hooks or self._response_hooks)
 
@@ -416,7 +427,7 @@ class Client:
         shared = _SHARED.get(verify)
         if shared is None:
             shared = cls.__new__(cls)
-            shared._adopt(_ClientSession.shared(verify), ..., None, None)
+            shared._adopt(_ClientSession.shared(verify), ..., None, None, False)
             _SHARED[verify] = shared
         return shared
 
@@ -570,13 +581,7 @@ class Client:
                 request.url,
                 stream,
                 streamed if streamed is not None else request.content,
-                {
-                    **arguments,
-                    "params": request.params,
-                    "headers": request.headers.multi_items(),
-                    "json": request.json,
-                    "data": request.data,
-                },
+                {**arguments, **_sending_arguments(request)},
             )
             response = await (
                 future if pump is None else _with_upload(future, pump, body_done=not stream)
@@ -664,15 +669,13 @@ class Client:
         made directly) as :meth:`request` would; ``stream=True`` gives the
         Response at its head, its body to read with ``aread()`` or
         ``aiter_bytes()`` and to close with ``aclose()``."""
-        arguments: dict[str, Any] = {
-            "params": request.params,
-            "headers": request.headers.multi_items(),
-            "json": request.json,
-            "data": request.data,
-            "timeout": ... if request.timeout is None else request.timeout,
-        }
         future, _ = self._start(
-            request.method, request.url, stream=stream, content=request.content, **arguments
+            request.method,
+            request.url,
+            stream=stream,
+            content=request.content,
+            timeout=... if request.timeout is None else request.timeout,
+            **_sending_arguments(request),
         )
         return future
 

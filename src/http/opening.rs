@@ -174,10 +174,11 @@ pub struct Sending {
 }
 
 impl Sending {
-    /// The request to `url` whose connects note `origins` (and `opening`).
-    pub fn new(url: &Url, origins: &Arc<Http2Origins>, opening: Option<&Arc<Opening>>) -> Self {
+    /// The request to `origin` (its [`Http2Origins::key`]) whose connects
+    /// note `origins` (and `opening`).
+    pub fn new(origin: u64, origins: &Arc<Http2Origins>, opening: Option<&Arc<Opening>>) -> Self {
         Self {
-            origin: Http2Origins::key(url),
+            origin,
             origins: Arc::clone(origins),
             opening: opening.map(Arc::clone),
         }

@@ -407,6 +407,7 @@ async fn send(
     // Under a pool timeout, the body reports when hyper first asks for it:
     // over HTTP/2, when the request got a stream (see opening.rs).
     let reports = spec.pool_timeout.is_some() && session.settings.http2 != Some(false);
+    let origin = Http2Origins::key(&spec.url);
     let mut nacks = 0;
     let answered = loop {
         let watch = spec.write_timeout.map(|limit| {
@@ -417,7 +418,7 @@ async fn send(
         });
         let opening = reports.then(|| {
             Opening::new(
-                Http2Origins::key(&spec.url),
+                origin,
                 Arc::clone(&session.http2_origins),
                 session.settings.http2 == Some(true),
             )
@@ -438,7 +439,7 @@ async fn send(
         // Whatever connect this send makes tells the session (and the
         // opening) whether it negotiated HTTP/2.
         let sent =
-            Sending::new(&spec.url, &session.http2_origins, opening.as_ref()).scope(request.send());
+            Sending::new(origin, &session.http2_origins, opening.as_ref()).scope(request.send());
         let answered = match (&watch, &opening) {
             (None, None) => sent.await,
             (watch, opening) => {

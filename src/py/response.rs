@@ -592,12 +592,12 @@ impl Response {
         }
         // orjson's own, turned into fastio's naming the request.
         let orjson = failure.value(py);
+        let url = hide_credentials(&self.url);
         let kwargs = PyDict::new(py);
-        kwargs.set_item("url", hide_credentials(&self.url).as_ref())?;
+        kwargs.set_item("url", url.as_ref())?;
         let message = format!(
-            "{} {}: the body is not JSON: {}",
+            "{} {url}: the body is not JSON: {}",
             self.method,
-            hide_credentials(&self.url),
             orjson.getattr("msg")?
         );
         let error = exception_class(py, "JSONDecodeError")?.call(
