@@ -47,6 +47,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::headers::Headers;
     #[pymodule_export]
+    use crate::py::mock::PendingExchange;
+    #[pymodule_export]
     use crate::py::progress::Progress;
     #[pymodule_export]
     use crate::py::request::Request;

@@ -34,6 +34,7 @@ from fastio._fastio import (
     gather,
     sleep,
 )
+from fastio._url import URL, QueryParams
 from fastio.exceptions import (
     BodyTooLarge,
     ClientClosed,
@@ -62,6 +63,7 @@ from fastio.exceptions import (
 collections.abc.Mapping.register(Headers)
 
 __all__ = [
+    "URL",
     "BodyTooLarge",
     "Client",
     "ClientClosed",
@@ -78,6 +80,7 @@ __all__ = [
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",
+    "QueryParams",
     "ReadError",
     "Request",
     "RequestError",

@@ -6,9 +6,9 @@ and the iterator ``fetch_iter`` returns."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar, cast
+from typing import Any, Generic, Self, TypedDict, TypeVar, cast
 
 from fastio._fastio import Request, Response, _ClientSession, _FetchStream
 from fastio._progress import ProgressBar, length_of, on_a_terminal
@@ -82,14 +82,6 @@ async def with_progress(future: Coroutine[Any, Any, _Result], bar: ProgressBar) 
         bar.close()
 
 
-class ResultStream(Protocol):
-    """What a :class:`FetchIterator` reads: the native ``_FetchStream``, or a
-    mock transport's stand-in."""
-
-    def next_batch(self) -> Awaitable[tuple[list[Any], bool]]: ...
-    def close(self) -> None: ...
-
-
 class FetchIterator(Generic[_Item]):
     """Responses in the order they complete; see :func:`fetch_iter`.
 
@@ -105,12 +97,14 @@ class FetchIterator(Generic[_Item]):
 
     def __init__(
         self,
-        stream: ResultStream | _FetchStream,
+        stream: _FetchStream,
         *,
         return_exceptions: bool,
         progress: ProgressBar | None = None,
+        before_batch: Callable[[], None] | None = None,
     ) -> None:
         self._stream = stream
+        self._before_batch = before_batch
         self._return_exceptions = return_exceptions
         self._progress = progress
         self._ready: deque[Response | FastioError] = deque()
@@ -126,6 +120,8 @@ class FetchIterator(Generic[_Item]):
                 raise StopAsyncIteration
             if self._progress is not None:
                 self._progress.start()
+            if self._before_batch is not None:
+                self._before_batch()
             try:
                 results, self._ended = await self._stream.next_batch()
             except BaseException:
@@ -184,8 +180,11 @@ def start_fetch_iter(
     urls: Iterable[str | Request],
     return_exceptions: bool,
     options: BulkOptions,
+    *,
+    before_batch: Callable[[], None] | None = None,
 ) -> FetchIterator[Any]:
-    """``fetch_iter`` on ``session``: the iterator of results as they complete."""
+    """``fetch_iter`` on ``session``: the iterator of results as they
+    complete; ``before_batch`` runs before each wait for more."""
     engine, bar = _split(urls, options)
     stream = session.fetch_many(
         urls,
@@ -194,4 +193,6 @@ def start_fetch_iter(
         progress=bar.counts if bar is not None else None,
         **engine,
     )
-    return FetchIterator(stream, return_exceptions=return_exceptions, progress=bar)
+    return FetchIterator(
+        stream, return_exceptions=return_exceptions, progress=bar, before_batch=before_batch
+    )

@@ -15,7 +15,7 @@ from collections.abc import (
     MutableMapping,
 )
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeAlias, Unpack, overload
+from typing import Any, Literal, Self, TypeAlias, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._fastio import (
@@ -26,6 +26,7 @@ from fastio._fastio import (
     _shown_header,
     _UploadBody,
 )
+from fastio._mock import HandlerServer, Transport
 from fastio._types import (
     Auth,
     Content,
@@ -212,40 +213,6 @@ class _Stream:
             await self._response.aclose()
 
 
-class Transport(Protocol):
-    """What ``Client(transport=...)`` takes: :class:`fastio.testing.MockTransport`."""
-
-    async def handle(self, request: Request) -> Response: ...
-
-
-class _MockStream:
-    """``fetch_iter``'s results from a mock transport, as they complete."""
-
-    def __init__(self, calls: list[Coroutine[Any, Any, Response]]) -> None:
-        self._pending = {asyncio.ensure_future(call) for call in calls}
-
-    async def _next(self) -> tuple[list[Any], bool]:
-        if not self._pending:
-            return [], True
-        done, self._pending = await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
-        results: list[Any] = []
-        for task in done:
-            error = task.exception()
-            if error is not None and not isinstance(error, FastioError):
-                self.close()
-                raise error
-            results.append(error if error is not None else task.result())
-        return results, not self._pending
-
-    def next_batch(self) -> Coroutine[Any, Any, tuple[list[Any], bool]]:
-        return self._next()
-
-    def close(self) -> None:
-        for task in self._pending:
-            task.cancel()
-        self._pending = set()
-
-
 class Client:
     """An HTTP client with its own settings, connection pool and cookie jar.
 
@@ -394,6 +361,7 @@ class Client:
             max_retry_after=max_retry_after,
             retry_methods=retry_methods,
             raise_for_status=raise_for_status,
+            mocked=transport is not None,
         )
         self._adopt(session, timeout, event_hooks, transport, raise_for_status)
 
@@ -415,10 +383,11 @@ class Client:
         self._closed = False
         self._request_hooks = list(hooks.get("request", ()))
         self._response_hooks = list(hooks.get("response", ()))
-        self._transport = transport
+        self._handler = None if transport is None else HandlerServer(session, transport)
         self._raise_for_status = raise_for_status
+        self._hooked = bool(self._request_hooks or self._response_hooks)
         # No hook or mock transport: requests go straight to the engine.
-        self._straight = not (transport is not None or self._request_hooks or self._response_hooks)
+        self._straight = not (transport is not None or self._hooked)
 
     @classmethod
     def _shared(cls, verify: bool) -> Client:
@@ -535,11 +504,15 @@ class Client:
     ) -> tuple[_Sent, asyncio.Future[None] | None]:
         """Starts a request; for an async iterator ``content``, also the
         task that pumps it into the request (the caller ends that task).
-        With hooks or a mock transport, the request goes through Python."""
+        With hooks, the request goes through Python; with a mock transport,
+        its handler is served while the request runs."""
         self._check_open(method, url)
-        if not self._straight:
+        if self._hooked:
             return _Call(self._through_python(method, url, stream, content, arguments)), None
-        return self._native(method, url, stream, content, arguments)
+        future, pump = self._native(method, url, stream, content, arguments)
+        if self._handler is not None:
+            return _Call(self._handler.served(future)), pump
+        return future, pump
 
     def _native(
         self, method: str, url: str, stream: bool, content: Content, arguments: dict[str, Any]
@@ -555,7 +528,7 @@ class Client:
     async def _through_python(
         self, method: str, url: str, stream: bool, content: Content, arguments: dict[str, Any]
     ) -> Response:
-        """A request with event hooks around it, or answered by the mock transport."""
+        """A request with event hooks around it."""
         streamed = content if isinstance(content, AsyncIterable) else None
         plain = None if isinstance(content, AsyncIterable) else content
         request = self._as_sent(
@@ -573,19 +546,18 @@ class Client:
             replaced = await hook(request)
             if isinstance(replaced, Request):
                 request = replaced
-        if self._transport is not None:
-            response = await self._transport.handle(request)
-        else:
-            future, pump = self._native(
-                request.method,
-                request.url,
-                stream,
-                streamed if streamed is not None else request.content,
-                {**arguments, **_sending_arguments(request)},
-            )
-            response = await (
-                future if pump is None else _with_upload(future, pump, body_done=not stream)
-            )
+        if self._handler is not None:
+            self._handler.ensure()
+        future, pump = self._native(
+            request.method,
+            request.url,
+            stream,
+            streamed if streamed is not None else request.content,
+            {**arguments, **_sending_arguments(request)},
+        )
+        response = await (
+            future if pump is None else _with_upload(future, pump, body_done=not stream)
+        )
         for hook in self._response_hooks:
             await hook(response)
         if self._raise_for_status:
@@ -594,11 +566,9 @@ class Client:
 
     def _as_sent(self, request: Request) -> Request:
         """``request`` as this client would send it: its URL joined to the
-        base URL, the client's headers under its own."""
-        url = request.url
-        base = self.base_url
-        if base is not None and "://" not in url:
-            url = base.rstrip("/") + "/" + url.lstrip("/")
+        base URL, the client's headers under its own (the client's params
+        are added when it is sent)."""
+        url = self._session.join_url(request.url)
         headers = dict(self.headers)
         for name, value in request.headers.multi_items():
             headers[name] = value
@@ -928,9 +898,8 @@ class Client:
     ) -> _Results | _ResultsOrErrors:
         """:func:`fastio.fetch_all` with this client's settings, pool and limits."""
         self._check_open(options.get("method", "GET"), "fetch_all")
-        if self._transport is not None:
-            return self._mock_fetch_all(urls, return_exceptions, options)
-        return start_fetch_all(self._session, urls, return_exceptions, options)
+        results = start_fetch_all(self._session, urls, return_exceptions, options)
+        return results if self._handler is None else self._handler.served(results)
 
     @overload
     def fetch_iter(
@@ -957,29 +926,9 @@ class Client:
     ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
         """:func:`fastio.fetch_iter` with this client's settings, pool and limits."""
         self._check_open(options.get("method", "GET"), "fetch_iter")
-        if self._transport is not None:
-            stream = _MockStream([self._mock_one(item, options) for item in urls])
-            return FetchIterator(stream, return_exceptions=return_exceptions)
-        return start_fetch_iter(self._session, urls, return_exceptions, options)
-
-    async def _mock_one(self, item: str | Request, options: BulkOptions) -> Response:
-        assert self._transport is not None
-        if not isinstance(item, Request):
-            item = Request(options.get("method", "GET"), item, headers=options.get("headers"))
-        return await self._transport.handle(self._as_sent(item))
-
-    async def _mock_fetch_all(
-        self, urls: Iterable[str | Request], return_exceptions: bool, options: BulkOptions
-    ) -> list[Any]:
-        """``fetch_all`` answered by the mock transport, ``concurrency`` at a time."""
-        limit = asyncio.Semaphore(options.get("concurrency", 100))
-
-        async def one(item: str | Request) -> Response:
-            async with limit:
-                return await self._mock_one(item, options)
-
-        return await asyncio.gather(
-            *(one(item) for item in urls), return_exceptions=return_exceptions
+        before_batch = None if self._handler is None else self._handler.ensure
+        return start_fetch_iter(
+            self._session, urls, return_exceptions, options, before_batch=before_batch
         )
 
     async def aclose(self) -> None:
@@ -987,6 +936,8 @@ class Client:
         already running finish, new ones raise :class:`fastio.ClientClosed`."""
         self._closed = True
         self._session.close()
+        if self._handler is not None:
+            self._handler.stop()
 
     async def __aenter__(self) -> Self:
         return self

@@ -15,6 +15,8 @@ from contextvars import Context
 from types import EllipsisType, GenericAlias
 from typing import Any, Literal, Self, TypeVar, final, overload
 
+from fastio._url import URL
+
 _T = TypeVar("_T")
 _T1 = TypeVar("_T1")
 _T2 = TypeVar("_T2")
@@ -44,6 +46,7 @@ __all__ = [
     "Timeout",
     "_ByteIterator",
     "_ClientSession",
+    "_Exchange",
     "_FetchStream",
     "_Progress",
     "_UploadBody",
@@ -447,8 +450,9 @@ class Request:
     def method(self) -> str:
         """The HTTP method, upper-cased."""
     @property
-    def url(self) -> str:
-        """The URL as given (for a sent request, as sent)."""
+    def url(self) -> URL:
+        """The URL as given (for a sent request, as sent): a str with its
+        parts (``.path``, ``.query``, ``.host``, ``.params``)."""
     @property
     def headers(self) -> Headers:
         """The headers as given, or as sent, as :class:`fastio.Headers`."""
@@ -786,6 +790,7 @@ class _ClientSession:
         max_retry_after: float = 60.0,
         retry_methods: Iterable[str] | None = None,
         raise_for_status: bool = False,
+        mocked: bool = False,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""
@@ -865,6 +870,12 @@ class _ClientSession:
         """Sets (or with None, removes) the base URL of requests made from now on."""
     def close(self) -> None:
         """Drops the pool's idle connections; running requests finish."""
+    def join_url(self, url: str) -> str:
+        """`url` joined to the base URL if relative (the default params are
+        added when it is sent)."""
+    def next_exchanges(self) -> FastioFuture[list[_Exchange] | None]:
+        """The next requests waiting for a mock transport's handler (a list of
+        `_Exchange`), or None once the client is closed."""
     def describe(self) -> str:
         """A short description for repr, credentials hidden."""
 
@@ -885,6 +896,21 @@ class _FetchStream:
         either; raises what the work failed with."""
     def close(self) -> None:
         """Stops: requests in flight are dropped, nothing more is pulled."""
+
+@final
+class _Exchange:
+    """Internal: one request waiting for a mock transport's handler;
+    answered once, by `answer` or `fail`."""
+
+    @property
+    def request(self) -> Request:
+        """The request as it would have gone on the wire."""
+    def answer(self, response: Response) -> None:
+        """Answers with `response`: its status, headers and body, as a server's."""
+    def fail(self, exception: BaseException) -> None:
+        """Fails the request with `exception`: one of fastio's transport errors
+        fails it as that failure of the network would (and is retried as
+        one); anything else is raised by the request unchanged."""
 
 @final
 class _UploadBody:

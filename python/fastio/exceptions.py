@@ -40,7 +40,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fastio._fastio import Response
+    from fastio._fastio import Request, Response
 
 __all__ = [
     "BodyTooLarge",
@@ -71,17 +71,24 @@ __all__ = [
 class FastioError(Exception):
     """Base class of every error fastio raises for its own failures.
 
-    ``url`` is the URL the error is about, or None when it is about no URL.
-    ``index`` is, for a failure from ``fetch_all`` or ``fetch_iter``, the
-    position of that URL in the input; otherwise None.
+    ``url`` is the URL the error is about, or None when it is about no URL
+    (given ``request=``, that request's URL). ``request`` is the request
+    given when the error was made (httpx's ``exc.request``, for a mock
+    transport's handler), else None. ``index`` is, for a failure from
+    ``fetch_all`` or ``fetch_iter``, the position of that URL in the input;
+    otherwise None.
     """
 
     url: str | None
     index: int | None
+    request: Request | None
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, url: str | None = None, request: Request | None = None
+    ) -> None:
         super().__init__(message)
-        self.url = url
+        self.url = url if url is not None or request is None else str(request.url)
+        self.request = request
         self.index = None
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -159,6 +166,7 @@ class JSONDecodeError(DecodeError, json.JSONDecodeError):
     def __init__(self, message: str, doc: str, pos: int, *, url: str | None = None) -> None:
         json.JSONDecodeError.__init__(self, message, doc, pos)
         self.url = url
+        self.request = None
         self.index = None
 
 
@@ -167,8 +175,15 @@ class HTTPStatusError(FastioError):
 
     response: Response
 
-    def __init__(self, message: str, *, url: str | None = None, response: Response) -> None:
-        super().__init__(message, url=url)
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        request: Request | None = None,
+        response: Response,
+    ) -> None:
+        super().__init__(message, url=url, request=request)
         self.response = response
 
     @property

@@ -1,8 +1,10 @@
 //! fastio's one error type: what failed, as plain data, with every URL's
 //! credentials hidden.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of failure; each maps to one class in `fastio.exceptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,25 @@ pub enum ErrorKind {
     StreamClosed,
 }
 
+/// Something a mock transport's handler raised that is not one of fastio's own errors: the
+/// request fails with it unchanged (the engine only carries it).
+#[derive(Clone)]
+pub struct Raised(pub Arc<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Raised(..)")
+    }
+}
+
+impl PartialEq for Raised {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Raised {}
+
 /// Every failure the Rust side reports. Tokio tasks produce these as plain
 /// data; they become Python exceptions only on the loop thread.
 ///
@@ -49,6 +70,8 @@ pub struct ErrorParts {
     pub message: String,
     /// Its URL's position in the input of `fetch_all`/`fetch_iter`.
     pub index: Option<usize>,
+    /// What a mock transport's handler raised, to be raised unchanged.
+    pub raised: Option<Raised>,
 }
 
 impl std::ops::Deref for FastioError {
@@ -71,7 +94,14 @@ impl FastioError {
             url: url.map(without_credentials),
             message: without_credentials(message),
             index: None,
+            raised: None,
         }))
+    }
+
+    /// The error that carries what a handler raised (see [`Raised`]).
+    pub fn with_raised(mut self, raised: Raised) -> Self {
+        self.0.raised = Some(raised);
+        self
     }
 
     /// The error of the input item at `index` of a bulk fetch.
@@ -102,6 +132,21 @@ impl fmt::Display for FastioError {
 }
 
 impl std::error::Error for FastioError {}
+
+/// Each cause's message once, outermost first, skipping any that only
+/// repeats the one before it.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts.join(": ")
+}
 
 /// What a request that found no file descriptor for its connection says.
 pub const NO_DESCRIPTORS: &str = "the process has no file descriptor left for a connection \

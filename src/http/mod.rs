@@ -9,6 +9,7 @@ pub mod budget;
 pub mod bulk;
 pub mod decode;
 pub mod error;
+pub mod handler;
 pub mod opening;
 pub mod pacing;
 pub mod progress;

@@ -17,6 +17,7 @@ use url::Url;
 use super::error::{
     no_descriptor_left, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
 };
+use super::handler::Handler;
 use super::opening::{Http2Origins, NoteConnects};
 use super::pacing::{Pacer, Turn};
 use super::retry::RetryPolicy;
@@ -86,6 +87,8 @@ pub struct Settings {
     pub max_body_size: Option<u64>,
     pub retry: RetryPolicy,
     pub keep_cookies: bool,
+    /// Answers every request instead of the network (a mock transport).
+    pub handler: Option<Arc<Handler>>,
 }
 
 impl Default for Settings {
@@ -117,6 +120,7 @@ impl Default for Settings {
             max_body_size: None,
             retry: RetryPolicy::default(),
             keep_cookies: false,
+            handler: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use http::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, RANGE,
-    RETRY_AFTER, TRANSFER_ENCODING,
+    RETRY_AFTER, TRANSFER_ENCODING, USER_AGENT,
 };
 use http::{Method, StatusCode};
 use url::Url;
@@ -25,7 +25,8 @@ use super::body::{Collector, Refusal};
 use super::budget::BodyBudget;
 use super::decode::{self, Coding, Decoder};
 use super::error::{
-    clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS, SECRET_HEADERS,
+    cause_chain, clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
+    SECRET_HEADERS,
 };
 use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending};
 use super::response::HeaderList;
@@ -336,8 +337,7 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
             Some(slots) => slots,
             None => admit(spec).await?,
         };
-        let client = session.http().await?;
-        let response = send(&client, &session, spec).await?;
+        let response = send(&session, spec).await?;
         session.keep_cookies(response.url(), response.headers());
         let follows = first
             .follow_redirects
@@ -387,11 +387,7 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    session: &Session,
-    spec: &RequestSpec,
-) -> Result<reqwest::Response, FastioError> {
+async fn send(session: &Session, spec: &RequestSpec) -> Result<reqwest::Response, FastioError> {
     let mut headers = (*spec.headers).clone();
     session.add_cookies(&spec.url, &mut headers);
     // As reqwest did: not with a Range, whose offsets would then count
@@ -404,6 +400,12 @@ async fn send(
         // Sent as a stream of pieces: hyper would frame it as chunked without this.
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
+    if let Some(handler) = &session.settings.handler {
+        return handler
+            .exchange(mocked(session, spec, headers, declared)?)
+            .await;
+    }
+    let client = session.http().await?;
     // Under a pool timeout, the body reports when hyper first asks for it:
     // over HTTP/2, when the request got a stream (see opening.rs).
     let reports = spec.pool_timeout.is_some() && session.settings.http2 != Some(false);
@@ -521,6 +523,25 @@ async fn send(
             _ => error,
         }
     })
+}
+
+/// The request a mock transport's handler gets: as the wire would carry
+/// it (reqwest adds the User-Agent there).
+fn mocked(
+    session: &Session,
+    spec: &RequestSpec,
+    mut headers: HeaderMap,
+    declared: Option<u64>,
+) -> Result<reqwest::Request, FastioError> {
+    if !headers.contains_key(USER_AGENT) {
+        if let Ok(agent) = HeaderValue::from_str(&session.settings.user_agent) {
+            headers.insert(USER_AGENT, agent);
+        }
+    }
+    let mut request = reqwest::Request::new(spec.method.clone(), spec.url.clone());
+    *request.headers_mut() = headers;
+    *request.body_mut() = request_body(spec, declared, None, None)?;
+    Ok(request)
 }
 
 /// Resends of a request the server refused unprocessed, as reqwest's own.
@@ -995,21 +1016,6 @@ fn is_protocol_violation(error: &(dyn StdError + 'static)) -> bool {
                 )
             }) && causes(error).any(|outer| outer.is::<hyper::Error>())
         })
-}
-
-/// Each cause's message once, outermost first, skipping any that only
-/// repeats the one before it.
-fn cause_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(cause) = current {
-        let text = cause.to_string();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = cause.source();
-    }
-    parts.join(": ")
 }
 
 fn causes<'a>(

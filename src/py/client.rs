@@ -16,6 +16,7 @@ use super::args::{
     retry_methods as with_retry_methods, retry_policy, seconds, shown_int, type_name, IntArg,
 };
 use super::bulk::{self, BulkArgs, Count, FetchStream};
+use super::mock::Exchanges;
 use super::progress::Progress;
 use super::request::FetchArgs;
 use super::response::{StatusChecked, StreamedResponse};
@@ -26,7 +27,7 @@ use crate::http::retry::RetryPolicy;
 use crate::http::session::{
     Session, Settings, CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
 };
-use crate::http::spec::{check_cookies, parse_url_text, RequestSpec};
+use crate::http::spec::{check_cookies, joined_url, parse_url_text, RequestSpec};
 use crate::http::stream::BodyStream;
 use crate::http::transport;
 
@@ -169,7 +170,7 @@ impl ClientSession {
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
         resolve = None, user_agent = None, max_body_size = None, retries = IntArg(0),
         retry_backoff = 0.5, max_retry_after = 60.0, retry_methods = None,
-        raise_for_status = false
+        raise_for_status = false, mocked = false
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -205,9 +206,11 @@ impl ClientSession {
         max_retry_after: f64,
         retry_methods: Option<&Bound<'_, PyAny>>,
         raise_for_status: bool,
+        mocked: bool,
     ) -> PyResult<Self> {
         let mut settings = Settings {
             keep_cookies: true,
+            handler: mocked.then(Arc::default),
             ..Settings::default()
         };
         let defaults = &mut settings.defaults;
@@ -488,8 +491,32 @@ impl ClientSession {
     }
 
     /// Drops the pool's idle connections; running requests finish.
-    fn close(&self) {
+    fn close(&self) -> PyResult<()> {
         self.session.close();
+        if let Some(handler) = &self.session.settings.handler {
+            let handler = Arc::clone(handler);
+            crate::bridge::spawn(async move { handler.close().await })?;
+        }
+        Ok(())
+    }
+
+    /// `url` joined to the base URL if relative (the default params are
+    /// added when it is sent).
+    fn join_url(&self, url: &str) -> PyResult<String> {
+        Ok(joined_url(&self.session.defaults(), url)?.into())
+    }
+
+    /// The next requests waiting for a mock transport's handler (a list of
+    /// `_Exchange`), or None once the client is closed.
+    fn next_exchanges(&self) -> PyResult<FastioFuture> {
+        let Some(handler) = self.session.settings.handler.clone() else {
+            return Err(PyValueError::new_err("this client has no mock transport"));
+        };
+        let job = Job::spawn(move || async move {
+            let batch = handler.next_batch().await;
+            Ok(Value::Object(Box::new(Exchanges(batch))))
+        });
+        Ok(FastioFuture::new(job, None))
     }
 
     /// A short description for `repr(Client)`, credentials hidden.

@@ -10,7 +10,7 @@ use crate::http::error::{hide_credentials, shown_header_value, ErrorKind, Fastio
 
 impl ErrorKind {
     /// The name of the matching class in `fastio.exceptions`.
-    fn class_name(self) -> &'static str {
+    pub fn class_name(self) -> &'static str {
         match self {
             ErrorKind::Internal => "InternalError",
             ErrorKind::Request => "RequestError",
@@ -61,6 +61,14 @@ pub fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
 /// The exception for `error`; needs the GIL, so only the loop thread (or a
 /// call from Python) converts.
 pub fn exception_of<'py>(py: Python<'py>, error: &FastioError) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(raised) = error
+        .raised
+        .as_ref()
+        .and_then(|raised| raised.0.downcast_ref::<Py<PyAny>>())
+    {
+        // What a mock transport's handler raised, unchanged.
+        return Ok(raised.bind(py).clone());
+    }
     let class = exception_class(py, error.kind.class_name())?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("url", error.url.as_deref())?;

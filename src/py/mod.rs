@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod client;
 pub mod errors;
 pub mod headers;
+pub mod mock;
 pub mod progress;
 pub mod request;
 pub mod response;

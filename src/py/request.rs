@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -18,6 +19,7 @@ use super::args::{
 use super::headers::Headers;
 use super::timeout::TimeoutArg;
 use super::upload::UploadBody;
+use crate::bridge::asyncio::module_attr;
 use crate::http::bulk::Template;
 use crate::http::error::{clipped, hide_credentials, ErrorKind, FastioError};
 use crate::http::response::HeaderList;
@@ -253,7 +255,6 @@ pub struct Request {
     #[pyo3(get)]
     method: String,
     /// The URL as given (for a sent request, as sent).
-    #[pyo3(get)]
     url: String,
     /// What was given, or None.
     #[pyo3(get)]
@@ -291,6 +292,15 @@ impl Request {
             data: None,
             content: None,
             timeout: None,
+        }
+    }
+
+    /// A request as a mock transport's handler gets it: as on the wire,
+    /// with its body as `content` bytes.
+    pub fn received(method: &str, url: &str, headers: HeaderList, content: Py<PyAny>) -> Self {
+        Self {
+            content: Some(content),
+            ..Self::sent(method, url, headers)
         }
     }
 
@@ -413,6 +423,14 @@ impl Request {
             content,
             timeout,
         })
+    }
+
+    /// The URL as given (for a sent request, as sent): a str with its
+    /// parts (``.path``, ``.query``, ``.host``, ``.params``).
+    #[getter]
+    fn url<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static URL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        module_attr(py, &URL, "fastio._url", "URL")?.call1((self.url.as_str(),))
     }
 
     /// The headers as given, or as sent, as :class:`fastio.Headers`.

@@ -167,6 +167,21 @@ pub struct Response {
 }
 
 impl Response {
+    /// Status, headers and body, as a mock transport's handler answered;
+    /// the body must be in memory.
+    pub fn as_sent(&self, py: Python<'_>) -> PyResult<(StatusCode, HeaderList, Bytes)> {
+        let Some(content) = self.loaded_content(py)? else {
+            return Err(PyValueError::new_err(
+                "a mock transport's Response must have its body in memory, not streamed",
+            ));
+        };
+        Ok((
+            self.status,
+            self.headers.clone(),
+            Bytes::copy_from_slice(content.as_bytes()),
+        ))
+    }
+
     /// The body, if it is in memory: always, unless streamed and not read.
     fn loaded_content<'py>(&self, py: Python<'py>) -> PyResult<Option<&Bound<'py, PyBytes>>> {
         if self.stream.is_some() || self.discarded.is_some() {

@@ -69,23 +69,29 @@ __all__ = ["MockTransport", "Server", "busiest_task_share", "live_counts", "serv
 
 
 class MockTransport:
-    """Answers a :class:`fastio.Client`'s requests from Python, with no
-    socket: ``handler(request)`` gets each :class:`fastio.Request` as the
-    client would send it (its URL joined to ``base_url``, the client's
-    headers under its own) and returns a :class:`fastio.Response` (or an
-    awaitable of one); an exception it raises is what the call raises.
+    """Answers a :class:`fastio.Client`'s requests from Python where the
+    network would be, with no socket: ``handler(request)`` gets each
+    :class:`fastio.Request` as it would go on the wire (URL joined to
+    ``base_url`` with the client's params, every header the server would
+    see, the body as ``content`` bytes; ``request.url.path``, ``.query``,
+    ``.host`` and ``.params``) and returns a :class:`fastio.Response` (or an
+    awaitable of one), taken as the server's answer.
 
-    ``fetch_all`` and ``fetch_iter`` call it once per item too (their
-    Responses are the handler's, without ``.index``). Retries, redirects,
-    cookies and timeouts are not simulated: the handler is the server.
+    Everything above the wire runs as against a server: redirects,
+    cookies, retries and Retry-After, rate limits, timeouts, decoding,
+    body limits, ``fetch_all``/``fetch_iter`` (with ``.index``). A fastio
+    transport error the handler raises (``fastio.ConnectError("refused",
+    request=request)``) fails the request as that network failure would,
+    retries included; any other exception is raised by the request as it
+    is. Each request is answered in a task of its own on the client's loop.
 
     Example::
 
         def handler(request: fastio.Request) -> fastio.Response:
-            return fastio.Response(200, json={"path": request.url})
+            return fastio.Response(200, json={"path": request.url.path})
 
         async with fastio.Client(transport=MockTransport(handler)) as client:
-            assert (await client.get("http://api.test/x")).json() == {"path": "http://api.test/x"}
+            assert (await client.get("http://api.test/x")).json() == {"path": "/x"}
     """
 
     def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:
