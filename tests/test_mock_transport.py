@@ -268,8 +268,36 @@ async def test_hooks_and_a_mock_transport_together() -> None:
         transport=MockTransport(echo),
         event_hooks={"request": [tag]},
         base_url="http://api.test/v1?version=2",
+        params={"key": "k"},
     ) as client:
         answer = await client.get("/search?q=a b")
     assert answer.json()["headers"]["x-tag"] == "t"
-    # The hook saw the URL the handler got: one join, the engine's.
-    assert hooked == [answer.json()["url"]] == ["http://api.test/v1/search?q=a%20b"]
+    # The hook saw the URL the handler got: one join (the engine's), the
+    # client's params once.
+    assert hooked == [answer.json()["url"]] == ["http://api.test/v1/search?q=a%20b&key=k"]
+
+
+async def test_a_request_hook_changes_headers_in_place(server: Server) -> None:
+    async def sign(request: fastio.Request) -> None:
+        request.headers["X-Signature"] = "s1"
+        request.headers.update({"X-Other": "o"})
+        del request.headers["X-Drop"]
+
+    async with fastio.Client(event_hooks={"request": [sign]}, headers={"X-Drop": "d"}) as client:
+        echoed = (await client.post(server.url + "/echo", json={"n": 1})).json()
+    assert echoed["headers"]["x-signature"] == ["s1"]
+    assert echoed["headers"]["x-other"] == ["o"]
+    assert "x-drop" not in echoed["headers"]
+    assert echoed["body"] == '{"n":1}'
+
+
+def test_request_headers_change_and_response_headers_do_not() -> None:
+    request = fastio.Request("GET", "http://api.test/", headers={"A": "1"})
+    request.headers["b"] = "2"
+    assert request.headers == {"a": "1", "b": "2"}
+    assert request.copy_with().headers == {"a": "1", "b": "2"}
+    with pytest.raises(ValueError, match="invalid value"):
+        request.headers["c"] = "bad\r\nvalue"
+    response = fastio.Response(200, headers={"A": "1"})
+    with pytest.raises(TypeError, match="read-only"):
+        response.headers["b"] = "2"

@@ -553,7 +553,7 @@ class Client:
             request.url,
             stream,
             streamed if streamed is not None else request.content,
-            {**arguments, **_sending_arguments(request)},
+            {**arguments, **_sending_arguments(request), "prepared": True},
         )
         response = await (
             future if pump is None else _with_upload(future, pump, body_done=not stream)
@@ -566,9 +566,9 @@ class Client:
 
     def _as_sent(self, request: Request) -> Request:
         """``request`` as this client would send it: its URL joined to the
-        base URL, the client's headers under its own (the client's params
-        are added when it is sent)."""
-        url = self._session.join_url(request.url)
+        base URL with the client's params, the client's headers under its
+        own."""
+        url = self._session.sent_url(request.url)
         headers = dict(self.headers)
         for name, value in request.headers.multi_items():
             headers[name] = value

@@ -455,7 +455,9 @@ class Request:
         parts (``.path``, ``.query``, ``.host``, ``.params``)."""
     @property
     def headers(self) -> Headers:
-        """The headers as given, or as sent, as :class:`fastio.Headers`."""
+        """The headers as given, or as sent, as :class:`fastio.Headers`;
+        changes to them (a request hook's ``request.headers["X-Id"] = "1"``)
+        are what is sent."""
     @property
     def params(self) -> Any:
         """What was given, or None."""
@@ -502,13 +504,15 @@ class Request:
 
 @final
 class Headers:
-    """Response headers: a read-only, case-insensitive mapping.
+    """HTTP headers: a case-insensitive mapping.
 
     A name sent several times maps to its values joined with ``", "``;
     :meth:`get_list` gives them apart and :meth:`multi_items` gives every
     pair as sent (a name's values together, names in the order first
-    received). Names come back lower-case. It is a view sharing its
-    Response's headers, made each time ``response.headers`` is read.
+    received). Names come back lower-case. A response's are read-only (a
+    view made each time ``response.headers`` is read); a request's can be
+    changed (``request.headers["X-Id"] = "1"``, ``del``, ``update``), as a
+    request hook does.
 
     Example::
 
@@ -519,10 +523,21 @@ class Headers:
     def __new__(
         cls, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None
     ) -> Headers:
-        """Headers made by hand (a mapping or pairs), for fakes in unit tests."""
+        """Headers made by hand (a mapping or pairs), for fakes in unit
+        tests; they can be changed."""
 
     def __getitem__(self, key: str, /) -> str:
         """The value of ``name``; KeyError if it was not sent."""
+    def __setitem__(self, key: str, value: str, /) -> None:
+        """Sets ``name`` to ``value``, replacing its values (TypeError for a
+        response's headers)."""
+    def __delitem__(self, key: str, /) -> None:
+        """Removes every value of ``name``; KeyError if it is not there."""
+    def update(
+        self, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None
+    ) -> None:
+        """Sets each (name, value) of a mapping or pairs, replacing that name's
+        values (a request's headers only)."""
     def __contains__(self, key: object, /) -> bool:
         """True if ``name`` was sent (any case)."""
     def __len__(self) -> int:
@@ -815,9 +830,11 @@ class _ClientSession:
         auth: tuple[str, str] | str | None = None,
         follow_redirects: bool | None = None,
         max_body_size: int | None = None,
+        prepared: bool = False,
     ) -> FastioFuture[Response]:
         """One request on this session's settings; with ``stream`` its
-        Response comes at the head, the body to be streamed."""
+        Response comes at the head, the body to be streamed. A ``prepared``
+        request already has the client's URL, params and headers."""
     @overload
     def fetch_many(
         self,
@@ -870,9 +887,9 @@ class _ClientSession:
         """Sets (or with None, removes) the base URL of requests made from now on."""
     def close(self) -> None:
         """Drops the pool's idle connections; running requests finish."""
-    def join_url(self, url: str) -> str:
-        """`url` joined to the base URL if relative (the default params are
-        added when it is sent)."""
+    def sent_url(self, url: str) -> str:
+        """`url` as a request to it is sent: joined to the base URL if
+        relative, with the client's params."""
     def next_exchanges(self) -> FastioFuture[list[_Exchange] | None]:
         """The next requests waiting for a mock transport's handler (a list of
         `_Exchange`), or None once the client is closed."""

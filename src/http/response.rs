@@ -185,6 +185,20 @@ impl HeaderList {
         self.get_all(name).next()
     }
 
+    /// The pairs back in a `HeaderMap` (they were checked when packed).
+    pub fn to_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in self.iter() {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_bytes(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+
     /// The distinct names, in the order first received.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.iter().map(|(name, _)| name).collect();

@@ -55,6 +55,19 @@ pub struct Defaults {
     pub timeout: Option<Duration>,
 }
 
+impl Defaults {
+    /// What a prepared request (one that already has the base URL, params
+    /// and headers, as a request hook gets it) starts from: the cookies and
+    /// the timeout only.
+    pub fn for_prepared(&self) -> Self {
+        Self {
+            cookies: self.cookies.clone(),
+            timeout: self.timeout,
+            ..Self::default()
+        }
+    }
+}
+
 /// Everything a session is built from; plain data, checked in Python-facing
 /// code before it gets here.
 #[derive(Clone)]

@@ -219,18 +219,13 @@ fn join_base(base: &Url, text: &str) -> Result<Url, FastioError> {
     parse_url_text(joined.as_str())
 }
 
-/// `text` joined to the session's base URL if relative.
-pub fn joined_url(defaults: &Defaults, text: &str) -> Result<Url, FastioError> {
-    match &defaults.base_url {
-        Some(base) => join_base(base, text),
-        None => parse_url_text(text),
-    }
-}
-
 /// A request's URL on a session's defaults: joined to the base URL if
 /// relative, with the default params added.
 pub fn resolve_url(defaults: &Defaults, text: &str) -> Result<Url, FastioError> {
-    let mut url = joined_url(defaults, text)?;
+    let mut url = match &defaults.base_url {
+        Some(base) => join_base(base, text)?,
+        None => parse_url_text(text)?,
+    };
     if !defaults.params.is_empty() {
         url.query_pairs_mut().extend_pairs(&defaults.params);
         sendable(&url)?;

@@ -27,7 +27,7 @@ use crate::http::retry::RetryPolicy;
 use crate::http::session::{
     Session, Settings, CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
 };
-use crate::http::spec::{check_cookies, joined_url, parse_url_text, RequestSpec};
+use crate::http::spec::{check_cookies, parse_url_text, resolve_url, RequestSpec};
 use crate::http::stream::BodyStream;
 use crate::http::transport;
 
@@ -329,11 +329,13 @@ impl ClientSession {
 
     /// One request on this client's settings. With `stream`, the
     /// Response comes back at its head, the body to be streamed, and
-    /// `timeout` bounds the head, then each wait for body data.
+    /// `timeout` bounds the head, then each wait for body data. A
+    /// `prepared` request already has the client's URL, params and headers.
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, cookies = None, json = None,
         data = None, files = None, content = None, timeout = TimeoutArg::DEFAULT, retries = None,
-        stream = false, auth = None, follow_redirects = None, max_body_size = None
+        stream = false, auth = None, follow_redirects = None, max_body_size = None,
+        prepared = false
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -356,7 +358,16 @@ impl ClientSession {
         auth: Option<&Bound<'_, PyAny>>,
         follow_redirects: Option<bool>,
         max_body_size: Option<IntArg>,
+        prepared: bool,
     ) -> PyResult<FastioFuture> {
+        let defaults = self.session.defaults();
+        // A prepared request (a hook's) already has the client's URL,
+        // params and headers: they are not added twice.
+        let defaults = if prepared {
+            Arc::new(defaults.for_prepared())
+        } else {
+            defaults
+        };
         let mut spec = FetchArgs {
             url,
             method,
@@ -371,7 +382,7 @@ impl ClientSession {
             retries,
             max_body_size,
         }
-        .build(&self.session)?;
+        .build_on(&defaults, &self.session)?;
         // This request's credentials replace the client's.
         if let Some(auth) = auth.filter(|auth| !auth.is_none()) {
             Arc::make_mut(&mut spec.headers).insert(AUTHORIZATION, auth_header(auth)?);
@@ -500,10 +511,10 @@ impl ClientSession {
         Ok(())
     }
 
-    /// `url` joined to the base URL if relative (the default params are
-    /// added when it is sent).
-    fn join_url(&self, url: &str) -> PyResult<String> {
-        Ok(joined_url(&self.session.defaults(), url)?.into())
+    /// `url` as a request to it is sent: joined to the base URL if
+    /// relative, with the client's params.
+    fn sent_url(&self, url: &str) -> PyResult<String> {
+        Ok(resolve_url(&self.session.defaults(), url)?.into())
     }
 
     /// The next requests waiting for a mock transport's handler (a list of

@@ -1,7 +1,11 @@
-//! `fastio.Headers`: the read-only mapping Python sees over a response's
-//! packed headers.
+//! `fastio.Headers`: the case-insensitive mapping Python sees over packed
+//! headers: read-only for a response, changeable for a request (a request
+//! hook sets `request.headers[...]`).
 
-use pyo3::exceptions::PyKeyError;
+use std::sync::{PoisonError, RwLock};
+
+use http::header::{HeaderName, HeaderValue};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -17,13 +21,15 @@ fn header_text(value: &[u8]) -> String {
     }
 }
 
-/// Response headers: a read-only, case-insensitive mapping.
+/// HTTP headers: a case-insensitive mapping.
 ///
 /// A name sent several times maps to its values joined with ``", "``;
 /// :meth:`get_list` gives them apart and :meth:`multi_items` gives every
 /// pair as sent (a name's values together, names in the order first
-/// received). Names come back lower-case. It is a view sharing its
-/// Response's headers, made each time ``response.headers`` is read.
+/// received). Names come back lower-case. A response's are read-only (a
+/// view made each time ``response.headers`` is read); a request's can be
+/// changed (``request.headers["X-Id"] = "1"``, ``del``, ``update``), as a
+/// request hook does.
 ///
 /// Example::
 ///
@@ -31,16 +37,47 @@ fn header_text(value: &[u8]) -> String {
 ///     response.headers.get_list("set-cookie")  # ['a=1', 'b=2']
 #[pyclass(frozen, mapping, module = "fastio._fastio")]
 pub struct Headers {
-    list: HeaderList,
+    list: RwLock<HeaderList>,
+    changeable: bool,
 }
 
 impl Headers {
+    /// Read-only headers (a response's).
     pub fn of(list: HeaderList) -> Self {
-        Self { list }
+        Self {
+            list: RwLock::new(list),
+            changeable: false,
+        }
     }
 
-    fn list(&self) -> &HeaderList {
-        &self.list
+    /// Headers that can be changed (a request's).
+    pub fn changeable(list: HeaderList) -> Self {
+        Self {
+            list: RwLock::new(list),
+            changeable: true,
+        }
+    }
+
+    /// The pairs now (a clone shares the buffers).
+    pub fn list(&self) -> HeaderList {
+        self.list
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies `change` to the pairs, if these headers may change.
+    fn change(&self, change: impl FnOnce(&mut http::HeaderMap)) -> PyResult<()> {
+        if !self.changeable {
+            return Err(PyTypeError::new_err(
+                "a response's headers are read-only (a request's can be changed)",
+            ));
+        }
+        let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
+        let mut map = list.to_map();
+        change(&mut map);
+        *list = HeaderList::pack(&map);
+        Ok(())
     }
 
     /// {name: joined value}, as `dict(headers)` gives.
@@ -53,7 +90,8 @@ impl Headers {
     }
 
     fn joined(&self, name: &str) -> Option<String> {
-        let mut values = self.list().get_all(name).peekable();
+        let list = self.list();
+        let mut values = list.get_all(name).peekable();
         values.peek()?;
         Some(values.map(header_text).collect::<Vec<_>>().join(", "))
     }
@@ -61,16 +99,55 @@ impl Headers {
 
 #[pymethods]
 impl Headers {
-    /// Headers made by hand (a mapping or pairs), for fakes in unit tests.
+    /// Headers made by hand (a mapping or pairs), for fakes in unit
+    /// tests; they can be changed.
     #[new]
     #[pyo3(signature = (headers = None))]
     fn new(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Headers::of(HeaderList::pack(&parse_headers(headers)?)))
+        Ok(Headers::changeable(HeaderList::pack(&parse_headers(
+            headers,
+        )?)))
     }
 
     fn __getitem__(&self, name: &str) -> PyResult<String> {
         self.joined(name)
             .ok_or_else(|| PyKeyError::new_err(name.to_owned()))
+    }
+
+    fn __setitem__(&self, name: &str, value: &str) -> PyResult<()> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            PyValueError::new_err(format!("invalid value for header {name:?}: {value:?}"))
+        })?;
+        self.change(|map| {
+            map.insert(name, value);
+        })
+    }
+
+    fn __delitem__(&self, name: &str) -> PyResult<()> {
+        let mut found = false;
+        self.change(|map| found = map.remove(name.to_ascii_lowercase().as_str()).is_some())?;
+        if found {
+            Ok(())
+        } else {
+            Err(PyKeyError::new_err(name.to_owned()))
+        }
+    }
+
+    /// Sets each (name, value) of a mapping or pairs, replacing that name's
+    /// values (a request's headers only).
+    #[pyo3(signature = (headers = None))]
+    fn update(&self, headers: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let given = parse_headers(headers)?;
+        self.change(|map| {
+            for name in given.keys() {
+                map.remove(name);
+            }
+            for (name, value) in &given {
+                map.append(name, value.clone());
+            }
+        })
     }
 
     fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
@@ -104,33 +181,33 @@ impl Headers {
     }
 
     /// The distinct names, lower-case.
-    fn keys(&self) -> Vec<&str> {
-        self.list().names()
+    fn keys(&self) -> Vec<String> {
+        self.list().names().into_iter().map(str::to_owned).collect()
     }
 
     /// The (joined) value of each distinct name.
     fn values(&self) -> Vec<String> {
-        self.list()
-            .names()
+        let list = self.list();
+        list.names()
             .into_iter()
             .filter_map(|name| self.joined(name))
             .collect()
     }
 
     /// (name, joined value) for each distinct name.
-    fn items(&self) -> Vec<(&str, String)> {
-        self.list()
-            .names()
+    fn items(&self) -> Vec<(String, String)> {
+        let list = self.list();
+        list.names()
             .into_iter()
-            .filter_map(|name| Some((name, self.joined(name)?)))
+            .filter_map(|name| Some((name.to_owned(), self.joined(name)?)))
             .collect()
     }
 
     /// Every (name, value) pair as sent, repeated names included.
-    fn multi_items(&self) -> Vec<(&str, String)> {
+    fn multi_items(&self) -> Vec<(String, String)> {
         self.list()
             .iter()
-            .map(|(name, value)| (name, header_text(value)))
+            .map(|(name, value)| (name.to_owned(), header_text(value)))
             .collect()
     }
 
@@ -158,7 +235,7 @@ impl Headers {
         let pairs: Vec<String> = self
             .multi_items()
             .into_iter()
-            .map(|(name, value)| format!("({name:?}, {:?})", shown_header_value(name, &value)))
+            .map(|(name, value)| format!("({name:?}, {:?})", shown_header_value(&name, &value)))
             .collect();
         format!("Headers([{}])", pairs.join(", "))
     }

@@ -4,8 +4,6 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use http::header::{HeaderName, HeaderValue};
-use http::HeaderMap;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -89,19 +87,9 @@ impl PendingExchange {
     /// Answers with `response`: its status, headers and body, as a server's.
     fn answer(&self, response: &Bound<'_, Response>) -> PyResult<()> {
         let (status, headers, body) = response.get().as_sent(response.py())?;
-        let mut map = HeaderMap::new();
-        for (name, value) in headers.iter() {
-            // A Response's headers were checked when it was made.
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_bytes(value),
-            ) {
-                map.append(name, value);
-            }
-        }
         self.take()?.reply(Ok(Answer {
             status,
-            headers: map,
+            headers: headers.to_map(),
             body,
         }));
         Ok(())

@@ -260,6 +260,8 @@ pub struct Request {
     #[pyo3(get)]
     params: Option<Py<PyAny>>,
     headers: RequestHeaders,
+    /// `request.headers`, made at its first read; changes to it are sent.
+    headers_view: PyOnceLock<Py<Headers>>,
     /// What was given, or None.
     #[pyo3(get)]
     json: Option<Py<PyAny>>,
@@ -288,6 +290,7 @@ impl Request {
             url: url.to_owned(),
             params: None,
             headers: RequestHeaders::Sent(headers),
+            headers_view: PyOnceLock::new(),
             json: None,
             data: None,
             content: None,
@@ -306,6 +309,9 @@ impl Request {
 
     /// The headers to send this request again with: as given, or as sent.
     fn given_headers<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Some(view) = self.headers_view.get(py) {
+            return Ok(Some(sent_pairs(py, &view.get().list())?));
+        }
         Ok(match &self.headers {
             RequestHeaders::Given(given) => bound(py, given),
             RequestHeaders::Sent(list) => Some(sent_pairs(py, list)?),
@@ -418,6 +424,7 @@ impl Request {
             url,
             params,
             headers: RequestHeaders::Given(headers),
+            headers_view: PyOnceLock::new(),
             json,
             data,
             content,
@@ -433,15 +440,21 @@ impl Request {
         module_attr(py, &URL, "fastio._url", "URL")?.call1((self.url.as_str(),))
     }
 
-    /// The headers as given, or as sent, as :class:`fastio.Headers`.
+    /// The headers as given, or as sent, as :class:`fastio.Headers`;
+    /// changes to them (a request hook's ``request.headers["X-Id"] = "1"``)
+    /// are what is sent.
     #[getter]
-    fn headers(&self, py: Python<'_>) -> PyResult<Headers> {
-        Ok(Headers::of(match &self.headers {
-            RequestHeaders::Sent(list) => list.clone(),
-            RequestHeaders::Given(given) => {
-                HeaderList::pack(&parse_headers(given.as_ref().map(|given| given.bind(py)))?)
-            }
-        }))
+    fn headers(&self, py: Python<'_>) -> PyResult<Py<Headers>> {
+        let view = self.headers_view.get_or_try_init(py, || {
+            let list = match &self.headers {
+                RequestHeaders::Sent(list) => list.clone(),
+                RequestHeaders::Given(given) => {
+                    HeaderList::pack(&parse_headers(given.as_ref().map(|given| given.bind(py)))?)
+                }
+            };
+            Py::new(py, Headers::changeable(list))
+        })?;
+        Ok(view.clone_ref(py))
     }
 
     fn __repr__(&self) -> String {
