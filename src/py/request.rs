@@ -128,12 +128,8 @@ fn given<'a, 'py>(value: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py,
 }
 
 impl FetchArgs<'_, '_> {
-    /// Checks everything and builds the request, on `session`'s defaults.
-    pub fn build(&self, session: &Arc<Session>) -> PyResult<RequestSpec> {
-        self.build_on(&session.defaults(), session)
-    }
-
-    /// As [`FetchArgs::build`], on `defaults` instead of the session's.
+    /// Checks everything and builds the request on `defaults` (the
+    /// session's, a bulk call's, or a prepared request's).
     pub fn build_on(&self, defaults: &Defaults, session: &Arc<Session>) -> PyResult<RequestSpec> {
         let method = method_arg(self.method)?;
         let text = self.url.cast::<PyString>().map_err(|_| {
