@@ -533,9 +533,7 @@ class Headers:
         response's headers)."""
     def __delitem__(self, key: str, /) -> None:
         """Removes every value of ``name``; KeyError if it is not there."""
-    def update(
-        self, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None
-    ) -> None:
+    def update(self, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
         """Sets each (name, value) of a mapping or pairs, replacing that name's
         values (a request's headers only)."""
     def __contains__(self, key: object, /) -> bool:
