@@ -65,9 +65,37 @@ mod _fastio {
     #[pymodule_export]
     use crate::testing::{start_test_server, Server};
 
+    /// The engine's defaults, for the Python API's signatures.
+    fn add_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        use crate::http::defaults;
+        module.add("DEFAULT_TIMEOUT", defaults::TIMEOUT.as_secs_f64())?;
+        module.add(
+            "DEFAULT_CONNECT_TIMEOUT",
+            defaults::CONNECT_TIMEOUT.as_secs_f64(),
+        )?;
+        module.add("DEFAULT_MAX_CONNECTIONS", defaults::MAX_CONNECTIONS)?;
+        module.add(
+            "DEFAULT_KEEPALIVE_EXPIRY",
+            defaults::IDLE_EXPIRY.as_secs_f64(),
+        )?;
+        module.add("DEFAULT_MAX_REDIRECTS", defaults::MAX_REDIRECTS)?;
+        module.add(
+            "DEFAULT_RETRY_BACKOFF",
+            defaults::RETRY_BACKOFF.as_secs_f64(),
+        )?;
+        module.add(
+            "DEFAULT_MAX_RETRY_AFTER",
+            defaults::MAX_RETRY_AFTER.as_secs_f64(),
+        )?;
+        module.add("DEFAULT_CONCURRENCY", defaults::CONCURRENCY)?;
+        module.add("DEFAULT_BYTES_IN_FLIGHT", defaults::BYTES_IN_FLIGHT)?;
+        Ok(())
+    }
+
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        add_defaults(module)?;
         crate::runtime::install_fork_handler()
             .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))
     }

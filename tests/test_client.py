@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import types
 from typing import Any
 
 import pytest
@@ -199,6 +200,33 @@ async def test_max_connections_bounds_connections(server: Server) -> None:
     # reqwest's pool a moment after its body ends, so the next request may
     # open one more rather than wait: fewer than six is what is certain.
     assert server.accepted_connections < 6
+
+
+async def test_limits_as_httpx_names_them(server: Server) -> None:
+    # No idle connection kept: each request opens its own.
+    async with fastio.Client(limits=fastio.Limits(max_keepalive_connections=0)) as client:
+        for _ in range(3):
+            await client.get(server.url + "/json")
+    assert server.accepted_connections == 3
+    # An idle connection is dropped after keepalive_expiry.
+    async with fastio.Client(limits=fastio.Limits(keepalive_expiry=0.2)) as client:
+        await client.get(server.url + "/json")
+        assert await open_connections_settle(server, at_most=0, within=3) == 0
+        await client.get(server.url + "/json")
+    assert server.accepted_connections == 5
+    # The cap, from any object with httpx.Limits' three fields.
+    capped = types.SimpleNamespace(
+        max_connections=2, max_keepalive_connections=None, keepalive_expiry=5.0
+    )
+    async with fastio.Client(limits=capped) as client:
+        started = time.monotonic()
+        await asyncio.gather(*(client.get(server.url + "/delay/0.3") for _ in range(6)))
+        assert time.monotonic() - started >= 0.85  # three rounds of two
+    with pytest.raises(ValueError, match="give one"):
+        fastio.Client(max_connections=5, limits=fastio.Limits())
+    with pytest.raises(ValueError, match="max_keepalive_connections must be 0 or more"):
+        fastio.Client(limits=fastio.Limits(max_keepalive_connections=-1))
+    assert fastio.Limits(max_connections=3) == fastio.Limits(max_connections=3)
 
 
 async def test_per_host_limits_each_host_separately(server: Server) -> None:

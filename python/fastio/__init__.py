@@ -34,6 +34,7 @@ from fastio._fastio import (
     gather,
     sleep,
 )
+from fastio._types import Limits
 from fastio._url import URL, QueryParams
 from fastio.exceptions import (
     BodyTooLarge,
@@ -77,6 +78,7 @@ __all__ = [
     "InternalError",
     "InvalidURL",
     "JSONDecodeError",
+    "Limits",
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",

@@ -14,11 +14,15 @@ from collections.abc import (
     Mapping,
     MutableMapping,
 )
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any, Literal, Self, TypeAlias, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._fastio import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_RETRY_BACKOFF,
     FastioFuture,
     Request,
     Response,
@@ -37,6 +41,7 @@ from fastio._types import (
     Limit,
     Params,
     Path,
+    PoolLimits,
     Timeout,
 )
 from fastio.exceptions import ClientClosed, FastioError
@@ -247,12 +252,12 @@ class Client:
         connect_timeout: Limit = ...,
         read_timeout: Limit = ...,
         pool_timeout: Limit = ...,
-        max_connections: int | None = 100,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
         per_host: int | None = None,
         rate_limit: float | None = None,
         http2: bool | None = None,
         follow_redirects: bool = True,
-        max_redirects: int = 10,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
         allow_https_to_http: bool = False,
         verify: bool | Path = True,
         ca_bundle: Path | None = None,
@@ -263,12 +268,13 @@ class Client:
         user_agent: str | None = None,
         max_body_size: int | None = None,
         retries: int = 0,
-        retry_backoff: float = 0.5,
-        max_retry_after: float = 60.0,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         retry_methods: Iterable[str] | None = None,
         event_hooks: Mapping[str, Iterable[Callable[[Any], Awaitable[Any]]]] | None = None,
         transport: Transport | None = None,
         raise_for_status: bool = False,
+        limits: PoolLimits | None = None,
     ) -> None:
         """Checks every option at once (TypeError/ValueError); builds the TLS
         configuration later, off the event loop, on the first request.
@@ -313,14 +319,19 @@ class Client:
         - ``event_hooks``: ``{"request": [...], "response": [...]}``, async
           callables as in httpx: each request hook gets the
           :class:`fastio.Request` about to go (its URL absolute, the
-          client's headers under its own; a Request it returns is sent
-          instead: a Request is immutable, ``request.copy_with(headers=...)``
-          makes the changed one), each response hook the
+          client's headers under its own; what it changes in place, such as
+          ``request.headers["X-Id"] = "1"``, is sent, and a Request it
+          returns, such as ``request.copy_with(url=...)``, is sent
+          instead), each response hook the
           :class:`fastio.Response` (raising there raises out of the call).
           They run for the request methods and ``stream``, not for
           ``fetch_all``/``fetch_iter``, whose requests stay in Rust.
         - ``transport``: a :class:`fastio.testing.MockTransport` answers every
-          request from Python, with no socket, for unit tests.
+          request from Python where the network would be, for unit tests.
+        - ``limits``: a :class:`fastio.Limits` or an ``httpx.Limits``:
+          ``max_connections`` (instead of the argument of that name),
+          ``max_keepalive_connections`` (idle connections kept per host) and
+          ``keepalive_expiry`` (seconds an idle one is kept; default 15).
         - ``raise_for_status``: a response with a status of 400 or more makes
           its request raise :class:`fastio.HTTPStatusError` (with
           ``.response``), as aiohttp's option; ``fetch_all`` and
@@ -331,6 +342,16 @@ class Client:
                 raise ValueError("verify=<CA file> and ca_bundle= name the same thing; give one")
             ca_bundle = verify
             verify = True
+        max_idle: int | None = None
+        keepalive_expiry: float | EllipsisType | None = ...
+        if limits is not None:
+            if max_connections != DEFAULT_MAX_CONNECTIONS:
+                raise ValueError(
+                    "max_connections= and limits= both set the connection cap; give one"
+                )
+            max_connections = limits.max_connections
+            max_idle = limits.max_keepalive_connections
+            keepalive_expiry = limits.keepalive_expiry
         session = _ClientSession(
             base_url=base_url,
             headers=headers,
@@ -362,6 +383,8 @@ class Client:
             retry_methods=retry_methods,
             raise_for_status=raise_for_status,
             mocked=transport is not None,
+            max_idle_connections=max_idle,
+            keepalive_expiry=keepalive_expiry,
         )
         self._adopt(session, timeout, event_hooks, transport, raise_for_status)
 

@@ -13,7 +13,7 @@ from collections.abc import (
 )
 from contextvars import Context
 from types import EllipsisType, GenericAlias
-from typing import Any, Literal, Self, TypeVar, final, overload
+from typing import Any, Final, Literal, Self, TypeVar, final, overload
 
 from fastio._url import URL
 
@@ -37,7 +37,25 @@ _Limit = float | None | EllipsisType
 _TimeoutArg = float | None | EllipsisType | "Timeout"
 
 __version__: str
+DEFAULT_TIMEOUT: Final[float]
+DEFAULT_CONNECT_TIMEOUT: Final[float]
+DEFAULT_MAX_CONNECTIONS: Final[int]
+DEFAULT_KEEPALIVE_EXPIRY: Final[float]
+DEFAULT_MAX_REDIRECTS: Final[int]
+DEFAULT_RETRY_BACKOFF: Final[float]
+DEFAULT_MAX_RETRY_AFTER: Final[float]
+DEFAULT_CONCURRENCY: Final[int]
+DEFAULT_BYTES_IN_FLIGHT: Final[int]
 __all__ = [
+    "DEFAULT_BYTES_IN_FLIGHT",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_KEEPALIVE_EXPIRY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_MAX_RETRY_AFTER",
+    "DEFAULT_RETRY_BACKOFF",
+    "DEFAULT_TIMEOUT",
     "FastioFuture",
     "Headers",
     "Request",
@@ -799,11 +817,13 @@ class _ClientSession:
         user_agent: str | None = None,
         max_body_size: int | None = None,
         retries: int = ...,  # 0
-        retry_backoff: float = 0.5,
-        max_retry_after: float = 60.0,
+        retry_backoff: float = ...,  # DEFAULT_RETRY_BACKOFF
+        max_retry_after: float = ...,  # DEFAULT_MAX_RETRY_AFTER
         retry_methods: Iterable[str] | None = None,
         raise_for_status: bool = False,
         mocked: bool = False,
+        max_idle_connections: int | None = None,
+        keepalive_expiry: float | EllipsisType | None = ...,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""

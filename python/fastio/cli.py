@@ -25,7 +25,7 @@ from typing import IO, Any
 import orjson
 
 import fastio
-from fastio._fastio import _shown_url
+from fastio._fastio import DEFAULT_CONCURRENCY, _shown_url
 from fastio.records import result_record
 
 #: Exit codes of ``fastio fetch``.
@@ -438,7 +438,11 @@ def add_fetch_parser(commands: Any) -> None:
     )
     fetch.add_argument("-o", "--output", metavar="FILE", help="append records here (JSONL)")
     fetch.add_argument(
-        "-c", "--concurrency", type=positive_int, default=100, help="requests in flight at most"
+        "-c",
+        "--concurrency",
+        type=positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help="requests in flight at most",
     )
     fetch.add_argument("--per-host", type=positive_int, help="connections per host at most")
     fetch.add_argument("--rate-limit", type=positive_float, help="requests per second per host")
@@ -525,7 +529,11 @@ def parser() -> argparse.ArgumentParser:
         "-n", "--requests", type=positive_int, default=20_000, help="requests to make"
     )
     demo.add_argument(
-        "-c", "--concurrency", type=positive_int, default=100, help="requests in flight at most"
+        "-c",
+        "--concurrency",
+        type=positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help="requests in flight at most",
     )
     demo.add_argument(
         "--compare", action="store_true", help="run the same work with aiohttp and httpx"

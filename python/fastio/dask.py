@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 import fastio
+from fastio._fastio import DEFAULT_CONCURRENCY
 from fastio.records import FIELDS, result_record
 
 __all__ = ["META", "fetch_all", "fetch_partition"]
@@ -140,7 +141,7 @@ def fetch_all(
     *,
     dask_client: Client | str | None = None,
     partition_size: int = 10_000,
-    concurrency: int = 100,
+    concurrency: int = DEFAULT_CONCURRENCY,
     **fetch_kw: Any,
 ) -> Any:
     """Fetches every URL on the Dask cluster; returns a lazy Dask DataFrame

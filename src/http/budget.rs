@@ -12,10 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-/// The default total for a bulk call: a machine with a few GiB of memory
-/// survives it at any concurrency.
-pub const DEFAULT_BYTES_IN_FLIGHT: u64 = 1024 * 1024 * 1024;
-
 /// Bodies take the budget in steps of at least this much, so a body of
 /// many small pieces takes its lock a few times, not once per piece.
 const STEP: u64 = 256 * 1024;

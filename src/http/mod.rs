@@ -8,6 +8,7 @@ pub mod body;
 pub mod budget;
 pub mod bulk;
 pub mod decode;
+pub mod defaults;
 pub mod error;
 pub mod handler;
 pub mod opening;

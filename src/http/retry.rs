@@ -9,16 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use http::{Method, StatusCode};
 
+use super::defaults;
 use super::error::{ErrorKind, FastioError};
 
 /// Waits between attempts never grow beyond this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// The default wait before the first retry (then 2×, 4×, ...).
-pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
-
-/// The longest `Retry-After` honoured by default.
-pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A set of HTTP methods, by their place in [`RETRYABLE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,8 +76,8 @@ impl Default for RetryPolicy {
         Self {
             retries: 0,
             methods: Methods::IDEMPOTENT,
-            backoff: DEFAULT_BACKOFF,
-            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            backoff: defaults::RETRY_BACKOFF,
+            max_retry_after: defaults::MAX_RETRY_AFTER,
         }
     }
 }

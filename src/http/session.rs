@@ -14,6 +14,7 @@ use std::sync::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use super::defaults;
 use super::error::{
     no_descriptor_left, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
 };
@@ -23,26 +24,6 @@ use super::pacing::{Pacer, Turn};
 use super::retry::RetryPolicy;
 use super::tls;
 use crate::runtime;
-
-/// How long a connection may take to open, by default.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The default total deadline of one request, as httpx's default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Connections one session opens at most unless told otherwise, as in
-/// httpx and aiohttp: enough for any one server, and far from a process's
-/// file descriptor limit.
-pub const DEFAULT_MAX_CONNECTIONS: i64 = 100;
-
-/// Idle keep-alive connections kept per host when no limit says how many
-/// may be open (else as many as may be open), and for how long: an idle
-/// pool holds a bounded number of descriptors, not for long.
-pub const MAX_IDLE_PER_HOST: usize = 100;
-pub const IDLE_EXPIRY: Duration = Duration::from_secs(15);
-
-/// Redirects followed before `TooManyRedirects`, as in httpx and requests.
-pub const MAX_REDIRECTS: usize = 10;
 
 /// What a session's requests start from.
 #[derive(Clone, Debug, Default)]
@@ -81,6 +62,11 @@ pub struct Settings {
     pub write_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
     pub per_host: Option<usize>,
+    /// Idle keep-alive connections kept per host; `None`: as many as may
+    /// be open (see [`defaults::MAX_IDLE_PER_HOST`]).
+    pub max_idle_per_host: Option<usize>,
+    /// How long an idle connection is kept; `None`: until the server closes it.
+    pub idle_expiry: Option<Duration>,
     /// Requests per second per host.
     pub rate_limit: Option<f64>,
     /// `None`: negotiated by ALPN; `Some(true)`: prior knowledge; `Some(false)`: HTTP/1.1 only.
@@ -108,19 +94,21 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             defaults: Defaults {
-                timeout: Some(DEFAULT_TIMEOUT),
+                timeout: Some(defaults::TIMEOUT),
                 ..Defaults::default()
             },
-            connect_timeout: Some(CONNECT_TIMEOUT),
+            connect_timeout: Some(defaults::CONNECT_TIMEOUT),
             read_timeout: None,
             pool_timeout: None,
             write_timeout: None,
-            max_connections: Some(DEFAULT_MAX_CONNECTIONS as usize),
+            max_connections: Some(defaults::MAX_CONNECTIONS),
             per_host: None,
+            max_idle_per_host: None,
+            idle_expiry: Some(defaults::IDLE_EXPIRY),
             rate_limit: None,
             http2: None,
             follow_redirects: true,
-            max_redirects: MAX_REDIRECTS,
+            max_redirects: defaults::MAX_REDIRECTS,
             allow_https_to_http: false,
             verify: true,
             extra_roots: Vec::new(),
@@ -539,13 +527,15 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
     }
     // As many idle as may be open to one host: a pool sized for 1,000
     // keeps its connections between bursts instead of reconnecting.
-    let idle = settings
-        .per_host
-        .or(settings.max_connections)
-        .unwrap_or(MAX_IDLE_PER_HOST);
+    let idle = settings.max_idle_per_host.unwrap_or_else(|| {
+        settings
+            .per_host
+            .or(settings.max_connections)
+            .unwrap_or(defaults::MAX_IDLE_PER_HOST)
+    });
     builder = builder
         .pool_max_idle_per_host(idle)
-        .pool_idle_timeout(IDLE_EXPIRY)
+        .pool_idle_timeout(settings.idle_expiry)
         .http1_max_headers(MAX_RESPONSE_HEADERS)
         .http2_max_header_list_size(MAX_HEADER_LIST)
         .connector_layer(NoteConnects);

@@ -24,6 +24,7 @@ use url::Url;
 use super::body::{Collector, Refusal};
 use super::budget::BodyBudget;
 use super::decode::{self, Coding, Decoder};
+use super::defaults::CONNECT_TIMEOUT;
 use super::error::{
     cause_chain, clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
     SECRET_HEADERS,
@@ -32,7 +33,7 @@ use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending}
 use super::response::HeaderList;
 use super::response::ResponseData;
 use super::session::{Session, Slots};
-use super::session::{CONNECT_TIMEOUT, MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
+use super::session::{MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::spec::{RequestBody, RequestSpec};
 use super::upload::{BodyFailed, Piece};
 use super::write::{self, Watched, WriteWatch};

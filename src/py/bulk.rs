@@ -27,11 +27,12 @@ use crate::bridge::asyncio::{fastio_exception, running_loop};
 use crate::bridge::{
     FastioFuture, Job, Link, Message, Outcome, Settled, Tenant, ToPythonItems, Value, DRAIN_SLICE,
 };
-use crate::http::budget::{BodyBudget, DEFAULT_BYTES_IN_FLIGHT};
+use crate::http::budget::BodyBudget;
 use crate::http::bulk::{
     body_kib, first_pull, run_requests, AllResults, AsCompleted, Chunk, Requests, Template,
     BODY_BUDGET_KIB, FEED_CHUNK,
 };
+use crate::http::defaults;
 use crate::http::error::{ErrorKind, FastioError};
 use crate::http::response::Indexed;
 use crate::http::session::Session;
@@ -45,7 +46,7 @@ const BATCH: usize = 1024;
 pub struct Count(pub usize);
 
 impl Count {
-    pub const DEFAULT: Count = Count(100);
+    pub const DEFAULT: Count = Count(defaults::CONCURRENCY);
 }
 
 impl<'py> FromPyObject<'_, 'py> for Count {
@@ -79,7 +80,7 @@ pub struct BulkArgs<'a, 'py> {
     pub progress: Option<&'a Bound<'py, Progress>>,
     /// `None`: the session's.
     pub retry_methods: Option<&'a Bound<'py, PyAny>>,
-    /// `None`: [`DEFAULT_BYTES_IN_FLIGHT`].
+    /// `None`: [`defaults::BYTES_IN_FLIGHT`].
     pub max_bytes_in_flight: Option<IntArg>,
     /// False: bodies are read and counted, not kept.
     pub keep_body: bool,
@@ -394,7 +395,7 @@ fn start(
         stop_on_failure: !args.return_exceptions,
         counts: args.progress.map(|progress| progress.get().counts()),
         body_budget: BodyBudget::new(
-            in_flight.map_or(DEFAULT_BYTES_IN_FLIGHT, |bytes| bytes as u64),
+            in_flight.map_or(defaults::BYTES_IN_FLIGHT, |bytes| bytes as u64),
         ),
     };
     if in_order {

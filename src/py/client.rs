@@ -22,11 +22,10 @@ use super::request::FetchArgs;
 use super::response::{StatusChecked, StreamedResponse};
 use super::timeout::{Limit, TimeoutArg};
 use crate::bridge::{FastioFuture, Job, Value};
+use crate::http::defaults;
 use crate::http::error::hide_credentials;
 use crate::http::retry::RetryPolicy;
-use crate::http::session::{
-    Session, Settings, CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT,
-};
+use crate::http::session::{Session, Settings};
 use crate::http::spec::{check_cookies, parse_url_text, resolve_url, RequestSpec};
 use crate::http::stream::BodyStream;
 use crate::http::transport;
@@ -165,12 +164,14 @@ impl ClientSession {
         *, base_url = None, headers = None, params = None, cookies = None, auth = None,
         timeout = TimeoutArg::DEFAULT, connect_timeout = Limit::Default,
         read_timeout = Limit::Default, pool_timeout = Limit::Default,
-        max_connections = Some(IntArg(DEFAULT_MAX_CONNECTIONS)), per_host = None, rate_limit = None, http2 = None,
-        follow_redirects = true, max_redirects = IntArg(10), allow_https_to_http = false,
+        max_connections = Some(IntArg(defaults::MAX_CONNECTIONS as i64)), per_host = None, rate_limit = None, http2 = None,
+        follow_redirects = true, max_redirects = IntArg(defaults::MAX_REDIRECTS as i64), allow_https_to_http = false,
         verify = true, ca_bundle = None, cert = None, proxy = None, trust_env = true,
         resolve = None, user_agent = None, max_body_size = None, retries = IntArg(0),
-        retry_backoff = 0.5, max_retry_after = 60.0, retry_methods = None,
-        raise_for_status = false, mocked = false
+        retry_backoff = defaults::RETRY_BACKOFF.as_secs_f64(),
+        max_retry_after = defaults::MAX_RETRY_AFTER.as_secs_f64(), retry_methods = None,
+        raise_for_status = false, mocked = false, max_idle_connections = None,
+        keepalive_expiry = Limit::Default
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -207,6 +208,8 @@ impl ClientSession {
         retry_methods: Option<&Bound<'_, PyAny>>,
         raise_for_status: bool,
         mocked: bool,
+        max_idle_connections: Option<IntArg>,
+        keepalive_expiry: Limit,
     ) -> PyResult<Self> {
         let mut settings = Settings {
             keep_cookies: true,
@@ -228,14 +231,23 @@ impl ClientSession {
             defaults.cookies = form_pairs(cookies, "cookies")?;
             check_cookies(&defaults.cookies).map_err(PyValueError::new_err)?;
         }
-        defaults.timeout = timeout.or(Some(DEFAULT_TIMEOUT));
-        settings.connect_timeout =
-            one_of(timeout.connect, connect_timeout, "connect")?.or(Some(CONNECT_TIMEOUT));
+        defaults.timeout = timeout.or(Some(defaults::TIMEOUT));
+        settings.connect_timeout = one_of(timeout.connect, connect_timeout, "connect")?
+            .or(Some(defaults::CONNECT_TIMEOUT));
         settings.read_timeout = one_of(timeout.read, read_timeout, "read")?.or(None);
         settings.pool_timeout = one_of(timeout.pool, pool_timeout, "pool")?.or(None);
         settings.write_timeout = timeout.write.or(None);
         settings.max_connections = positive_count(max_connections, "max_connections")?;
         settings.per_host = positive_count(per_host, "per_host")?;
+        if let Some(IntArg(idle)) = max_idle_connections {
+            settings.max_idle_per_host = Some(usize::try_from(idle).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "max_keepalive_connections must be 0 or more{}",
+                    shown_int(idle)
+                ))
+            })?);
+        }
+        settings.idle_expiry = keepalive_expiry.or(Some(defaults::IDLE_EXPIRY));
         if let Some(rate) = rate_limit {
             if !(rate.is_finite() && rate >= MIN_RATE_LIMIT) {
                 return Err(PyValueError::new_err(format!(
