@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -292,3 +293,40 @@ async def test_build_request_and_send(server: Server) -> None:
         )
         assert len(await streamed.aread()) == 1000
         await streamed.aclose()
+
+
+async def test_elapsed_is_seconds_and_answers_as_a_timedelta(server: Server) -> None:
+    response = await fastio.fetch(server.url + "/delay/0.2")
+    elapsed = response.elapsed
+    assert 0.2 <= elapsed < 5  # a float, as before
+    assert f"{elapsed:.1f}".startswith(("0.2", "0.3", "0.4"))
+    assert elapsed.total_seconds() == float(elapsed)  # httpx's timedelta
+    assert timedelta(seconds=0.1) < elapsed < timedelta(seconds=5)
+    same = timedelta(seconds=float(elapsed))
+    assert (elapsed.days, elapsed.seconds, elapsed.microseconds) == (
+        same.days,
+        same.seconds,
+        same.microseconds,
+    )
+    sent_at = datetime(2026, 1, 1)
+    assert sent_at + elapsed == sent_at + timedelta(seconds=float(elapsed))
+    assert elapsed - timedelta(seconds=0.2) >= timedelta(0)
+    assert json.dumps({"elapsed": round(elapsed, 3)})
+
+
+async def test_request_extensions_travel_with_the_request(server: Server) -> None:
+    seen: list[Any] = []
+
+    async def trace(request: fastio.Request) -> None:
+        seen.append(dict(request.extensions))
+
+    request = fastio.Request("GET", server.url + "/json", extensions={"trace_id": "t1"})
+    request.extensions["span"] = 2
+    assert request.copy_with().extensions == {"trace_id": "t1", "span": 2}
+    assert pickle.loads(pickle.dumps(request)).extensions == {"trace_id": "t1", "span": 2}
+    async with fastio.Client(event_hooks={"request": [trace]}) as client:
+        await client.send(request)
+    assert seen == [{"trace_id": "t1", "span": 2}]
+    assert fastio.Request("GET", "http://a.test/").extensions == {}
+    with pytest.raises(TypeError, match="extensions must be a dict"):
+        fastio.Request("GET", "http://a.test/", extensions=3)  # type: ignore[arg-type]

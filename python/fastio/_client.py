@@ -532,6 +532,7 @@ class Client:
         self._check_open(method, url)
         if self._hooked:
             return _Call(self._through_python(method, url, stream, content, arguments)), None
+        arguments.pop("extensions", None)
         future, pump = self._native(method, url, stream, content, arguments)
         if self._handler is not None:
             return _Call(self._handler.served(future)), pump
@@ -563,6 +564,7 @@ class Client:
                 json=arguments.pop("json", None),
                 data=arguments.pop("data", None),
                 content=plain,
+                extensions=arguments.pop("extensions", None),
             )
         )
         for hook in self._request_hooks:
@@ -603,6 +605,7 @@ class Client:
             json=request.json,
             data=request.data,
             content=request.content,
+            extensions=request.extensions,
         )
 
     def _bodiless(
@@ -668,6 +671,7 @@ class Client:
             stream=stream,
             content=request.content,
             timeout=... if request.timeout is None else request.timeout,
+            extensions=request.extensions,
             **_sending_arguments(request),
         )
         return future

@@ -15,6 +15,7 @@ from contextvars import Context
 from types import EllipsisType, GenericAlias
 from typing import Any, Final, Literal, Self, TypeVar, final, overload
 
+from fastio._elapsed import Elapsed
 from fastio._url import URL
 
 _T = TypeVar("_T")
@@ -463,6 +464,7 @@ class Request:
         data: Mapping[str, _Scalar | Sequence[_Scalar]] | bytes | str | None = None,
         content: bytes | bytearray | memoryview | str | None = None,
         timeout: _TimeoutArg | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> Request: ...
     @property
     def method(self) -> str:
@@ -491,6 +493,11 @@ class Request:
     @property
     def timeout(self) -> Any:
         """What was given, or None."""
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """A dict that travels with the request, for your own use (request
+        hooks, tracing), copied by ``copy_with``; httpx keeps its timeout
+        there, fastio's is ``timeout``."""
     def copy_with(
         self,
         *,
@@ -502,6 +509,7 @@ class Request:
         data: Any = ...,
         content: Any = ...,
         timeout: Any = ...,
+        extensions: Any = ...,
     ) -> Request:
         """A copy with the given fields replaced, the others kept (a request
         hook returns one to change what is sent): ``headers`` replaces all of
@@ -517,6 +525,7 @@ class Request:
         data: Any,
         content: Any,
         timeout: Any,
+        extensions: Any,
     ) -> Request:
         """Rebuilds a pickled Request."""
 
@@ -643,9 +652,11 @@ class Response:
     def http_version(self) -> str:
         """ "HTTP/1.1", "HTTP/2", ..."""
     @property
-    def elapsed(self) -> float:
+    def elapsed(self) -> Elapsed:
         """Seconds from sending the request to having the whole body (for a
-        streamed response: to having its head)."""
+        streamed response: to having its head): a float that also answers
+        as httpx's timedelta (``total_seconds()``, compared with or added to
+        a ``timedelta``)."""
     @property
     def content(self) -> bytes:
         """The body; for a streamed response only after ``await aread()``

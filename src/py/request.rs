@@ -2,7 +2,7 @@
 //! at call time: a bad argument raises at once (TypeError, ValueError,
 //! InvalidURL) instead of inside the running work.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
@@ -270,6 +270,8 @@ pub struct Request {
     /// What was given, or None.
     #[pyo3(get)]
     timeout: Option<Py<PyAny>>,
+    /// `request.extensions`, made at its first read unless given.
+    extensions: OnceLock<Py<PyDict>>,
 }
 
 /// The headers as given to `Request(...)`, or as sent.
@@ -291,6 +293,7 @@ impl Request {
             data: None,
             content: None,
             timeout: None,
+            extensions: OnceLock::new(),
         }
     }
 
@@ -385,7 +388,7 @@ impl Request {
     #[new]
     #[pyo3(signature = (
         method, url, *, params = None, headers = None, json = None, data = None, content = None,
-        timeout = None
+        timeout = None, extensions = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -400,6 +403,7 @@ impl Request {
         data: Option<Py<PyAny>>,
         content: Option<Py<PyAny>>,
         timeout: Option<Py<PyAny>>,
+        extensions: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let text = |value: &Bound<'_, PyAny>, what: &str| -> PyResult<String> {
             value
@@ -425,7 +429,30 @@ impl Request {
             data,
             content,
             timeout,
+            extensions: match extensions.filter(|given| !given.is_none()) {
+                None => OnceLock::new(),
+                Some(given) => {
+                    let copied = PyDict::new(given.py());
+                    copied.update(given.cast::<PyMapping>().map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "extensions must be a dict, not {}",
+                            type_name(given)
+                        ))
+                    })?)?;
+                    OnceLock::from(copied.unbind())
+                }
+            },
         })
+    }
+
+    /// A dict that travels with the request, for your own use (request
+    /// hooks, tracing), copied by ``copy_with``; httpx keeps its timeout
+    /// there, fastio's is ``timeout``.
+    #[getter]
+    fn extensions(&self, py: Python<'_>) -> Py<PyDict> {
+        self.extensions
+            .get_or_init(|| PyDict::new(py).unbind())
+            .clone_ref(py)
     }
 
     /// The URL as given (for a sent request, as sent): a str with its
@@ -473,6 +500,7 @@ impl Request {
             bound(py, &this.data),
             bound(py, &this.content),
             bound(py, &this.timeout),
+            this.extensions.get().map(|given| given.bind(py)),
         )
             .into_pyobject(py)?
             .into_any();
@@ -495,6 +523,10 @@ impl Request {
         fields.set_item("data", bound(py, &this.data))?;
         fields.set_item("content", bound(py, &this.content))?;
         fields.set_item("timeout", bound(py, &this.timeout))?;
+        fields.set_item(
+            "extensions",
+            this.extensions.get().map(|given| given.bind(py)),
+        )?;
         if let Some(changes) = changes {
             for (name, value) in changes.iter() {
                 if !fields.contains(&name)? {
@@ -521,6 +553,10 @@ impl Request {
             field("data")?,
             field("content")?,
             field("timeout")?,
+            fields
+                .get_item("extensions")?
+                .filter(|value| !value.is_none())
+                .as_ref(),
         )
     }
 
@@ -536,8 +572,11 @@ impl Request {
         data: Option<Py<PyAny>>,
         content: Option<Py<PyAny>>,
         timeout: Option<Py<PyAny>>,
+        extensions: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        Request::new(method, url, params, headers, json, data, content, timeout)
+        Request::new(
+            method, url, params, headers, json, data, content, timeout, extensions,
+        )
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -552,6 +591,9 @@ impl Request {
         }
         if let RequestHeaders::Given(given) = &self.headers {
             visit.call(given)?;
+        }
+        if let Some(extensions) = self.extensions.get() {
+            visit.call(extensions)?;
         }
         Ok(())
     }

@@ -564,10 +564,13 @@ impl Response {
     }
 
     /// Seconds from sending the request to having the whole body (for a
-    /// streamed response: to having its head).
+    /// streamed response: to having its head): a float that also answers
+    /// as httpx's timedelta (``total_seconds()``, compared with or added to
+    /// a ``timedelta``).
     #[getter]
-    fn elapsed(&self) -> f64 {
-        self.elapsed
+    fn elapsed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static ELAPSED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        module_attr(py, &ELAPSED, "fastio._elapsed", "Elapsed")?.call1((self.elapsed,))
     }
 
     /// The body; for a streamed response only after ``await aread()``
