@@ -229,3 +229,38 @@ async def test_a_busy_loop_holds_the_network_back(server: Server) -> None:
     assert all(len(response.content) == 1 << 20 for response in responses)
     # 64 MiB of budget, 16 MiB of prefix, 16 in flight: far from 400.
     assert fetched_while_blocked < 200, fetched_while_blocked
+
+
+async def test_keep_body_false_counts_bodies_of_urls_and_requests_alike(server: Server) -> None:
+    items: list[str | fastio.Request] = [
+        server.url + "/bytes/1000",
+        fastio.Request("GET", server.url + "/bytes/2000"),
+    ]
+    results = await fastio.fetch_all(items, keep_body=False)
+    assert [response.body_size for response in results] == [1000, 2000]
+    for response in results:
+        with pytest.raises(fastio.ResponseNotRead):
+            _ = response.content
+
+
+async def test_request_items_take_the_calls_settings_under_their_own(server: Server) -> None:
+    async with fastio.Client(headers={"X-Client": "c"}, cookies={"k": "v"}) as client:
+        results = await client.fetch_all(
+            [
+                server.url + "/echo",
+                fastio.Request("GET", server.url + "/echo", headers={"X-Item": "i"}),
+                fastio.Request("GET", server.url + "/bytes/5000"),
+            ],
+            headers={"X-Call": "a"},
+            max_body_size=4000,
+            return_exceptions=True,
+        )
+    plain, item, too_big = results
+    assert isinstance(plain, fastio.Response)
+    assert isinstance(item, fastio.Response)
+    for echoed in (plain.json()["headers"], item.json()["headers"]):
+        assert echoed["x-client"] == ["c"]
+        assert echoed["x-call"] == ["a"]
+        assert echoed["cookie"] == ["k=v"]
+    assert item.json()["headers"]["x-item"] == ["i"]
+    assert isinstance(too_big, fastio.BodyTooLarge)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use http::{HeaderMap, Method};
+use http::Method;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
 
@@ -16,9 +16,8 @@ use super::budget::BodyBudget;
 use super::error::FastioError;
 use super::progress::Counts;
 use super::response::{Indexed, ResponseData};
-use super::retry::RetryPolicy;
 use super::session::{Defaults, Session};
-use super::spec::{resolve_url, RequestSpec};
+use super::spec::RequestSpec;
 use super::transport;
 
 /// The most input items asked for at once: each pull runs the caller's
@@ -35,36 +34,27 @@ const DELIVER_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Template {
     pub method: Method,
-    pub headers: Arc<HeaderMap>,
-    pub timeout: Option<std::time::Duration>,
-    pub pool_timeout: Option<std::time::Duration>,
-    pub write_timeout: Option<std::time::Duration>,
-    pub retry: RetryPolicy,
-    pub max_body_size: Option<u64>,
+    /// The session's defaults when the call was made, with the call's own
+    /// (headers, timeouts, retries, body limit) over them.
+    pub defaults: Arc<Defaults>,
     /// False: bodies are counted, not kept.
     pub keep_body: bool,
-    /// The session's defaults when the call was made.
-    pub defaults: Arc<Defaults>,
     pub session: Arc<Session>,
 }
 
 impl Template {
     /// The request for `url`, or why `url` is invalid.
     pub fn request(&self, url: &str) -> Result<RequestSpec, FastioError> {
-        Ok(RequestSpec {
-            method: self.method.clone(),
-            url: resolve_url(&self.defaults, url)?,
-            headers: Arc::clone(&self.headers),
-            body: None,
-            timeout: self.timeout,
-            pool_timeout: self.pool_timeout,
-            write_timeout: self.write_timeout,
-            retry: self.retry,
-            max_body_size: self.max_body_size,
-            follow_redirects: None,
-            session: Arc::clone(&self.session),
-            body_budget: None,
+        self.on(self
+            .defaults
+            .request(&self.session, self.method.clone(), url, &[], None))
+    }
+
+    /// `built` (an item's request) as this call sends it.
+    pub fn on(&self, built: Result<RequestSpec, FastioError>) -> Result<RequestSpec, FastioError> {
+        built.map(|spec| RequestSpec {
             keep_body: self.keep_body,
+            ..spec
         })
     }
 }
@@ -493,14 +483,8 @@ mod tests {
         let session = Arc::new(Session::new(Settings::default()));
         let template = Template {
             method: Method::GET,
-            headers: Arc::new(HeaderMap::new()),
-            timeout: None,
-            pool_timeout: None,
-            write_timeout: None,
-            retry: RetryPolicy::default(),
-            max_body_size: None,
-            keep_body: true,
             defaults: session.defaults(),
+            keep_body: true,
             session: Arc::clone(&session),
         };
         let (sender, input) = unbounded_channel();

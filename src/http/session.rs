@@ -25,26 +25,36 @@ use super::retry::RetryPolicy;
 use super::tls;
 use crate::runtime;
 
-/// What a session's requests start from.
+/// What a session's requests start from; a bulk call, and each request,
+/// may replace parts of it ([`Defaults::with`]).
 #[derive(Clone, Debug, Default)]
 pub struct Defaults {
     pub base_url: Option<Url>,
-    pub headers: HeaderMap,
+    /// Shared by the requests built on these defaults.
+    pub headers: Arc<HeaderMap>,
     pub params: Vec<(String, String)>,
+    /// Sent in the Cookie header (merged into `headers` by `with`).
     pub cookies: Vec<(String, String)>,
     /// Total deadline of a request; `None` waits forever.
     pub timeout: Option<Duration>,
+    /// The longest wait for a connection slot.
+    pub pool_timeout: Option<Duration>,
+    /// The longest wait for the server to take more of a request body.
+    pub write_timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+    /// The most (decoded) body bytes taken; `None`: see `RequestSpec::body_limits`.
+    pub max_body_size: Option<u64>,
 }
 
 impl Defaults {
     /// What a prepared request (one that already has the base URL, params
-    /// and headers, as a request hook gets it) starts from: the cookies and
-    /// the timeout only.
+    /// and headers, as a request hook gets it) starts from: all but those.
     pub fn for_prepared(&self) -> Self {
         Self {
-            cookies: self.cookies.clone(),
-            timeout: self.timeout,
-            ..Self::default()
+            base_url: None,
+            headers: Arc::default(),
+            params: Vec::new(),
+            ..self.clone()
         }
     }
 }
@@ -57,9 +67,6 @@ pub struct Settings {
     pub defaults: Defaults,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
-    pub pool_timeout: Option<Duration>,
-    /// The longest wait for the server to take more of a request body.
-    pub write_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
     pub per_host: Option<usize>,
     /// Idle keep-alive connections kept per host; `None`: as many as may
@@ -83,8 +90,6 @@ pub struct Settings {
     pub trust_env: bool,
     pub resolve: Vec<(String, IpAddr)>,
     pub user_agent: String,
-    pub max_body_size: Option<u64>,
-    pub retry: RetryPolicy,
     pub keep_cookies: bool,
     /// Answers every request instead of the network (a mock transport).
     pub handler: Option<Arc<Handler>>,
@@ -99,8 +104,6 @@ impl Default for Settings {
             },
             connect_timeout: Some(defaults::CONNECT_TIMEOUT),
             read_timeout: None,
-            pool_timeout: None,
-            write_timeout: None,
             max_connections: Some(defaults::MAX_CONNECTIONS),
             per_host: None,
             max_idle_per_host: None,
@@ -118,8 +121,6 @@ impl Default for Settings {
             trust_env: true,
             resolve: Vec::new(),
             user_agent: concat!("fastio/", env!("CARGO_PKG_VERSION")).to_owned(),
-            max_body_size: None,
-            retry: RetryPolicy::default(),
             keep_cookies: false,
             handler: None,
         }

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::budget::BodyBudget;
 use super::error::{clipped, ErrorKind, FastioError};
-use super::retry::RetryPolicy;
+use super::retry::{Methods, RetryPolicy};
 use super::session::{merge_cookies, Defaults, Session};
 use super::upload::UploadSource;
 
@@ -33,7 +33,7 @@ pub struct RequestSpec {
     /// waits as long as it takes.
     pub write_timeout: Option<Duration>,
     pub retry: RetryPolicy,
-    /// The most body bytes taken; `None`: the session's.
+    /// The most body bytes taken; `None`: see [`RequestSpec::body_limits`].
     pub max_body_size: Option<u64>,
     /// Whether redirects are followed; `None`: as the session says.
     pub follow_redirects: Option<bool>,
@@ -74,7 +74,7 @@ impl RequestSpec {
 
     /// The limits on this request's body, read whole or streamed.
     pub fn body_limits(&self) -> BodyLimits {
-        let set = self.max_body_size.or(self.session.settings.max_body_size);
+        let set = self.max_body_size;
         BodyLimits {
             streamed: set,
             whole: set.unwrap_or(DEFAULT_MAX_BODY_SIZE),
@@ -84,6 +84,115 @@ impl RequestSpec {
     /// Whether this request can be sent again (a retry, a 307 redirect).
     pub fn can_resend(&self) -> bool {
         !matches!(self.body, Some(RequestBody::Stream(_)))
+    }
+}
+
+/// A limit as asked for: not given (what it starts from applies), none,
+/// or this long.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Limit {
+    #[default]
+    Default,
+    Disabled,
+    Seconds(Duration),
+}
+
+impl Limit {
+    /// The limit, given the one "default" stands for.
+    pub fn or(self, default: Option<Duration>) -> Option<Duration> {
+        match self {
+            Limit::Default => default,
+            Limit::Disabled => None,
+            Limit::Seconds(limit) => Some(limit),
+        }
+    }
+
+    pub fn is_default(self) -> bool {
+        self == Limit::Default
+    }
+}
+
+/// What a request, or a bulk call for all of its requests, asks for over
+/// the [`Defaults`] it starts from; anything not given is theirs.
+#[derive(Default)]
+pub struct Asked {
+    /// Replace headers of the same name.
+    pub headers: HeaderMap,
+    /// Over the defaults' cookies of the same name.
+    pub cookies: Vec<(String, String)>,
+    pub timeout: Limit,
+    pub pool_timeout: Limit,
+    pub write_timeout: Limit,
+    pub retries: Option<u32>,
+    pub retry_methods: Option<Methods>,
+    pub max_body_size: Option<u64>,
+}
+
+impl Defaults {
+    /// These defaults with `asked` over them: the one place where what a
+    /// request gives and what it starts from are decided. The cookies are
+    /// merged into the headers, so the result can be built on again.
+    pub fn with(&self, asked: Asked) -> Result<Defaults, String> {
+        let retry = RetryPolicy {
+            retries: asked.retries.unwrap_or(self.retry.retries),
+            methods: asked.retry_methods.unwrap_or(self.retry.methods),
+            ..self.retry
+        };
+        Ok(Defaults {
+            base_url: self.base_url.clone(),
+            headers: Arc::new(merged_headers(self, asked.headers, &asked.cookies)?),
+            params: self.params.clone(),
+            cookies: Vec::new(),
+            timeout: asked.timeout.or(self.timeout),
+            pool_timeout: asked.pool_timeout.or(self.pool_timeout),
+            write_timeout: asked.write_timeout.or(self.write_timeout),
+            retry,
+            max_body_size: asked.max_body_size.or(self.max_body_size),
+        })
+    }
+
+    /// The request for `method url` (with `params` and `body` added) on
+    /// these defaults, sent from `session`. A body's content type is sent
+    /// unless the headers name one.
+    pub fn request(
+        &self,
+        session: &Arc<Session>,
+        method: Method,
+        url: &str,
+        params: &[(String, String)],
+        body: Option<(RequestBody, Option<&str>)>,
+    ) -> Result<RequestSpec, FastioError> {
+        let mut url = resolve_url(self, url)?;
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params);
+            sendable(&url)?;
+        }
+        // Built on defaults from `with`, whose cookies are in the headers.
+        debug_assert!(self.cookies.is_empty());
+        let mut headers = Arc::clone(&self.headers);
+        let (body, content_type) = body.map_or((None, None), |(body, kind)| (Some(body), kind));
+        if let Some(kind) = content_type {
+            if !headers.contains_key(http::header::CONTENT_TYPE) {
+                if let Ok(value) = HeaderValue::from_str(kind) {
+                    Arc::make_mut(&mut headers).insert(http::header::CONTENT_TYPE, value);
+                }
+            }
+        }
+        Ok(RequestSpec {
+            method,
+            url,
+            headers,
+            body,
+            timeout: self.timeout,
+            pool_timeout: self.pool_timeout,
+            write_timeout: self.write_timeout,
+            retry: self.retry,
+            max_body_size: self.max_body_size,
+            follow_redirects: None,
+            session: Arc::clone(session),
+            body_budget: None,
+            keep_body: true,
+        })
     }
 }
 
@@ -240,7 +349,7 @@ pub fn merged_headers(
     given: HeaderMap,
     cookies: &[(String, String)],
 ) -> Result<HeaderMap, String> {
-    let mut headers = defaults.headers.clone();
+    let mut headers = (*defaults.headers).clone();
     override_headers(&mut headers, given);
     // One Cookie header: the given header's, then the client's cookies=
     // with this request's over them; the first of a name wins (the jar's

@@ -13,9 +13,9 @@ use pyo3::types::{PyBytes, PyMapping, PyString};
 
 use crate::bridge::asyncio::module_attr;
 use crate::http::error::clipped;
-use crate::http::retry::{Methods, RetryPolicy};
+use crate::http::retry::Methods;
 use crate::http::session::Defaults;
-use crate::http::spec::{merged_headers, parse_method};
+use crate::http::spec::{parse_method, Asked};
 
 /// A `max_body_size=` argument: 0 or more bytes; `None` leaves the default.
 pub fn body_size_limit(value: Option<IntArg>) -> PyResult<Option<u64>> {
@@ -31,28 +31,26 @@ pub fn body_size_limit(value: Option<IntArg>) -> PyResult<Option<u64>> {
         .transpose()
 }
 
-/// A `retries=` argument: `None` keeps the session's policy.
-pub fn retry_policy(base: RetryPolicy, retries: Option<IntArg>) -> PyResult<RetryPolicy> {
-    match retries {
-        None => Ok(base),
-        Some(IntArg(count)) => Ok(RetryPolicy {
-            retries: u32::try_from(count).map_err(|_| {
+/// A `retries=` argument: `None` keeps what the request starts from.
+pub fn retry_count(retries: Option<IntArg>) -> PyResult<Option<u32>> {
+    retries
+        .map(|IntArg(count)| {
+            u32::try_from(count).map_err(|_| {
                 PyValueError::new_err(format!(
                     "retries must be an int from 0 to {}{}",
                     u32::MAX,
                     shown_int(count)
                 ))
-            })?,
-            ..base
-        }),
-    }
+            })
+        })
+        .transpose()
 }
 
 /// A `retry_methods=` argument: an iterable of method names; `None` keeps
-/// the policy's.
-pub fn retry_methods(base: RetryPolicy, value: Option<&Bound<'_, PyAny>>) -> PyResult<RetryPolicy> {
+/// what the request starts from.
+pub fn retry_methods(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Methods>> {
     let Some(value) = value.filter(|value| !value.is_none()) else {
-        return Ok(base);
+        return Ok(None);
     };
     let wrong = || {
         PyTypeError::new_err(format!(
@@ -67,8 +65,9 @@ pub fn retry_methods(base: RetryPolicy, value: Option<&Bound<'_, PyAny>>) -> PyR
     for name in value.try_iter().map_err(|_| wrong())? {
         names.push(name?.extract::<String>().map_err(|_| wrong())?);
     }
-    let methods = Methods::of(names.iter().map(String::as_str)).map_err(PyValueError::new_err)?;
-    Ok(RetryPolicy { methods, ..base })
+    Methods::of(names.iter().map(String::as_str))
+        .map(Some)
+        .map_err(PyValueError::new_err)
 }
 
 pub fn type_name(value: &Bound<'_, PyAny>) -> String {
@@ -282,11 +281,7 @@ pub fn method_arg(method: &str) -> PyResult<Method> {
         .ok_or_else(|| PyValueError::new_err(format!("invalid HTTP method {method:?}")))
 }
 
-/// The headers a request starts with on `defaults` (see [`merged_headers`]).
-pub fn request_headers(
-    defaults: &Defaults,
-    given: HeaderMap,
-    cookies: &[(String, String)],
-) -> PyResult<HeaderMap> {
-    merged_headers(defaults, given, cookies).map_err(PyValueError::new_err)
+/// `asked` over `defaults` (see [`Defaults::with`]); a bad cookie is a ValueError.
+pub fn defaults_with(defaults: &Defaults, asked: Asked) -> PyResult<Defaults> {
+    defaults.with(asked).map_err(PyValueError::new_err)
 }

@@ -16,8 +16,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::sync::Semaphore;
 
 use super::args::{
-    body_size_limit, method_arg, parse_headers, positive_count, request_headers, retry_methods,
-    retry_policy, type_name, IntArg,
+    body_size_limit, defaults_with, method_arg, parse_headers, positive_count, retry_count,
+    retry_methods, type_name, IntArg,
 };
 use super::progress::Progress;
 use super::request::{url_text, Request};
@@ -36,6 +36,7 @@ use crate::http::defaults;
 use crate::http::error::{ErrorKind, FastioError};
 use crate::http::response::Indexed;
 use crate::http::session::Session;
+use crate::http::spec::Asked;
 
 /// The most results one `fetch_iter` batch hands over.
 const BATCH: usize = 1024;
@@ -119,10 +120,10 @@ impl UrlFeeder {
                 url_text(url, self.template.method.as_str())
                     .and_then(|text| self.template.request(text))
             } else if let Ok(request) = next.cast::<Request>() {
-                request
+                self.template.on(request
                     .get()
                     .spec_on(py, &self.template)
-                    .map_err(|err| item_error(py, err, request.get()))
+                    .map_err(|err| item_error(py, err, request.get())))
             } else {
                 let kind = if next.is_instance_of::<PyBytes>() {
                     "bytes"
@@ -360,24 +361,20 @@ fn start(
         ))
     })?;
     let timeout = args.timeout.for_request()?;
-    let defaults = session.defaults();
+    let asked = Asked {
+        headers: parse_headers(args.headers)?,
+        timeout: timeout.total,
+        pool_timeout: timeout.pool,
+        write_timeout: timeout.write,
+        retries: retry_count(args.retries)?,
+        retry_methods: retry_methods(args.retry_methods)?,
+        max_body_size: body_size_limit(args.max_body_size)?,
+        ..Asked::default()
+    };
     let template = Template {
         method: method_arg(args.method)?,
-        headers: Arc::new(request_headers(
-            &defaults,
-            parse_headers(args.headers)?,
-            &[],
-        )?),
-        timeout: timeout.or(defaults.timeout),
-        pool_timeout: timeout.pool.or(session.settings.pool_timeout),
-        write_timeout: timeout.write.or(session.settings.write_timeout),
-        retry: retry_methods(
-            retry_policy(session.settings.retry, args.retries)?,
-            args.retry_methods,
-        )?,
-        max_body_size: body_size_limit(args.max_body_size)?,
+        defaults: Arc::new(defaults_with(&session.defaults(), asked)?),
         keep_body: args.keep_body,
-        defaults,
         session: Arc::clone(session),
     };
     let (sender, input) = unbounded_channel();

@@ -12,8 +12,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use super::args::{
-    body_size_limit, form_pairs, parse_headers, positive_count,
-    retry_methods as with_retry_methods, retry_policy, seconds, shown_int, type_name, IntArg,
+    body_size_limit, form_pairs, parse_headers, positive_count, retry_count,
+    retry_methods as retry_methods_arg, seconds, shown_int, type_name, IntArg,
 };
 use super::bulk::{self, BulkArgs, Count, FetchStream};
 use super::mock::Exchanges;
@@ -220,10 +220,11 @@ impl ClientSession {
         if let Some(base_url) = base_url {
             defaults.base_url = Some(parse_url_text(base_url).map_err(PyErr::from)?);
         }
-        defaults.headers = parse_headers(headers)?;
+        let mut default_headers = parse_headers(headers)?;
         if let Some(auth) = auth.filter(|auth| !auth.is_none()) {
-            defaults.headers.insert(AUTHORIZATION, auth_header(auth)?);
+            default_headers.insert(AUTHORIZATION, auth_header(auth)?);
         }
+        defaults.headers = Arc::new(default_headers);
         if let Some(params) = params.filter(|params| !params.is_none()) {
             defaults.params = form_pairs(params, "params")?;
         }
@@ -235,8 +236,8 @@ impl ClientSession {
         settings.connect_timeout = one_of(timeout.connect, connect_timeout, "connect")?
             .or(Some(defaults::CONNECT_TIMEOUT));
         settings.read_timeout = one_of(timeout.read, read_timeout, "read")?.or(None);
-        settings.pool_timeout = one_of(timeout.pool, pool_timeout, "pool")?.or(None);
-        settings.write_timeout = timeout.write.or(None);
+        defaults.pool_timeout = one_of(timeout.pool, pool_timeout, "pool")?.or(None);
+        defaults.write_timeout = timeout.write.or(None);
         settings.max_connections = positive_count(max_connections, "max_connections")?;
         settings.per_host = positive_count(per_host, "per_host")?;
         if let Some(IntArg(idle)) = max_idle_connections {
@@ -322,16 +323,15 @@ impl ClientSession {
                 .map_err(|_| PyValueError::new_err("user_agent must not contain CR, LF or NUL"))?;
             settings.user_agent = user_agent.to_owned();
         }
-        settings.max_body_size = body_size_limit(max_body_size)?;
-        settings.retry = retry_policy(
-            RetryPolicy {
-                backoff: seconds(retry_backoff, "retry_backoff")?,
-                max_retry_after: seconds(max_retry_after, "max_retry_after")?,
-                ..RetryPolicy::default()
-            },
-            Some(retries),
-        )?;
-        settings.retry = with_retry_methods(settings.retry, retry_methods)?;
+        let defaults = &mut settings.defaults;
+        defaults.max_body_size = body_size_limit(max_body_size)?;
+        let base = RetryPolicy::default();
+        defaults.retry = RetryPolicy {
+            retries: retry_count(Some(retries))?.unwrap_or(base.retries),
+            methods: retry_methods_arg(retry_methods)?.unwrap_or(base.methods),
+            backoff: seconds(retry_backoff, "retry_backoff")?,
+            max_retry_after: seconds(max_retry_after, "max_retry_after")?,
+        };
         Ok(Self {
             session: Arc::new(Session::new(settings)),
             proxy_shown,
@@ -474,7 +474,7 @@ impl ClientSession {
     fn set_default_headers(&self, headers: &Bound<'_, PyAny>) -> PyResult<()> {
         let headers = parse_headers(Some(headers))?;
         self.session
-            .change_defaults(|defaults| defaults.headers = headers);
+            .change_defaults(|defaults| defaults.headers = Arc::new(headers));
         Ok(())
     }
 

@@ -5,7 +5,6 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -13,8 +12,8 @@ use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::args::{
-    body_bytes, body_size_limit, form_pairs, method_arg, orjson_dumps, pairs, parse_headers,
-    request_headers, retry_policy, scalar_text, text_of, type_name, IntArg,
+    body_bytes, body_size_limit, defaults_with, form_pairs, method_arg, orjson_dumps, pairs,
+    parse_headers, retry_count, scalar_text, text_of, type_name, IntArg,
 };
 use super::headers::Headers;
 use super::timeout::TimeoutArg;
@@ -24,9 +23,7 @@ use crate::http::bulk::Template;
 use crate::http::error::{clipped, hide_credentials, ErrorKind, FastioError};
 use crate::http::response::HeaderList;
 use crate::http::session::{Defaults, Session};
-use crate::http::spec::{
-    has_control, multipart, resolve_url, sendable, Part, RequestBody, RequestSpec,
-};
+use crate::http::spec::{has_control, multipart, Asked, Part, RequestBody, RequestSpec};
 
 /// Checks a name for a Content-Disposition parameter: no quotes, CR or LF.
 fn disposition_text(text: &str, what: &str) -> PyResult<String> {
@@ -135,17 +132,37 @@ impl FetchArgs<'_, '_> {
         let text = self.url.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!("a URL must be a str, not {}", type_name(self.url)))
         })?;
-        let mut url = resolve_url(defaults, url_text(text, method.as_str())?)?;
-        if let Some(given) = given(self.params) {
-            let params = form_pairs(given, "params")?;
-            url.query_pairs_mut().extend_pairs(params);
-            sendable(&url)?;
-        }
+        let url = url_text(text, method.as_str())?;
+        let params = match given(self.params) {
+            Some(given) => form_pairs(given, "params")?,
+            None => Vec::new(),
+        };
         let cookies = match given(self.cookies) {
             Some(given) => form_pairs(given, "cookies")?,
             None => Vec::new(),
         };
-        let mut headers = request_headers(defaults, parse_headers(self.headers)?, &cookies)?;
+        let timeout = self.timeout.for_request()?;
+        let asked = Asked {
+            headers: parse_headers(self.headers)?,
+            cookies,
+            timeout: timeout.total,
+            pool_timeout: timeout.pool,
+            write_timeout: timeout.write,
+            retries: retry_count(self.retries)?,
+            retry_methods: None,
+            max_body_size: body_size_limit(self.max_body_size)?,
+        };
+        let defaults = defaults_with(defaults, asked)?;
+        let body = self.body()?;
+        let body = body
+            .as_ref()
+            .map(|(body, kind)| (body.clone(), kind.as_deref()));
+        Ok(defaults.request(session, method, url, &params, body)?)
+    }
+
+    /// The body, and the content type it implies, from json=, data=
+    /// (with files=) or content=, at most one of them.
+    fn body(&self) -> PyResult<Option<(RequestBody, Option<String>)>> {
         let bodies: Vec<&str> = [("json", self.json), ("content", self.content)]
             .into_iter()
             .chain([(
@@ -165,14 +182,14 @@ impl FetchArgs<'_, '_> {
                 bodies.join(" and ")
             )));
         }
-        let mut body = None;
-        let mut content_type: Option<String> = None;
-        if let Some(json) = given(self.json) {
+        Ok(if let Some(json) = given(self.json) {
             let encoded = orjson_dumps(json)?;
-            body = Some(RequestBody::Bytes(Bytes::copy_from_slice(
-                encoded.cast::<PyBytes>()?.as_bytes(),
-            )));
-            content_type = Some("application/json".to_owned());
+            Some((
+                RequestBody::Bytes(Bytes::copy_from_slice(
+                    encoded.cast::<PyBytes>()?.as_bytes(),
+                )),
+                Some("application/json".to_owned()),
+            ))
         } else if let Some(files) = given(self.files) {
             let mut parts = Vec::new();
             if let Some(data) = given(self.data) {
@@ -187,47 +204,30 @@ impl FetchArgs<'_, '_> {
             }
             parts.extend(file_parts(files)?);
             let (encoded, kind) = multipart(parts);
-            body = Some(RequestBody::Bytes(encoded));
-            content_type = Some(kind);
+            Some((RequestBody::Bytes(encoded), Some(kind)))
         } else if let Some(data) = given(self.data) {
             if data.cast::<PyMapping>().is_ok() {
                 let fields = form_pairs(data, "data")?;
                 let encoded = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(fields)
                     .finish();
-                body = Some(RequestBody::Bytes(Bytes::from(encoded)));
-                content_type = Some("application/x-www-form-urlencoded".to_owned());
+                Some((
+                    RequestBody::Bytes(Bytes::from(encoded)),
+                    Some("application/x-www-form-urlencoded".to_owned()),
+                ))
             } else {
-                body = Some(RequestBody::Bytes(body_bytes(data, "data")?));
+                Some((RequestBody::Bytes(body_bytes(data, "data")?), None))
             }
         } else if let Some(content) = given(self.content) {
-            body = Some(match content.cast::<UploadBody>() {
-                Ok(upload) => RequestBody::Stream(upload.get().source()),
-                Err(_) => RequestBody::Bytes(body_bytes(content, "content")?),
-            });
-        }
-        if let Some(content_type) = content_type {
-            if !headers.contains_key(CONTENT_TYPE) {
-                if let Ok(value) = HeaderValue::from_str(&content_type) {
-                    headers.insert(CONTENT_TYPE, value);
-                }
-            }
-        }
-        let timeout = self.timeout.for_request()?;
-        Ok(RequestSpec {
-            method,
-            url,
-            headers: Arc::new(headers),
-            body,
-            timeout: timeout.or(defaults.timeout),
-            pool_timeout: timeout.pool.or(session.settings.pool_timeout),
-            write_timeout: timeout.write.or(session.settings.write_timeout),
-            retry: retry_policy(session.settings.retry, self.retries)?,
-            max_body_size: body_size_limit(self.max_body_size)?,
-            follow_redirects: None,
-            session: Arc::clone(session),
-            body_budget: None,
-            keep_body: true,
+            Some((
+                match content.cast::<UploadBody>() {
+                    Ok(upload) => RequestBody::Stream(upload.get().source()),
+                    Err(_) => RequestBody::Bytes(body_bytes(content, "content")?),
+                },
+                None,
+            ))
+        } else {
+            None
         })
     }
 }
@@ -324,13 +324,8 @@ impl Request {
 
     /// This item's request on a bulk call's `template`: its own method,
     /// URL, params, body and headers (over the call's), the call's retry
-    /// policy and body limit, its own timeout if it has one.
+    /// policy and body limit, its own timeouts where it has them.
     pub fn spec_on(&self, py: Python<'_>, template: &Template) -> PyResult<RequestSpec> {
-        let mut defaults: Defaults = (*template.defaults).clone();
-        defaults.headers = (*template.headers).clone();
-        // The call's headers already hold the defaults' cookies.
-        defaults.cookies = Vec::new();
-        defaults.timeout = template.timeout;
         let url = PyString::new(py, &self.url);
         let given_headers = self.given_headers(py)?;
         let timeout: TimeoutArg = match &self.timeout {
@@ -343,7 +338,7 @@ impl Request {
             bound(py, &self.data),
             bound(py, &self.content),
         );
-        let mut spec = FetchArgs {
+        FetchArgs {
             url: url.as_any(),
             method: &self.method,
             params: params.as_ref(),
@@ -357,16 +352,7 @@ impl Request {
             retries: None,
             max_body_size: None,
         }
-        .build_on(&defaults, &template.session)?;
-        spec.retry = template.retry;
-        spec.max_body_size = template.max_body_size;
-        if timeout.pool.is_default() {
-            spec.pool_timeout = template.pool_timeout;
-        }
-        if timeout.write.is_default() {
-            spec.write_timeout = template.write_timeout;
-        }
-        Ok(spec)
+        .build_on(&template.defaults, &template.session)
     }
 }
 

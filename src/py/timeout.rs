@@ -13,28 +13,9 @@ use super::args::type_name;
 
 /// One limit as Python gives it: omitted (`...`) for the default, None
 /// for no limit, or a positive number of seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum Limit {
-    #[default]
-    Default,
-    Disabled,
-    Seconds(Duration),
-}
+pub use crate::http::spec::Limit;
 
 impl Limit {
-    /// The limit, given the one "default" stands for.
-    pub fn or(self, default: Option<Duration>) -> Option<Duration> {
-        match self {
-            Limit::Default => default,
-            Limit::Disabled => None,
-            Limit::Seconds(limit) => Some(limit),
-        }
-    }
-
-    pub fn is_default(self) -> bool {
-        self == Limit::Default
-    }
-
     /// `value` as the limit called `name` in messages.
     fn named(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
         if value.is_none() {
