@@ -51,9 +51,11 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::progress::Progress;
     #[pymodule_export]
+    use crate::py::reading::ByteIterator;
+    #[pymodule_export]
     use crate::py::request::Request;
     #[pymodule_export]
-    use crate::py::response::{ByteIterator, Response};
+    use crate::py::response::Response;
     #[pymodule_export]
     use crate::py::runtime::{busiest_task_share, configure_runtime};
     #[pymodule_export]

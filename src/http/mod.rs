@@ -7,6 +7,7 @@
 pub mod body;
 pub mod budget;
 pub mod bulk;
+pub mod classify;
 pub mod decode;
 pub mod defaults;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod handler;
 pub mod opening;
 pub mod pacing;
 pub mod progress;
+pub mod redirect;
 pub mod response;
 pub mod retry;
 pub mod session;

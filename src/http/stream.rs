@@ -18,12 +18,13 @@ use tokio::sync::Mutex;
 use crate::runtime;
 
 use super::body::{within_limit, Collector};
+use super::classify::classify;
 use super::decode::{self, Coding, Decoder};
 use super::error::{ErrorKind, FastioError};
 use super::response::ResponseData;
 use super::session::Slots;
 use super::spec::BodyLimits;
-use super::transport::{body_refused, classify, decoding_failed, Opened};
+use super::transport::{body_refused, decoding_failed, Opened};
 
 /// How much one read without a size gathers of what is ready.
 pub const READ_SIZE: usize = 256 * 1024;

@@ -1,9 +1,7 @@
 //! Sending a request through its session: redirects followed by fastio
 //! itself (so every hop is a Response in `history` and the policy is ours),
-//! slots and pacing per hop, the body read under its limit, and reqwest
-//! errors sorted into fastio's kinds.
+//! slots and pacing per hop, the body read under its limit.
 
-use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,25 +13,22 @@ use futures::future::{Either, FutureExt};
 use tokio_util::task::AbortOnDropHandle;
 
 use http::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, RANGE,
-    RETRY_AFTER, TRANSFER_ENCODING, USER_AGENT,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, RANGE, RETRY_AFTER, TRANSFER_ENCODING,
+    USER_AGENT,
 };
 use http::{Method, StatusCode};
-use url::Url;
 
 use super::body::{Collector, Refusal};
 use super::budget::BodyBudget;
+use super::classify::classify;
 use super::decode::{self, Coding, Decoder};
 use super::defaults::CONNECT_TIMEOUT;
-use super::error::{
-    cause_chain, clipped, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
-    SECRET_HEADERS,
-};
+use super::error::{out_of_descriptors, ErrorKind, FastioError};
 use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending};
+use super::redirect::redirect;
 use super::response::HeaderList;
 use super::response::ResponseData;
 use super::session::{Session, Slots};
-use super::session::{MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::spec::{RequestBody, RequestSpec};
 use super::upload::{BodyFailed, Piece};
 use super::write::{self, Watched, WriteWatch};
@@ -800,300 +795,4 @@ pub fn decoding_failed(error: &std::io::Error, method: &str, url: &str) -> Fasti
         url,
         &format!("decoding the body failed: {error}"),
     )
-}
-
-/// The next request if `response` is a redirect to follow.
-fn redirect(
-    spec: &RequestSpec,
-    response: &reqwest::Response,
-    allow_https_to_http: bool,
-) -> Result<Option<RequestSpec>, FastioError> {
-    let status = response.status();
-    let keeps_method = match status {
-        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
-        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
-        _ => return Ok(None),
-    };
-    let Some(location) = response.headers().get(LOCATION) else {
-        return Ok(None);
-    };
-    if keeps_method && !spec.can_resend() {
-        // A streamed body is gone once sent: the redirect is the answer.
-        return Ok(None);
-    }
-    let refuse = |why: String| {
-        FastioError::for_request(
-            ErrorKind::TooManyRedirects,
-            spec.method.as_str(),
-            spec.url.as_str(),
-            &why,
-        )
-    };
-    let location = location_text(location.as_bytes());
-    let target = spec.url.join(&location).map_err(|err| {
-        refuse(format!(
-            "the redirect's Location {:?} is invalid: {err}",
-            clipped(&location)
-        ))
-    })?;
-    super::spec::sendable(&target).map_err(|err| refuse(err.message.clone()))?;
-    match target.scheme() {
-        "http" | "https" => {}
-        other => {
-            return Err(refuse(format!(
-                "refused a redirect to a {other}: URL ({target})"
-            )))
-        }
-    }
-    if spec.url.scheme() == "https" && target.scheme() == "http" && !allow_https_to_http {
-        return Err(refuse(format!(
-            "refused a redirect from https to http ({target})"
-        )));
-    }
-    let mut next = spec.clone();
-    // As browsers do: 303 always, and 301/302 after a POST, become a GET
-    // without a body; 307/308 repeat the request as it was.
-    let becomes_get = !keeps_method
-        && (status == StatusCode::SEE_OTHER || spec.method == Method::POST)
-        && spec.method != Method::HEAD;
-    if becomes_get {
-        next.method = Method::GET;
-        next.body = None;
-        strip(
-            Arc::make_mut(&mut next.headers),
-            &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
-        );
-    }
-    if !same_origin(&spec.url, &target) {
-        // Credentials are for the origin they were given for, and a Host
-        // header names it: none of them goes on to another.
-        let headers = Arc::make_mut(&mut next.headers);
-        strip(headers, &[HOST]);
-        for name in SECRET_HEADERS {
-            headers.remove(*name);
-        }
-    }
-    next.url = target;
-    Ok(Some(next))
-}
-
-/// A Location value as URL text: bytes past ASCII (raw UTF-8, as many
-/// servers send, or worse) are percent-encoded, as browsers do.
-fn location_text(raw: &[u8]) -> String {
-    let mut text = String::with_capacity(raw.len());
-    for &byte in raw {
-        if byte.is_ascii() {
-            text.push(char::from(byte));
-        } else {
-            text.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    text
-}
-
-fn strip(headers: &mut HeaderMap, names: &[http::HeaderName]) {
-    for name in names {
-        headers.remove(name);
-    }
-}
-
-fn same_origin(from: &Url, to: &Url) -> bool {
-    from.scheme() == to.scheme()
-        && from.host_str() == to.host_str()
-        && from.port_or_known_default() == to.port_or_known_default()
-}
-
-/// Sorts a reqwest error into fastio's kinds, with a message naming the
-/// request, what failed, and the whole chain of causes.
-pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError {
-    // An io::Error's source() skips the error it wraps: get_ref reaches it.
-    let body_failed = causes(error).find_map(|cause| {
-        cause.downcast_ref::<BodyFailed>().or_else(|| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-                .and_then(|inner| inner.downcast_ref::<BodyFailed>())
-        })
-    });
-    if let Some(failed) = body_failed {
-        return FastioError::for_request(ErrorKind::Request, method, url, &failed.0);
-    }
-    // reqwest's own outermost message repeats the URL the prefix names.
-    let causes = match error.source() {
-        Some(source) => cause_chain(source),
-        None => error.to_string(),
-    };
-    let (kind, what): (ErrorKind, Cow<'static, str>) = if out_of_descriptors(error) {
-        (ErrorKind::Connect, NO_DESCRIPTORS.into())
-    } else if error.is_timeout() {
-        (ErrorKind::Timeout, "timed out".into())
-    } else if error.is_connect() {
-        if is_tls(error) {
-            (ErrorKind::Tls, "TLS handshake failed".into())
-        } else {
-            (ErrorKind::Connect, "connect failed".into())
-        }
-    } else if let Some(why) = client_certificate_refused(error) {
-        (ErrorKind::Tls, why.into())
-    } else if has_hyper(error, hyper::Error::is_parse_too_large) {
-        (ErrorKind::Protocol, head_too_large().into())
-    } else if header_list_too_large(error) {
-        (ErrorKind::Protocol, header_list_too_large_message().into())
-    } else if is_protocol_violation(error) {
-        (
-            ErrorKind::Protocol,
-            "the server broke the HTTP protocol".into(),
-        )
-    } else if has_hyper(error, |_| true) {
-        // Reset, closed early, shorter than announced: the transport failed.
-        (
-            ErrorKind::Read,
-            "the connection failed while reading the response".into(),
-        )
-    } else if error.is_decode() {
-        // No transport error inside: the content encoding itself is broken.
-        (ErrorKind::Decode, "decoding the body failed".into())
-    } else if error.is_body() || error.is_request() {
-        (
-            ErrorKind::Read,
-            "the connection failed while reading the response".into(),
-        )
-    } else {
-        (ErrorKind::Request, "the request failed".into())
-    };
-    FastioError::for_request(kind, method, url, &format!("{what}: {causes}"))
-}
-
-/// What a response head over fastio's HTTP/1.1 limits is told as.
-fn head_too_large() -> String {
-    format!(
-        "the response head is over fastio's limits ({MAX_RESPONSE_HEADERS} header fields, \
-         or about 400 KiB of head)"
-    )
-}
-
-/// What a response h2 refused on its stream is told as.
-fn header_list_too_large_message() -> String {
-    format!(
-        "the response was refused on its HTTP/2 stream: its header list is over \
-         fastio's limit ({} KiB, as HTTP/2 counts it), or malformed",
-        MAX_HEADER_LIST / 1024
-    )
-}
-
-/// An HTTP/2 response refused on its stream by h2 itself: a header block
-/// past `MAX_HEADER_LIST`, or one malformed (h2 does not tell them apart).
-fn header_list_too_large(error: &(dyn StdError + 'static)) -> bool {
-    causes(error).any(|cause| {
-        cause.downcast_ref::<h2::Error>().is_some_and(|h2| {
-            h2.is_library() && h2.is_reset() && h2.reason() == Some(h2::Reason::PROTOCOL_ERROR)
-        })
-    })
-}
-
-/// A malformed response: unparsable head, or a body framing hyper rejects
-/// as invalid (such as a bad chunk size, which hyper reports as an I/O error
-/// of kind InvalidInput).
-fn is_protocol_violation(error: &(dyn StdError + 'static)) -> bool {
-    has_hyper(error, hyper::Error::is_parse)
-        || causes(error).any(|cause| {
-            cause.downcast_ref::<h2::Error>().is_some_and(|h2| {
-                h2.is_library()
-                    || matches!(
-                        h2.reason(),
-                        Some(
-                            h2::Reason::PROTOCOL_ERROR
-                                | h2::Reason::FRAME_SIZE_ERROR
-                                | h2::Reason::COMPRESSION_ERROR
-                        )
-                    )
-            })
-        })
-        || causes(error).any(|cause| {
-            cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
-                matches!(
-                    io.kind(),
-                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
-                )
-            }) && causes(error).any(|outer| outer.is::<hyper::Error>())
-        })
-}
-
-fn causes<'a>(
-    error: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(error), |&cause| cause.source())
-}
-
-fn is_tls(error: &(dyn StdError + 'static)) -> bool {
-    rustls_error(error).is_some()
-}
-
-/// The rustls error in `error`'s chain, if any.
-fn rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
-    causes(error).find_map(|cause| {
-        // rustls errors reach us wrapped in io::Errors, sometimes two deep,
-        // and an io::Error's `source()` skips the error it wraps.
-        let mut current: &(dyn StdError + 'static) = cause;
-        loop {
-            if let Some(found) = current.downcast_ref::<rustls::Error>() {
-                return Some(found);
-            }
-            current = current
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)?;
-        }
-    })
-}
-
-/// What a TLS alert from the server about the client's certificate means:
-/// under TLS 1.3 the server judges it after the client's handshake is done,
-/// so it arrives as a failed read, not a failed connect.
-fn client_certificate_refused(error: &(dyn StdError + 'static)) -> Option<&'static str> {
-    use rustls::AlertDescription as Alert;
-    match rustls_error(error)? {
-        rustls::Error::AlertReceived(Alert::CertificateRequired) => {
-            Some("TLS: the server asked for a client certificate and none was given (cert=)")
-        }
-        rustls::Error::AlertReceived(
-            Alert::BadCertificate
-            | Alert::UnsupportedCertificate
-            | Alert::CertificateRevoked
-            | Alert::CertificateExpired
-            | Alert::CertificateUnknown
-            | Alert::UnknownCA
-            | Alert::AccessDenied,
-        ) => Some("TLS: the server refused the client certificate"),
-        _ => None,
-    }
-}
-
-fn has_hyper(error: &(dyn StdError + 'static), test: fn(&hyper::Error) -> bool) -> bool {
-    causes(error).any(|cause| cause.downcast_ref::<hyper::Error>().is_some_and(test))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(text: &str) -> Url {
-        Url::parse(text).unwrap()
-    }
-
-    #[test]
-    fn origins_compare_scheme_host_and_port() {
-        assert!(same_origin(
-            &url("http://a.test/x"),
-            &url("http://a.test:80/y")
-        ));
-        assert!(!same_origin(&url("http://a.test/"), &url("http://b.test/")));
-        assert!(!same_origin(
-            &url("http://a.test/"),
-            &url("http://a.test:8080/")
-        ));
-        assert!(!same_origin(
-            &url("http://a.test/"),
-            &url("https://a.test/")
-        ));
-    }
 }

@@ -21,7 +21,8 @@ use super::args::{
 };
 use super::progress::Progress;
 use super::request::{url_text, Request};
-use super::response::{indexed_exception, IntoResponse, ResultSlice};
+use super::response::IntoResponse;
+use super::results::{indexed_exception, ResultSlice};
 use super::timeout::TimeoutArg;
 use crate::bridge::asyncio::{fastio_exception, running_loop};
 use crate::bridge::{

@@ -18,8 +18,9 @@ use super::args::{
 use super::bulk::{self, BulkArgs, Count, FetchStream};
 use super::mock::Exchanges;
 use super::progress::Progress;
+use super::reading::StreamedResponse;
 use super::request::FetchArgs;
-use super::response::{StatusChecked, StreamedResponse};
+use super::response::StatusChecked;
 use super::timeout::{Limit, TimeoutArg};
 use crate::bridge::{FastioFuture, Job, Value};
 use crate::http::defaults;

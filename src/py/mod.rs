@@ -4,13 +4,16 @@
 
 pub mod args;
 pub mod bulk;
+pub mod charset;
 pub mod client;
 pub mod errors;
 pub mod headers;
 pub mod mock;
 pub mod progress;
+pub mod reading;
 pub mod request;
 pub mod response;
+pub mod results;
 pub mod runtime;
 pub mod timeout;
 pub mod upload;

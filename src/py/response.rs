@@ -6,22 +6,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode, Version};
-use pyo3::exceptions::{PyStopAsyncIteration, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use super::args::{
-    body_bytes, method_arg, orjson_dumps, parse_headers, positive_count, shown_int, IntArg,
-};
-use super::errors::{exception_class, exception_of};
+use super::args::{body_bytes, method_arg, orjson_dumps, parse_headers, shown_int, IntArg};
+use super::charset::text_charset;
+use super::errors::exception_class;
 use super::headers::Headers;
 use super::request::Request;
 use crate::bridge::asyncio::module_attr;
-use crate::bridge::{FastioFuture, Job, ToPython, ToPythonItems, Value};
-use crate::http::error::{hide_credentials, FastioError};
-use crate::http::response::{parse_links, HeaderList, Indexed, ResponseData};
-use crate::http::stream::{BodyStream, ReadMode, READ_SIZE};
+use crate::bridge::ToPython;
+use crate::http::error::hide_credentials;
+use crate::http::response::{parse_links, HeaderList, ResponseData};
+use crate::http::stream::BodyStream;
 use crate::large::{advise_huge_pages, LARGE};
 
 /// Bodies up to this size are copied into `bytes` when the Response is
@@ -143,27 +142,27 @@ impl<T: ToPython> ToPython for StatusChecked<T> {
 ///         data = response.json()
 #[pyclass(frozen, module = "fastio._fastio")]
 pub struct Response {
-    method: Method,
-    status: StatusCode,
-    version: Version,
-    headers: HeaderList,
-    url: String,
-    request_url: String,
+    pub(super) method: Method,
+    pub(super) status: StatusCode,
+    pub(super) version: Version,
+    pub(super) headers: HeaderList,
+    pub(super) url: String,
+    pub(super) request_url: String,
     /// The headers sent (none for a Response made by hand).
-    request_headers: Option<Arc<HeaderMap>>,
-    elapsed: f64,
+    pub(super) request_headers: Option<Arc<HeaderMap>>,
+    pub(super) elapsed: f64,
     /// Moved into `content` on first access (large bodies) or at once
     /// (small ones): the bytes are copied once.
-    body: Mutex<Option<Bytes>>,
-    content: PyOnceLock<Py<PyBytes>>,
-    history: Vec<Py<Response>>,
-    index: Option<usize>,
+    pub(super) body: Mutex<Option<Bytes>>,
+    pub(super) content: PyOnceLock<Py<PyBytes>>,
+    pub(super) history: Vec<Py<Response>>,
+    pub(super) index: Option<usize>,
     /// The body still to read, for a streamed response.
-    stream: Option<BodyStream>,
+    pub(super) stream: Option<BodyStream>,
     /// Body bytes received before decoding (a streamed body counts its own).
-    downloaded: u64,
+    pub(super) downloaded: u64,
     /// The decoded length of a body read but not kept (``keep_body=False``).
-    discarded: Option<u64>,
+    pub(super) discarded: Option<u64>,
 }
 
 impl Response {
@@ -207,7 +206,7 @@ impl Response {
         Ok(Some(content.bind(py)))
     }
 
-    fn content_bytes<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyBytes>> {
+    pub(super) fn content_bytes<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyBytes>> {
         self.loaded_content(py)?.ok_or_else(|| {
             let why = if self.discarded.is_some() {
                 "the body was read but not kept (keep_body=False); body_size has its length"
@@ -233,7 +232,11 @@ impl Response {
 
     /// The stream to read, `raw` (as sent) or decoded; `None` when the body
     /// is in memory.
-    fn stream_for_reading(&self, py: Python<'_>, raw: bool) -> PyResult<Option<&BodyStream>> {
+    pub(super) fn stream_for_reading(
+        &self,
+        py: Python<'_>,
+        raw: bool,
+    ) -> PyResult<Option<&BodyStream>> {
         let Some(stream) = &self.stream else {
             return Ok(None);
         };
@@ -252,32 +255,6 @@ impl Response {
         }
         Ok(Some(stream))
     }
-
-    /// The charset Content-Type names, if Python knows it as one of the
-    /// text encodings in [`TEXT_ENCODINGS`]. The server picks the codec, so
-    /// codecs that are not charsets (base64, zlib, rot13) or whose decoding
-    /// is superlinear (punycode) are never used: a body then reads as UTF-8.
-    fn text_charset(&self, py: Python<'_>) -> Option<String> {
-        static LOOKUP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let label = self.charset()?;
-        let codec = module_attr(py, &LOOKUP, "codecs", "lookup")
-            .and_then(|lookup| lookup.call1((label.as_str(),)))
-            .ok()?;
-        let name: String = codec.getattr("name").ok()?.extract().ok()?;
-        TEXT_ENCODINGS.contains(&name.as_str()).then_some(label)
-    }
-
-    /// The charset named by Content-Type, if any.
-    fn charset(&self) -> Option<String> {
-        let value = self.headers.get(CONTENT_TYPE.as_str())?;
-        let text = std::str::from_utf8(value).ok()?;
-        text.split(';').skip(1).find_map(|parameter| {
-            let (name, value) = parameter.split_once('=')?;
-            name.trim()
-                .eq_ignore_ascii_case("charset")
-                .then(|| value.trim().trim_matches('"').to_owned())
-        })
-    }
 }
 
 /// HTTP versions by the names `http_version` gives them.
@@ -287,113 +264,6 @@ const VERSION_NAMES: [(Version, &str); 5] = [
     (Version::HTTP_11, "HTTP/1.1"),
     (Version::HTTP_2, "HTTP/2"),
     (Version::HTTP_3, "HTTP/3"),
-];
-
-/// The codecs (by Python's canonical name) a body may be decoded with:
-/// character sets, each decoding in time linear in the body's size.
-const TEXT_ENCODINGS: &[&str] = &[
-    "ascii",
-    "utf-8",
-    "utf-8-sig",
-    "utf-16",
-    "utf-16-be",
-    "utf-16-le",
-    "utf-32",
-    "utf-32-be",
-    "utf-32-le",
-    "iso8859-1",
-    "iso8859-2",
-    "iso8859-3",
-    "iso8859-4",
-    "iso8859-5",
-    "iso8859-6",
-    "iso8859-7",
-    "iso8859-8",
-    "iso8859-9",
-    "iso8859-10",
-    "iso8859-11",
-    "iso8859-13",
-    "iso8859-14",
-    "iso8859-15",
-    "iso8859-16",
-    "cp037",
-    "cp273",
-    "cp424",
-    "cp437",
-    "cp500",
-    "cp720",
-    "cp737",
-    "cp775",
-    "cp850",
-    "cp852",
-    "cp855",
-    "cp856",
-    "cp857",
-    "cp858",
-    "cp860",
-    "cp861",
-    "cp862",
-    "cp863",
-    "cp864",
-    "cp865",
-    "cp866",
-    "cp869",
-    "cp874",
-    "cp875",
-    "cp932",
-    "cp949",
-    "cp950",
-    "cp1006",
-    "cp1026",
-    "cp1125",
-    "cp1140",
-    "cp1250",
-    "cp1251",
-    "cp1252",
-    "cp1253",
-    "cp1254",
-    "cp1255",
-    "cp1256",
-    "cp1257",
-    "cp1258",
-    "koi8-r",
-    "koi8-t",
-    "koi8-u",
-    "kz1048",
-    "ptcp154",
-    "tis-620",
-    "hp-roman8",
-    "mac-arabic",
-    "mac-croatian",
-    "mac-cyrillic",
-    "mac-farsi",
-    "mac-greek",
-    "mac-iceland",
-    "mac-latin2",
-    "mac-roman",
-    "mac-romanian",
-    "mac-turkish",
-    "big5",
-    "big5hkscs",
-    "gb2312",
-    "gbk",
-    "gb18030",
-    "hz",
-    "euc_jp",
-    "euc_jis_2004",
-    "euc_jisx0213",
-    "euc_kr",
-    "johab",
-    "shift_jis",
-    "shift_jis_2004",
-    "shift_jisx0213",
-    "iso2022_jp",
-    "iso2022_jp_1",
-    "iso2022_jp_2",
-    "iso2022_jp_2004",
-    "iso2022_jp_3",
-    "iso2022_jp_ext",
-    "iso2022_kr",
 ];
 
 #[pymethods]
@@ -585,7 +455,7 @@ impl Response {
     #[getter]
     fn text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let content = self.content_bytes(py)?;
-        if let Some(charset) = self.text_charset(py) {
+        if let Some(charset) = text_charset(&self.headers, py) {
             return content.call_method1("decode", (charset.as_str(), "replace"));
         }
         match std::str::from_utf8(content.as_bytes()) {
@@ -664,39 +534,7 @@ impl Response {
     /// The charset named by Content-Type, else "utf-8".
     #[getter]
     fn encoding(&self, py: Python<'_>) -> String {
-        self.text_charset(py).unwrap_or_else(|| "utf-8".to_owned())
-    }
-
-    /// Async iterator over the body: pieces of what has arrived (up to
-    /// 256 KiB), or of exactly ``chunk_size`` bytes (the last may be
-    /// shorter). A streamed body can be iterated once
-    /// (:class:`fastio.StreamConsumed` after); an in-memory one any number
-    /// of times.
-    ///
-    /// Example::
-    ///
-    ///     async with client.stream("GET", url) as response:
-    ///         async for piece in response.aiter_bytes():
-    ///             sink.write(piece)
-    #[pyo3(signature = (chunk_size = None))]
-    fn aiter_bytes(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
-        ByteIterator::new(slf, chunk_size, false)
-    }
-
-    /// Async iterator over the body as the server sent it, still
-    /// compressed if its Content-Encoding says so. A streamed body is read
-    /// this way or decoded, once; the raw bytes of a body already read
-    /// whole are not kept, so a compressed one raises
-    /// :class:`fastio.StreamConsumed`.
-    ///
-    /// Example::
-    ///
-    ///     async with client.stream("GET", url) as response:
-    ///         async for piece in response.aiter_raw():
-    ///             sink.write(piece)
-    #[pyo3(signature = (chunk_size = None))]
-    fn aiter_raw(slf: &Bound<'_, Self>, chunk_size: Option<IntArg>) -> PyResult<ByteIterator> {
-        ByteIterator::new(slf, chunk_size, true)
+        text_charset(&self.headers, py).unwrap_or_else(|| "utf-8".to_owned())
     }
 
     /// The length of the (decoded) body in bytes, whether it was kept or
@@ -724,77 +562,6 @@ impl Response {
         self.stream
             .as_ref()
             .map_or(self.downloaded, BodyStream::downloaded)
-    }
-
-    /// Async iterator over the body as text, decoded incrementally with
-    /// :attr:`encoding`; undecodable bytes become U+FFFD.
-    #[pyo3(signature = (chunk_size = None))]
-    fn aiter_text<'py>(
-        slf: &Bound<'py, Self>,
-        chunk_size: Option<IntArg>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        static AITER_TEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        module_attr(slf.py(), &AITER_TEXT, "fastio._streaming", "aiter_text")?
-            .call1((slf, chunk_size.map(|IntArg(size)| size)))
-    }
-
-    /// Async iterator over the body's lines, without their endings. A
-    /// line longer than 16 MiB characters raises :class:`fastio.BodyTooLarge`.
-    ///
-    /// Example::
-    ///
-    ///     async with client.stream("GET", url + "/events.ndjson") as response:
-    ///         async for line in response.aiter_lines():
-    ///             handle(json.loads(line))
-    fn aiter_lines<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        static AITER_LINES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        module_attr(slf.py(), &AITER_LINES, "fastio._streaming", "aiter_lines")?.call1((slf,))
-    }
-
-    /// Reads the rest of a streamed body and keeps it as :attr:`content`;
-    /// returns the body (at once when it is already in memory).
-    ///
-    /// Example::
-    ///
-    ///     async with client.stream("GET", url) as response:
-    ///         if response.ok:
-    ///             data = (await response.aread(), response.json())[1]
-    fn aread(slf: &Bound<'_, Self>) -> PyResult<FastioFuture> {
-        let py = slf.py();
-        let this = slf.get();
-        match this.stream_for_reading(py, false)? {
-            Some(stream) => Ok(read_future(
-                stream,
-                ReadMode::ToEnd,
-                Some(slf.clone().unbind()),
-            )),
-            None => Ok(FastioFuture::finished(
-                this.content_bytes(py)?.clone().into_any().unbind(),
-            )),
-        }
-    }
-
-    /// Closes a streamed body and releases its connection; a no-op for
-    /// other responses and for bodies already read to the end.
-    fn aclose(&self, py: Python<'_>) -> PyResult<FastioFuture> {
-        if let Some(stream) = &self.stream {
-            stream
-                .close()
-                .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))?;
-        }
-        Ok(FastioFuture::finished(py.None()))
-    }
-
-    /// ``async with response:`` (aiohttp's idiom); gives the response.
-    fn __aenter__(slf: &Bound<'_, Self>) -> FastioFuture {
-        FastioFuture::finished(slf.clone().into_any().unbind())
-    }
-
-    /// Leaving ``async with`` releases a streamed body's connection, as
-    /// :meth:`aclose`; exceptions go on.
-    #[pyo3(signature = (*_exc))]
-    fn __aexit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<FastioFuture> {
-        self.aclose(py)
     }
 
     /// The cookies this response sets (its ``Set-Cookie`` headers), name to value.
@@ -954,195 +721,10 @@ impl Response {
 }
 
 /// A Python exception of the stream family (`fastio.StreamConsumed`, ...).
-fn stream_error(py: Python<'_>, class: &str, message: &str) -> PyErr {
+pub fn stream_error(py: Python<'_>, class: &str, message: &str) -> PyErr {
     match exception_class(py, class).and_then(|class| class.call1((message,))) {
         Ok(exception) => PyErr::from_value(exception),
         Err(failure) => failure,
-    }
-}
-
-/// `Response.aiter_bytes()`: each step is one read of the stream, or a
-/// slice of a body already in memory.
-#[pyclass(frozen, module = "fastio._fastio", name = "_ByteIterator")]
-pub struct ByteIterator {
-    response: Py<Response>,
-    chunk_size: Option<usize>,
-    streaming: bool,
-    /// How much of an in-memory body was handed out.
-    offset: Mutex<usize>,
-}
-
-impl ByteIterator {
-    /// Iterates `response`'s body, as sent if `raw` else decoded.
-    fn new(
-        response: &Bound<'_, Response>,
-        chunk_size: Option<IntArg>,
-        raw: bool,
-    ) -> PyResult<Self> {
-        let py = response.py();
-        let chunk_size = positive_count(chunk_size, "chunk_size")?;
-        let this = response.get();
-        let streaming = this.stream_for_reading(py, raw)?.is_some();
-        if raw && !streaming && this.headers.get("content-encoding").is_some() {
-            return Err(stream_error(
-                py,
-                "StreamConsumed",
-                &format!(
-                    "{} {}: the raw (encoded) body of a response read whole is not kept; \
-                     read it with client.stream(...) and aiter_raw()",
-                    this.method, this.url
-                ),
-            ));
-        }
-        Ok(ByteIterator {
-            response: response.clone().unbind(),
-            chunk_size,
-            streaming,
-            offset: Mutex::new(0),
-        })
-    }
-}
-
-#[pymethods]
-impl ByteIterator {
-    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __anext__(&self, py: Python<'_>) -> PyResult<FastioFuture> {
-        let response = self.response.get();
-        if self.streaming {
-            if let Some(stream) = &response.stream {
-                return Ok(match self.chunk_size {
-                    Some(size) => read_future(stream, ReadMode::Exactly(size), None),
-                    None => read_future(stream, ReadMode::UpTo(READ_SIZE), None),
-                });
-            }
-        }
-        let content = response.content_bytes(py)?.as_bytes();
-        let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        let start = (*offset).min(content.len());
-        let end = self.chunk_size.map_or(content.len(), |size| {
-            start.saturating_add(size).min(content.len())
-        });
-        *offset = end;
-        if start == end {
-            let stop = PyStopAsyncIteration::new_err(()).into_value(py).into_any();
-            return Ok(FastioFuture::failed(stop));
-        }
-        let piece = PyBytes::new(py, &content[start..end]);
-        Ok(FastioFuture::finished(piece.into_any().unbind()))
-    }
-}
-
-/// Results of `fetch_all`, each a Response or the exception of a failure,
-/// with its place in the final list.
-pub struct ResultSlice {
-    pub results: Vec<Indexed>,
-    /// Budget the work took for these bodies, given back once converted.
-    pub release: Option<(Arc<tokio::sync::Semaphore>, u32)>,
-}
-
-/// The exception of a failed URL, with ``.index`` set to its position.
-pub fn indexed_exception(py: Python<'_>, error: FastioError, index: usize) -> PyResult<Py<PyAny>> {
-    Ok(exception_of(py, &error.with_index(index))?.unbind())
-}
-
-/// Gives budget back to the work when dropped.
-struct Release(Option<(Arc<tokio::sync::Semaphore>, u32)>);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        if let Some((budget, permits)) = self.0.take() {
-            budget.add_permits(permits as usize);
-        }
-    }
-}
-
-impl ToPythonItems for ResultSlice {
-    fn len(&self) -> usize {
-        self.results.len()
-    }
-
-    fn append_to(self: Box<Self>, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()> {
-        let ResultSlice { results, release } = *self;
-        // Given back even if a conversion fails: the work must not wait on it.
-        let _release = Release(release);
-        for (index, result) in results {
-            let item = match result {
-                // Copied into Python now: freed here, a body received on
-                // a worker goes back to that worker's memory for the next.
-                Ok(data) => data.into_response_eager(py)?.into_any(),
-                Err(error) => indexed_exception(py, error, index)?,
-            };
-            // Results come as they complete: places before this one that
-            // are still to come hold None until theirs arrives.
-            while list.len() < index {
-                list.append(py.None())?;
-            }
-            if index < list.len() {
-                list.set_item(index, item)?;
-            } else {
-                list.append(item)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What one read produced.
-struct Pieces {
-    pieces: Vec<Bytes>,
-    /// The Response whose content this read completes.
-    keep_in: Option<Py<Response>>,
-    /// A whole-body read: empty means an empty body, not the end.
-    whole: bool,
-}
-
-impl ToPython for Pieces {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.pieces.is_empty() && !self.whole {
-            return Err(PyStopAsyncIteration::new_err(()));
-        }
-        let pieces: Vec<&[u8]> = self.pieces.iter().map(|piece| &piece[..]).collect();
-        let bytes = bytes_object(py, &pieces)?;
-        match &self.keep_in {
-            Some(response) => Ok(response.get().keep_content(py, bytes).into_any()),
-            None => Ok(bytes.into_any().unbind()),
-        }
-    }
-}
-
-/// A streamed body's awaitable read: bytes, StopAsyncIteration at the end,
-/// or (to the end, `keep_in`) the whole body, also kept as that Response's
-/// content.
-fn read_future(stream: &BodyStream, mode: ReadMode, keep_in: Option<Py<Response>>) -> FastioFuture {
-    let read = stream.read(mode);
-    FastioFuture::new(
-        Job::spawn(move || async move {
-            let pieces = read.await?;
-            Ok(Value::Object(Box::new(Pieces {
-                pieces,
-                keep_in,
-                whole: matches!(mode, ReadMode::ToEnd),
-            })))
-        }),
-        None,
-    )
-}
-
-/// A Response whose body is still to read.
-pub struct StreamedResponse {
-    pub head: ResponseData,
-    pub body: BodyStream,
-}
-
-impl ToPython for StreamedResponse {
-    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self
-            .head
-            .into_response_streaming(py, Some(self.body))?
-            .into_any())
     }
 }
 
