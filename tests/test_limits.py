@@ -259,7 +259,9 @@ async def test_no_task_holds_much_of_the_workers_time(server: Server, shape: str
 
             await asyncio.gather(*(worker(urls[n::64]) for n in range(64)))
         share = fastio.testing.busiest_task_share()
-    assert 0.0 < share < 0.10, share
+    # About 0.05 on an idle 2-core machine; polled in one task it is over
+    # 0.5. The margin is for the parallel test workers sharing the CPUs.
+    assert 0.0 < share < 0.2, share
 
 
 def test_busiest_task_share_starts_at_zero() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Coroutine
 from typing import Any, assert_type
 
 import fastio
-from fastio._client import _Sent as Sent
+from fastio._calls import Sent
 
 
 async def bulk_results(urls: list[str], client: fastio.Client) -> None:

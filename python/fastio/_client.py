@@ -8,16 +8,16 @@ from collections.abc import (
     Awaitable,
     Callable,
     Coroutine,
-    Generator,
     Iterable,
-    Iterator,
     Mapping,
     MutableMapping,
 )
 from types import EllipsisType, TracebackType
-from typing import Any, Literal, Self, TypeAlias, Unpack, overload
+from typing import Any, Literal, Self, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
+from fastio._calls import Call, Sent, Stream, sending_arguments
+from fastio._defaults import DefaultsView
 from fastio._fastio import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REDIRECTS,
@@ -27,7 +27,6 @@ from fastio._fastio import (
     Request,
     Response,
     _ClientSession,
-    _shown_header,
     _UploadBody,
 )
 from fastio._mock import HandlerServer, Transport
@@ -44,178 +43,17 @@ from fastio._types import (
     PoolLimits,
     Timeout,
 )
+from fastio._upload import pump, with_upload
 from fastio.exceptions import ClientClosed, FastioError
 
 __all__ = ["Client"]
 
 
-class _Call(Coroutine[Any, Any, Response]):
-    """A request that runs through Python (hooks, a mock transport, an
-    uploaded async iterator): a coroutine to asyncio, which ``async with``
-    also takes, as the native awaitable."""
-
-    __slots__ = ("_coroutine",)
-
-    def __init__(self, coroutine: Coroutine[Any, Any, Response]) -> None:
-        self._coroutine = coroutine
-
-    def __await__(self) -> Generator[Any, None, Response]:
-        return self._coroutine.__await__()
-
-    def send(self, value: Any) -> Any:
-        return self._coroutine.send(value)
-
-    def throw(self, *exception: Any) -> Any:
-        return self._coroutine.throw(*exception)
-
-    def close(self) -> None:
-        self._coroutine.close()
-
-    async def __aenter__(self) -> Response:
-        return await self._coroutine
-
-    async def __aexit__(self, *exc: object) -> None:
-        # A whole response holds no connection; nothing to release.
-        return None
-
-
-# What every request method returns: an awaitable that is also a coroutine
-# and an async context manager giving the Response.
-_Sent: TypeAlias = FastioFuture[Response] | _Call
 _Results = Coroutine[Any, Any, list[Response]]
 _ResultsOrErrors = Coroutine[Any, Any, list[Response | FastioError]]
 
 # The module-level functions' clients, by ``verify``.
 _SHARED: dict[bool, Client] = {}
-
-
-async def _pump(source: AsyncIterable[bytes], body: _UploadBody) -> None:
-    """Feeds a streamed request body from the caller's async iterator (the
-    engine holds the server to the write timeout)."""
-    try:
-        async for chunk in source:
-            if not await body.send(chunk):
-                return  # the request stopped reading its body
-    except BaseException as error:
-        body.fail(f"the content iterator raised {type(error).__name__}: {error}")
-        raise
-    body.finish()
-
-
-async def _with_upload(future: _Sent, pump: asyncio.Future[None], *, body_done: bool) -> Response:
-    """Awaits a request whose body ``pump`` streams. If the pump fails (the
-    content iterator raised, or the server took no data within the write
-    timeout), the request stops and the pump's exception is raised.
-    ``body_done``: the exchange is over with the response (not streamed),
-    so the pump stops too."""
-
-    def stop_request(pump: asyncio.Future[None]) -> None:
-        if not pump.cancelled() and pump.exception() is not None:
-            future.close()  # a FastioFuture's close cancels its request
-
-    pump.add_done_callback(stop_request)
-    try:
-        response = await future
-    except BaseException as error:
-        if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception() from error  # type: ignore[misc]
-        _stop(pump)
-        raise
-    if body_done:
-        _stop(pump)
-    return response
-
-
-def _sending_arguments(request: Request) -> dict[str, Any]:
-    """What of ``request`` the engine takes as keyword arguments (its method,
-    URL, content and timeout are passed on their own)."""
-    return {
-        "params": request.params,
-        "headers": request.headers.multi_items(),
-        "json": request.json,
-        "data": request.data,
-    }
-
-
-def _stop(pump: asyncio.Future[None]) -> None:
-    if pump.done():
-        if not pump.cancelled():
-            pump.exception()  # retrieved: asyncio must not log it
-    else:
-        pump.cancel()
-
-
-class _Defaults(MutableMapping[str, str]):
-    """A client's default headers or cookies: reads and writes go to the
-    native session, so a change applies to the requests made after it."""
-
-    def __init__(
-        self,
-        read: Callable[[], list[tuple[str, str]]],
-        write: Callable[[list[tuple[str, str]]], None],
-        *,
-        fold_case: bool,
-    ) -> None:
-        self._read = read
-        self._write = write
-        self._fold_case = fold_case
-
-    def _key(self, name: str) -> str:
-        return name.lower() if self._fold_case else name
-
-    def __getitem__(self, name: str) -> str:
-        values = [value for key, value in self._read() if self._key(key) == self._key(name)]
-        if not values:
-            raise KeyError(name)
-        return ", ".join(values)
-
-    def __setitem__(self, name: str, value: str) -> None:
-        kept = [(key, old) for key, old in self._read() if self._key(key) != self._key(name)]
-        self._write([*kept, (name, value)])
-
-    def __delitem__(self, name: str) -> None:
-        pairs = self._read()
-        kept = [(key, value) for key, value in pairs if self._key(key) != self._key(name)]
-        if len(kept) == len(pairs):
-            raise KeyError(name)
-        self._write(kept)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys(key for key, _ in self._read()))
-
-    def __len__(self) -> int:
-        return len(dict.fromkeys(self._key(key) for key, _ in self._read()))
-
-    def __repr__(self) -> str:
-        # Credentials never show, as in error messages.
-        return repr({name: _shown_header(name, value) for name, value in self.items()})
-
-
-class _Stream:
-    """The ``async with`` of :meth:`Client.stream`."""
-
-    def __init__(self, future: _Sent, pump: asyncio.Future[None] | None) -> None:
-        self._future = future
-        self._pump = pump
-        self._response: Response | None = None
-
-    async def __aenter__(self) -> Response:
-        if self._pump is None:
-            self._response = await self._future
-        else:
-            self._response = await _with_upload(self._future, self._pump, body_done=False)
-        return self._response
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._pump is not None:
-            _stop(self._pump)
-        if self._response is not None:
-            await self._response.aclose()
 
 
 class Client:
@@ -434,7 +272,7 @@ class Client:
         in place or by assigning a new mapping, apply to requests made after
         them: ``client.headers["Authorization"] = f"Bearer {token}"``."""
         session = self._session
-        return _Defaults(session.default_headers, session.set_default_headers, fold_case=True)
+        return DefaultsView(session.default_headers, session.set_default_headers, fold_case=True)
 
     @headers.setter
     def headers(self, headers: Headers) -> None:
@@ -445,7 +283,7 @@ class Client:
         """The cookies every request sends, besides those the jar keeps;
         changeable as :attr:`headers` is."""
         session = self._session
-        return _Defaults(session.default_cookies, session.set_default_cookies, fold_case=False)
+        return DefaultsView(session.default_cookies, session.set_default_cookies, fold_case=False)
 
     @cookies.setter
     def cookies(self, cookies: Cookies) -> None:
@@ -485,7 +323,7 @@ class Client:
         auth: Auth = None,
         follow_redirects: bool | None = None,
         max_body_size: int | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """Sends one request with this client's settings; see :func:`fastio.fetch`.
 
         ``files`` makes a multipart/form-data body (with ``data`` as its
@@ -514,7 +352,7 @@ class Client:
             follow_redirects=follow_redirects,
             max_body_size=max_body_size,
         )
-        return future if pump is None else _Call(_with_upload(future, pump, body_done=True))
+        return future if pump is None else Call(with_upload(future, pump, body_done=True))
 
     def _start(
         self,
@@ -524,18 +362,18 @@ class Client:
         stream: bool,
         content: Content,
         **arguments: Any,
-    ) -> tuple[_Sent, asyncio.Future[None] | None]:
+    ) -> tuple[Sent, asyncio.Future[None] | None]:
         """Starts a request; for an async iterator ``content``, also the
         task that pumps it into the request (the caller ends that task).
         With hooks, the request goes through Python; with a mock transport,
         its handler is served while the request runs."""
         self._check_open(method, url)
         if self._hooked:
-            return _Call(self._through_python(method, url, stream, content, arguments)), None
+            return Call(self._through_python(method, url, stream, content, arguments)), None
         arguments.pop("extensions", None)
         future, pump = self._native(method, url, stream, content, arguments)
         if self._handler is not None:
-            return _Call(self._handler.served(future)), pump
+            return Call(self._handler.served(future)), pump
         return future, pump
 
     def _native(
@@ -547,7 +385,7 @@ class Client:
             ), None
         body = _UploadBody()
         future = self._session.request(method, url, content=body, stream=stream, **arguments)
-        return future, asyncio.ensure_future(_pump(content, body))
+        return future, asyncio.ensure_future(pump(content, body))
 
     async def _through_python(
         self, method: str, url: str, stream: bool, content: Content, arguments: dict[str, Any]
@@ -578,10 +416,10 @@ class Client:
             request.url,
             stream,
             streamed if streamed is not None else request.content,
-            {**arguments, **_sending_arguments(request), "prepared": True},
+            {**arguments, **sending_arguments(request), "prepared": True},
         )
         response = await (
-            future if pump is None else _with_upload(future, pump, body_done=not stream)
+            future if pump is None else with_upload(future, pump, body_done=not stream)
         )
         for hook in self._response_hooks:
             await hook(response)
@@ -619,7 +457,7 @@ class Client:
         retries: int | None,
         auth: Auth,
         follow_redirects: bool | None,
-    ) -> _Sent:
+    ) -> Sent:
         arguments: dict[str, Any] = {
             "params": params,
             "headers": headers,
@@ -660,7 +498,7 @@ class Client:
             timeout=None if timeout is ... else timeout,
         )
 
-    def send(self, request: Request, *, stream: bool = False) -> _Sent:
+    def send(self, request: Request, *, stream: bool = False) -> Sent:
         """Sends a :class:`fastio.Request` (from :meth:`build_request`, or
         made directly) as :meth:`request` would; ``stream=True`` gives the
         Response at its head, its body to read with ``aread()`` or
@@ -672,7 +510,7 @@ class Client:
             content=request.content,
             timeout=... if request.timeout is None else request.timeout,
             extensions=request.extensions,
-            **_sending_arguments(request),
+            **sending_arguments(request),
         )
         return future
 
@@ -692,7 +530,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Stream:
+    ) -> Stream:
         """Sends a request and gives its Response as soon as the head has
         arrived, the body to be read inside the ``async with`` block with
         ``aiter_bytes()``, ``aiter_text()``, ``aiter_lines()`` or
@@ -723,7 +561,7 @@ class Client:
             auth=auth,
             follow_redirects=follow_redirects,
         )
-        return _Stream(future, pump)
+        return Stream(future, pump)
 
     def get(
         self,
@@ -736,7 +574,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """A GET request; see :meth:`request`."""
         return self._bodiless(
             "GET", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -753,7 +591,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """A HEAD request; see :meth:`request`."""
         return self._bodiless(
             "HEAD", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -770,7 +608,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """An OPTIONS request; see :meth:`request`."""
         return self._bodiless(
             "OPTIONS", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -787,7 +625,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """A DELETE request; see :meth:`request`."""
         return self._bodiless(
             "DELETE", url, params, headers, cookies, timeout, retries, auth, follow_redirects
@@ -808,7 +646,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """A POST request; see :meth:`request`."""
         return self.request(
             "POST",
@@ -841,7 +679,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """A PUT request; see :meth:`request`."""
         return self.request(
             "PUT",
@@ -874,7 +712,7 @@ class Client:
         retries: int | None = None,
         auth: Auth = None,
         follow_redirects: bool | None = None,
-    ) -> _Sent:
+    ) -> Sent:
         """A PATCH request; see :meth:`request`."""
         return self.request(
             "PATCH",
