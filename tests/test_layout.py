@@ -1,5 +1,7 @@
 """`.ci/check-layout` (part of `make lint`) passes on src/ and catches what
-it is for: an import cycle, pyo3 in the HTTP engine, an arrow pointing up."""
+it is for: an import cycle, pyo3 in the HTTP engine, an arrow pointing up,
+a part the table of docs/architecture.md (the one statement of the layout)
+does not list."""
 
 from __future__ import annotations
 
@@ -54,3 +56,12 @@ def test_an_arrow_up_fails(tmp_path: Path) -> None:
     result = check(with_line(tmp_path, "bridge/inbox.rs", "use crate::gather::gather;"))
     assert result.returncode == 1
     assert "bridge/inbox -> gather: bridge may not use gather" in result.stderr
+
+
+def test_a_part_the_architecture_table_does_not_list_fails(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src", src)
+    (src / "stopwatch.rs").write_text("use crate::bridge::Job;\n")
+    result = check(src)
+    assert result.returncode == 1
+    assert "src/stopwatch: a part docs/architecture.md's table does not list" in result.stderr
