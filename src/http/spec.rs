@@ -138,9 +138,19 @@ impl Defaults {
             methods: asked.retry_methods.unwrap_or(self.retry.methods),
             ..self.retry
         };
+        // Nothing to merge (the common request): the headers are shared.
+        let nothing_to_merge = asked.headers.is_empty()
+            && asked.cookies.is_empty()
+            && self.cookies.is_empty()
+            && !self.headers.contains_key(http::header::COOKIE);
+        let headers = if nothing_to_merge {
+            Arc::clone(&self.headers)
+        } else {
+            Arc::new(merged_headers(self, asked.headers, &asked.cookies)?)
+        };
         Ok(Defaults {
             base_url: self.base_url.clone(),
-            headers: Arc::new(merged_headers(self, asked.headers, &asked.cookies)?),
+            headers,
             params: self.params.clone(),
             cookies: Vec::new(),
             timeout: asked.timeout.or(self.timeout),
