@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import run_script
 
 import fastio
 from fastio.testing import MockTransport, Server
@@ -301,3 +302,34 @@ def test_request_headers_change_and_response_headers_do_not() -> None:
     response = fastio.Response(200, headers={"A": "1"})
     with pytest.raises(TypeError, match="read-only"):
         response.headers["b"] = "2"
+
+
+def test_a_loop_closed_between_requests_holds_no_task_of_fastios() -> None:
+    done = run_script(
+        """
+        import asyncio, fastio
+        from fastio.testing import MockTransport
+
+        async def slow(request):
+            await asyncio.sleep(30)
+
+        client = fastio.Client(
+            transport=MockTransport(lambda r: fastio.Response(200, text="ok")), timeout=5
+        )
+        for _ in range(2):
+            loop = asyncio.new_event_loop()
+            assert loop.run_until_complete(client.get("http://api.test/")).text == "ok"
+            loop.close()
+        slow_client = fastio.Client(transport=MockTransport(slow), timeout=0.2)
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(slow_client.get("http://api.test/"))
+        except fastio.TimeoutError:
+            print("timed out")
+        loop.close()
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "timed out"
+    assert "destroyed" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

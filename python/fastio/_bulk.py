@@ -6,9 +6,9 @@ and the iterator ``fetch_iter`` returns."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from types import TracebackType
-from typing import Any, Generic, Self, TypedDict, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar, cast
 
 from fastio._fastio import Request, Response, _ClientSession, _FetchStream
 from fastio._progress import ProgressBar, length_of, on_a_terminal
@@ -82,6 +82,14 @@ async def with_progress(future: Coroutine[Any, Any, _Result], bar: ProgressBar) 
         bar.close()
 
 
+class Serving(Protocol):
+    """What runs beside a bulk call while it waits (a mock transport's
+    handler): begun before the first wait, ended when the call closes."""
+
+    def begin(self) -> None: ...
+    def end(self) -> None: ...
+
+
 class FetchIterator(Generic[_Item]):
     """Responses in the order they complete; see :func:`fetch_iter`.
 
@@ -101,10 +109,10 @@ class FetchIterator(Generic[_Item]):
         *,
         return_exceptions: bool,
         progress: ProgressBar | None = None,
-        before_batch: Callable[[], None] | None = None,
+        serving: Serving | None = None,
     ) -> None:
         self._stream = stream
-        self._before_batch = before_batch
+        self._serving = serving
         self._return_exceptions = return_exceptions
         self._progress = progress
         self._ready: deque[Response | FastioError] = deque()
@@ -120,8 +128,8 @@ class FetchIterator(Generic[_Item]):
                 raise StopAsyncIteration
             if self._progress is not None:
                 self._progress.start()
-            if self._before_batch is not None:
-                self._before_batch()
+            if self._serving is not None:
+                self._serving.begin()
             try:
                 results, self._ended = await self._stream.next_batch()
             except BaseException:
@@ -138,6 +146,8 @@ class FetchIterator(Generic[_Item]):
         self._ended = True
         self._ready.clear()
         self._stream.close()
+        if self._serving is not None:
+            self._serving.end()
         if self._progress is not None:
             self._progress.close()
 
@@ -181,10 +191,11 @@ def start_fetch_iter(
     return_exceptions: bool,
     options: BulkOptions,
     *,
-    before_batch: Callable[[], None] | None = None,
+    serving: Serving | None = None,
 ) -> FetchIterator[Any]:
     """``fetch_iter`` on ``session``: the iterator of results as they
-    complete; ``before_batch`` runs before each wait for more."""
+    complete; ``serving`` (a mock transport's) is begun before the first
+    wait and ended when the iterator closes."""
     engine, bar = _split(urls, options)
     stream = session.fetch_many(
         urls,
@@ -193,6 +204,4 @@ def start_fetch_iter(
         progress=bar.counts if bar is not None else None,
         **engine,
     )
-    return FetchIterator(
-        stream, return_exceptions=return_exceptions, progress=bar, before_batch=before_batch
-    )
+    return FetchIterator(stream, return_exceptions=return_exceptions, progress=bar, serving=serving)

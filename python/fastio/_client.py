@@ -409,8 +409,6 @@ class Client:
             replaced = await hook(request)
             if isinstance(replaced, Request):
                 request = replaced
-        if self._handler is not None:
-            self._handler.ensure()
         future, pump = self._native(
             request.method,
             request.url,
@@ -418,9 +416,8 @@ class Client:
             streamed if streamed is not None else request.content,
             {**arguments, **sending_arguments(request), "prepared": True},
         )
-        response = await (
-            future if pump is None else with_upload(future, pump, body_done=not stream)
-        )
+        sent = future if pump is None else with_upload(future, pump, body_done=not stream)
+        response = await (sent if self._handler is None else self._handler.served(sent))
         for hook in self._response_hooks:
             await hook(response)
         if self._raise_for_status:
@@ -791,10 +788,8 @@ class Client:
     ) -> FetchIterator[Response] | FetchIterator[Response | FastioError]:
         """:func:`fastio.fetch_iter` with this client's settings, pool and limits."""
         self._check_open(options.get("method", "GET"), "fetch_iter")
-        before_batch = None if self._handler is None else self._handler.ensure
-        return start_fetch_iter(
-            self._session, urls, return_exceptions, options, before_batch=before_batch
-        )
+        serving = None if self._handler is None else self._handler.lease()
+        return start_fetch_iter(self._session, urls, return_exceptions, options, serving=serving)
 
     async def aclose(self) -> None:
         """Closes the client: its idle connections are dropped, requests
