@@ -83,7 +83,9 @@ class MockTransport:
     transport error the handler raises (``fastio.ConnectError("refused",
     request=request)``) fails the request as that network failure would,
     retries included; any other exception is raised by the request as it
-    is. Each request is answered in a task of its own on the client's loop.
+    is. Each request is answered in a task of its own on the client's loop;
+    a handler still running when the client has no request in flight (its
+    own was cancelled or timed out) is cancelled.
 
     Example::
 
