@@ -3,7 +3,8 @@
 Starts nginx (1 worker; installed with apt-get if missing) on 127.0.0.1 and
 runs every client against it, each case in its own process: fastio
 ``fetch_all``; fastio ``fetch_iter``; fastio ``Client.get`` awaited from C asyncio tasks; aiohttp;
-aiohttp on uvloop; httpx; pyreqwest; rnet; and ``bench/reqwest_ceiling``,
+aiohttp on uvloop; httpx and its fork httpx2; pyreqwest; wreq (was
+rnet); pyqwest; eggfetch; requestx; niquests; and ``bench/reqwest_ceiling``,
 pure Rust reqwest, as the ceiling (curl for the 100 MB body; for 1 MB bodies
 also pure Rust keeping every body, as a ``fetch_all`` list does). Prints a
 table of req/s (or GB/s), ratios and peak RSS, plus JSON POSTs (each item its
@@ -34,6 +35,7 @@ sys.path[:] = [
 import argparse
 import asyncio
 import datetime
+import functools
 import importlib
 import json
 import os
@@ -159,16 +161,64 @@ async def client_pyreqwest(url: str, count: int, concurrency: int) -> int:
         return await workers(count, concurrency, one)
 
 
-async def client_rnet(url: str, count: int, concurrency: int) -> int:
-    import rnet
+async def client_wreq(url: str, count: int, concurrency: int) -> int:
+    import wreq
 
-    client = rnet.Client()
+    client = wreq.Client()
 
     async def one() -> int:
         response = await client.get(url)
         return len(await response.bytes())
 
     return await workers(count, concurrency, one)
+
+
+async def client_pyqwest(url: str, count: int, concurrency: int) -> int:
+    import pyqwest
+
+    client = pyqwest.Client()
+
+    async def one() -> int:
+        response = await client.get(url)
+        return len(response.content)
+
+    return await workers(count, concurrency, one)
+
+
+async def client_eggfetch(url: str, count: int, concurrency: int) -> int:
+    import eggfetch
+
+    async with eggfetch.AsyncClient() as client:
+
+        async def one() -> int:
+            return len((await client.get(url)).content)
+
+        total = await workers(count, concurrency, one)
+    return total
+
+
+async def client_httpx_like(module: str, url: str, count: int, concurrency: int) -> int:
+    """httpx's API under another module: its fork httpx2, and requestx."""
+    httpx_like = importlib.import_module(module)
+    limits = httpx_like.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx_like.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one() -> int:
+            return len((await client.get(url)).content)
+
+        return await workers(count, concurrency, one)
+
+
+async def client_niquests(url: str, count: int, concurrency: int) -> int:
+    import niquests
+
+    async with niquests.AsyncSession(pool_maxsize=concurrency) as session:
+
+        async def one() -> int:
+            response = await session.get(url)
+            return len(response.content or b"")
+
+        return await workers(count, concurrency, one)
 
 
 # --- JSON POSTs: each item POSTs its own 1 KB document, built before timing --------
@@ -296,7 +346,12 @@ MODULES = {
     "aiohttp + uvloop": "aiohttp",
     "httpx": "httpx",
     "pyreqwest": "pyreqwest.client",
-    "rnet": "rnet",
+    "wreq": "wreq",
+    "pyqwest": "pyqwest",
+    "eggfetch": "eggfetch",
+    "requestx": "requestx",
+    "niquests": "niquests",
+    "httpx2": "httpx2",
     "fastio fetch_all of Requests": "fastio",
     RATE_LIMITED: "fastio",
     "fastio Client.post from tasks": "fastio",
@@ -314,7 +369,12 @@ CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
     "aiohttp + uvloop": client_aiohttp,
     "httpx": client_httpx,
     "pyreqwest": client_pyreqwest,
-    "rnet": client_rnet,
+    "wreq": client_wreq,
+    "pyqwest": client_pyqwest,
+    "eggfetch": client_eggfetch,
+    "requestx": functools.partial(client_httpx_like, "requestx"),
+    "niquests": client_niquests,
+    "httpx2": functools.partial(client_httpx_like, "httpx2"),
 }
 
 
@@ -510,15 +570,16 @@ def main() -> None:
     runs.ROUNDS = max(1, args.rounds)
     raise_file_limit()
     requests = 2_000 if args.quick else 20_000
-    slow_cap = 500 if args.quick else 2_000  # httpx is ~100x slower: fewer requests, same req/s
+    slow_cap = 500 if args.quick else 2_000  # the slow peers: fewer requests, same req/s
     bodies = 100 if args.quick else 1_000
     with serving() as base:
         lines = run_all(base, requests, slow_cap, bodies)
     stamp = datetime.date.today().isoformat()
     header = [
         f"Measured {stamp} on {machine_line()}; nginx 1 worker on 127.0.0.1, 12-byte body "
-        f"unless said; {requests:,} GETs per case (httpx: {slow_cap:,}); {runs.ROUNDS} rounds, "
-        "each running every client once in a fresh process (httpx only in the first), "
+        f"unless said; {requests:,} GETs per case (httpx, httpx2, niquests: {slow_cap:,}); "
+        f"{runs.ROUNDS} rounds, "
+        "each running every client once in a fresh process (the slow peers only in the first), "
         'the fastest run shown (lag: the run with the median worst lag); "medians": '
         "the ratio of the median runs. CPU µs/req: the process's CPU time, every thread, "
         "over the timed part of the median run, per request (steadier than wall time here).",
@@ -535,7 +596,9 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
             {
                 CEILING_NAME: ceiling(small, requests, concurrency),
                 **{
-                    name: child(name, small, slow_cap if name == "httpx" else requests, concurrency)
+                    name: child(
+                        name, small, slow_cap if runs.is_slow(name) else requests, concurrency
+                    )
                     for name in WHOLE_BODY_CLIENTS
                 },
             }
@@ -548,9 +611,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
         {
             CEILING_NAME: ceiling(api, requests, 64, mode="post"),
             **{
-                name: child(
-                    name, api, slow_cap if name.startswith("httpx") else requests, 64, post=True
-                )
+                name: child(name, api, slow_cap if runs.is_slow(name) else requests, 64, post=True)
                 for name in POST_CLIENTS
                 if name != RATE_LIMITED
             },
@@ -570,7 +631,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
             KEPT_NAME: ceiling(body_url, bodies, 64, mode="keep"),
             **{
                 name: child(
-                    name, body_url, max(bodies // 10, 10) if name == "httpx" else bodies, 64
+                    name, body_url, max(bodies // 10, 10) if runs.is_slow(name) else bodies, 64
                 )
                 for name in body_clients
             },
@@ -634,7 +695,7 @@ def run_all(base: str, requests: int, slow_cap: int, bodies: int) -> list[str]:
                     "fastio Client.get from tasks" + IDLE_WORKERS,
                     "aiohttp",
                     "pyreqwest",
-                    "rnet",
+                    "wreq",
                 )
             },
         },
@@ -677,7 +738,7 @@ def request_rate_rows(
         f"1.00 | 1.00 | {ratio(rust_rate, pyreqwest_rate)} | |",
     ]
     for name, measured in results.items():
-        count = slow_cap if name.startswith("httpx") else requests
+        count = slow_cap if runs.is_slow(name) else requests
         if "error" in measured:
             lines.append(f"| {name} | failed: {measured['error']} | | | | | | |")
             continue

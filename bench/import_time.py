@@ -29,7 +29,12 @@ CASES = [
     ("aiohttp", "import asyncio, aiohttp"),
     ("httpx", "import asyncio, httpx"),
     ("pyreqwest", "import asyncio, pyreqwest"),
-    ("rnet", "import asyncio, rnet"),
+    ("wreq", "import asyncio, wreq"),
+    ("pyqwest", "import asyncio, pyqwest"),
+    ("eggfetch", "import asyncio, eggfetch"),
+    ("requestx", "import asyncio, requestx"),
+    ("niquests", "import asyncio, niquests"),
+    ("httpx2", "import asyncio, httpx2"),
 ]
 
 

@@ -28,14 +28,22 @@ ROUNDS = 5
 
 Run = Callable[[], dict[str, Any]]
 
+# Peers 10-100x behind the others (httpx and its fork httpx2, niquests): one
+# run, on fewer requests; their noise changes nothing.
+SLOW_PEERS = ("httpx", "niquests")
+
+
+def is_slow(name: str) -> bool:
+    """Whether `name` is one of the slow peers (see SLOW_PEERS)."""
+    return name.startswith(SLOW_PEERS)
+
 
 def in_rounds(runs: dict[str, Run], *, by_lag: bool = False) -> dict[str, dict[str, Any]]:
     """Runs each of `runs` ROUNDS times, round-robin; returns each one's pick."""
     done: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
     for round_number in range(ROUNDS):
         for name, run in runs.items():
-            # httpx is 10-100x behind the others: one run, its noise changes nothing.
-            if not name.startswith("httpx") or round_number == 0:
+            if not is_slow(name) or round_number == 0:
                 done[name].append(run())
     return {name: pick(measured, by_lag) for name, measured in done.items()}
 
