@@ -168,14 +168,21 @@ pub fn parse_headers(value: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderMap> {
     for (name, content) in pairs(value, "headers")? {
         let name = text_of(&name, "header names", "")?;
         let content = text_of(&content, "header values", &format!(" (for {name:?})"))?;
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
-        let header_value = HeaderValue::from_str(&content).map_err(|_| {
-            PyValueError::new_err(format!("invalid value for header {name:?}: {content:?}"))
-        })?;
+        let (header_name, header_value) = header_pair(&name, &content)?;
         headers.append(header_name, header_value);
     }
     Ok(headers)
+}
+
+/// One header as sent: a ValueError for a name that is not a token or a
+/// value holding CR, LF or NUL.
+pub fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
+    let header_name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+    let header_value = HeaderValue::from_str(value).map_err(|_| {
+        PyValueError::new_err(format!("invalid value for header {name:?}: {value:?}"))
+    })?;
+    Ok((header_name, header_value))
 }
 
 /// A str argument's text: TypeError for another type, ValueError for a str

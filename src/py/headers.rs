@@ -4,12 +4,11 @@
 
 use std::sync::{PoisonError, RwLock};
 
-use http::header::{HeaderName, HeaderValue};
-use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use super::args::parse_headers;
+use super::args::{header_pair, parse_headers};
 use crate::http::error::shown_header_value;
 use crate::http::response::HeaderList;
 
@@ -115,11 +114,7 @@ impl Headers {
     }
 
     fn __setitem__(&self, name: &str, value: &str) -> PyResult<()> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            PyValueError::new_err(format!("invalid value for header {name:?}: {value:?}"))
-        })?;
+        let (name, value) = header_pair(name, value)?;
         self.change(|map| {
             map.insert(name, value);
         })
