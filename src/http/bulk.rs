@@ -47,7 +47,7 @@ impl Template {
     pub fn request(&self, url: &str) -> Result<RequestSpec, FastioError> {
         self.on(self
             .defaults
-            .request(&self.session, self.method.clone(), url, &[], None))
+            .request(&self.session, self.method.clone(), url, &[], None, None))
     }
 
     /// `built` (an item's request) as this call sends it.

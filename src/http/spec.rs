@@ -162,15 +162,16 @@ impl Defaults {
     }
 
     /// The request for `method url` (with `params` and `body` added) on
-    /// these defaults, sent from `session`. A body's content type is sent
-    /// unless the headers name one.
+    /// these defaults, sent from `session`. The body's `content_type` is
+    /// sent unless the headers name one.
     pub fn request(
         &self,
         session: &Arc<Session>,
         method: Method,
         url: &str,
         params: &[(String, String)],
-        body: Option<(RequestBody, Option<&str>)>,
+        body: Option<RequestBody>,
+        content_type: Option<&str>,
     ) -> Result<RequestSpec, FastioError> {
         let mut url = resolve_url(self, url)?;
         if !params.is_empty() {
@@ -180,7 +181,6 @@ impl Defaults {
         // Built on defaults from `with`, whose cookies are in the headers.
         debug_assert!(self.cookies.is_empty());
         let mut headers = Arc::clone(&self.headers);
-        let (body, content_type) = body.map_or((None, None), |(body, kind)| (Some(body), kind));
         if let Some(kind) = content_type {
             if !headers.contains_key(http::header::CONTENT_TYPE) {
                 if let Ok(value) = HeaderValue::from_str(kind) {

@@ -153,11 +153,15 @@ impl FetchArgs<'_, '_> {
             max_body_size: body_size_limit(self.max_body_size)?,
         };
         let defaults = defaults_with(defaults, asked)?;
-        let body = self.body()?;
-        let body = body
-            .as_ref()
-            .map(|(body, kind)| (body.clone(), kind.as_deref()));
-        Ok(defaults.request(session, method, url, &params, body)?)
+        let (body, content_type) = self.body()?.unzip();
+        Ok(defaults.request(
+            session,
+            method,
+            url,
+            &params,
+            body,
+            content_type.flatten().as_deref(),
+        )?)
     }
 
     /// The body, and the content type it implies, from json=, data=
