@@ -17,7 +17,7 @@ from fastio.testing import Server
 # once a sleep and a fetch have run, then "fork child <exit code>" for a
 # forked child that did the same and checked its threads' policy.
 THREADS_AFTER_USE = """
-    import asyncio, os, sys, warnings
+    import asyncio, os, sys, time, warnings
     import fastio
 
     def fastio_threads():
@@ -32,7 +32,12 @@ THREADS_AFTER_USE = """
 
     async def use():
         await fastio.sleep(0.001)
-        # Only the worker threads exist yet: blocking threads come later.
+        # Only the worker threads exist yet: blocking threads come later. A
+        # worker names itself once it first runs, which a loaded machine may
+        # delay: wait (boundedly) for the count the test expects.
+        deadline = time.monotonic() + 10
+        while len(fastio_threads()) < int(os.environ["WORKERS"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         workers = len(fastio_threads())
         response = await fastio.fetch(os.environ["URL"] + "/bytes/10")
         assert len(response.content) == 10
@@ -53,11 +58,12 @@ THREADS_AFTER_USE = """
 """
 
 
-def run_with(configure: str, server: Server, policy: int) -> str:
-    """The script's output; its forked child must see ``policy`` too."""
+def run_with(configure: str, server: Server, policy: int, workers: int) -> str:
+    """The script's output; its forked child must see ``policy`` too. The
+    script waits up to 10 s for ``workers`` named threads to appear."""
     done = run_script(
         THREADS_AFTER_USE.format(configure=configure),
-        env={"URL": server.url, "POLICY": str(policy)},
+        env={"URL": server.url, "POLICY": str(policy), "WORKERS": str(workers)},
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -69,6 +75,7 @@ def test_idle_priority_and_thread_count(server: Server) -> None:
         'fastio.configure_runtime(worker_threads=1, worker_priority="idle")',
         server,
         os.SCHED_IDLE,
+        1,
     )
     assert f"workers 1 policies [{os.SCHED_IDLE}]" in output
     assert "fork child 0" in output
@@ -76,9 +83,9 @@ def test_idle_priority_and_thread_count(server: Server) -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_default_is_one_normal_worker_per_cpu(server: Server) -> None:
-    output = run_with("", server, os.SCHED_OTHER)
-    assert "fork child 0" in output
     cpus = len(os.sched_getaffinity(0))
+    output = run_with("", server, os.SCHED_OTHER, cpus)
+    assert "fork child 0" in output
     assert f"workers {cpus} policies [{os.SCHED_OTHER}]" in output
 
 
@@ -89,6 +96,7 @@ def test_the_last_call_wins(server: Server) -> None:
         "    fastio.configure_runtime(worker_threads=3)",
         server,
         os.SCHED_OTHER,
+        3,
     )
     assert f"workers 3 policies [{os.SCHED_OTHER}]" in output
 
