@@ -11,9 +11,9 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 import pytest
 from helpers import open_fds, run_script
@@ -22,6 +22,8 @@ import fastio
 from fastio import _fastio
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+Run = Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]
 
 
 async def awaited(awaitable: Awaitable[T]) -> T:
@@ -128,6 +130,101 @@ async def test_callbacks_run_on_the_loop_never_inline() -> None:
     assert late == []  # scheduled with call_soon, not run inside the call
     await asyncio.sleep(0)
     assert late == [pending]
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """Counts the callbacks scheduled with call_soon (a Handle each)."""
+
+    scheduled = 0
+
+    def call_soon(
+        self,
+        callback: Callable[[*Ts], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        self.scheduled += 1
+        return super().call_soon(callback, *args, context=context)
+
+
+def test_a_drain_runs_the_callbacks_it_settles_without_a_handle_each() -> None:
+    async def main() -> None:
+        await asyncio.gather(*(_fastio._on_worker(index) for index in range(50)))
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, CountingLoop)
+        loop.scheduled = 0
+        for index in range(100):
+            assert await _fastio._on_worker(index) == index
+        # Without the drain running them: a task wake-up (a Handle) per await.
+        assert loop.scheduled < 10
+
+    with asyncio.Runner(loop_factory=CountingLoop) as runner:
+        runner.run(main())
+
+
+def test_a_loop_in_debug_mode_gets_a_handle_per_callback() -> None:
+    # Its handles time each callback (slow-callback warnings): keep them.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, CountingLoop)
+        await _fastio._on_worker(0)
+        loop.scheduled = 0
+        for index in range(20):
+            await _fastio._on_worker(index)
+        assert loop.scheduled >= 20
+
+    with asyncio.Runner(loop_factory=CountingLoop, debug=True) as runner:
+        runner.run(main())
+
+
+def test_a_failing_callback_goes_to_the_exception_handler(run_on_each_loop: Run) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context))
+
+        def fails(_: object) -> None:
+            raise ValueError("from a callback")
+
+        seen: list[object] = []
+        pending = _fastio._on_worker("x")
+        pending.add_done_callback(fails)
+        pending.add_done_callback(seen.append)
+        assert await pending == "x"
+        await asyncio.sleep(0.01)
+        assert seen == [pending]
+        assert len(reported) == 1
+        assert isinstance(reported[0]["exception"], ValueError)
+        assert reported[0]["message"].startswith("Exception in callback")
+        loop.set_exception_handler(None)
+
+    run_on_each_loop(main)
+
+
+def test_ctrl_c_in_a_callback_propagates_and_loses_no_other_callback() -> None:
+    # asyncio's loop only: uvloop's next run_until_complete after a
+    # KeyboardInterrupt in any callback (an asyncio future's too) fails with
+    # "Event loop stopped before Future completed".
+    loop = asyncio.new_event_loop()
+    try:
+        seen: list[object] = []
+
+        def interrupts(_: object) -> None:
+            raise KeyboardInterrupt
+
+        async def first() -> object:
+            pending = _fastio._on_worker("x")
+            pending.add_done_callback(interrupts)
+            pending.add_done_callback(seen.append)
+            return await pending
+
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(first())
+        # The callback after the interrupted one runs on the loop's next turn.
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert len(seen) == 1
+    finally:
+        loop.close()
 
 
 async def test_remove_done_callback_counts_what_it_removed() -> None:

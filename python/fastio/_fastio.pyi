@@ -132,10 +132,13 @@ class FastioFuture(Coroutine[Any, Any, _T]):
     def add_done_callback(
         self, fn: Callable[[Self], object], *, context: Context | None = None
     ) -> None:
-        """Schedules ``fn(self)`` with ``loop.call_soon`` once done; starts the work.
+        """Runs ``fn(self)`` on the loop once done; starts the work.
 
-        Callbacks never run inline; ``context`` defaults to a copy of the
-        current context, as for ``asyncio.Future``.
+        Callbacks never run inside the call that finishes the future: the
+        loop callback that delivers fastio's results runs them after its
+        batch (``loop.call_soon`` where a user's call or a loop in debug mode
+        finishes it). ``context`` defaults to a copy of the current context,
+        as for ``asyncio.Future``.
         """
     def remove_done_callback(self, fn: Callable[[Self], object], /) -> int:
         """Removes every registration of ``fn`` and returns how many there were."""

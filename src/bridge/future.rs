@@ -17,6 +17,7 @@ use super::asyncio::{
 };
 use super::live::LiveFuture;
 use super::queue::{Completion, LoopQueue};
+use super::ready::{self, Ready};
 use super::release::release;
 use super::work::{guard, GuardedWork, Message, Outcome, ToPythonItems, Value};
 
@@ -660,10 +661,10 @@ impl FastioFuture {
         self.blocking.store(value, Ordering::Relaxed);
     }
 
-    /// Schedules ``fn(self)`` with ``loop.call_soon`` once done; starts the work.
+    /// Runs ``fn(self)`` on the loop once done (see the stub); starts the work.
     ///
-    /// Callbacks never run inline; ``context`` defaults to a copy of the
-    /// current context, as for ``asyncio.Future``.
+    /// Callbacks never run inside the call that finishes it; ``context``
+    /// defaults to a copy of the current context, as for ``asyncio.Future``.
     #[pyo3(signature = (r#fn, *, context = None))]
     fn add_done_callback(
         slf: &Bound<'_, Self>,
@@ -956,7 +957,8 @@ fn take_callbacks(py: Python<'_>, inner: &mut Inner) -> (Option<Py<PyAny>>, Vec<
 }
 
 /// `loop.call_soon(fn, future, context=ctx)` for each callback, as asyncio's
-/// own futures do: callbacks never run inline.
+/// own futures do: callbacks never run inline. A drain settling this
+/// awaitable runs them itself once its slice is settled (`ready.rs`).
 fn schedule_callbacks(
     future: &Bound<'_, FastioFuture>,
     event_loop: Option<Py<PyAny>>,
@@ -969,11 +971,19 @@ fn schedule_callbacks(
     let event_loop = event_loop.bind(py);
     let mut first_error = None;
     for callback in callbacks {
+        let ready = Ready {
+            function: callback.function,
+            future: future.clone().into_any().unbind(),
+            context: callback.context,
+        };
+        let Err(ready) = ready::keep(event_loop, ready) else {
+            continue;
+        };
         let scheduled = call_soon_in_context(
             event_loop,
-            callback.function.bind(py),
+            ready.function.bind(py),
             future.as_any(),
-            callback.context.bind(py),
+            ready.context.bind(py),
         );
         if let Err(err) = scheduled {
             first_error.get_or_insert(err);

@@ -14,6 +14,7 @@ mod future;
 mod inbox;
 pub mod live;
 mod queue;
+mod ready;
 mod release;
 mod work;
 

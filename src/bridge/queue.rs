@@ -21,6 +21,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::asyncio::running_loop;
 use super::inbox::Inbox;
+use super::ready;
 use super::work::{GuardedWork, Message, Outcome, ToPythonItems};
 use crate::runtime;
 
@@ -236,16 +237,26 @@ impl LoopQueue {
             event_loop.call_method1(intern!(py, "remove_reader"), (self.inbox.fd(),))?;
             return Ok(());
         }
+        let event_loop = running_loop(py)?;
+        // A loop in debug mode times each callback's handle: schedule them.
+        let debug = event_loop
+            .call_method0(intern!(py, "get_debug"))?
+            .is_truthy()?;
         let (batch, more) = self.inbox.take_batch(DRAIN_SLICE, Completion::weight);
-        let mut first_error = None;
-        for completion in batch {
-            if let Err(err) = self.complete(py, completion) {
-                first_error.get_or_insert(err);
-            }
-        }
+        let (first_error, callbacks) =
+            ready::gathered_while((!debug).then_some(&event_loop), || {
+                let mut first_error = None;
+                for completion in batch {
+                    if let Err(err) = self.complete(py, completion) {
+                        first_error.get_or_insert(err);
+                    }
+                }
+                first_error
+            });
         if more {
-            running_loop(py)?.call_method1(intern!(py, "call_soon"), (drain,))?;
+            event_loop.call_method1(intern!(py, "call_soon"), (drain,))?;
         }
+        ready::run(&event_loop, callbacks)?;
         first_error.map_or(Ok(()), Err)
     }
 
