@@ -335,6 +335,28 @@ class Client:
         (its Authorization replaces the client's), ``follow_redirects`` and
         ``max_body_size``.
         """
+        if (
+            self._straight
+            and not self._closed
+            and (content is None or isinstance(content, (bytes, bytearray, memoryview, str)))
+        ):
+            # The common case without the layers below: this runs per request.
+            return self._session.request_positional(
+                method,
+                url,
+                params,
+                headers,
+                cookies,
+                json,
+                data,
+                files,
+                content,
+                timeout,
+                retries,
+                auth,
+                follow_redirects,
+                max_body_size,
+            )
         future, pump = self._start(
             method,
             url,
@@ -455,19 +477,37 @@ class Client:
         auth: Auth,
         follow_redirects: bool | None,
     ) -> Sent:
-        arguments: dict[str, Any] = {
-            "params": params,
-            "headers": headers,
-            "cookies": cookies,
-            "timeout": timeout,
-            "retries": retries,
-            "auth": auth,
-            "follow_redirects": follow_redirects,
-        }
         if self._straight and not self._closed:
             # The common case without the layers below: this runs per request.
-            return self._session.request(method, url, content=None, stream=False, **arguments)
-        future, _ = self._start(method, url, stream=False, content=None, **arguments)
+            return self._session.request_positional(
+                method,
+                url,
+                params,
+                headers,
+                cookies,
+                None,
+                None,
+                None,
+                None,
+                timeout,
+                retries,
+                auth,
+                follow_redirects,
+                None,
+            )
+        future, _ = self._start(
+            method,
+            url,
+            stream=False,
+            content=None,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
+        )
         return future
 
     def build_request(

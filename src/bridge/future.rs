@@ -661,10 +661,13 @@ impl FastioFuture {
         self.blocking.store(value, Ordering::Relaxed);
     }
 
-    /// Runs ``fn(self)`` on the loop once done (see the stub); starts the work.
+    /// Runs ``fn(self)`` on the loop once done; starts the work.
     ///
-    /// Callbacks never run inside the call that finishes it; ``context``
-    /// defaults to a copy of the current context, as for ``asyncio.Future``.
+    /// Callbacks never run inside the call that finishes the future: the
+    /// loop callback that delivers fastio's results runs them after its
+    /// batch (``loop.call_soon`` where a user's call or a loop in debug mode
+    /// finishes it). ``context`` defaults to a copy of the current context,
+    /// as for ``asyncio.Future``.
     #[pyo3(signature = (r#fn, *, context = None))]
     fn add_done_callback(
         slf: &Bound<'_, Self>,
