@@ -112,6 +112,40 @@ async def test_methods_with_a_body(server: Server, method: str) -> None:
     assert generic["body"] == "text"
 
 
+async def test_every_argument_of_request_takes_effect(server: Server) -> None:
+    # Client.request hands its arguments to the engine by position: each
+    # must arrive in its own place.
+    async with fastio.Client(base_url=server.url) as client:
+        sent = await client.request(
+            "PUT",
+            "/echo",
+            params={"p": "1"},
+            headers={"X-Given": "h"},
+            cookies={"c": "v"},
+            json={"j": 1},
+            auth=("user", "secret"),
+            timeout=5,
+        )
+        form = await client.request("POST", "/echo", data={"f": "2"})
+        raw = await client.request("POST", "/echo", content=b"raw")
+        redirect = await client.request("GET", "/redirect/1", follow_redirects=False)
+        with pytest.raises(fastio.BodyTooLarge):
+            await client.request("GET", "/bytes/5000", max_body_size=100)
+        with pytest.raises(fastio.TimeoutError):
+            await client.request("GET", "/delay/5", timeout=0.1)
+        retried = await client.request("GET", "/status/503", retries=2)
+    echoed = sent.json()
+    assert (echoed["method"], echoed["query"], echoed["body"]) == ("PUT", {"p": "1"}, '{"j":1}')
+    assert echoed["headers"]["x-given"] == ["h"]
+    assert echoed["headers"]["cookie"] == ["c=v"]
+    assert echoed["headers"]["authorization"][0].startswith("Basic ")
+    assert form.json()["body"] == "f=2"
+    assert raw.json()["body"] == "raw"
+    assert redirect.status == 302
+    assert retried.status == 503
+    assert server.request_count("/status/503") == 3
+
+
 async def test_files_are_sent_as_multipart(httpbin: Any, tmp_path: Any) -> None:
     upload = tmp_path / "notes.txt"
     upload.write_bytes(b"from a file object")
