@@ -15,6 +15,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
+use libmimalloc_sys::{mi_malloc, mi_realloc, mi_zalloc};
 use mimalloc::MiMalloc;
 
 /// Allocations of at least this many bytes go to the system allocator:
@@ -32,6 +33,15 @@ fn is_large(size: usize) -> bool {
     size >= LARGE_ALLOCATION
 }
 
+/// mimalloc's plain entry points align every block to at least a word (a
+/// 24-byte block is not 16-aligned), so a layout asking no more skips the
+/// aligned path, which the `mimalloc` crate always takes.
+const MIMALLOC_ALIGNMENT: usize = std::mem::size_of::<usize>();
+
+fn is_plain(layout: Layout) -> bool {
+    layout.align() <= MIMALLOC_ALIGNMENT
+}
+
 // SAFETY: every call is forwarded to one of two sound allocators, and a
 // block is always returned to the one its size chose when it was made.
 unsafe impl GlobalAlloc for SplitAllocator {
@@ -40,6 +50,8 @@ unsafe impl GlobalAlloc for SplitAllocator {
         unsafe {
             if is_large(layout.size()) {
                 System.alloc(layout)
+            } else if is_plain(layout) {
+                mi_malloc(layout.size()).cast()
             } else {
                 MiMalloc.alloc(layout)
             }
@@ -51,6 +63,8 @@ unsafe impl GlobalAlloc for SplitAllocator {
         unsafe {
             if is_large(layout.size()) {
                 System.alloc_zeroed(layout)
+            } else if is_plain(layout) {
+                mi_zalloc(layout.size()).cast()
             } else {
                 MiMalloc.alloc_zeroed(layout)
             }
@@ -72,6 +86,10 @@ unsafe impl GlobalAlloc for SplitAllocator {
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         match (is_large(layout.size()), is_large(new_size)) {
             // SAFETY: the block stays with the allocator that made it.
+            (false, false) if is_plain(layout) => unsafe {
+                mi_realloc(block.cast(), new_size).cast()
+            },
+            // SAFETY: as above.
             (false, false) => unsafe { MiMalloc.realloc(block, layout, new_size) },
             // SAFETY: as above.
             (true, true) => unsafe { System.realloc(block, layout, new_size) },
