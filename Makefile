@@ -7,6 +7,8 @@ VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 # Every supported CPython found here (PATH, then pyenv), oldest first.
 PYTHONS := $(shell .ci/pythons)
 NEWEST_PYTHON := $(lastword $(PYTHONS))
+# The newest CPython with fastio, for asyncio.eager_task_factory (3.12+) in bench/floor.py.
+EAGER_VENV := build/bench-eager
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # Two pytest workers per CPU: most tests wait on sockets and timers.
@@ -98,11 +100,15 @@ format: $(PY)
 	$(PY) -m ruff check --fix .
 
 ## bench: build with the dist profile (fat LTO) plus the naive baseline, then
-## run the benchmarks (primitives, then HTTP and TLS against nginx and the
+## run the benchmarks (primitives, the per-request floor with eager tasks on
+## the newest CPython here, then HTTP and TLS against nginx and the
 ## peers, the soak, Dask); the tables are printed and written to bench/*.md
 bench: $(PY)
 	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench,dask]'
 	$(PY) bench/primitives.py --markdown bench/results.md
+	$(NEWEST_PYTHON) -m venv $(EAGER_VENV)
+	MATURIN_PEP517_ARGS="--profile dist" $(EAGER_VENV)/bin/python -m pip --disable-pip-version-check -q install .
+	$(PY) bench/floor.py --eager-python $(EAGER_VENV)/bin/python --markdown bench/floor-results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
 	$(PY) bench/tls.py --markdown bench/tls-results.md
 	$(PY) bench/task_share.py --markdown bench/task-share-results.md

@@ -115,10 +115,17 @@ def child(python: str, awaited: str, shape: str, loop: str, count: int, url: str
 
 
 def eager_python(given: str | None) -> str | None:
-    """The interpreter for the eager column, if any can run it."""
+    """The interpreter for the eager column, if any here can run it."""
     if sys.version_info >= (3, 12):
         return sys.executable
-    return given
+    if given is None:
+        return None
+    version = subprocess.run(
+        [given, "-c", "import sys, fastio; print(sys.version_info >= (3, 12))"],
+        capture_output=True,
+        text=True,
+    )
+    return given if version.stdout.strip() == "True" else None
 
 
 def main() -> None:
@@ -183,8 +190,11 @@ def table(
         "",
     ]
     for field, title in (
-        ("loop_us", "CPU µs of the loop thread per await (× the floor: `asyncio.sleep(0)`, "
-         "same shape and loop)"),
+        (
+            "loop_us",
+            "CPU µs of the loop thread per await (× the floor: `asyncio.sleep(0)`, "
+            "same shape and loop)",
+        ),
         ("process_us", "CPU µs of the whole process per await (every thread)"),
     ):
         lines += [f"**{title}**", "", "| awaited | shape | " + " | ".join(LOOPS) + " |"]
