@@ -10,8 +10,9 @@ work runs on a tokio worker and comes back (the bridge alone), and
 ``fastio.Client.get`` against nginx (the whole request). Measured as CPU
 time of the loop thread per await (``time.thread_time``: what the event
 loop itself spends) and of the whole process, on asyncio's loop, on uvloop
-and, on CPython 3.12+, with ``asyncio.eager_task_factory``; each case in a
-fresh process, the median of the rounds.
+and on the newest CPython here (3.12+) without and with
+``asyncio.eager_task_factory``; each case in a fresh process, the median of
+the rounds.
 
     python bench/floor.py [--quick] [--markdown FILE] [--eager-python PATH]
 
@@ -38,7 +39,7 @@ from machine import machine_line
 CONCURRENCY = 64
 AWAITED = ["asyncio.sleep(0)", "fastio round trip to a tokio worker", "fastio Client.get"]
 SHAPES = ["64 worker tasks", "a task per await"]
-LOOPS = ["asyncio", "uvloop", "asyncio, eager tasks"]
+LOOPS = ["asyncio", "uvloop", "asyncio, newer CPython", "the same, eager tasks"]
 
 
 async def in_workers(count: int, one: Callable[[], Awaitable[Any]]) -> None:
@@ -75,7 +76,7 @@ def measure(awaited: str, shape: str, loop: str, count: int, url: str) -> dict[s
     run = in_workers if shape == SHAPES[0] else task_per_await
 
     async def main() -> dict[str, float]:
-        if loop.endswith("eager tasks"):
+        if loop == LOOPS[3]:
             asyncio.get_running_loop().set_task_factory(
                 asyncio.eager_task_factory  # type: ignore[attr-defined,unused-ignore]
             )
@@ -132,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--markdown")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--eager-python")
     parser.add_argument("--child")
     args = parser.parse_args()
@@ -143,7 +144,7 @@ def main() -> None:
     count = 2_000 if args.quick else 20_000
     rounds = 1 if args.quick else args.rounds
     eager = eager_python(args.eager_python)
-    pythons = {"asyncio": sys.executable, "uvloop": sys.executable, LOOPS[2]: eager}
+    pythons = {LOOPS[0]: sys.executable, LOOPS[1]: sys.executable, LOOPS[2]: eager, LOOPS[3]: eager}
     measured: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     with nginx.serving() as base:
         url = base + "/small"
@@ -185,8 +186,8 @@ def table(
     lines = [
         f"Measured {datetime.date.today()} on {machine_line()}; nginx (1 worker) on 127.0.0.1 "
         f"for Client.get; {count:,} awaits per case, {CONCURRENCY} at a time; the median of the "
-        "rounds, each case in a fresh process. Eager tasks: "
-        f"`asyncio.eager_task_factory` on {version(pythons[LOOPS[2]])}.",
+        "rounds, each case in a fresh process. The last two columns: "
+        f"{version(pythons[LOOPS[2]])}, without and with `asyncio.eager_task_factory`.",
         "",
     ]
     for field, title in (

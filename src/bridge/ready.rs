@@ -82,8 +82,9 @@ pub fn keep(event_loop: &Bound<'_, PyAny>, ready: Ready) -> Result<(), Ready> {
 }
 
 /// Runs each callback as the loop's Handle would: an exception goes to the
-/// loop's exception handler; a KeyboardInterrupt or SystemExit propagates,
-/// after the callbacks not yet run are scheduled with `call_soon`.
+/// loop's exception handler; a KeyboardInterrupt or SystemExit (or an
+/// exception handler that fails) propagates, after the callbacks not yet
+/// run are scheduled with `call_soon`.
 pub fn run(event_loop: &Bound<'_, PyAny>, ready: Vec<Ready>) -> PyResult<()> {
     let py = event_loop.py();
     let mut ready = ready.into_iter();
@@ -94,7 +95,14 @@ pub fn run(event_loop: &Bound<'_, PyAny>, ready: Vec<Ready>) -> PyResult<()> {
         let Err(err) = context.call_method1(intern!(py, "run"), (function, future)) else {
             continue;
         };
-        if err.is_instance_of::<PyKeyboardInterrupt>(py) || err.is_instance_of::<PySystemExit>(py) {
+        let stops =
+            err.is_instance_of::<PyKeyboardInterrupt>(py) || err.is_instance_of::<PySystemExit>(py);
+        let unreported = if stops {
+            Some(err)
+        } else {
+            report(event_loop, function, future, err).err()
+        };
+        if let Some(err) = unreported {
             for rest in ready {
                 call_soon_in_context(
                     event_loop,
@@ -105,7 +113,6 @@ pub fn run(event_loop: &Bound<'_, PyAny>, ready: Vec<Ready>) -> PyResult<()> {
             }
             return Err(err);
         }
-        report(event_loop, function, future, err)?;
     }
     Ok(())
 }
