@@ -101,7 +101,8 @@ format: $(PY)
 
 ## bench: build with the dist profile (fat LTO) plus the naive baseline, then
 ## run the benchmarks (primitives, the per-request floor with eager tasks on
-## the newest CPython here, then HTTP and TLS against nginx and the
+## the newest CPython here, instructions per request under callgrind, then
+## HTTP and TLS against nginx and the
 ## peers, the soak, Dask); the tables are printed and written to bench/*.md
 bench: $(PY)
 	MATURIN_PEP517_ARGS="--profile dist --features bench-baseline" $(PIP) install '.[bench,dask]'
@@ -109,6 +110,7 @@ bench: $(PY)
 	$(NEWEST_PYTHON) -m venv $(EAGER_VENV)
 	MATURIN_PEP517_ARGS="--profile dist" $(EAGER_VENV)/bin/python -m pip --disable-pip-version-check -q install .
 	$(PY) bench/floor.py --eager-python $(EAGER_VENV)/bin/python --markdown bench/floor-results.md
+	$(PY) bench/instructions.py --markdown bench/instructions-results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
 	$(PY) bench/tls.py --markdown bench/tls-results.md
 	$(PY) bench/task_share.py --markdown bench/task-share-results.md
