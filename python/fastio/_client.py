@@ -341,7 +341,7 @@ class Client:
             and (content is None or isinstance(content, (bytes, bytearray, memoryview, str)))
         ):
             # The common case without the layers below: this runs per request.
-            return self._session.request_positional(
+            return self._session.request(
                 method,
                 url,
                 params,
@@ -353,6 +353,7 @@ class Client:
                 content,
                 timeout,
                 retries,
+                False,  # stream
                 auth,
                 follow_redirects,
                 max_body_size,
@@ -465,51 +466,6 @@ class Client:
             extensions=request.extensions,
         )
 
-    def _bodiless(
-        self,
-        method: str,
-        url: str,
-        params: Params,
-        headers: Headers,
-        cookies: Cookies,
-        timeout: Timeout,
-        retries: int | None,
-        auth: Auth,
-        follow_redirects: bool | None,
-    ) -> Sent:
-        if self._straight and not self._closed:
-            # The common case without the layers below: this runs per request.
-            return self._session.request_positional(
-                method,
-                url,
-                params,
-                headers,
-                cookies,
-                None,
-                None,
-                None,
-                None,
-                timeout,
-                retries,
-                auth,
-                follow_redirects,
-                None,
-            )
-        future, _ = self._start(
-            method,
-            url,
-            stream=False,
-            content=None,
-            params=params,
-            headers=headers,
-            cookies=cookies,
-            timeout=timeout,
-            retries=retries,
-            auth=auth,
-            follow_redirects=follow_redirects,
-        )
-        return future
-
     def build_request(
         self,
         method: str,
@@ -613,8 +569,16 @@ class Client:
         follow_redirects: bool | None = None,
     ) -> Sent:
         """A GET request; see :meth:`request`."""
-        return self._bodiless(
-            "GET", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        return self.request(
+            "GET",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def head(
@@ -630,8 +594,16 @@ class Client:
         follow_redirects: bool | None = None,
     ) -> Sent:
         """A HEAD request; see :meth:`request`."""
-        return self._bodiless(
-            "HEAD", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        return self.request(
+            "HEAD",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def options(
@@ -647,8 +619,16 @@ class Client:
         follow_redirects: bool | None = None,
     ) -> Sent:
         """An OPTIONS request; see :meth:`request`."""
-        return self._bodiless(
-            "OPTIONS", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        return self.request(
+            "OPTIONS",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def delete(
@@ -664,8 +644,16 @@ class Client:
         follow_redirects: bool | None = None,
     ) -> Sent:
         """A DELETE request; see :meth:`request`."""
-        return self._bodiless(
-            "DELETE", url, params, headers, cookies, timeout, retries, auth, follow_redirects
+        return self.request(
+            "DELETE",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            retries=retries,
+            auth=auth,
+            follow_redirects=follow_redirects,
         )
 
     def post(

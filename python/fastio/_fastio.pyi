@@ -848,7 +848,6 @@ class _ClientSession:
         self,
         method: str,
         url: str,
-        *,
         params: _ParamsArg = None,
         headers: _HeadersArg = None,
         cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
@@ -866,28 +865,9 @@ class _ClientSession:
     ) -> FastioFuture[Response]:
         """One request on this session's settings; with ``stream`` its
         Response comes at the head, the body to be streamed. A ``prepared``
-        request already has the client's URL, params and headers."""
-    def request_positional(
-        self,
-        method: str,
-        url: str,
-        params: _ParamsArg,
-        headers: _HeadersArg,
-        cookies: Mapping[str, str] | Iterable[tuple[str, str]] | None,
-        json: Any,
-        data: Any,
-        files: Any,
-        content: bytes | bytearray | memoryview | str | None,
-        timeout: _TimeoutArg,
-        retries: int | None,
-        auth: tuple[str, str] | str | None,
-        follow_redirects: bool | None,
-        max_body_size: int | None,
-        /,
-    ) -> FastioFuture[Response]:
-        """``request`` with every argument positional and no streamed body
-        (the per-request path of ``Client.request``, ``Client.get`` and
-        their kin: no keyword dict)."""
+        request already has the client's URL, params and headers. Arguments
+        may come by position (the per-request path of ``Client.request``
+        and its kin: no keyword dict)."""
     @overload
     def fetch_many(
         self,

@@ -340,60 +340,14 @@ impl ClientSession {
         })
     }
 
-    /// [`ClientSession::request`] with every argument positional and no
-    /// streamed body: Client.get, Client.request and their kin call this
-    /// per request, without building and unpacking a keyword dict.
-    #[pyo3(signature = (
-        method, url, params, headers, cookies, json, data, files, content, timeout, retries, auth,
-        follow_redirects, max_body_size, /
-    ))]
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "mirrors Client.request's keyword arguments"
-    )]
-    fn request_positional(
-        &self,
-        method: &str,
-        url: &Bound<'_, PyAny>,
-        params: Option<&Bound<'_, PyAny>>,
-        headers: Option<&Bound<'_, PyAny>>,
-        cookies: Option<&Bound<'_, PyAny>>,
-        json: Option<&Bound<'_, PyAny>>,
-        data: Option<&Bound<'_, PyAny>>,
-        files: Option<&Bound<'_, PyAny>>,
-        content: Option<&Bound<'_, PyAny>>,
-        timeout: TimeoutArg,
-        retries: Option<IntArg>,
-        auth: Option<&Bound<'_, PyAny>>,
-        follow_redirects: Option<bool>,
-        max_body_size: Option<IntArg>,
-    ) -> PyResult<FastioFuture> {
-        self.request(
-            method,
-            url,
-            params,
-            headers,
-            cookies,
-            json,
-            data,
-            files,
-            content,
-            timeout,
-            retries,
-            false,
-            auth,
-            follow_redirects,
-            max_body_size,
-            false,
-        )
-    }
-
     /// One request on this client's settings. With `stream`, the
     /// Response comes back at its head, the body to be streamed, and
     /// `timeout` bounds the head, then each wait for body data. A
     /// `prepared` request already has the client's URL, params and headers.
+    /// Every argument may come by position: Client.request and its kin pass
+    /// them so per request, without building and unpacking a keyword dict.
     #[pyo3(signature = (
-        method, url, *, params = None, headers = None, cookies = None, json = None,
+        method, url, params = None, headers = None, cookies = None, json = None,
         data = None, files = None, content = None, timeout = TimeoutArg::DEFAULT, retries = None,
         stream = false, auth = None, follow_redirects = None, max_body_size = None,
         prepared = false
