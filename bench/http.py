@@ -137,18 +137,6 @@ async def client_aiohttp(url: str, count: int, concurrency: int) -> int:
         return await workers(count, concurrency, one)
 
 
-async def client_httpx(url: str, count: int, concurrency: int) -> int:
-    import httpx
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-
-        async def one() -> int:
-            return len((await client.get(url)).content)
-
-        return await workers(count, concurrency, one)
-
-
 async def client_pyreqwest(url: str, count: int, concurrency: int) -> int:
     from pyreqwest.client import ClientBuilder
 
@@ -197,8 +185,8 @@ async def client_eggfetch(url: str, count: int, concurrency: int) -> int:
     return total
 
 
-async def client_httpx_like(module: str, url: str, count: int, concurrency: int) -> int:
-    """httpx's API under another module: its fork httpx2, and requestx."""
+async def client_httpx(module: str, url: str, count: int, concurrency: int) -> int:
+    """httpx, or its API under another module: its fork httpx2, and requestx."""
     httpx_like = importlib.import_module(module)
     limits = httpx_like.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx_like.AsyncClient(limits=limits, timeout=60) as client:
@@ -367,14 +355,14 @@ CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
     "fastio Client.stream, aiter_bytes": client_fastio_stream,
     "aiohttp": client_aiohttp,
     "aiohttp + uvloop": client_aiohttp,
-    "httpx": client_httpx,
+    "httpx": functools.partial(client_httpx, "httpx"),
     "pyreqwest": client_pyreqwest,
     "wreq": client_wreq,
     "pyqwest": client_pyqwest,
     "eggfetch": client_eggfetch,
-    "requestx": functools.partial(client_httpx_like, "requestx"),
+    "requestx": functools.partial(client_httpx, "requestx"),
     "niquests": client_niquests,
-    "httpx2": functools.partial(client_httpx_like, "httpx2"),
+    "httpx2": functools.partial(client_httpx, "httpx2"),
 }
 
 
