@@ -12,9 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::asyncio::{
-    call_soon_in_context, cancelled_error, copy_context, invalid_state, running_loop,
-};
+use super::asyncio::{cancelled_error, copy_context, invalid_state, running_loop};
 use super::live::LiveFuture;
 use super::queue::{Completion, LoopQueue};
 use super::ready::{self, Ready};
@@ -982,13 +980,7 @@ fn schedule_callbacks(
         let Err(ready) = ready::keep(event_loop, ready) else {
             continue;
         };
-        let scheduled = call_soon_in_context(
-            event_loop,
-            ready.function.bind(py),
-            future.as_any(),
-            ready.context.bind(py),
-        );
-        if let Err(err) = scheduled {
+        if let Err(err) = ready.schedule(event_loop) {
             first_error.get_or_insert(err);
         }
     }

@@ -230,14 +230,13 @@ impl LoopQueue {
     /// through `call_soon` while more are waiting.
     fn drain(&self, drain: &Bound<'_, LoopDrain>) -> PyResult<()> {
         let py = drain.py();
+        let event_loop = running_loop(py)?;
         if self.generation != runtime::generation() {
             // A forked child still running its parent's loop: the parent's
             // tokio threads will never fill this inbox here.
-            let event_loop = running_loop(py)?;
             event_loop.call_method1(intern!(py, "remove_reader"), (self.inbox.fd(),))?;
             return Ok(());
         }
-        let event_loop = running_loop(py)?;
         // A loop in debug mode times each callback's handle: schedule them.
         let debug = event_loop
             .call_method0(intern!(py, "get_debug"))?

@@ -25,6 +25,19 @@ pub struct Ready {
     pub context: Py<PyAny>,
 }
 
+impl Ready {
+    /// `loop.call_soon(function, future, context=context)`.
+    pub fn schedule(&self, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = event_loop.py();
+        call_soon_in_context(
+            event_loop,
+            self.function.bind(py),
+            self.future.bind(py),
+            self.context.bind(py),
+        )
+    }
+}
+
 /// The callbacks gathered while a drain settles its slice, for its loop.
 struct Gathering {
     event_loop: usize,
@@ -104,12 +117,7 @@ pub fn run(event_loop: &Bound<'_, PyAny>, ready: Vec<Ready>) -> PyResult<()> {
         };
         if let Some(err) = unreported {
             for rest in ready {
-                call_soon_in_context(
-                    event_loop,
-                    rest.function.bind(py),
-                    rest.future.bind(py),
-                    rest.context.bind(py),
-                )?;
+                rest.schedule(event_loop)?;
             }
             return Err(err);
         }
