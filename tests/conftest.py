@@ -205,6 +205,34 @@ def http_proxy() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def https_proxy(certificates: Certificates) -> Iterator[str]:
+    """proxy.py over TLS (trustme's certificate for 127.0.0.1), wanting
+    user:secret; its URL without credentials."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "proxy",
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num-workers",
+        "1",
+        "--num-acceptors",
+        "1",
+        "--basic-auth",
+        "user:secret",
+        "--cert-file",
+        str(certificates.server_cert),
+        "--key-file",
+        str(certificates.server_key),
+    ]
+    with running(command, port):
+        yield f"https://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
 def socks_proxy() -> Iterator[str]:
     """pproxy as a SOCKS5 proxy; its URL."""
     port = free_port()

@@ -441,6 +441,32 @@ async def test_a_socks5_proxy_is_used(socks_proxy: str, server: Server) -> None:
             await down.get(server.url + "/json")
 
 
+async def test_an_https_proxy_is_used(
+    https_proxy: str, server: Server, h2_server: str, certificates: Certificates
+) -> None:
+    """TLS to the proxy itself: plain HTTP forwarded through it, and HTTPS
+    tunnelled through it (TLS inside TLS)."""
+    credentials = https_proxy.replace("https://", "https://user:secret@")
+    async with fastio.Client(proxy=credentials, ca_bundle=str(certificates.ca)) as client:
+        forwarded = await client.get(server.url + "/json")
+        tunnelled = await client.get(h2_server + "/")
+    assert forwarded.status == 200
+    assert tunnelled.status == 200
+    async with fastio.Client(proxy=https_proxy, ca_bundle=str(certificates.ca)) as no_credentials:
+        assert (await no_credentials.get(server.url + "/json")).status == 407
+        with pytest.raises(fastio.ProxyError, match="407|authorization"):
+            await no_credentials.get(h2_server + "/")
+
+
+async def test_a_socks5_proxy_gets_the_address_resolve_gives(
+    socks_proxy: str, server: Server
+) -> None:
+    """socks5 (not socks5h): the name is resolved here, with resolve= first."""
+    async with fastio.Client(proxy=socks_proxy, resolve={"api.test": "127.0.0.1"}) as client:
+        response = await client.get(f"http://api.test:{server.port}/json")
+    assert response.status == 200
+
+
 async def test_proxy_credentials_never_show(server: Server, closed_port: int) -> None:
     client = fastio.Client(proxy=f"http://alice:hunter2@127.0.0.1:{closed_port}")
     assert "hunter2" not in repr(client)
@@ -459,7 +485,7 @@ async def test_trust_env_reads_proxy_variables(
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
     monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed_port}")
     async with fastio.Client() as trusting:
-        with pytest.raises(fastio.ConnectError):
+        with pytest.raises(fastio.ProxyError, match="the proxy failed"):
             await trusting.get(server.url + "/json")
     async with fastio.Client(trust_env=False) as ignoring:
         assert (await ignoring.get(server.url + "/json")).status == 200

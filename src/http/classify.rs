@@ -1,16 +1,18 @@
-//! reqwest's errors sorted into fastio's kinds, each message naming the
+//! Failures on the wire sorted into fastio's kinds, each message naming the
 //! request, what failed and the whole chain of causes.
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
 
+use super::connect::{ConnectTimedOut, ProxyFailed};
 use super::error::{cause_chain, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::session::{MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::upload::BodyFailed;
+use super::wire::{Failure, WireError};
 
-/// Sorts a reqwest error into fastio's kinds, with a message naming the
-/// request, what failed, and the whole chain of causes.
-pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError {
+/// Sorts a failure on the wire into fastio's kinds, with a message naming
+/// the request, what failed, and the whole chain of causes.
+pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
     // An io::Error's source() skips the error it wraps: get_ref reaches it.
     let body_failed = causes(error).find_map(|cause| {
         cause.downcast_ref::<BodyFailed>().or_else(|| {
@@ -23,17 +25,26 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
     if let Some(failed) = body_failed {
         return FastioError::for_request(ErrorKind::Request, method, url, &failed.0);
     }
-    // reqwest's own outermost message repeats the URL the prefix names.
-    let causes = match error.source() {
+    // hyper-util's client error only says which step failed, as `what` does.
+    let source = error.source().map(|source| {
+        if source.is::<hyper_util::client::legacy::Error>() {
+            source.source().unwrap_or(source)
+        } else {
+            source
+        }
+    });
+    let chain = match source {
         Some(source) => cause_chain(source),
         None => error.to_string(),
     };
     let (kind, what): (ErrorKind, Cow<'static, str>) = if out_of_descriptors(error) {
         (ErrorKind::Connect, NO_DESCRIPTORS.into())
-    } else if error.is_timeout() {
+    } else if is_timeout(error) {
         (ErrorKind::Timeout, "timed out".into())
-    } else if error.is_connect() {
-        if is_tls(error) {
+    } else if error.failure == Failure::Connect {
+        if causes(error).any(|cause| cause.is::<ProxyFailed>()) {
+            (ErrorKind::Proxy, "connect failed".into())
+        } else if is_tls(error) {
             (ErrorKind::Tls, "TLS handshake failed".into())
         } else {
             (ErrorKind::Connect, "connect failed".into())
@@ -55,10 +66,7 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
             ErrorKind::Read,
             "the connection failed while reading the response".into(),
         )
-    } else if error.is_decode() {
-        // No transport error inside: the content encoding itself is broken.
-        (ErrorKind::Decode, "decoding the body failed".into())
-    } else if error.is_body() || error.is_request() {
+    } else if matches!(error.failure, Failure::Body | Failure::Request) {
         (
             ErrorKind::Read,
             "the connection failed while reading the response".into(),
@@ -66,7 +74,20 @@ pub fn classify(error: &reqwest::Error, method: &str, url: &str) -> FastioError 
     } else {
         (ErrorKind::Request, "the request failed".into())
     };
-    FastioError::for_request(kind, method, url, &format!("{what}: {causes}"))
+    FastioError::for_request(kind, method, url, &format!("{what}: {chain}"))
+}
+
+/// The read or connect timeout passed (hyper-util's connector tells its
+/// own per-address timeout as an I/O error of kind TimedOut).
+fn is_timeout(error: &WireError) -> bool {
+    error.failure == Failure::TimedOut
+        || causes(error).any(|cause| {
+            cause.is::<ConnectTimedOut>()
+                || (error.failure == Failure::Connect
+                    && cause
+                        .downcast_ref::<std::io::Error>()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut))
+        })
 }
 
 /// What a response head over fastio's HTTP/1.1 limits is told as.

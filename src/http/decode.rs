@@ -1,6 +1,6 @@
-//! Content-Encoding undone by fastio rather than reqwest: reqwest drops a
-//! decoded body's `Content-Encoding` and `Content-Length`, which httpx users
-//! keep (a download's progress total), and it cannot hand out the raw bytes.
+//! Content-Encoding undone by fastio, step by step: a decoded body keeps its
+//! `Content-Encoding` and `Content-Length`, which httpx users keep (a
+//! download's progress total), and the raw bytes can be handed out instead.
 //!
 //! Each step yields at most [`STEP`] decoded bytes, so a small compressed
 //! piece that expands enormously is checked against the body limit as it
@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, BufReader};
 use tokio_util::io::StreamReader;
 
 use super::error::{ErrorKind, FastioError};
+use super::wire::WireResponse;
 
 /// What fastio asks for when the request names no Accept-Encoding.
 pub const ACCEPTED: HeaderValue = HeaderValue::from_static("gzip, br, zstd, deflate");
@@ -102,7 +103,7 @@ pub struct Decoder {
 
 enum State {
     /// Nothing read yet: an empty body needs no decoding (HEAD, 204, 304).
-    Unread(reqwest::Response, Vec<Coding>),
+    Unread(WireResponse, Vec<Coding>),
     Reading(Pin<Box<dyn AsyncRead + Send>>),
     Ended,
 }
@@ -110,11 +111,7 @@ enum State {
 impl Decoder {
     /// Undoes `codings` (as [`codings`] gave them) on `response`'s body,
     /// adding the raw bytes received to `downloaded`.
-    pub fn new(
-        response: reqwest::Response,
-        codings: Vec<Coding>,
-        downloaded: Arc<AtomicU64>,
-    ) -> Self {
+    pub fn new(response: WireResponse, codings: Vec<Coding>, downloaded: Arc<AtomicU64>) -> Self {
         Self {
             state: State::Unread(response, codings),
             downloaded,
@@ -123,7 +120,7 @@ impl Decoder {
 
     /// The next at most [`STEP`] decoded bytes; `None` at the end. A
     /// transport failure comes back as an `io::Error` holding the
-    /// `reqwest::Error`; any other error is the encoding's own.
+    /// `WireError`; any other error is the encoding's own.
     pub async fn next(&mut self) -> io::Result<Option<Bytes>> {
         if let State::Unread(..) = self.state {
             let State::Unread(mut response, codings) =
@@ -153,13 +150,13 @@ impl Decoder {
 /// through a decoder for each coding, the last applied undone first.
 fn decoding(
     first: Bytes,
-    response: reqwest::Response,
+    response: WireResponse,
     codings: &[Coding],
     downloaded: &Arc<AtomicU64>,
 ) -> Pin<Box<dyn AsyncRead + Send>> {
     let counter = Arc::clone(downloaded);
     let wire = stream::once(async move { Ok(first) })
-        .chain(response.bytes_stream())
+        .chain(response.into_stream())
         .map(move |piece| {
             let piece = piece.map_err(io::Error::other)?;
             counter.fetch_add(piece.len() as u64, Ordering::Relaxed);

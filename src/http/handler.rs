@@ -5,13 +5,12 @@
 //! rate limits, cookies, timeouts, decoding, body limits) runs as usual.
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt;
-use reqwest::ResponseBuilderExt;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use url::Url;
 
 use super::error::{cause_chain, ErrorKind, FastioError};
+use super::wire::{with_defaults, WireBody, WireResponse};
 
 /// Exchanges handed over per [`Handler::next_batch`]: the loop thread turns
 /// each into a handler call, so a burst is taken in slices.
@@ -58,29 +57,29 @@ impl Default for Handler {
 }
 
 impl Handler {
-    /// Sends `request` to the handler and waits for its answer, which
-    /// becomes a response as if read from a connection.
+    /// Sends the request, as the wire would carry it, to the handler and
+    /// waits for its answer, which becomes a response as if read from a
+    /// connection.
     pub async fn exchange(
         &self,
-        request: reqwest::Request,
-    ) -> Result<reqwest::Response, FastioError> {
-        let (method, url) = (request.method().clone(), request.url().clone());
+        method: Method,
+        url: Url,
+        mut headers: HeaderMap,
+        body: Option<WireBody>,
+        user_agent: &HeaderValue,
+    ) -> Result<WireResponse, FastioError> {
         let failed =
             |kind, what: &str| FastioError::for_request(kind, method.as_str(), url.as_str(), what);
-        let mut request = request;
-        let headers = std::mem::take(request.headers_mut());
-        let body = match request.body_mut().take().map(BodyExt::collect) {
+        with_defaults(&mut headers, user_agent);
+        let body = match body {
             None => Bytes::new(),
-            Some(collecting) => match collecting.await {
-                Ok(collected) => collected.to_bytes(),
-                Err(err) => {
-                    let why = cause_chain(&err);
-                    return Err(failed(
-                        ErrorKind::Request,
-                        &format!("the request body failed: {why}"),
-                    ));
-                }
-            },
+            Some(body) => body.collect().await.map_err(|err| {
+                let why = cause_chain(&*err);
+                failed(
+                    ErrorKind::Request,
+                    &format!("the request body failed: {why}"),
+                )
+            })?,
         };
         let (reply, answered) = oneshot::channel();
         let exchange = Exchange {
@@ -99,13 +98,11 @@ impl Handler {
                 "the mock transport's handler gave no answer",
             )
         })??;
-        let mut response = http::Response::builder()
-            .status(answer.status)
-            .url(url.clone())
-            .body(answer.body)
-            .map_err(|err| failed(ErrorKind::Protocol, &err.to_string()))?;
-        *response.headers_mut() = answer.headers;
-        Ok(reqwest::Response::from(response))
+        Ok(WireResponse::given(
+            answer.status,
+            answer.headers,
+            answer.body,
+        ))
     }
 
     /// Waits for the next requests, up to [`BATCH`] of them; `None` once
@@ -145,11 +142,13 @@ mod tests {
 
     use super::*;
 
-    fn request(body: &'static str) -> reqwest::Request {
-        let mut request =
-            reqwest::Request::new(Method::POST, Url::parse("http://api.test/x").unwrap());
-        *request.body_mut() = Some(reqwest::Body::from(body));
-        request
+    async fn exchange(handler: &Handler, body: &'static str) -> Result<WireResponse, FastioError> {
+        let url = Url::parse("http://api.test/x").unwrap();
+        let body = Some(WireBody::whole(Bytes::from_static(body.as_bytes())));
+        let agent = HeaderValue::from_static("test");
+        handler
+            .exchange(Method::POST, url, HeaderMap::new(), body, &agent)
+            .await
     }
 
     #[tokio::test]
@@ -168,10 +167,9 @@ mod tests {
                 }));
             }
         });
-        let response = handler.exchange(request("hi")).await.unwrap();
+        let mut response = exchange(&handler, "hi").await.unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
-        assert_eq!(response.url().as_str(), "http://api.test/x");
-        assert_eq!(response.bytes().await.unwrap(), "/x");
+        assert_eq!(response.chunk().await.unwrap().unwrap(), "/x");
     }
 
     #[tokio::test]
@@ -181,14 +179,18 @@ mod tests {
         tokio::spawn(async move {
             drop(answering.next_batch().await);
         });
-        let error = handler.exchange(request("")).await.unwrap_err();
+        let Err(error) = exchange(&handler, "").await else {
+            panic!("answered");
+        };
         assert!(
             error.message.contains("gave no answer"),
             "{}",
             error.message
         );
         handler.close().await;
-        let error = handler.exchange(request("")).await.unwrap_err();
+        let Err(error) = exchange(&handler, "").await else {
+            panic!("answered");
+        };
         assert_eq!(error.kind, ErrorKind::ClientClosed);
     }
 }

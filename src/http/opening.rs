@@ -7,7 +7,7 @@
 //! timeout gets a body that reports when it is first asked for, an
 //! [`Opening`]; [`Opening::expired`] ends when that has not happened within
 //! the limit. Time spent making this request's connection is not counted: a
-//! connector layer ([`NoteConnects`]) tells the request, through a task-local,
+//! connector ([`Noting`]) tells the request, through a task-local,
 //! when its connect starts and ends, and whether it negotiated HTTP/2.
 //!
 //! A request without a body gets an empty body that HTTP/2 sends as an empty
@@ -302,20 +302,16 @@ impl<S> Drop for ReportingStream<S> {
     }
 }
 
-/// The connector layer that reports connects to the request making them.
-#[derive(Clone, Copy)]
-pub struct NoteConnects;
-
-impl<S> tower_layer::Layer<S> for NoteConnects {
-    type Service = Noting<S>;
-
-    fn layer(&self, inner: S) -> Noting<S> {
-        Noting(inner)
-    }
-}
-
+/// A connector that reports the connects it makes to the request making
+/// them.
 #[derive(Clone)]
 pub struct Noting<S>(S);
+
+impl<S> Noting<S> {
+    pub fn around(connector: S) -> Self {
+        Self(connector)
+    }
+}
 
 type Connecting<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 

@@ -9,11 +9,12 @@ use url::Url;
 
 use super::error::{clipped, ErrorKind, FastioError, SECRET_HEADERS};
 use super::spec::RequestSpec;
+use super::wire::WireResponse;
 
 /// The next request if `response` is a redirect to follow.
 pub fn redirect(
     spec: &RequestSpec,
-    response: &reqwest::Response,
+    response: &WireResponse,
     allow_https_to_http: bool,
 ) -> Result<Option<RequestSpec>, FastioError> {
     let status = response.status();

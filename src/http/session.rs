@@ -1,28 +1,32 @@
-//! A session: one reqwest client plus fastio's own policy around it
+//! A session: one connection pool (the wire) plus fastio's own policy around it
 //! (defaults merged into each request, redirects, connection and rate
 //! limits, the cookie jar, the body limit). `fastio.Client` owns one; the
 //! module-level functions share a default one per process.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::header::{HeaderValue, COOKIE, SET_COOKIE};
 use http::HeaderMap;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::CertificateDer;
 use std::sync::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use super::connect::{ConnectSettings, Connector, Resolver};
 use super::defaults;
-use super::error::{
-    no_descriptor_left, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS,
-};
+use super::error::{no_descriptor_left, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::handler::Handler;
-use super::opening::{Http2Origins, NoteConnects};
+use super::opening::{Http2Origins, Noting};
 use super::pacing::{Pacer, Turn};
 use super::retry::RetryPolicy;
 use super::tls;
+use super::wire::Wire;
 use crate::runtime;
 
 /// What a session's requests start from; a bulk call, and each request,
@@ -82,9 +86,10 @@ pub struct Settings {
     pub max_redirects: usize,
     pub allow_https_to_http: bool,
     pub verify: bool,
-    pub extra_roots: Vec<reqwest::Certificate>,
-    pub identity: Option<reqwest::Identity>,
-    pub proxy: Option<reqwest::Proxy>,
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub identity: Option<tls::Identity>,
+    /// The proxy's URL, credentials included.
+    pub proxy: Option<String>,
     /// The proxy's URL as messages show it (credentials hidden).
     pub proxy_shown: Option<String>,
     pub trust_env: bool,
@@ -136,7 +141,7 @@ pub struct Slots {
 pub struct Session {
     pub settings: Settings,
     /// Built on first use, on a blocking thread; rebuilt in a forked child.
-    http: Mutex<Option<(u64, reqwest::Client)>>,
+    http: Mutex<Option<(u64, Wire)>>,
     /// Held while the client is being built, so it is built once.
     building: tokio::sync::Mutex<()>,
     jar: Option<CookieJar>,
@@ -187,7 +192,7 @@ impl Session {
     }
 
     /// The default session of this process, verifying TLS or not; made on
-    /// first use (without building its reqwest client yet).
+    /// first use (without building its wire yet).
     pub fn shared(verify: bool) -> Arc<Session> {
         /// The fork generation, then the verifying and the unverified session.
         type Shared = (u64, Arc<Session>, Arc<Session>);
@@ -208,11 +213,11 @@ impl Session {
         Arc::clone(if verify { verifying } else { unverified })
     }
 
-    /// The reqwest client. Building one loads the TLS roots, which can take
+    /// The wire. Building one loads the TLS roots, which can take
     /// a while, so it happens on a blocking thread, never on the loop; the
     /// async mutex makes the first caller build it while the others wait
     /// their turn, in order. Once built, it is read without waiting.
-    pub async fn http(&self) -> Result<reqwest::Client, FastioError> {
+    pub async fn http(&self) -> Result<Wire, FastioError> {
         let generation = runtime::generation();
         if let Some(client) = self.built(generation) {
             return Ok(client);
@@ -232,11 +237,17 @@ impl Session {
         Ok(client)
     }
 
-    fn built(&self, generation: u64) -> Option<reqwest::Client> {
+    fn built(&self, generation: u64) -> Option<Wire> {
         match &*self.http.lock().unwrap_or_else(PoisonError::into_inner) {
             Some((built_in, client)) if *built_in == generation => Some(client.clone()),
             _ => None,
         }
+    }
+
+    /// The User-Agent requests carry unless they have their own.
+    pub fn user_agent(&self) -> HeaderValue {
+        HeaderValue::from_str(&self.settings.user_agent)
+            .unwrap_or_else(|_| HeaderValue::from_static("fastio"))
     }
 
     /// Waits for a free slot under `max_connections` and `per_host` (FIFO:
@@ -349,7 +360,7 @@ impl Session {
         }
     }
 
-    /// Drops the reqwest client, and with it the idle connections; requests
+    /// Drops the wire, and with it the idle connections; requests
     /// still running keep theirs until they end, and a later request builds
     /// a new one. Also how a process out of file descriptors gets back those
     /// the pool holds.
@@ -515,17 +526,37 @@ pub const MAX_RESPONSE_HEADERS: usize = 1024;
 /// counts them: name, value and 32 per field).
 pub const MAX_HEADER_LIST: u32 = 256 * 1024;
 
-fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(settings.user_agent.as_str())
-        .tls_danger_accept_invalid_certs(!settings.verify);
-    if let Some(limit) = settings.connect_timeout {
-        builder = builder.connect_timeout(limit);
+fn build(settings: &Settings) -> Result<Wire, FastioError> {
+    // ALPN for the session's HTTP versions.
+    let alpn: &[&[u8]] = match settings.http2 {
+        Some(true) => &[b"h2"],
+        Some(false) => &[b"http/1.1"],
+        None => &[b"h2", b"http/1.1"],
+    };
+    let trust = tls::Trust {
+        verify: settings.verify,
+        extra_roots: &settings.extra_roots,
+        identity: settings.identity.as_ref(),
+    };
+    let tls_failed = |err: rustls::Error| {
+        build_failed(
+            no_descriptor_left(),
+            format!("loading the TLS configuration failed: {err}"),
+        )
+    };
+    let proxies = match (&settings.proxy, settings.trust_env) {
+        (Some(proxy), _) => Some(Matcher::builder().all(proxy.clone()).build()),
+        (None, true) => Some(Matcher::from_env()),
+        (None, false) => None,
     }
-    if let Some(limit) = settings.read_timeout {
-        builder = builder.read_timeout(limit);
-    }
+    .map(Arc::new);
+    let connector = Connector::new(ConnectSettings {
+        resolver: Resolver::new(&settings.resolve),
+        connect_timeout: settings.connect_timeout,
+        tls: tls::client_config(&trust, alpn).map_err(tls_failed)?,
+        proxy_tls: tls::client_config(&trust, &[b"http/1.1"]).map_err(tls_failed)?,
+        proxies: proxies.clone(),
+    });
     // As many idle as may be open to one host: a pool sized for 1,000
     // keeps its connections between bursts instead of reconnecting.
     let idle = settings.max_idle_per_host.unwrap_or_else(|| {
@@ -534,54 +565,27 @@ fn build(settings: &Settings) -> Result<reqwest::Client, FastioError> {
             .or(settings.max_connections)
             .unwrap_or(defaults::MAX_IDLE_PER_HOST)
     });
-    builder = builder
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
         .pool_max_idle_per_host(idle)
         .pool_idle_timeout(settings.idle_expiry)
         .http1_max_headers(MAX_RESPONSE_HEADERS)
         .http2_max_header_list_size(MAX_HEADER_LIST)
-        .connector_layer(NoteConnects);
-    builder = match settings.http2 {
-        Some(true) => builder.http2_prior_knowledge(),
-        Some(false) => builder.http1_only(),
-        None => builder,
-    };
-    if settings.verify && settings.extra_roots.is_empty() && settings.identity.is_none() {
-        // ALPN as reqwest offers it for these HTTP versions.
-        let alpn: &[&[u8]] = match settings.http2 {
-            Some(true) => &[b"h2"],
-            Some(false) => &[b"http/1.1"],
-            None => &[b"h2", b"http/1.1"],
-        };
-        let config = tls::system_roots(alpn).map_err(|err| {
-            build_failed(
-                no_descriptor_left(),
-                format!("loading the system's root certificates failed: {err}"),
-            )
-        })?;
-        builder = builder.tls_backend_preconfigured(config);
-    }
-    for root in &settings.extra_roots {
-        builder = builder.add_root_certificate(root.clone());
-    }
-    if let Some(identity) = &settings.identity {
-        builder = builder.identity(identity.clone());
-    }
-    if !settings.trust_env {
-        builder = builder.no_proxy();
-    }
-    if let Some(proxy) = &settings.proxy {
-        builder = builder.proxy(proxy.clone());
-    }
-    for (host, address) in &settings.resolve {
-        // Port 0: the URL's own port is used.
-        builder = builder.resolve(host, SocketAddr::new(*address, 0));
-    }
-    builder.build().map_err(|err| {
-        build_failed(
-            out_of_descriptors(&err) || no_descriptor_left(),
-            format!("building the HTTP client failed: {err}"),
-        )
-    })
+        .http2_only(settings.http2 == Some(true));
+    let user_agent = HeaderValue::from_str(&settings.user_agent).map_err(|_| {
+        FastioError::internal(format!(
+            "user agent {:?} is not a header value",
+            settings.user_agent
+        ))
+    })?;
+    Ok(Wire::new(
+        builder.build(Noting::around(connector)),
+        user_agent,
+        settings.read_timeout,
+        proxies,
+    ))
 }
 
 /// Why the client could not be built: the process is out of descriptors

@@ -25,6 +25,7 @@ use super::response::ResponseData;
 use super::session::Slots;
 use super::spec::BodyLimits;
 use super::transport::{body_refused, decoding_failed, Opened};
+use super::wire::WireResponse;
 
 /// How much one read without a size gathers of what is ready.
 pub const READ_SIZE: usize = 256 * 1024;
@@ -56,7 +57,7 @@ struct BodyReader {
 /// Where the pieces come from.
 enum Source {
     /// The bytes as sent: no coding to undo, or read raw.
-    Wire(reqwest::Response),
+    Wire(WireResponse),
     Decoded(Box<Decoder>),
     /// Only while switching from one to the other.
     Switching,

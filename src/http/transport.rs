@@ -14,7 +14,6 @@ use tokio_util::task::AbortOnDropHandle;
 
 use http::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, RANGE, RETRY_AFTER, TRANSFER_ENCODING,
-    USER_AGENT,
 };
 use http::{Method, StatusCode};
 
@@ -31,6 +30,7 @@ use super::response::ResponseData;
 use super::session::{Session, Slots};
 use super::spec::{RequestBody, RequestSpec};
 use super::upload::{BodyFailed, Piece};
+use super::wire::{WireBody, WireError, WireResponse};
 use super::write::{self, Watched, WriteWatch};
 use crate::runtime;
 
@@ -277,7 +277,9 @@ fn within_deadline<'a, T: 'a>(
 /// A response whose head has arrived, its body still unread, with the
 /// connection slots it holds.
 pub struct Opened {
-    pub response: reqwest::Response,
+    pub response: WireResponse,
+    /// The URL that answered (the last hop's).
+    pub url: String,
     pub slots: Slots,
     /// Keeps the client (its pool) alive while the body is read.
     pub _session: Arc<Session>,
@@ -302,7 +304,7 @@ impl Opened {
             // Packed copies, not hyper's values: those are slices of its read
             // buffer, and a kept Response would keep that buffer alive.
             headers: HeaderList::pack(self.response.headers()),
-            url: self.response.url().as_str().to_owned(),
+            url: std::mem::take(&mut self.url),
             request_url: std::mem::take(&mut self.request_url),
             request_headers: Arc::clone(&self.request_headers),
             elapsed: self.started.elapsed(),
@@ -334,7 +336,7 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
             None => admit(spec).await?,
         };
         let response = send(&session, spec).await?;
-        session.keep_cookies(response.url(), response.headers());
+        session.keep_cookies(&spec.url, response.headers());
         let follows = first
             .follow_redirects
             .unwrap_or(session.settings.follow_redirects);
@@ -345,6 +347,7 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
         };
         let opened = Opened {
             response,
+            url: spec.url.as_str().to_owned(),
             slots,
             _session: Arc::clone(&session),
             method: spec.method.clone(),
@@ -383,31 +386,28 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
     }
 }
 
-async fn send(session: &Session, spec: &RequestSpec) -> Result<reqwest::Response, FastioError> {
-    let mut headers = (*spec.headers).clone();
-    session.add_cookies(&spec.url, &mut headers);
-    // As reqwest did: not with a Range, whose offsets would then count
-    // compressed bytes.
-    if !headers.contains_key(ACCEPT_ENCODING) && !headers.contains_key(RANGE) {
-        headers.insert(ACCEPT_ENCODING, decode::ACCEPTED);
-    }
-    let declared = framing(spec, &headers)?;
-    if let (Some(RequestBody::Bytes(body)), Some(_)) = (&spec.body, spec.write_timeout) {
-        // Sent as a stream of pieces: hyper would frame it as chunked without this.
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    }
+async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, FastioError> {
     if let Some(handler) = &session.settings.handler {
+        let (headers, declared) = request_headers(session, spec)?;
+        let body = request_body(spec, declared, None, None)?;
         return handler
-            .exchange(mocked(session, spec, headers, declared)?)
+            .exchange(
+                spec.method.clone(),
+                spec.url.clone(),
+                headers,
+                body,
+                &session.user_agent(),
+            )
             .await;
     }
-    let client = session.http().await?;
+    let wire = session.http().await?;
     // Under a pool timeout, the body reports when hyper first asks for it:
     // over HTTP/2, when the request got a stream (see opening.rs).
     let reports = spec.pool_timeout.is_some() && session.settings.http2 != Some(false);
     let origin = Http2Origins::key(&spec.url);
     let mut nacks = 0;
     let answered = loop {
+        let (headers, declared) = request_headers(session, spec)?;
         let watch = spec.write_timeout.map(|limit| {
             // Before the first piece is asked for, the connection may still be
             // being made.
@@ -422,22 +422,14 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<reqwest::Response
             )
         });
         let body = request_body(spec, declared, watch.as_ref(), opening.as_ref())?;
-        // Kept for a resend only where one can happen (see below).
-        let request_headers = if reports {
-            headers.clone()
-        } else {
-            std::mem::take(&mut headers)
-        };
-        let mut request = client
-            .request(spec.method.clone(), spec.url.clone())
-            .headers(request_headers);
-        if let Some(body) = body {
-            request = request.body(body);
-        }
         // Whatever connect this send makes tells the session (and the
         // opening) whether it negotiated HTTP/2.
-        let sent =
-            Sending::new(origin, &session.http2_origins, opening.as_ref()).scope(request.send());
+        let sent = Sending::new(origin, &session.http2_origins, opening.as_ref()).scope(wire.send(
+            spec.method.clone(),
+            &spec.url,
+            headers,
+            body,
+        ));
         let answered = match (&watch, &opening) {
             (None, None) => sent.await,
             (watch, opening) => {
@@ -484,13 +476,12 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<reqwest::Response
                 }
             }
         };
-        // reqwest resends a request the server refused unprocessed (HTTP/2
-        // REFUSED_STREAM, a graceful GOAWAY) only when it can copy the body,
-        // which it cannot copy once wrapped: that resend, here.
+        // A request the server refused unprocessed (HTTP/2 REFUSED_STREAM, a
+        // graceful GOAWAY) is safe to send again, whatever its method, when
+        // its body can be sent again.
         match &answered {
             Err(err)
-                if opening.is_some()
-                    && nacks < PROTOCOL_NACK_RESENDS
+                if nacks < PROTOCOL_NACK_RESENDS
                     && !matches!(spec.body, Some(RequestBody::Stream(_)))
                     && is_protocol_nack(err) =>
             {
@@ -506,51 +497,53 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<reqwest::Response
         }
         let error = classify(&err, spec.method.as_str(), spec.url.as_str());
         match (&session.settings.proxy_shown, error.kind) {
-            // Through a proxy, a connection that failed is the proxy's.
-            (Some(proxy), ErrorKind::Connect) => FastioError::for_request(
+            // Named as the caller gave it (credentials hidden).
+            (Some(proxy), ErrorKind::Proxy) => FastioError::for_request(
                 ErrorKind::Proxy,
                 spec.method.as_str(),
                 spec.url.as_str(),
-                &format!(
-                    "the proxy {proxy} failed: {}",
-                    error.message.split_once(": ").map_or("", |(_, why)| why)
-                ),
+                &error
+                    .message
+                    .split_once(": ")
+                    .map_or("", |(_, why)| why)
+                    .replacen("the proxy failed", &format!("the proxy {proxy} failed"), 1),
             ),
             _ => error,
         }
     })
 }
 
-/// The request a mock transport's handler gets: as the wire would carry
-/// it (reqwest adds the User-Agent there).
-fn mocked(
+/// The headers `spec` is sent with (the jar's cookies, the encodings fastio
+/// decodes, framing), and the Content-Length a streamed body declared.
+fn request_headers(
     session: &Session,
     spec: &RequestSpec,
-    mut headers: HeaderMap,
-    declared: Option<u64>,
-) -> Result<reqwest::Request, FastioError> {
-    if !headers.contains_key(USER_AGENT) {
-        if let Ok(agent) = HeaderValue::from_str(&session.settings.user_agent) {
-            headers.insert(USER_AGENT, agent);
-        }
+) -> Result<(HeaderMap, Option<u64>), FastioError> {
+    let mut headers = (*spec.headers).clone();
+    session.add_cookies(&spec.url, &mut headers);
+    // Not with a Range, whose offsets would then count compressed bytes.
+    if !headers.contains_key(ACCEPT_ENCODING) && !headers.contains_key(RANGE) {
+        headers.insert(ACCEPT_ENCODING, decode::ACCEPTED);
     }
-    let mut request = reqwest::Request::new(spec.method.clone(), spec.url.clone());
-    *request.headers_mut() = headers;
-    *request.body_mut() = request_body(spec, declared, None, None)?;
-    Ok(request)
+    let declared = framing(spec, &headers)?;
+    if let (Some(RequestBody::Bytes(body)), Some(_)) = (&spec.body, spec.write_timeout) {
+        // Sent as a stream of pieces: hyper would frame it as chunked without this.
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    Ok((headers, declared))
 }
 
 /// Resends of a request the server refused unprocessed, as reqwest's own.
 const PROTOCOL_NACK_RESENDS: u32 = 2;
 
-/// The request body to hand to reqwest, watched by `watch` and reporting
+/// The request body to hand to the wire, watched by `watch` and reporting
 /// to `opening` when given.
 fn request_body(
     spec: &RequestSpec,
     declared: Option<u64>,
     watch: Option<&Arc<WriteWatch>>,
     opening: Option<&Arc<Opening>>,
-) -> Result<Option<reqwest::Body>, FastioError> {
+) -> Result<Option<WireBody>, FastioError> {
     fn reporting<S>(stream: S, opening: Option<&Arc<Opening>>) -> Either<ReportingStream<S>, S> {
         match opening {
             Some(opening) => Either::Left(ReportingStream::new(stream, opening)),
@@ -558,15 +551,16 @@ fn request_body(
         }
     }
     Ok(match (&spec.body, watch) {
-        (None, _) => opening.map(|opening| reqwest::Body::wrap(Reporting::new(opening, None))),
+        (None, _) => opening.map(|opening| WireBody::Reporting(Reporting::new(opening, None))),
         (Some(RequestBody::Bytes(body)), None) => Some(match opening {
-            Some(opening) => reqwest::Body::wrap(Reporting::new(opening, Some(body.clone()))),
-            None => reqwest::Body::from(body.clone()),
+            Some(opening) => WireBody::Reporting(Reporting::new(opening, Some(body.clone()))),
+            None => WireBody::whole(body.clone()),
         }),
         // A stream of pieces: framed by the Content-Length `send` set.
-        (Some(RequestBody::Bytes(body)), Some(watch)) => Some(reqwest::Body::wrap_stream(
-            reporting(Watched::new(write::pieces(body.clone()), watch), opening),
-        )),
+        (Some(RequestBody::Bytes(body)), Some(watch)) => Some(WireBody::streamed(reporting(
+            Watched::new(write::pieces(body.clone()), watch),
+            opening,
+        ))),
         (Some(RequestBody::Stream(source)), watch) => {
             let Some(chunks) = source.take() else {
                 return Err(FastioError::for_request(
@@ -581,15 +575,15 @@ fn request_body(
                 Some(watch) => Either::Left(Watched::new(chunks, watch)),
                 None => Either::Right(chunks),
             };
-            Some(reqwest::Body::wrap_stream(reporting(chunks, opening)))
+            Some(WireBody::streamed(reporting(chunks, opening)))
         }
     })
 }
 
 /// Whether the server refused the request without processing it (HTTP/2
-/// REFUSED_STREAM, or a graceful GOAWAY before its stream), as reqwest
-/// tells it: safe to send again whatever the method.
-fn is_protocol_nack(err: &reqwest::Error) -> bool {
+/// REFUSED_STREAM, or a graceful GOAWAY before its stream): safe to send
+/// again whatever the method.
+fn is_protocol_nack(err: &WireError) -> bool {
     let mut source: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(cause) = source {
         if let Some(err) = cause.downcast_ref::<h2::Error>() {
@@ -758,7 +752,7 @@ fn read(
 /// Decodes `response`'s body into `body` step by step; returns the raw
 /// bytes received.
 async fn read_decoded(
-    response: reqwest::Response,
+    response: WireResponse,
     codings: Vec<Coding>,
     body: &mut Collector,
     method: &str,
@@ -785,7 +779,7 @@ async fn read_decoded(
 pub fn decoding_failed(error: &std::io::Error, method: &str, url: &str) -> FastioError {
     if let Some(transport) = error
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+        .and_then(|inner| inner.downcast_ref::<WireError>())
     {
         return classify(transport, method, url);
     }

@@ -29,6 +29,7 @@ use crate::http::retry::RetryPolicy;
 use crate::http::session::{Session, Settings};
 use crate::http::spec::{check_cookies, parse_url_text, resolve_url, RequestSpec};
 use crate::http::stream::BodyStream;
+use crate::http::tls;
 use crate::http::transport;
 
 /// A client's settings, pool, limits and cookie jar.
@@ -130,7 +131,7 @@ fn auth_header(auth: &Bound<'_, PyAny>) -> PyResult<HeaderValue> {
 }
 
 /// `proxy=`: the proxy, and how to show it.
-fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, String)> {
+fn parse_proxy(text: &str) -> PyResult<(String, String)> {
     let url = url::Url::parse(text)
         .map_err(|err| PyValueError::new_err(format!("invalid proxy URL: {err}")))?;
     match url.scheme() {
@@ -142,9 +143,10 @@ fn parse_proxy(text: &str) -> PyResult<(reqwest::Proxy, String)> {
         }
     }
     let shown = hide_credentials(url.as_str()).into_owned();
-    let proxy = reqwest::Proxy::all(text)
-        .map_err(|_| PyValueError::new_err(format!("invalid proxy URL {shown}")))?;
-    Ok((proxy, shown))
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(PyValueError::new_err(format!("invalid proxy URL {shown}")));
+    }
+    Ok((url.as_str().to_owned(), shown))
 }
 
 #[pymethods]
@@ -272,7 +274,7 @@ impl ClientSession {
         settings.verify = verify;
         if let Some(bundle) = ca_bundle.filter(|bundle| !bundle.is_none()) {
             let pem = read_file(bundle, "ca_bundle")?;
-            let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+            let roots = tls::certificates_from_pem(&pem).map_err(|err| {
                 PyValueError::new_err(format!("ca_bundle holds no usable PEM certificate: {err}"))
             })?;
             if roots.is_empty() {
@@ -295,7 +297,7 @@ impl ClientSession {
                 }
                 Err(_) => read_file(cert, "the client certificate")?,
             };
-            settings.identity = Some(reqwest::Identity::from_pem(&pem).map_err(|err| {
+            settings.identity = Some(tls::Identity::from_pem(&pem).map_err(|err| {
                 PyValueError::new_err(format!(
                     "cert is not a PEM certificate with its private key: {err}"
                 ))

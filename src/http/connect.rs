@@ -1,0 +1,407 @@
+//! fastio's connector: names resolved (`resolve=` overrides first, then the
+//! system's resolver), TCP, a proxy when one applies (HTTP CONNECT or plain
+//! forwarding, SOCKS5), then TLS with ALPN. hyper-util's client pools what
+//! it makes; the whole connect is bounded by the connect timeout.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::uri::Scheme;
+use http::Uri;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+use tower_service::Service;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+/// A byte stream a connection runs over: TCP, TLS, or TLS through a tunnel.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// Names to addresses: the `resolve=` overrides, else the system's
+/// resolver (on a blocking thread).
+#[derive(Clone)]
+pub struct Resolver {
+    overrides: Arc<HashMap<String, IpAddr>>,
+    system: GaiResolver,
+}
+
+impl Resolver {
+    /// Resolves the names in `overrides` (lower case) to their address.
+    pub fn new(overrides: &[(String, IpAddr)]) -> Self {
+        Self {
+            overrides: Arc::new(
+                overrides
+                    .iter()
+                    .map(|(host, address)| (host.to_ascii_lowercase(), *address))
+                    .collect(),
+            ),
+            system: GaiResolver::new(),
+        }
+    }
+}
+
+impl Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Connecting<Self::Response>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        // Port 0: the connector sets the URL's port.
+        let given = self
+            .overrides
+            .get(name.as_str())
+            .or_else(|| self.overrides.get(&name.as_str().to_ascii_lowercase()))
+            .map(|address| vec![SocketAddr::new(*address, 0)]);
+        if let Some(addresses) = given {
+            return Box::pin(std::future::ready(Ok(addresses.into_iter())));
+        }
+        let looking_up = self.system.call(name);
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = looking_up.await?.collect();
+            Ok(found.into_iter())
+        })
+    }
+}
+
+/// How a session connects.
+pub struct ConnectSettings {
+    pub resolver: Resolver,
+    pub connect_timeout: Option<Duration>,
+    /// For origins over https, offering the session's HTTP versions.
+    pub tls: rustls::ClientConfig,
+    /// For https proxies: HTTP/1.1 only.
+    pub proxy_tls: rustls::ClientConfig,
+    /// Which requests go through which proxy.
+    pub proxies: Option<Arc<Matcher>>,
+}
+
+/// The connector a session's hyper-util client connects with.
+#[derive(Clone)]
+pub struct Connector(Arc<Parts>);
+
+struct Parts {
+    resolver: Resolver,
+    tcp: HttpConnector<Resolver>,
+    tls: TlsConnector,
+    proxy_tls: TlsConnector,
+    proxies: Option<Arc<Matcher>>,
+    connect_timeout: Option<Duration>,
+}
+
+impl Connector {
+    pub fn new(settings: ConnectSettings) -> Self {
+        let mut tcp = HttpConnector::new_with_resolver(settings.resolver.clone());
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        // As reqwest: dead peers found within about a minute.
+        tcp.set_keepalive(Some(Duration::from_secs(15)));
+        tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
+        tcp.set_keepalive_retries(Some(3));
+        tcp.set_connect_timeout(settings.connect_timeout);
+        Self(Arc::new(Parts {
+            resolver: settings.resolver,
+            tcp,
+            tls: TlsConnector::from(Arc::new(settings.tls)),
+            proxy_tls: TlsConnector::from(Arc::new(settings.proxy_tls)),
+            proxies: settings.proxies,
+            connect_timeout: settings.connect_timeout,
+        }))
+    }
+}
+
+impl Service<Uri> for Connector {
+    type Response = Conn;
+    type Error = BoxError;
+    type Future = Connecting<Conn>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, destination: Uri) -> Self::Future {
+        let parts = Arc::clone(&self.0);
+        Box::pin(async move {
+            let connecting = parts.connect(destination);
+            match parts.connect_timeout {
+                None => connecting.await,
+                Some(limit) => tokio::time::timeout(limit, connecting)
+                    .await
+                    .map_err(|_| ConnectTimedOut(limit))?,
+            }
+        })
+    }
+}
+
+impl Parts {
+    async fn connect(&self, destination: Uri) -> Result<Conn, BoxError> {
+        let https = destination.scheme() == Some(&Scheme::HTTPS);
+        let proxy = self
+            .proxies
+            .as_ref()
+            .and_then(|proxies| proxies.intercept(&destination));
+        let Some(proxy) = proxy else {
+            let tcp = self.tcp.clone().call(destination.clone()).await?;
+            return self
+                .secured(Box::new(tcp.into_inner()), &destination, https)
+                .await;
+        };
+        let proxy_uri = proxy.uri().clone();
+        let scheme = proxy_uri.scheme_str().unwrap_or("").to_owned();
+        match scheme.as_str() {
+            "socks5" | "socks5h" => {
+                let mut socks = SocksV5::new(proxy_uri, self.tcp.clone());
+                if let Some((user, password)) = proxy.raw_auth() {
+                    socks = socks.with_auth(user.to_owned(), password.to_owned());
+                }
+                // socks5h: the proxy resolves the name; socks5: we do, with
+                // our resolver (hyper-util's own would block the worker).
+                let target = if scheme == "socks5" {
+                    self.resolved(&destination, https).await?
+                } else {
+                    with_port(&destination, https)?
+                };
+                let tcp = socks.call(target).await.map_err(ProxyFailed::boxed)?;
+                self.secured(Box::new(tcp.into_inner()), &destination, https)
+                    .await
+            }
+            "http" | "https" if https => {
+                let mut tunnel = Tunnel::new(proxy_uri, ToProxy(self.clone_hop()));
+                if let Some(auth) = proxy.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                let target = with_port(&destination, https)?;
+                let io = tunnel.call(target).await.map_err(ProxyFailed::boxed)?;
+                self.secured(io.into_inner(), &destination, https).await
+            }
+            "http" | "https" => {
+                // Plain HTTP through the proxy: requests go to it in absolute form.
+                let io = ToProxy(self.clone_hop())
+                    .call(proxy_uri)
+                    .await
+                    .map_err(ProxyFailed::boxed)?;
+                Ok(Conn::new(io.into_inner(), false, true))
+            }
+            other => Err(format!("proxy scheme {other:?} is not supported").into()),
+        }
+    }
+
+    /// `destination` with its host resolved to an address.
+    async fn resolved(&self, destination: &Uri, https: bool) -> Result<Uri, BoxError> {
+        let host = destination.host().ok_or("the URL has no host")?;
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<IpAddr>().is_ok() {
+            return with_port(destination, https);
+        }
+        let name: Name = bare.parse()?;
+        let address = self
+            .resolver
+            .clone()
+            .call(name)
+            .await?
+            .next()
+            .ok_or_else(|| format!("no address found for {bare}"))?;
+        let port = destination
+            .port_u16()
+            .unwrap_or(if https { 443 } else { 80 });
+        let host = match address.ip() {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        Ok(format!("{}://{host}:{port}", if https { "https" } else { "http" }).parse()?)
+    }
+
+    fn clone_hop(&self) -> Hop {
+        Hop {
+            tcp: self.tcp.clone(),
+            tls: self.proxy_tls.clone(),
+        }
+    }
+
+    /// `io`, under TLS to `destination` when it is https.
+    async fn secured(
+        &self,
+        io: Box<dyn Stream>,
+        destination: &Uri,
+        https: bool,
+    ) -> Result<Conn, BoxError> {
+        if !https {
+            return Ok(Conn::new(io, false, false));
+        }
+        let tls = handshake(&self.tls, io, destination).await?;
+        let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok(Conn::new(Box::new(tls), http2, false))
+    }
+}
+
+async fn handshake(
+    tls: &TlsConnector,
+    io: Box<dyn Stream>,
+    destination: &Uri,
+) -> Result<tokio_rustls::client::TlsStream<Box<dyn Stream>>, BoxError> {
+    let host = destination.host().ok_or("the URL has no host")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_owned())?;
+    Ok(tls.connect(name, io).await?)
+}
+
+/// `uri` with its port written out (proxies are asked for host:port).
+fn with_port(uri: &Uri, https: bool) -> Result<Uri, BoxError> {
+    let host = uri.host().ok_or("the URL has no host")?;
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Ok(format!("{}://{host}:{port}", if https { "https" } else { "http" }).parse()?)
+}
+
+/// A connection to a proxy itself: TCP, and TLS when it is an https proxy.
+#[derive(Clone)]
+struct Hop {
+    tcp: HttpConnector<Resolver>,
+    tls: TlsConnector,
+}
+
+#[derive(Clone)]
+struct ToProxy(Hop);
+
+impl Service<Uri> for ToProxy {
+    type Response = TokioIo<Box<dyn Stream>>;
+    type Error = BoxError;
+    type Future = Connecting<Self::Response>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, proxy: Uri) -> Self::Future {
+        let Hop { mut tcp, tls } = self.0.clone();
+        Box::pin(async move {
+            let stream: Box<dyn Stream> = Box::new(tcp.call(proxy.clone()).await?.into_inner());
+            if proxy.scheme() != Some(&Scheme::HTTPS) {
+                return Ok(TokioIo::new(stream));
+            }
+            let secured: Box<dyn Stream> = Box::new(handshake(&tls, stream, &proxy).await?);
+            Ok(TokioIo::new(secured))
+        })
+    }
+}
+
+/// The connect timeout passed.
+#[derive(Debug)]
+pub struct ConnectTimedOut(pub Duration);
+
+impl std::fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connect timed out after {} s", self.0.as_secs_f64())
+    }
+}
+
+impl std::error::Error for ConnectTimedOut {}
+
+/// The proxy could not be reached, or refused to connect onward.
+#[derive(Debug)]
+pub struct ProxyFailed(BoxError);
+
+impl ProxyFailed {
+    fn boxed(error: impl Into<BoxError>) -> BoxError {
+        Box::new(Self(error.into()))
+    }
+}
+
+impl std::fmt::Display for ProxyFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the proxy failed")
+    }
+}
+
+impl std::error::Error for ProxyFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A connection as hyper-util's client takes it.
+pub struct Conn {
+    io: TokioIo<Box<dyn Stream>>,
+    http2: bool,
+    proxied: bool,
+}
+
+impl Conn {
+    fn new(io: Box<dyn Stream>, http2: bool, proxied: bool) -> Self {
+        Self {
+            io: TokioIo::new(io),
+            http2,
+            proxied,
+        }
+    }
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        let connected = Connected::new().proxy(self.proxied);
+        if self.http2 {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
+    }
+}
+
+impl Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(context, buf)
+    }
+}
+
+impl Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(context, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(context, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(context)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(context)
+    }
+}

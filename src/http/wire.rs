@@ -1,0 +1,333 @@
+//! Requests on the wire: hyper-util's pooling client over fastio's
+//! [`Connector`], with the request body and response types the engine
+//! uses. Only what the wire needs lives here; redirects, retries, cookies,
+//! limits and decoding are the engine's (transport.rs and its neighbours).
+
+use std::error::Error as StdError;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, PROXY_AUTHORIZATION, USER_AGENT};
+use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use url::Url;
+
+use super::connect::{BoxError, Connector};
+use super::opening::{Noting, Reporting};
+
+/// A session's connection pool and how it sends.
+#[derive(Clone)]
+pub struct Wire {
+    client: Client<Noting<Connector>, WireBody>,
+    /// Sent unless the request has its own.
+    user_agent: HeaderValue,
+    read_timeout: Option<Duration>,
+    /// Which requests go through which proxy (plain-HTTP requests through
+    /// an HTTP proxy carry its credentials themselves).
+    proxies: Option<Arc<Matcher>>,
+}
+
+impl Wire {
+    pub fn new(
+        client: Client<Noting<Connector>, WireBody>,
+        user_agent: HeaderValue,
+        read_timeout: Option<Duration>,
+        proxies: Option<Arc<Matcher>>,
+    ) -> Self {
+        Self {
+            client,
+            user_agent,
+            read_timeout,
+            proxies,
+        }
+    }
+
+    /// Sends one request and waits for its response's head.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        mut headers: HeaderMap,
+        body: Option<WireBody>,
+    ) -> Result<WireResponse, WireError> {
+        let uri: Uri = url
+            .as_str()
+            .parse()
+            .map_err(|err| WireError::new(Failure::Request, err))?;
+        with_defaults(&mut headers, &self.user_agent);
+        if let Some(proxies) = &self.proxies {
+            if uri.scheme() == Some(&http::uri::Scheme::HTTP)
+                && !headers.contains_key(PROXY_AUTHORIZATION)
+            {
+                if let Some(auth) = proxies
+                    .intercept(&uri)
+                    .as_ref()
+                    .and_then(|proxy| proxy.basic_auth().cloned())
+                {
+                    headers.insert(PROXY_AUTHORIZATION, auth);
+                }
+            }
+        }
+        let mut request = Request::new(body.unwrap_or(WireBody::Empty));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        let sending = self.client.request(request);
+        let response = match self.read_timeout {
+            None => sending.await,
+            Some(limit) => tokio::time::timeout(limit, sending)
+                .await
+                .map_err(|_| WireError::new(Failure::TimedOut, ReadTimedOut(limit)))?,
+        }
+        .map_err(|err| {
+            let failure = if err.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::Request
+            };
+            WireError::new(failure, err)
+        })?;
+        let (head, body) = response.into_parts();
+        Ok(WireResponse {
+            status: head.status,
+            version: head.version,
+            headers: head.headers,
+            body: ResponseBody::Wire(body),
+            read_timeout: self.read_timeout,
+        })
+    }
+}
+
+/// The headers every request carries unless it has its own, as reqwest's.
+pub fn with_defaults(headers: &mut HeaderMap, user_agent: &HeaderValue) {
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(USER_AGENT, user_agent.clone());
+    }
+    if !headers.contains_key(ACCEPT) {
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    }
+}
+
+/// A request body as hyper takes it.
+pub enum WireBody {
+    Empty,
+    /// The whole body, taken once.
+    Whole(Option<Bytes>),
+    /// Tells when hyper asks for it (see opening.rs).
+    Reporting(Reporting),
+    /// Pieces as they come.
+    Streamed(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl WireBody {
+    pub fn whole(bytes: Bytes) -> Self {
+        Self::Whole(Some(bytes))
+    }
+
+    /// Pieces from `stream`, framed by a Content-Length the request carries,
+    /// or chunked.
+    pub fn streamed<S, E>(stream: S) -> Self
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        use futures::TryStreamExt;
+        let frames = stream.map_ok(Frame::data).map_err(Into::into);
+        Self::Streamed(http_body_util::StreamBody::new(frames).boxed_unsync())
+    }
+
+    /// The whole body, read (a mock transport's handler gets it so).
+    pub async fn collect(self) -> Result<Bytes, BoxError> {
+        Ok(BodyExt::collect(self).await?.to_bytes())
+    }
+}
+
+impl Body for WireBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Empty => Poll::Ready(None),
+            Self::Whole(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .filter(|bytes| !bytes.is_empty())
+                    .map(|bytes| Ok(Frame::data(bytes))),
+            ),
+            Self::Reporting(body) => Pin::new(body)
+                .poll_frame(context)
+                .map_err(|never| match never {}),
+            Self::Streamed(body) => Pin::new(body).poll_frame(context),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Empty => true,
+            Self::Whole(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            Self::Reporting(body) => body.is_end_stream(),
+            Self::Streamed(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Empty => SizeHint::with_exact(0),
+            Self::Whole(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Self::Reporting(body) => body.size_hint(),
+            Self::Streamed(body) => body.size_hint(),
+        }
+    }
+}
+
+/// A response whose head has arrived; its body is read with [`chunk`].
+///
+/// [`chunk`]: WireResponse::chunk
+pub struct WireResponse {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: ResponseBody,
+    /// The longest wait for each piece of the body.
+    read_timeout: Option<Duration>,
+}
+
+enum ResponseBody {
+    Wire(Incoming),
+    /// A mock transport's answer.
+    Given(Option<Bytes>),
+}
+
+impl WireResponse {
+    /// A response given whole (a mock transport's answer).
+    pub fn given(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            status,
+            version: Version::HTTP_11,
+            headers,
+            body: ResponseBody::Given(Some(body)),
+            read_timeout: None,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body's length, when the response declared it.
+    pub fn content_length(&self) -> Option<u64> {
+        match &self.body {
+            ResponseBody::Wire(body) => body.size_hint().exact(),
+            ResponseBody::Given(body) => Some(body.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, WireError> {
+        let body = match &mut self.body {
+            ResponseBody::Given(body) => return Ok(body.take().filter(|b| !b.is_empty())),
+            ResponseBody::Wire(body) => body,
+        };
+        loop {
+            let frame = match self.read_timeout {
+                None => body.frame().await,
+                Some(limit) => tokio::time::timeout(limit, body.frame())
+                    .await
+                    .map_err(|_| WireError::new(Failure::TimedOut, ReadTimedOut(limit)))?,
+            };
+            let Some(frame) = frame else {
+                return Ok(None);
+            };
+            let frame = frame.map_err(|err| WireError::new(Failure::Body, err))?;
+            // Trailers are skipped.
+            if let Ok(data) = frame.into_data() {
+                return Ok(Some(data));
+            }
+        }
+    }
+
+    /// The rest of the body as a stream of pieces.
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<Bytes, WireError>> + Send {
+        futures::stream::try_unfold(self, |mut response| async move {
+            Ok(response.chunk().await?.map(|piece| (piece, response)))
+        })
+    }
+}
+
+/// What part of a request failed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Connect,
+    /// Sending the request or reading the response head.
+    Request,
+    /// Reading the body.
+    Body,
+    TimedOut,
+}
+
+/// A failure on the wire, with its causes.
+#[derive(Debug)]
+pub struct WireError {
+    pub failure: Failure,
+    source: BoxError,
+}
+
+impl WireError {
+    pub fn new(failure: Failure, source: impl Into<BoxError>) -> Self {
+        Self {
+            failure,
+            source: source.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.failure {
+            Failure::Connect => "connect failed",
+            Failure::Request => "the request failed",
+            Failure::Body => "reading the body failed",
+            Failure::TimedOut => "timed out",
+        })
+    }
+}
+
+impl StdError for WireError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// The read timeout passed.
+#[derive(Debug)]
+pub struct ReadTimedOut(pub Duration);
+
+impl std::fmt::Display for ReadTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no data for {} s (read timeout)", self.0.as_secs_f64())
+    }
+}
+
+impl StdError for ReadTimedOut {}
