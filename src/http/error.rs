@@ -164,8 +164,7 @@ pub fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Whether the process can open no file now: for failures whose error
-/// lost its cause (reqwest's "builder error" when the TLS roots cannot be
-/// read).
+/// lost its cause (the TLS roots could not be read).
 pub fn no_descriptor_left() -> bool {
     std::fs::File::open("/dev/null").is_err_and(|error| {
         error

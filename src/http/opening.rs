@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::Stream;
+use http::Uri;
 use http_body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::connect::Connection;
 use tokio::sync::Notify;
@@ -49,8 +50,23 @@ pub struct Http2Origins(RwLock<HashSet<u64>>);
 impl Http2Origins {
     /// The key `url`'s origin is remembered by.
     pub fn key(url: &Url) -> u64 {
+        Self::key_of(url.scheme(), url.host_str(), url.port_or_known_default())
+    }
+
+    /// The key of a connect's destination: the same as its URL's.
+    pub fn key_of_uri(uri: &Uri) -> u64 {
+        let scheme = uri.scheme_str().unwrap_or("");
+        let port = uri.port_u16().or(match scheme {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        });
+        Self::key_of(scheme, uri.host(), port)
+    }
+
+    fn key_of(scheme: &str, host: Option<&str>, port: Option<u16>) -> u64 {
         let mut hasher = DefaultHasher::new();
-        (url.scheme(), url.host_str(), url.port_or_known_default()).hash(&mut hasher);
+        (scheme, host, port).hash(&mut hasher);
         hasher.finish()
     }
 
@@ -165,26 +181,20 @@ impl Opening {
     }
 }
 
-/// Who a connect made while a request is sent reports to.
+/// The request whose send is in progress, for the connects it makes.
 #[derive(Clone)]
 pub struct Sending {
-    origin: u64,
-    origins: Arc<Http2Origins>,
-    opening: Option<Arc<Opening>>,
+    opening: Arc<Opening>,
 }
 
 impl Sending {
-    /// The request to `origin` (its [`Http2Origins::key`]) whose connects
-    /// note `origins` (and `opening`).
-    pub fn new(origin: u64, origins: &Arc<Http2Origins>, opening: Option<&Arc<Opening>>) -> Self {
+    pub fn new(opening: &Arc<Opening>) -> Self {
         Self {
-            origin,
-            origins: Arc::clone(origins),
-            opening: opening.map(Arc::clone),
+            opening: Arc::clone(opening),
         }
     }
 
-    /// Runs `sending` so that the connects it makes report here.
+    /// Runs `sending` so that the connects it makes report to the opening.
     pub fn scope<F: Future>(self, sending: F) -> impl Future<Output = F::Output> {
         CURRENT.scope(self, sending)
     }
@@ -302,22 +312,26 @@ impl<S> Drop for ReportingStream<S> {
     }
 }
 
-/// A connector that reports the connects it makes to the request making
-/// them.
+/// A connector that notes the origins its connects negotiated HTTP/2 with
+/// (for the session), and reports its connects to the request making them
+/// when it has an [`Opening`].
 #[derive(Clone)]
-pub struct Noting<S>(S);
+pub struct Noting<S> {
+    inner: S,
+    origins: Arc<Http2Origins>,
+}
 
 impl<S> Noting<S> {
-    pub fn around(connector: S) -> Self {
-        Self(connector)
+    pub fn around(inner: S, origins: Arc<Http2Origins>) -> Self {
+        Self { inner, origins }
     }
 }
 
 type Connecting<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
-impl<S, Request> tower_service::Service<Request> for Noting<S>
+impl<S> tower_service::Service<Uri> for Noting<S>
 where
-    S: tower_service::Service<Request>,
+    S: tower_service::Service<Uri>,
     S::Response: Connection,
     S::Future: Send + 'static,
 {
@@ -326,30 +340,29 @@ where
     type Future = Connecting<S::Response, S::Error>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(context)
+        self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        let sending = CURRENT.try_with(Sending::clone).ok();
-        if let Some(opening) = sending
-            .as_ref()
-            .and_then(|sending| sending.opening.as_ref())
-        {
+    fn call(&mut self, destination: Uri) -> Self::Future {
+        let opening = CURRENT
+            .try_with(|sending| Arc::clone(&sending.opening))
+            .ok();
+        if let Some(opening) = &opening {
             opening.connect_started();
         }
-        let connecting = self.0.call(request);
+        let origin = Http2Origins::key_of_uri(&destination);
+        let origins = Arc::clone(&self.origins);
+        let connecting = self.inner.call(destination);
         Box::pin(async move {
             let connected = connecting.await;
-            if let Some(sending) = sending {
-                let http2 = connected
-                    .as_ref()
-                    .is_ok_and(|conn| conn.connected().is_negotiated_h2());
-                if http2 {
-                    sending.origins.note(sending.origin);
-                }
-                if let Some(opening) = sending.opening {
-                    opening.connect_ended(http2);
-                }
+            let http2 = connected
+                .as_ref()
+                .is_ok_and(|conn| conn.connected().is_negotiated_h2());
+            if http2 {
+                origins.note(origin);
+            }
+            if let Some(opening) = opening {
+                opening.connect_ended(http2);
             }
             connected
         })
@@ -420,6 +433,21 @@ mod tests {
         let body = Reporting::new(&known, None);
         assert!(!body.is_end_stream());
         assert_eq!(body.size_hint().exact(), None);
+    }
+
+    #[test]
+    fn a_connect_notes_the_origin_a_request_looks_up() {
+        for text in [
+            "https://a.test/x",
+            "http://a.test:8080/",
+            "https://[::1]:4433/",
+            "http://[::1]/",
+        ] {
+            let url = Url::parse(text).unwrap();
+            let uri: Uri = url.as_str().parse().unwrap();
+            let noted = Http2Origins::key_of_uri(&uri);
+            assert_eq!(noted, Http2Origins::key(&url), "{text}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! When to send a request again, and after how long: reqwest has neither
-//! backoff nor `Retry-After`, so fastio decides, per attempt.
+//! When to send a request again, and after how long (backoff, and the
+//! server's `Retry-After`), per attempt.
 //!
 //! A connect error is retried for every method (nothing reached the server);
 //! a timeout, a connection lost while reading, and 429/502/503/504 only for

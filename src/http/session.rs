@@ -227,7 +227,8 @@ impl Session {
             return Ok(client);
         }
         let settings = self.settings.clone();
-        let client = tokio::task::spawn_blocking(move || build(&settings))
+        let origins = Arc::clone(&self.http2_origins);
+        let client = tokio::task::spawn_blocking(move || build(&settings, origins))
             .await
             .map_err(|err| {
                 FastioError::internal(format!("building the HTTP client failed: {err:?}"))
@@ -526,7 +527,7 @@ pub const MAX_RESPONSE_HEADERS: usize = 1024;
 /// counts them: name, value and 32 per field).
 pub const MAX_HEADER_LIST: u32 = 256 * 1024;
 
-fn build(settings: &Settings) -> Result<Wire, FastioError> {
+fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, FastioError> {
     // ALPN for the session's HTTP versions.
     let alpn: &[&[u8]] = match settings.http2 {
         Some(true) => &[b"h2"],
@@ -581,7 +582,7 @@ fn build(settings: &Settings) -> Result<Wire, FastioError> {
         ))
     })?;
     Ok(Wire::new(
-        builder.build(Noting::around(connector)),
+        builder.build(Noting::around(connector, http2_origins)),
         user_agent,
         settings.read_timeout,
         proxies,

@@ -404,7 +404,7 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
     // Under a pool timeout, the body reports when hyper first asks for it:
     // over HTTP/2, when the request got a stream (see opening.rs).
     let reports = spec.pool_timeout.is_some() && session.settings.http2 != Some(false);
-    let origin = Http2Origins::key(&spec.url);
+    let origin = reports.then(|| Http2Origins::key(&spec.url));
     let mut nacks = 0;
     let answered = loop {
         let (headers, declared) = request_headers(session, spec)?;
@@ -414,7 +414,7 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
             let grace = session.settings.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
             WriteWatch::new(limit, grace)
         });
-        let opening = reports.then(|| {
+        let opening = origin.map(|origin| {
             Opening::new(
                 origin,
                 Arc::clone(&session.http2_origins),
@@ -422,14 +422,13 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
             )
         });
         let body = request_body(spec, declared, watch.as_ref(), opening.as_ref())?;
-        // Whatever connect this send makes tells the session (and the
-        // opening) whether it negotiated HTTP/2.
-        let sent = Sending::new(origin, &session.http2_origins, opening.as_ref()).scope(wire.send(
-            spec.method.clone(),
-            &spec.url,
-            headers,
-            body,
-        ));
+        let sending = wire.send(spec.method.clone(), &spec.url, headers, body);
+        // The connect this send makes (if any) tells the opening whether it
+        // negotiated HTTP/2.
+        let sent = match &opening {
+            Some(opening) => Either::Left(Sending::new(opening).scope(sending)),
+            None => Either::Right(sending),
+        };
         let answered = match (&watch, &opening) {
             (None, None) => sent.await,
             (watch, opening) => {
@@ -533,7 +532,7 @@ fn request_headers(
     Ok((headers, declared))
 }
 
-/// Resends of a request the server refused unprocessed, as reqwest's own.
+/// Resends of a request the server refused unprocessed (as reqwest allows).
 const PROTOCOL_NACK_RESENDS: u32 = 2;
 
 /// The request body to hand to the wire, watched by `watch` and reporting
