@@ -335,7 +335,9 @@ async fn open(first: &RequestSpec, slots: Slots) -> Result<Opened, FastioError> 
             Some(slots) => slots,
             None => admit(spec).await?,
         };
-        let response = send(&session, spec).await?;
+        // Boxed: its state is the largest part of a request's future, which
+        // is moved whole when spawned.
+        let response = Box::pin(send(&session, spec)).await?;
         session.keep_cookies(&spec.url, response.headers());
         let follows = first
             .follow_redirects
