@@ -141,7 +141,7 @@ pub struct Slots {
 pub struct Session {
     pub settings: Settings,
     /// Built on first use, on a blocking thread; rebuilt in a forked child.
-    http: Mutex<Option<(u64, Wire)>>,
+    http: Mutex<Option<(u64, Arc<Wire>)>>,
     /// Held while the client is being built, so it is built once.
     building: tokio::sync::Mutex<()>,
     jar: Option<CookieJar>,
@@ -217,7 +217,7 @@ impl Session {
     /// a while, so it happens on a blocking thread, never on the loop; the
     /// async mutex makes the first caller build it while the others wait
     /// their turn, in order. Once built, it is read without waiting.
-    pub async fn http(&self) -> Result<Wire, FastioError> {
+    pub async fn http(&self) -> Result<Arc<Wire>, FastioError> {
         let generation = runtime::generation();
         if let Some(client) = self.built(generation) {
             return Ok(client);
@@ -233,14 +233,15 @@ impl Session {
             .map_err(|err| {
                 FastioError::internal(format!("building the HTTP client failed: {err:?}"))
             })??;
+        let client = Arc::new(client);
         *self.http.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((generation, client.clone()));
+            Some((generation, Arc::clone(&client)));
         Ok(client)
     }
 
-    fn built(&self, generation: u64) -> Option<Wire> {
+    fn built(&self, generation: u64) -> Option<Arc<Wire>> {
         match &*self.http.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some((built_in, client)) if *built_in == generation => Some(client.clone()),
+            Some((built_in, client)) if *built_in == generation => Some(Arc::clone(client)),
             _ => None,
         }
     }

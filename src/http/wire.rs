@@ -24,7 +24,6 @@ use super::connect::{BoxError, Connector};
 use super::opening::{Noting, Reporting};
 
 /// A session's connection pool and how it sends.
-#[derive(Clone)]
 pub struct Wire {
     client: Client<Noting<Connector>, WireBody>,
     /// Sent unless the request has its own.
