@@ -454,7 +454,7 @@ async def test_an_https_proxy_is_used(
     assert tunnelled.status == 200
     async with fastio.Client(proxy=https_proxy, ca_bundle=str(certificates.ca)) as no_credentials:
         assert (await no_credentials.get(server.url + "/json")).status == 407
-        with pytest.raises(fastio.ProxyError, match="407|authorization"):
+        with pytest.raises(fastio.ProxyError, match=r"407|authorization"):
             await no_credentials.get(h2_server + "/")
 
 

@@ -24,6 +24,8 @@ import fastio
         (fastio.TLSError, (fastio.ConnectError,)),
         (fastio.TimeoutError, (fastio.RequestError, builtins.TimeoutError)),
         (fastio.PoolTimeout, (fastio.TimeoutError,)),
+        (fastio.ConnectTimeout, (fastio.TimeoutError,)),
+        (fastio.ReadTimeout, (fastio.TimeoutError,)),
         (fastio.ReadError, (fastio.RequestError,)),
         (fastio.ProtocolError, (fastio.RequestError,)),
         (fastio.TooManyRedirects, (fastio.RequestError,)),

@@ -159,12 +159,32 @@ async def test_a_client_timeout_object_sets_every_part(
         fastio.Client(timeout=fastio.Timeout(connect=1), connect_timeout=2)
 
 
-async def test_a_request_may_not_set_a_clients_parts(server: Server) -> None:
-    async with fastio.Client() as client:
-        with pytest.raises(ValueError, match="apply to a whole client"):
-            client.get(server.url + "/json", timeout=fastio.Timeout(connect=1))
-        with pytest.raises(ValueError, match="apply to a whole client"):
-            client.fetch_all([server.url + "/json"], timeout=fastio.Timeout(read=1))
+async def test_a_request_sets_its_own_connect_and_read_timeouts(
+    server: Server, unanswered_port: int
+) -> None:
+    """As httpx: a request's Timeout(connect=, read=) replaces the client's
+    for that request (a connection it opens; each wait between reads)."""
+    async with fastio.Client(timeout=fastio.Timeout(30, connect=20, read=20)) as client:
+        started = time.monotonic()
+        with pytest.raises(fastio.ConnectTimeout, match="timed out"):
+            await client.get(
+                f"http://127.0.0.1:{unanswered_port}/", timeout=fastio.Timeout(connect=0.3)
+            )
+        assert time.monotonic() - started < 5
+        started = time.monotonic()
+        with pytest.raises(fastio.ReadTimeout, match="read timeout"):
+            await client.get(server.url + "/delay/10", timeout=fastio.Timeout(read=0.3))
+        [late] = await client.fetch_all(
+            [server.url + "/delay/10"], timeout=fastio.Timeout(read=0.3), return_exceptions=True
+        )
+        assert isinstance(late, fastio.ReadTimeout)
+        assert time.monotonic() - started < 5
+        # The client's own limits still hold for the next request.
+        assert (await client.get(server.url + "/delay/1")).status == 200
+    async with fastio.Client(timeout=fastio.Timeout(connect=0.3, read=0.3)) as tight:
+        assert (
+            await tight.get(server.url + "/delay/1", timeout=fastio.Timeout(read=5))
+        ).status == 200
 
 
 async def endless() -> AsyncIterator[bytes]:

@@ -113,6 +113,8 @@ class Client:
         transport: Transport | None = None,
         raise_for_status: bool = False,
         limits: PoolLimits | None = None,
+        cookie_jar: bool = True,
+        local_address: str | None = None,
     ) -> None:
         """Checks every option at once (TypeError/ValueError); builds the TLS
         configuration later, off the event loop, on the first request.
@@ -141,8 +143,9 @@ class Client:
           Content-Length over it fails at once. Omitted, a body read whole
           is held up to 256 MiB and a streamed one has no cap.
         - ``retries``: attempts after the first, for every request unless
-          one says otherwise. Connect errors are retried for every method;
-          timeouts, connections lost mid-response and 429/502/503/504 only
+          one says otherwise. Connect errors and connect timeouts are
+          retried for every method; other timeouts, connections lost
+          mid-response and 429/502/503/504 only
           for the ``retry_methods`` (default GET, HEAD, OPTIONS, PUT,
           DELETE and TRACE, the idempotent ones; add POST or PATCH only for
           an API where sending twice is safe). Waits grow
@@ -174,6 +177,9 @@ class Client:
           its request raise :class:`fastio.HTTPStatusError` (with
           ``.response``), as aiohttp's option; ``fetch_all`` and
           ``fetch_iter`` still return such responses as results.
+        - ``cookie_jar``: False keeps no cookies a server sets (for code
+          that keeps its own, such as httpx over :mod:`fastio.httpx`).
+        - ``local_address``: the IP address connections are made from.
         """
         if not isinstance(verify, bool):
             if ca_bundle is not None:
@@ -223,6 +229,8 @@ class Client:
             mocked=transport is not None,
             max_idle_connections=max_idle,
             keepalive_expiry=keepalive_expiry,
+            cookie_jar=cookie_jar,
+            local_address=local_address,
         )
         self._adopt(session, timeout, event_hooks, transport, raise_for_status)
 

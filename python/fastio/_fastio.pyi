@@ -392,9 +392,9 @@ class Timeout:
       it has a connection slot (waiting for one is not counted) to the end
       of its body; for :meth:`Client.stream`, to the response's head, then
       each wait for more of the body. A bare number as ``timeout=`` is this.
-    - ``connect``: connecting (TCP and TLS); a client's setting.
-    - ``read``: the longest wait for the server between two reads; a
-      client's setting.
+    - ``connect``: making a connection (TCP, a proxy, TLS).
+    - ``read``: the longest wait for the server between two reads (the
+      response's head, then each piece of its body).
     - ``write``: the longest wait for the server to take more of any
       request body (bytes, form, JSON, files or an async iterator), over
       HTTP/1.1 and HTTP/2; then :class:`fastio.WriteTimeout`.
@@ -403,8 +403,9 @@ class Timeout:
       server's ``MAX_CONCURRENT_STREAMS``); beyond it the request fails with
       :class:`fastio.PoolTimeout`.
 
-    A request's own Timeout may set ``total``, ``write`` and ``pool``;
-    ``connect`` and ``read`` go to :class:`fastio.Client`.
+    A client's Timeout sets its defaults; a request's own replaces any of
+    them for that request (``connect``: a connection it opens; one it
+    reuses is already made).
 
     Example::
 
@@ -838,6 +839,8 @@ class _ClientSession:
         mocked: bool = False,
         max_idle_connections: int | None = None,
         keepalive_expiry: float | EllipsisType | None = ...,
+        cookie_jar: bool = True,
+        local_address: str | None = None,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""

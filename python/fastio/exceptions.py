@@ -17,6 +17,8 @@ Hierarchy::
     │   │   ├── TLSError
     │   │   └── ProxyError
     │   ├── TimeoutError (also builtins.TimeoutError)
+    │   │   ├── ConnectTimeout
+    │   │   ├── ReadTimeout
     │   │   ├── PoolTimeout
     │   │   └── WriteTimeout
     │   ├── ReadError
@@ -46,6 +48,7 @@ __all__ = [
     "BodyTooLarge",
     "ClientClosed",
     "ConnectError",
+    "ConnectTimeout",
     "DecodeError",
     "FastioError",
     "HTTPStatusError",
@@ -56,6 +59,7 @@ __all__ = [
     "ProtocolError",
     "ProxyError",
     "ReadError",
+    "ReadTimeout",
     "RequestError",
     "ResponseNotRead",
     "StreamClosed",
@@ -127,6 +131,14 @@ class TimeoutError(RequestError, builtins.TimeoutError):
 
 class ProxyError(ConnectError):
     """The proxy could not be reached, or refused the request."""
+
+
+class ConnectTimeout(TimeoutError):
+    """No connection was made within the connect timeout (nothing was sent)."""
+
+
+class ReadTimeout(TimeoutError):
+    """The server sent nothing more within the read timeout."""
 
 
 class PoolTimeout(TimeoutError):

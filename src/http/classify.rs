@@ -39,8 +39,8 @@ pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
     };
     let (kind, what): (ErrorKind, Cow<'static, str>) = if out_of_descriptors(error) {
         (ErrorKind::Connect, NO_DESCRIPTORS.into())
-    } else if is_timeout(error) {
-        (ErrorKind::Timeout, "timed out".into())
+    } else if let Some(kind) = timed_out(error) {
+        (kind, "timed out".into())
     } else if error.failure == Failure::Connect {
         if causes(error).any(|cause| cause.is::<ProxyFailed>()) {
             (ErrorKind::Proxy, "connect failed".into())
@@ -77,17 +77,21 @@ pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
     FastioError::for_request(kind, method, url, &format!("{what}: {chain}"))
 }
 
-/// The read or connect timeout passed (hyper-util's connector tells its
-/// own per-address timeout as an I/O error of kind TimedOut).
-fn is_timeout(error: &WireError) -> bool {
-    error.failure == Failure::TimedOut
-        || causes(error).any(|cause| {
+/// Which timeout passed, if one did: the connect timeout (hyper-util's
+/// connector tells its own per-address limit as an I/O error of kind
+/// TimedOut) or the read timeout.
+fn timed_out(error: &WireError) -> Option<ErrorKind> {
+    if error.failure == Failure::TimedOut {
+        return Some(ErrorKind::ReadTimeout);
+    }
+    let connect = error.failure == Failure::Connect
+        && causes(error).any(|cause| {
             cause.is::<ConnectTimedOut>()
-                || (error.failure == Failure::Connect
-                    && cause
-                        .downcast_ref::<std::io::Error>()
-                        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut))
-        })
+                || cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        });
+    connect.then_some(ErrorKind::ConnectTimeout)
 }
 
 /// What a response head over fastio's HTTP/1.1 limits is told as.

@@ -87,6 +87,8 @@ impl Service<Name> for Resolver {
 /// How a session connects.
 pub struct ConnectSettings {
     pub resolver: Resolver,
+    /// The address connections are made from.
+    pub local_address: Option<IpAddr>,
     pub connect_timeout: Option<Duration>,
     /// For origins over https, offering the session's HTTP versions.
     pub tls: rustls::ClientConfig,
@@ -119,6 +121,7 @@ impl Connector {
         tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
         tcp.set_keepalive_retries(Some(3));
         tcp.set_connect_timeout(settings.connect_timeout);
+        tcp.set_local_address(settings.local_address);
         Self(Arc::new(Parts {
             resolver: settings.resolver,
             tcp,
@@ -141,9 +144,13 @@ impl Service<Uri> for Connector {
 
     fn call(&mut self, destination: Uri) -> Self::Future {
         let parts = Arc::clone(&self.0);
+        // The request that needs this connection may have a limit of its own.
+        let limit = CONNECT_LIMIT
+            .try_with(|limit| *limit)
+            .unwrap_or(parts.connect_timeout);
         Box::pin(async move {
-            let connecting = parts.connect(destination);
-            match parts.connect_timeout {
+            let connecting = parts.connect(destination, limit);
+            match limit {
                 None => connecting.await,
                 Some(limit) => tokio::time::timeout(limit, connecting)
                     .await
@@ -153,15 +160,34 @@ impl Service<Uri> for Connector {
     }
 }
 
+tokio::task_local! {
+    /// A connect timeout a request asked for, other than its session's.
+    static CONNECT_LIMIT: Option<Duration>;
+}
+
+/// Runs `sending` so that a connection it opens is made within `limit`
+/// instead of the session's connect timeout.
+pub fn with_connect_limit<F: Future>(
+    limit: Option<Duration>,
+    sending: F,
+) -> impl Future<Output = F::Output> {
+    CONNECT_LIMIT.scope(limit, sending)
+}
+
 impl Parts {
-    async fn connect(&self, destination: Uri) -> Result<Conn, BoxError> {
+    async fn connect(&self, destination: Uri, limit: Option<Duration>) -> Result<Conn, BoxError> {
         let https = destination.scheme() == Some(&Scheme::HTTPS);
         let proxy = self
             .proxies
             .as_ref()
             .and_then(|proxies| proxies.intercept(&destination));
         let Some(proxy) = proxy else {
-            let tcp = self.tcp.clone().call(destination.clone()).await?;
+            let mut tcp = self.tcp.clone();
+            if limit != self.connect_timeout {
+                // hyper-util shares it out among the addresses it tries.
+                tcp.set_connect_timeout(limit);
+            }
+            let tcp = tcp.call(destination.clone()).await?;
             return self
                 .secured(Box::new(tcp.into_inner()), &destination, https)
                 .await;

@@ -35,3 +35,37 @@ pub const CONCURRENCY: usize = 100;
 /// The body bytes one bulk call may hold at once: a machine with a few GiB
 /// of memory survives it at any concurrency.
 pub const BYTES_IN_FLIGHT: u64 = 1024 * 1024 * 1024;
+
+/// A limit as asked for: not given (what it starts from applies), none,
+/// or this long.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Limit {
+    #[default]
+    Default,
+    Disabled,
+    Seconds(Duration),
+}
+
+impl Limit {
+    /// The limit, given the one "default" stands for.
+    pub fn or(self, default: Option<Duration>) -> Option<Duration> {
+        match self {
+            Limit::Default => default,
+            Limit::Disabled => None,
+            Limit::Seconds(limit) => Some(limit),
+        }
+    }
+
+    pub fn is_default(self) -> bool {
+        self == Limit::Default
+    }
+
+    /// This limit if given, else `base`.
+    pub fn over(self, base: Limit) -> Limit {
+        if self.is_default() {
+            base
+        } else {
+            self
+        }
+    }
+}

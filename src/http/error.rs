@@ -16,6 +16,10 @@ pub enum ErrorKind {
     Connect,
     Tls,
     Timeout,
+    /// No connection within the connect timeout (nothing was sent).
+    ConnectTimeout,
+    /// Nothing more from the server within the read timeout.
+    ReadTimeout,
     PoolTimeout,
     /// The server took none of the request body within the write timeout.
     WriteTimeout,

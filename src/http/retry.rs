@@ -1,9 +1,10 @@
 //! When to send a request again, and after how long (backoff, and the
 //! server's `Retry-After`), per attempt.
 //!
-//! A connect error is retried for every method (nothing reached the server);
-//! a timeout, a connection lost while reading, and 429/502/503/504 only for
-//! idempotent methods, where sending twice does no harm.
+//! A connect error or connect timeout is retried for every method (nothing
+//! reached the server); a timeout, a connection lost while reading, and
+//! 429/502/503/504 only for idempotent methods, where sending twice does no
+//! harm.
 
 use std::time::{Duration, SystemTime};
 
@@ -99,8 +100,11 @@ impl RetryPolicy {
             return None;
         }
         let retryable = match error.kind {
-            ErrorKind::Connect | ErrorKind::Proxy => true,
-            ErrorKind::Timeout | ErrorKind::Read => self.methods.contains(method),
+            // Nothing reached the server.
+            ErrorKind::Connect | ErrorKind::Proxy | ErrorKind::ConnectTimeout => true,
+            ErrorKind::Timeout | ErrorKind::ReadTimeout | ErrorKind::Read => {
+                self.methods.contains(method)
+            }
             _ => false,
         };
         retryable.then(|| self.backoff(attempt))
@@ -220,6 +224,16 @@ mod tests {
         assert!(retry
             .after_error(&Method::GET, 3, &error(ErrorKind::Connect))
             .is_none());
+        // A connect that timed out sent nothing; a read that did, maybe.
+        assert!(retry
+            .after_error(&Method::POST, 1, &error(ErrorKind::ConnectTimeout))
+            .is_some());
+        assert!(retry
+            .after_error(&Method::POST, 1, &error(ErrorKind::ReadTimeout))
+            .is_none());
+        assert!(retry
+            .after_error(&Method::GET, 1, &error(ErrorKind::ReadTimeout))
+            .is_some());
     }
 
     #[test]

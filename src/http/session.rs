@@ -20,6 +20,7 @@ use url::Url;
 
 use super::connect::{ConnectSettings, Connector, Resolver};
 use super::defaults;
+use super::defaults::Limit;
 use super::error::{no_descriptor_left, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::handler::Handler;
 use super::opening::{Http2Origins, Noting};
@@ -45,6 +46,10 @@ pub struct Defaults {
     pub pool_timeout: Option<Duration>,
     /// The longest wait for the server to take more of a request body.
     pub write_timeout: Option<Duration>,
+    /// A request's own connect timeout; `Default`: the session's.
+    pub connect_timeout: Limit,
+    /// A request's own read timeout; `Default`: the session's.
+    pub read_timeout: Limit,
     pub retry: RetryPolicy,
     /// The most (decoded) body bytes taken; `None`: see `RequestSpec::body_limits`.
     pub max_body_size: Option<u64>,
@@ -69,7 +74,9 @@ impl Defaults {
 pub struct Settings {
     /// What requests start from; the session moves it out (`Session::defaults`).
     pub defaults: Defaults,
+    /// A connect's limit, unless a request sets its own.
     pub connect_timeout: Option<Duration>,
+    /// The longest wait between two reads, unless a request sets its own.
     pub read_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
     pub per_host: Option<usize>,
@@ -94,6 +101,8 @@ pub struct Settings {
     pub proxy_shown: Option<String>,
     pub trust_env: bool,
     pub resolve: Vec<(String, IpAddr)>,
+    /// The address connections are made from; `None`: the system's choice.
+    pub local_address: Option<IpAddr>,
     pub user_agent: String,
     pub keep_cookies: bool,
     /// Answers every request instead of the network (a mock transport).
@@ -125,6 +134,7 @@ impl Default for Settings {
             proxy_shown: None,
             trust_env: true,
             resolve: Vec::new(),
+            local_address: None,
             user_agent: concat!("fastio/", env!("CARGO_PKG_VERSION")).to_owned(),
             keep_cookies: false,
             handler: None,
@@ -554,6 +564,7 @@ fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, 
     .map(Arc::new);
     let connector = Connector::new(ConnectSettings {
         resolver: Resolver::new(&settings.resolve),
+        local_address: settings.local_address,
         connect_timeout: settings.connect_timeout,
         tls: tls::client_config(&trust, alpn).map_err(tls_failed)?,
         proxy_tls: tls::client_config(&trust, &[b"http/1.1"]).map_err(tls_failed)?,
@@ -585,7 +596,6 @@ fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, 
     Ok(Wire::new(
         builder.build(Noting::around(connector, http2_origins)),
         user_agent,
-        settings.read_timeout,
         proxies,
     ))
 }

@@ -10,6 +10,7 @@ use http::{HeaderMap, Method};
 use url::Url;
 
 use super::budget::BodyBudget;
+use super::defaults::Limit;
 use super::error::{clipped, ErrorKind, FastioError};
 use super::retry::{Methods, RetryPolicy};
 use super::session::{merge_cookies, Defaults, Session};
@@ -32,6 +33,10 @@ pub struct RequestSpec {
     /// The longest wait for the server to take more of the body; `None`
     /// waits as long as it takes.
     pub write_timeout: Option<Duration>,
+    /// The longest a connection this request opens may take to make.
+    pub connect_timeout: Option<Duration>,
+    /// The longest wait for the server between two reads.
+    pub read_timeout: Option<Duration>,
     pub retry: RetryPolicy,
     /// The most body bytes taken; `None`: see [`RequestSpec::body_limits`].
     pub max_body_size: Option<u64>,
@@ -87,31 +92,6 @@ impl RequestSpec {
     }
 }
 
-/// A limit as asked for: not given (what it starts from applies), none,
-/// or this long.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Limit {
-    #[default]
-    Default,
-    Disabled,
-    Seconds(Duration),
-}
-
-impl Limit {
-    /// The limit, given the one "default" stands for.
-    pub fn or(self, default: Option<Duration>) -> Option<Duration> {
-        match self {
-            Limit::Default => default,
-            Limit::Disabled => None,
-            Limit::Seconds(limit) => Some(limit),
-        }
-    }
-
-    pub fn is_default(self) -> bool {
-        self == Limit::Default
-    }
-}
-
 /// What a request, or a bulk call for all of its requests, asks for over
 /// the [`Defaults`] it starts from; anything not given is theirs.
 #[derive(Default)]
@@ -123,6 +103,10 @@ pub struct Asked {
     pub timeout: Limit,
     pub pool_timeout: Limit,
     pub write_timeout: Limit,
+    /// Over the session's (a client's `connect_timeout`).
+    pub connect_timeout: Limit,
+    /// Over the session's (a client's `read_timeout`).
+    pub read_timeout: Limit,
     pub retries: Option<u32>,
     pub retry_methods: Option<Methods>,
     pub max_body_size: Option<u64>,
@@ -156,6 +140,8 @@ impl Defaults {
             timeout: asked.timeout.or(self.timeout),
             pool_timeout: asked.pool_timeout.or(self.pool_timeout),
             write_timeout: asked.write_timeout.or(self.write_timeout),
+            connect_timeout: asked.connect_timeout.over(self.connect_timeout),
+            read_timeout: asked.read_timeout.over(self.read_timeout),
             retry,
             max_body_size: asked.max_body_size.or(self.max_body_size),
         })
@@ -196,6 +182,8 @@ impl Defaults {
             timeout: self.timeout,
             pool_timeout: self.pool_timeout,
             write_timeout: self.write_timeout,
+            connect_timeout: self.connect_timeout.or(session.settings.connect_timeout),
+            read_timeout: self.read_timeout.or(session.settings.read_timeout),
             retry: self.retry,
             max_body_size: self.max_body_size,
             follow_redirects: None,

@@ -20,6 +20,7 @@ use http::{Method, StatusCode};
 use super::body::{Collector, Refusal};
 use super::budget::BodyBudget;
 use super::classify::classify;
+use super::connect::with_connect_limit;
 use super::decode::{self, Coding, Decoder};
 use super::defaults::CONNECT_TIMEOUT;
 use super::error::{out_of_descriptors, ErrorKind, FastioError};
@@ -413,7 +414,7 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
         let watch = spec.write_timeout.map(|limit| {
             // Before the first piece is asked for, the connection may still be
             // being made.
-            let grace = session.settings.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+            let grace = spec.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
             WriteWatch::new(limit, grace)
         });
         let opening = origin.map(|origin| {
@@ -424,7 +425,18 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
             )
         });
         let body = request_body(spec, declared, watch.as_ref(), opening.as_ref())?;
-        let sending = wire.send(spec.method.clone(), &spec.url, headers, body);
+        let sending = wire.send(
+            spec.method.clone(),
+            &spec.url,
+            headers,
+            body,
+            spec.read_timeout,
+        );
+        let sending = if spec.connect_timeout == session.settings.connect_timeout {
+            Either::Left(sending)
+        } else {
+            Either::Right(with_connect_limit(spec.connect_timeout, sending))
+        };
         // The connect this send makes (if any) tells the opening whether it
         // negotiated HTTP/2.
         let sent = match &opening {

@@ -28,7 +28,6 @@ pub struct Wire {
     client: Client<Noting<Connector>, WireBody>,
     /// Sent unless the request has its own.
     user_agent: HeaderValue,
-    read_timeout: Option<Duration>,
     /// Which requests go through which proxy (plain-HTTP requests through
     /// an HTTP proxy carry its credentials themselves).
     proxies: Option<Arc<Matcher>>,
@@ -38,24 +37,24 @@ impl Wire {
     pub fn new(
         client: Client<Noting<Connector>, WireBody>,
         user_agent: HeaderValue,
-        read_timeout: Option<Duration>,
         proxies: Option<Arc<Matcher>>,
     ) -> Self {
         Self {
             client,
             user_agent,
-            read_timeout,
             proxies,
         }
     }
 
-    /// Sends one request and waits for its response's head.
+    /// Sends one request and waits for its response's head, and then for
+    /// each piece of its body, at most `read_timeout` at a time.
     pub async fn send(
         &self,
         method: Method,
         url: &Url,
         mut headers: HeaderMap,
         body: Option<WireBody>,
+        read_timeout: Option<Duration>,
     ) -> Result<WireResponse, WireError> {
         let uri: Uri = url
             .as_str()
@@ -80,7 +79,7 @@ impl Wire {
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         let sending = self.client.request(request);
-        let response = match self.read_timeout {
+        let response = match read_timeout {
             None => sending.await,
             Some(limit) => tokio::time::timeout(limit, sending)
                 .await
@@ -100,7 +99,7 @@ impl Wire {
             version: head.version,
             headers: head.headers,
             body: ResponseBody::Wire(body),
-            read_timeout: self.read_timeout,
+            read_timeout,
         })
     }
 }

@@ -361,12 +361,14 @@ fn start(
             type_name(urls)
         ))
     })?;
-    let timeout = args.timeout.for_request()?;
+    let timeout = args.timeout;
     let asked = Asked {
         headers: parse_headers(args.headers)?,
         timeout: timeout.total,
         pool_timeout: timeout.pool,
         write_timeout: timeout.write,
+        connect_timeout: timeout.connect,
+        read_timeout: timeout.read,
         retries: retry_count(args.retries)?,
         retry_methods: retry_methods(args.retry_methods)?,
         max_body_size: body_size_limit(args.max_body_size)?,

@@ -174,7 +174,7 @@ impl ClientSession {
         retry_backoff = defaults::RETRY_BACKOFF.as_secs_f64(),
         max_retry_after = defaults::MAX_RETRY_AFTER.as_secs_f64(), retry_methods = None,
         raise_for_status = false, mocked = false, max_idle_connections = None,
-        keepalive_expiry = Limit::Default
+        keepalive_expiry = Limit::Default, cookie_jar = true, local_address = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -213,9 +213,21 @@ impl ClientSession {
         mocked: bool,
         max_idle_connections: Option<IntArg>,
         keepalive_expiry: Limit,
+        cookie_jar: bool,
+        local_address: Option<&str>,
     ) -> PyResult<Self> {
+        let local_address = local_address
+            .map(|text| {
+                text.parse::<std::net::IpAddr>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "local_address must be an IP address, not {text:?}"
+                    ))
+                })
+            })
+            .transpose()?;
         let mut settings = Settings {
-            keep_cookies: true,
+            keep_cookies: cookie_jar,
+            local_address,
             handler: mocked.then(Arc::default),
             ..Settings::default()
         };

@@ -17,6 +17,8 @@ impl ErrorKind {
             ErrorKind::Connect => "ConnectError",
             ErrorKind::Tls => "TLSError",
             ErrorKind::Timeout => "TimeoutError",
+            ErrorKind::ConnectTimeout => "ConnectTimeout",
+            ErrorKind::ReadTimeout => "ReadTimeout",
             ErrorKind::PoolTimeout => "PoolTimeout",
             ErrorKind::WriteTimeout => "WriteTimeout",
             ErrorKind::Proxy => "ProxyError",

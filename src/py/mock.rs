@@ -51,9 +51,11 @@ pub struct PendingExchange {
 
 /// fastio's exception classes a handler may raise to fail a request the
 /// way the network would (retried as such), most specific first.
-const NETWORK_KINDS: [ErrorKind; 12] = [
+const NETWORK_KINDS: [ErrorKind; 14] = [
     ErrorKind::PoolTimeout,
     ErrorKind::WriteTimeout,
+    ErrorKind::ConnectTimeout,
+    ErrorKind::ReadTimeout,
     ErrorKind::Tls,
     ErrorKind::Proxy,
     ErrorKind::Connect,

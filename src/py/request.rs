@@ -141,13 +141,15 @@ impl FetchArgs<'_, '_> {
             Some(given) => form_pairs(given, "cookies")?,
             None => Vec::new(),
         };
-        let timeout = self.timeout.for_request()?;
+        let timeout = self.timeout;
         let asked = Asked {
             headers: parse_headers(self.headers)?,
             cookies,
             timeout: timeout.total,
             pool_timeout: timeout.pool,
             write_timeout: timeout.write,
+            connect_timeout: timeout.connect,
+            read_timeout: timeout.read,
             retries: retry_count(self.retries)?,
             retry_methods: None,
             max_body_size: body_size_limit(self.max_body_size)?,

@@ -13,7 +13,7 @@ use super::args::type_name;
 
 /// One limit as Python gives it: omitted (`...`) for the default, None
 /// for no limit, or a positive number of seconds.
-pub use crate::http::spec::Limit;
+pub use crate::http::defaults::Limit;
 
 impl Limit {
     /// `value` as the limit called `name` in messages.
@@ -99,19 +99,6 @@ impl TimeoutArg {
     pub fn or(self, default: Option<Duration>) -> Option<Duration> {
         self.total.or(default)
     }
-
-    /// One request's timeout: `connect` and `read` are a client's
-    /// settings (its connections are shared), so a request may not set them.
-    pub fn for_request(self) -> PyResult<Self> {
-        if self.connect.is_default() && self.read.is_default() {
-            return Ok(self);
-        }
-        Err(PyValueError::new_err(
-            "connect= and read= of a Timeout apply to a whole client, whose \
-             connections requests share: give them to fastio.Client(timeout=...); \
-             a request's Timeout may set total, write and pool",
-        ))
-    }
 }
 
 impl<'py> FromPyObject<'_, 'py> for TimeoutArg {
@@ -135,9 +122,9 @@ impl<'py> FromPyObject<'_, 'py> for TimeoutArg {
 ///   it has a connection slot (waiting for one is not counted) to the end
 ///   of its body; for :meth:`Client.stream`, to the response's head, then
 ///   each wait for more of the body. A bare number as ``timeout=`` is this.
-/// - ``connect``: connecting (TCP and TLS); a client's setting.
-/// - ``read``: the longest wait for the server between two reads; a
-///   client's setting.
+/// - ``connect``: making a connection (TCP, a proxy, TLS).
+/// - ``read``: the longest wait for the server between two reads (the
+///   response's head, then each piece of its body).
 /// - ``write``: the longest wait for the server to take more of any
 ///   request body (bytes, form, JSON, files or an async iterator), over
 ///   HTTP/1.1 and HTTP/2; then :class:`fastio.WriteTimeout`.
@@ -146,8 +133,9 @@ impl<'py> FromPyObject<'_, 'py> for TimeoutArg {
 ///   server's ``MAX_CONCURRENT_STREAMS``); beyond it the request fails with
 ///   :class:`fastio.PoolTimeout`.
 ///
-/// A request's own Timeout may set ``total``, ``write`` and ``pool``;
-/// ``connect`` and ``read`` go to :class:`fastio.Client`.
+/// A client's Timeout sets its defaults; a request's own replaces any of
+/// them for that request (``connect``: a connection it opens; one it
+/// reuses is already made).
 ///
 /// Example::
 ///
