@@ -5,6 +5,7 @@ proxy.py and pproxy)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import types
 from typing import Any
@@ -489,6 +490,42 @@ async def test_trust_env_reads_proxy_variables(
             await trusting.get(server.url + "/json")
     async with fastio.Client(trust_env=False) as ignoring:
         assert (await ignoring.get(server.url + "/json")).status == 200
+
+
+async def test_cookie_jar_false_keeps_no_cookies(server: Server) -> None:
+    async with fastio.Client(cookie_jar=False) as client:
+        await client.get(server.url + "/set-cookies/1/3")
+        echoed = (await client.get(server.url + "/echo")).json()
+    assert "cookie" not in echoed["headers"]
+    async with fastio.Client() as keeping:
+        await keeping.get(server.url + "/set-cookies/1/3")
+        assert (await keeping.get(server.url + "/echo")).json()["headers"]["cookie"] == [
+            "c00000=xxx"
+        ]
+
+
+async def test_local_address_is_where_connections_come_from() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    loop = asyncio.get_running_loop()
+
+    async def answer() -> str:
+        connection, (peer, _) = await loop.sock_accept(listener)
+        await loop.sock_recv(connection, 65536)
+        await loop.sock_sendall(connection, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        connection.close()
+        return str(peer)
+
+    answering = asyncio.ensure_future(answer())
+    async with fastio.Client(local_address="127.0.0.2") as client:
+        assert (await client.get(f"http://127.0.0.1:{port}/")).status == 200
+    assert await answering == "127.0.0.2"
+    listener.close()
+    with pytest.raises(ValueError, match="local_address"):
+        fastio.Client(local_address="localhost")
 
 
 async def test_resolve_overrides_dns(server: Server) -> None:
