@@ -15,7 +15,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test test-python test-rust ci test-others wheels wheel-check lint docs format bench soak loom clean
+.PHONY: demo test test-python test-rust ci test-others httpx-suite wheels wheel-check lint docs format bench soak loom clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,14 @@ test-python: $(PY)
 
 ## ci: what `make test` leaves to CI (.ci/run runs it next): the loom models
 ## of the completion inbox, the suite on every other supported CPython here,
-## and the wheel check
-ci: loom test-others wheel-check
+## httpx's own suite over fastio's transport, and the wheel check
+ci: loom test-others httpx-suite wheel-check
+
+## httpx-suite: httpx's own tests, with its transport and with fastio's
+## (fastio.httpx) in every AsyncClient they build without one; loopback only
+httpx-suite: $(PY)
+	$(PIP) install -e '.[test]' -r tests/httpx_suite/requirements.txt
+	$(PY) tests/httpx_suite/run.py
 
 test-others: $(PY)
 	@mine=$$($(PY) -c 'import sys; print(sys.version_info[:2])'); \
