@@ -118,6 +118,7 @@ bench: $(PY)
 	$(PY) bench/floor.py --eager-python $(EAGER_VENV)/bin/python --markdown bench/floor-results.md
 	$(PY) bench/instructions.py --markdown bench/instructions-results.md
 	$(PY) bench/http.py --markdown bench/http-results.md
+	$(PY) bench/httpx_transport.py --markdown bench/httpx-transport-results.md
 	$(PY) bench/tls.py --markdown bench/tls-results.md
 	$(PY) bench/task_share.py --markdown bench/task-share-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md

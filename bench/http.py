@@ -197,6 +197,33 @@ async def client_httpx(module: str, url: str, count: int, concurrency: int) -> i
         return await workers(count, concurrency, one)
 
 
+async def client_httpx_over(transport_name: str, url: str, count: int, concurrency: int) -> int:
+    """httpx with another transport: fastio's (fastio.httpx), pyreqwest's, or
+    one that answers at once without a network (httpx's own floor)."""
+    import httpx
+
+    transport: httpx.AsyncBaseTransport
+    if transport_name == "instant":
+        body = b"x" * 12
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    elif transport_name == "fastio":
+        from fastio.httpx import AsyncHTTPTransport
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        transport = AsyncHTTPTransport(limits=limits)
+    else:
+        from pyreqwest.client import ClientBuilder
+        from pyreqwest.compatibility.httpx import HttpxTransport
+
+        transport = HttpxTransport(ClientBuilder().max_connections(concurrency).build())
+    async with httpx.AsyncClient(transport=transport, timeout=60) as client:
+
+        async def one() -> int:
+            return len((await client.get(url)).content)
+
+        return await workers(count, concurrency, one)
+
+
 async def client_niquests(url: str, count: int, concurrency: int) -> int:
     import niquests
 
@@ -344,6 +371,9 @@ MODULES = {
     RATE_LIMITED: "fastio",
     "fastio Client.post from tasks": "fastio",
     "httpx (semaphore)": "httpx",
+    "fastio transport under httpx": "fastio.httpx",
+    "pyreqwest transport under httpx": "pyreqwest.compatibility.httpx",
+    "instant transport under httpx": "httpx",
 }
 
 CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
@@ -363,6 +393,13 @@ CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
     "requestx": functools.partial(client_httpx, "requestx"),
     "niquests": client_niquests,
     "httpx2": functools.partial(client_httpx, "httpx2"),
+}
+
+# httpx over other transports (bench/httpx_transport.py), not in the tables above.
+TRANSPORT_CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
+    "fastio transport under httpx": functools.partial(client_httpx_over, "fastio"),
+    "pyreqwest transport under httpx": functools.partial(client_httpx_over, "pyreqwest"),
+    "instant transport under httpx": functools.partial(client_httpx_over, "instant"),
 }
 
 
@@ -397,7 +434,7 @@ def run_client(
 ) -> dict[str, Any]:
     """Runs in the child process: one client, one case (`post`: its JSON-POST form)."""
     raise_file_limit()
-    clients = POST_CLIENTS if post else CLIENTS
+    clients = POST_CLIENTS if post else {**CLIENTS, **TRANSPORT_CLIENTS}
     if post:
         PAYLOADS[:] = [payload(index) for index in range(count)]
     importlib.import_module(MODULES[name])
