@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 import types
 from typing import Any
@@ -490,6 +491,29 @@ async def test_trust_env_reads_proxy_variables(
             await trusting.get(server.url + "/json")
     async with fastio.Client(trust_env=False) as ignoring:
         assert (await ignoring.get(server.url + "/json")).status == 200
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+async def test_tls_1_2_and_1_3_servers(certificates: Certificates, version: str) -> None:
+    """Many servers still speak TLS 1.2 only; fastio speaks both."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificates.server_cert, certificates.server_key)
+    context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
+    versions: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        versions.append(writer.get_extra_info("ssl_object").version())
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    async with server, fastio.Client(ca_bundle=certificates.ca) as client:
+        response = await client.get(f"https://127.0.0.1:{port}/")
+    assert response.text == "ok"
+    assert versions == [version.replace("_", ".")]
 
 
 async def test_cookie_jar_false_keeps_no_cookies(server: Server) -> None:
