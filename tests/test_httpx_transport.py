@@ -159,6 +159,24 @@ async def test_errors_map_to_httpxs(httpx: ModuleType, server: Server, closed_po
     assert "S3CRET" not in str(proxy.value)
 
 
+async def test_hostile_servers_through_the_transport(httpx: ModuleType, server: Server) -> None:
+    """The engine's limits hold under httpx: a body that trickles, a server
+    that never answers, a body shorter than declared, one declared huge."""
+    async with client(httpx, timeout=httpx.Timeout(10, read=0.5)) as http:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.fault_url + "/slowloris")
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.fault_url + "/hang")
+        with pytest.raises(httpx.ReadError):
+            await http.get(server.fault_url + "/short-body")
+        async with http.stream("GET", server.fault_url + "/huge-length") as response:
+            assert response.headers["content-length"] == "1099511627776"
+            with pytest.raises(httpx.ReadTimeout):
+                await response.aread()
+        assert time.monotonic() - started < 10
+
+
 async def test_a_proxy_with_credentials(httpx: ModuleType, http_proxy: str, server: Server) -> None:
     proxy = httpx.Proxy(http_proxy, auth=("user", "secret"))
     async with client(httpx, proxy=proxy) as http:
@@ -197,6 +215,9 @@ async def test_options_fastio_cannot_honour_are_refused(httpx: ModuleType, serve
         AsyncHTTPTransport(local_address="not an address")
     async with client(httpx, local_address="127.0.0.1") as http:
         assert (await http.get(server.url + "/json")).status_code == 200
+    async with client(httpx, resolve={"api.test": "127.0.0.1"}, per_host=2) as http:
+        answered = await http.get(f"http://api.test:{server.port}/json")
+        assert answered.status_code == 200
 
 
 async def test_connect_retries(httpx: ModuleType, closed_port: int) -> None:

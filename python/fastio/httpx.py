@@ -16,7 +16,7 @@ import asyncio
 import importlib
 import ssl
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from os import PathLike
 from types import ModuleType, TracebackType
@@ -209,8 +209,8 @@ class AsyncHTTPTransport(_AsyncBase):
     ``limits`` (``httpx.Limits``), ``proxy`` (http, https, socks5, socks5h;
     a URL or ``httpx.Proxy`` with ``auth``), ``local_address``, ``retries``
     (connect retries), ``trust_env`` (proxy variables); plus fastio's
-    ``per_host`` and ``rate_limit``. ``uds`` and ``socket_options`` are
-    refused: fastio has neither.
+    ``per_host``, ``rate_limit`` and ``resolve`` (``{"host": "ip"}``).
+    ``uds`` and ``socket_options`` are refused: fastio has neither.
 
     Timeouts come from each request (httpx's ``timeout=``): connect, read,
     write and pool, as httpx means them. Cancelling a request frees its
@@ -233,6 +233,7 @@ class AsyncHTTPTransport(_AsyncBase):
         *,
         per_host: int | None = None,
         rate_limit: float | None = None,
+        resolve: Mapping[str, str] | None = None,
     ) -> None:
         if uds is not None:
             raise ValueError("fastio.httpx cannot connect over a Unix domain socket (uds=)")
@@ -257,6 +258,7 @@ class AsyncHTTPTransport(_AsyncBase):
             retry_methods=(),
             per_host=per_host,
             rate_limit=rate_limit,
+            resolve=resolve,
         )
 
     async def __aenter__(self: _Self) -> _Self:
