@@ -10,6 +10,8 @@ import importlib
 import importlib.util
 import json
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -175,6 +177,28 @@ async def test_hostile_servers_through_the_transport(httpx: ModuleType, server: 
             with pytest.raises(httpx.ReadTimeout):
                 await response.aread()
         assert time.monotonic() - started < 10
+
+
+async def test_a_body_that_contradicts_its_length_is_a_local_protocol_error(
+    httpx: ModuleType, server: Server
+) -> None:
+    async with client(httpx) as http:
+        with pytest.raises(httpx.LocalProtocolError, match="Content-Length is 5"):
+            await http.post(server.url + "/echo", content=b"abc", headers={"Content-Length": "5"})
+
+
+@pytest.mark.parametrize(("present", "absent"), [("httpx", "httpx2"), ("httpx2", "httpx")])
+def test_importing_needs_only_one_of_httpx_and_httpx2(present: str, absent: str) -> None:
+    """With the other one made unimportable, fastio.httpx builds on the one there is."""
+    script = (
+        f"import sys; sys.modules[{absent!r}] = None\n"
+        "import fastio.httpx\n"
+        "print(fastio.httpx.AsyncHTTPTransport.__mro__[1].__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().startswith(present)
 
 
 async def test_a_proxy_with_credentials(httpx: ModuleType, http_proxy: str, server: Server) -> None:
