@@ -12,6 +12,9 @@ maps the host names to 127.0.0.1 itself (no DNS lookup leaves the machine).
   configuration (certificate verifier, crypto provider), to choose by.
 - api: 20,000 GETs to one host at 256 concurrent requests, over HTTP/2
   where the client speaks it (aiohttp does not).
+- httpx: the same GETs from 64 and from 1,000 tasks through an
+  ``httpx.AsyncClient`` over fastio's transport and over pyreqwest's,
+  beside httpx's own, pyreqwest and ``fastio.Client``.
 
 Each case runs every client in a fresh process, in rounds; pure Rust reqwest
 (``bench/reqwest_ceiling``'s ``reqwest-crawl``, a tokio task per request) is
@@ -304,10 +307,17 @@ class Case:
     """One table: its URLs, concurrency, and where handshakes are counted."""
 
     def __init__(
-        self, title: str, urls: list[str], concurrency: int, h2: bool, log: Path | None
+        self,
+        title: str,
+        urls: list[str],
+        concurrency: int,
+        h2: bool,
+        log: Path | None,
+        clients: list[str] | None = None,
     ) -> None:
         self.title, self.urls, self.concurrency = title, urls, concurrency
         self.h2, self.log = h2, log
+        self.clients = clients or list(CLIENTS)
 
     def child(self, name: str, urls_file: Path, ca: Path) -> runs.Run:
         command = [
@@ -461,15 +471,34 @@ def run_all(quick: bool) -> list[str]:
                     True,
                     None,
                 ),
+                *(
+                    Case(
+                        f"**httpx over HTTP/2 and TLS: {api_count:,} GETs to one host from "
+                        f"{tasks:,} tasks**, over fastio's transport and pyreqwest's, beside "
+                        "httpx's own, pyreqwest and fastio.Client",
+                        [f"https://api.bench.test:{api_port}/small"] * api_count,
+                        tasks,
+                        True,
+                        None,
+                        [
+                            "fastio Client.get from tasks",
+                            "fastio transport under httpx",
+                            "pyreqwest transport under httpx",
+                            "httpx",
+                            "pyreqwest",
+                        ],
+                    )
+                    for tasks in (64, 1000)
+                ),
             ]
             rust_name = "pure Rust reqwest (a task per request)"
-            for case, port in zip(cases, (crawl_port, api_port), strict=True):
+            for case, port in zip(cases, (crawl_port, api_port, api_port, api_port), strict=True):
                 urls_file = folder / "urls.txt"
                 urls_file.write_text("\n".join(case.urls))
                 results = in_rounds(
                     {
                         rust_name: case.ceiling(ca, port),
-                        **{name: case.child(name, urls_file, ca) for name in CLIENTS},
+                        **{name: case.child(name, urls_file, ca) for name in case.clients},
                     }
                 )
                 lines += rows(case, results, rust_name)
