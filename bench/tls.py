@@ -167,19 +167,21 @@ async def httpx_client(urls: list[str], concurrency: int, ca: Path, h2: bool) ->
         return await gets(urls, concurrency, client.get)
 
 
-async def pyreqwest_client(
-    urls: list[str], concurrency: int, ca: Path, h2: bool
-) -> tuple[int, str]:
+def pyreqwest_builder(urls: list[str], concurrency: int, ca: Path, h2: bool) -> Any:
+    """A pyreqwest client builder trusting `ca`, mapping the names to 127.0.0.1."""
     from pyreqwest.client import ClientBuilder
 
-    pem = ca.read_bytes()  # noqa: ASYNC240 - before any request runs
-    builder = ClientBuilder().add_root_certificate_pem(pem).max_connections(concurrency)
+    builder = ClientBuilder().add_root_certificate_pem(ca.read_bytes()).max_connections(concurrency)
     port = int(urls[0].split(":")[2].split("/")[0])
     for host in host_names(urls):
         builder = builder.resolve(host, "127.0.0.1", port)
-    if h2:
-        builder = builder.http2(True)
-    async with builder.build() as client:
+    return builder.http2(True) if h2 else builder
+
+
+async def pyreqwest_client(
+    urls: list[str], concurrency: int, ca: Path, h2: bool
+) -> tuple[int, str]:
+    async with pyreqwest_builder(urls, concurrency, ca, h2).build() as client:
 
         async def one(url: str) -> int:
             response = await client.get(url).build().send()
@@ -213,17 +215,10 @@ async def httpx_over_pyreqwest(
 ) -> tuple[int, str]:
     """httpx over pyreqwest's transport."""
     import httpx
-    from pyreqwest.client import ClientBuilder
     from pyreqwest.compatibility.httpx import HttpxTransport
 
-    pem = ca.read_bytes()  # noqa: ASYNC240 - before any request runs
-    builder = ClientBuilder().add_root_certificate_pem(pem).max_connections(concurrency)
-    port = int(urls[0].split(":")[2].split("/")[0])
-    for host in host_names(urls):
-        builder = builder.resolve(host, "127.0.0.1", port)
-    if h2:
-        builder = builder.http2(True)
-    async with httpx.AsyncClient(transport=HttpxTransport(builder.build()), timeout=60) as client:
+    transport = HttpxTransport(pyreqwest_builder(urls, concurrency, ca, h2).build())
+    async with httpx.AsyncClient(transport=transport, timeout=60) as client:
         return await gets(urls, concurrency, client.get)
 
 

@@ -181,11 +181,9 @@ def mtls_server(certificates: Certificates) -> Iterator[str]:
         yield f"https://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="session")
-def http_proxy() -> Iterator[str]:
-    """proxy.py, an HTTP proxy that wants user:secret; its URL without credentials."""
-    port = free_port()
-    command = [
+def proxy_py(port: int, *extra: str) -> list[str]:
+    """proxy.py on 127.0.0.1:`port`, wanting user:secret."""
+    return [
         sys.executable,
         "-m",
         "proxy",
@@ -199,8 +197,15 @@ def http_proxy() -> Iterator[str]:
         "1",
         "--basic-auth",
         "user:secret",
+        *extra,
     ]
-    with running(command, port):
+
+
+@pytest.fixture(scope="session")
+def http_proxy() -> Iterator[str]:
+    """proxy.py, an HTTP proxy that wants user:secret; its URL without credentials."""
+    port = free_port()
+    with running(proxy_py(port), port):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -209,26 +214,8 @@ def https_proxy(certificates: Certificates) -> Iterator[str]:
     """proxy.py over TLS (trustme's certificate for 127.0.0.1), wanting
     user:secret; its URL without credentials."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "proxy",
-        "--hostname",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--num-workers",
-        "1",
-        "--num-acceptors",
-        "1",
-        "--basic-auth",
-        "user:secret",
-        "--cert-file",
-        str(certificates.server_cert),
-        "--key-file",
-        str(certificates.server_key),
-    ]
-    with running(command, port):
+    tls = ("--cert-file", str(certificates.server_cert), "--key-file", str(certificates.server_key))
+    with running(proxy_py(port, *tls), port):
         yield f"https://127.0.0.1:{port}"
 
 
