@@ -103,7 +103,8 @@ pub struct Settings {
     pub resolve: Vec<(String, IpAddr)>,
     /// The address connections are made from; `None`: the system's choice.
     pub local_address: Option<IpAddr>,
-    pub user_agent: String,
+    /// Sent unless a request has its own; checked once, where it is given.
+    pub user_agent: HeaderValue,
     pub keep_cookies: bool,
     /// Answers every request instead of the network (a mock transport).
     pub handler: Option<Arc<Handler>>,
@@ -135,7 +136,7 @@ impl Default for Settings {
             trust_env: true,
             resolve: Vec::new(),
             local_address: None,
-            user_agent: concat!("fastio/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: HeaderValue::from_static(concat!("fastio/", env!("CARGO_PKG_VERSION"))),
             keep_cookies: false,
             handler: None,
         }
@@ -254,12 +255,6 @@ impl Session {
             Some((built_in, client)) if *built_in == generation => Some(Arc::clone(client)),
             _ => None,
         }
-    }
-
-    /// The User-Agent requests carry unless they have their own.
-    pub fn user_agent(&self) -> HeaderValue {
-        HeaderValue::from_str(&self.settings.user_agent)
-            .unwrap_or_else(|_| HeaderValue::from_static("fastio"))
     }
 
     /// Waits for a free slot under `max_connections` and `per_host` (FIFO:
@@ -587,15 +582,9 @@ fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, 
         .http1_max_headers(MAX_RESPONSE_HEADERS)
         .http2_max_header_list_size(MAX_HEADER_LIST)
         .http2_only(settings.http2 == Some(true));
-    let user_agent = HeaderValue::from_str(&settings.user_agent).map_err(|_| {
-        FastioError::internal(format!(
-            "user agent {:?} is not a header value",
-            settings.user_agent
-        ))
-    })?;
     Ok(Wire::new(
         builder.build(Noting::around(connector, http2_origins)),
-        user_agent,
+        settings.user_agent.clone(),
         proxies,
     ))
 }

@@ -399,7 +399,7 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
                 spec.url.clone(),
                 headers,
                 body,
-                &session.user_agent(),
+                &session.settings.user_agent,
             )
             .await;
     }

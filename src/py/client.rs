@@ -334,9 +334,8 @@ impl ClientSession {
             }
         }
         if let Some(user_agent) = user_agent {
-            HeaderValue::from_str(user_agent)
+            settings.user_agent = HeaderValue::from_str(user_agent)
                 .map_err(|_| PyValueError::new_err("user_agent must not contain CR, LF or NUL"))?;
-            settings.user_agent = user_agent.to_owned();
         }
         let defaults = &mut settings.defaults;
         defaults.max_body_size = body_size_limit(max_body_size)?;
