@@ -203,9 +203,9 @@ impl Parts {
                 // socks5h: the proxy resolves the name; socks5: we do, with
                 // our resolver (hyper-util's own would block the worker).
                 let target = if scheme == "socks5" {
-                    self.resolved(&destination, https).await?
+                    self.resolved(&destination).await?
                 } else {
-                    with_port(&destination, https)?
+                    with_port(&destination)?
                 };
                 let tcp = socks.call(target).await.map_err(ProxyFailed::boxed)?;
                 self.secured(Box::new(tcp.into_inner()), &destination, https)
@@ -216,7 +216,7 @@ impl Parts {
                 if let Some(auth) = proxy.basic_auth() {
                     tunnel = tunnel.with_auth(auth.clone());
                 }
-                let target = with_port(&destination, https)?;
+                let target = with_port(&destination)?;
                 let io = tunnel.call(target).await.map_err(ProxyFailed::boxed)?;
                 self.secured(io.into_inner(), &destination, https).await
             }
@@ -233,11 +233,11 @@ impl Parts {
     }
 
     /// `destination` with its host resolved to an address.
-    async fn resolved(&self, destination: &Uri, https: bool) -> Result<Uri, BoxError> {
+    async fn resolved(&self, destination: &Uri) -> Result<Uri, BoxError> {
         let host = destination.host().ok_or("the URL has no host")?;
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if bare.parse::<IpAddr>().is_ok() {
-            return with_port(destination, https);
+            return with_port(destination);
         }
         let name: Name = bare.parse()?;
         let address = self
@@ -247,14 +247,11 @@ impl Parts {
             .await?
             .next()
             .ok_or_else(|| format!("no address found for {bare}"))?;
-        let port = destination
-            .port_u16()
-            .unwrap_or(if https { 443 } else { 80 });
         let host = match address.ip() {
             IpAddr::V4(ip) => ip.to_string(),
             IpAddr::V6(ip) => format!("[{ip}]"),
         };
-        Ok(format!("{}://{host}:{port}", if https { "https" } else { "http" }).parse()?)
+        at_host(destination, &host)
     }
 
     fn clone_hop(&self) -> Hop {
@@ -292,8 +289,13 @@ async fn handshake(
 }
 
 /// `uri` with its port written out (proxies are asked for host:port).
-fn with_port(uri: &Uri, https: bool) -> Result<Uri, BoxError> {
-    let host = uri.host().ok_or("the URL has no host")?;
+fn with_port(uri: &Uri) -> Result<Uri, BoxError> {
+    at_host(uri, uri.host().ok_or("the URL has no host")?)
+}
+
+/// `uri`'s scheme and port (written out) at `host`.
+fn at_host(uri: &Uri, host: &str) -> Result<Uri, BoxError> {
+    let https = uri.scheme() == Some(&Scheme::HTTPS);
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     Ok(format!("{}://{host}:{port}", if https { "https" } else { "http" }).parse()?)
 }
