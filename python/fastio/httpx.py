@@ -13,6 +13,7 @@ it needs only one of them installed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import ssl
 import threading
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, I
 from concurrent.futures import Future
 from os import PathLike
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import fastio
 from fastio._calls import Stream
@@ -79,33 +80,25 @@ def _module_of(request: Any) -> ModuleType:
 
 def _as_httpx(error: Exception, request: Any) -> Exception:
     """``error`` as the httpx exception an httpcore transport would raise."""
-    module = _module_of(request)
     if isinstance(error, fastio.InvalidURL):
-        scheme = str(request.url.scheme)
-        name = "LocalProtocolError" if scheme in ("http", "https") else "UnsupportedProtocol"
-        return module.__dict__[name](str(error), request=request)  # type: ignore[no-any-return]
-    for fastio_class, name in _ERRORS:
-        if isinstance(error, fastio_class):
-            return module.__dict__[name](str(error), request=request)  # type: ignore[no-any-return]
-    return error
+        http = str(request.url.scheme) in ("http", "https")
+        name = "LocalProtocolError" if http else "UnsupportedProtocol"
+    else:
+        name = next((name for kind, name in _ERRORS if isinstance(error, kind)), "")
+    if not name:
+        return error
+    mapped: Exception = getattr(_module_of(request), name)(str(error), request=request)
+    return mapped
 
 
-class _Streams:
-    """The response-body classes of one httpx module (its isinstance checks
+@functools.cache
+def _stream_classes(module: ModuleType) -> tuple[type, type]:
+    """The response-body classes for one httpx module (its isinstance checks
     want its own ByteStream classes)."""
-
-    _made: ClassVar[dict[str, tuple[type, type]]] = {}
-
-    @classmethod
-    def of(cls, module: ModuleType) -> tuple[type, type]:
-        made = cls._made.get(module.__name__)
-        if made is None:
-            made = (
-                type("FastioAsyncStream", (_AsyncBody, module.AsyncByteStream), {}),
-                type("FastioSyncStream", (_SyncBody, module.SyncByteStream), {}),
-            )
-            cls._made[module.__name__] = made
-        return made
+    return (
+        type("FastioAsyncStream", (_AsyncBody, module.AsyncByteStream), {}),
+        type("FastioSyncStream", (_SyncBody, module.SyncByteStream), {}),
+    )
 
 
 class _AsyncBody:
@@ -302,7 +295,7 @@ class AsyncHTTPTransport(_AsyncBase):
             response = await opening.__aenter__()
         except fastio.FastioError as error:
             raise _as_httpx(error, request) from error
-        body_class, _ = _Streams.of(module)
+        body_class, _ = _stream_classes(module)
         return module.Response(
             status_code=response.status,
             headers=list(response.headers.multi_items()),
@@ -403,7 +396,7 @@ class HTTPTransport(_SyncBase):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         content = request.read() or None
         response = self._runner.run(self._transport._send(request, content))
-        _, sync_class = _Streams.of(_module_of(request))
+        _, sync_class = _stream_classes(_module_of(request))
         response.stream = sync_class(response.stream, self._runner)
         return response  # type: ignore[no-any-return]
 
