@@ -181,28 +181,17 @@ impl Opening {
     }
 }
 
-/// The request whose send is in progress, for the connects it makes.
-#[derive(Clone)]
-pub struct Sending {
-    opening: Arc<Opening>,
-}
-
-impl Sending {
-    pub fn new(opening: &Arc<Opening>) -> Self {
-        Self {
-            opening: Arc::clone(opening),
-        }
-    }
-
-    /// Runs `sending` so that the connects it makes report to the opening.
-    pub fn scope<F: Future>(self, sending: F) -> impl Future<Output = F::Output> {
-        CURRENT.scope(self, sending)
-    }
+/// Runs `sending` so that the connects it makes report to `opening`.
+pub fn reporting_connects<F: Future>(
+    opening: &Arc<Opening>,
+    sending: F,
+) -> impl Future<Output = F::Output> {
+    CURRENT.scope(Arc::clone(opening), sending)
 }
 
 tokio::task_local! {
-    /// The request whose send is being polled, for the connector layer.
-    static CURRENT: Sending;
+    /// The opening of the request whose send is being polled, for the connector.
+    static CURRENT: Arc<Opening>;
 }
 
 /// Latched answers to hyper's questions about an empty body.
@@ -344,9 +333,7 @@ where
     }
 
     fn call(&mut self, destination: Uri) -> Self::Future {
-        let opening = CURRENT
-            .try_with(|sending| Arc::clone(&sending.opening))
-            .ok();
+        let opening = CURRENT.try_with(Arc::clone).ok();
         if let Some(opening) = &opening {
             opening.connect_started();
         }

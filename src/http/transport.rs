@@ -24,7 +24,7 @@ use super::connect::with_connect_limit;
 use super::decode::{self, Coding, Decoder};
 use super::defaults::CONNECT_TIMEOUT;
 use super::error::{out_of_descriptors, ErrorKind, FastioError};
-use super::opening::{Http2Origins, Opening, Reporting, ReportingStream, Sending};
+use super::opening::{reporting_connects, Http2Origins, Opening, Reporting, ReportingStream};
 use super::redirect::redirect;
 use super::response::HeaderList;
 use super::response::ResponseData;
@@ -440,7 +440,7 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
         // The connect this send makes (if any) tells the opening whether it
         // negotiated HTTP/2.
         let sent = match &opening {
-            Some(opening) => Either::Left(Sending::new(opening).scope(sending)),
+            Some(opening) => Either::Left(reporting_connects(opening, sending)),
             None => Either::Right(sending),
         };
         let answered = match (&watch, &opening) {
