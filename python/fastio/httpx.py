@@ -13,7 +13,6 @@ it needs only one of them installed.
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 import ssl
 import threading
@@ -91,14 +90,19 @@ def _as_httpx(error: Exception, request: Any) -> Exception:
     return mapped
 
 
-@functools.cache
+_STREAM_CLASSES: dict[str, tuple[type, type]] = {}
+
+
 def _stream_classes(module: ModuleType) -> tuple[type, type]:
     """The response-body classes for one httpx module (its isinstance checks
-    want its own ByteStream classes)."""
-    return (
-        type("FastioAsyncStream", (_AsyncBody, module.AsyncByteStream), {}),
-        type("FastioSyncStream", (_SyncBody, module.SyncByteStream), {}),
-    )
+    want its own ByteStream classes), made once."""
+    made = _STREAM_CLASSES.get(module.__name__)
+    if made is None:
+        made = _STREAM_CLASSES[module.__name__] = (
+            type("FastioAsyncStream", (_AsyncBody, module.AsyncByteStream), {}),
+            type("FastioSyncStream", (_SyncBody, module.SyncByteStream), {}),
+        )
+    return made
 
 
 class _AsyncBody:
