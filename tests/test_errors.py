@@ -27,6 +27,8 @@ import fastio
         (fastio.ConnectTimeout, (fastio.TimeoutError,)),
         (fastio.ReadTimeout, (fastio.TimeoutError,)),
         (fastio.ReadError, (fastio.RequestError,)),
+        # Caught by `except ReadError`, as before fastio told them apart.
+        (fastio.WriteError, (fastio.ReadError,)),
         (fastio.ProtocolError, (fastio.RequestError,)),
         (fastio.TooManyRedirects, (fastio.RequestError,)),
         (fastio.BodyTooLarge, (fastio.RequestError,)),

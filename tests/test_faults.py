@@ -11,7 +11,7 @@ import http.server
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -152,6 +152,36 @@ async def test_every_fault_raises_and_the_client_stays_usable(
         # 10 GB offered, refused after the first megabyte.
         await expect_failure(client, server.url + "/bytes/10000000000", fastio.BodyTooLarge, 3)
         await still_usable()
+
+
+BIG_BODY = b"x" * (16 * 1024 * 1024)  # far more than the socket buffers take at once
+
+
+async def pieces_of(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), 1 << 20):
+        yield body[start : start + (1 << 20)]
+
+
+@pytest.mark.parametrize("how", ["bytes", "async iterator", "under a write timeout"])
+async def test_a_connection_lost_while_sending_the_body_is_a_write_error(
+    server: Server, how: str
+) -> None:
+    """The server reads the head and resets while the body is still going
+    out: a WriteError (still a ReadError to code that catches that), where
+    a reset with nothing left to send stays a plain ReadError."""
+    url = server.fault_url + "/reset"
+    write = 5 if how == "under a write timeout" else None
+    async with fastio.Client(timeout=fastio.Timeout(10, write=write)) as client:
+        content = pieces_of(BIG_BODY) if how == "async iterator" else BIG_BODY
+        with pytest.raises(fastio.WriteError) as raised:
+            await client.post(url, content=content)
+        with pytest.raises(fastio.ReadError) as plain:
+            await client.get(url)
+        assert (await client.get(server.url + "/json")).status == 200
+    assert isinstance(raised.value, fastio.ReadError)
+    assert "while sending the request" in str(raised.value)
+    assert raised.value.url == url
+    assert type(plain.value) is fastio.ReadError
 
 
 async def test_a_slowloris_body_is_cut_by_read_timeout(server: Server) -> None:

@@ -152,6 +152,9 @@ async def test_errors_map_to_httpxs(httpx: ModuleType, server: Server, closed_po
             await http.get(server.fault_url + "/reset-mid-body")
         with pytest.raises(httpx.RemoteProtocolError):
             await http.get(server.fault_url + "/huge-headers")
+        # Reset while the body is still going out: httpcore's WriteError.
+        with pytest.raises(httpx.WriteError):
+            await http.post(server.fault_url + "/reset", content=b"x" * (16 << 20))
         with pytest.raises(httpx.UnsupportedProtocol):
             await http.get("ftp://127.0.0.1/")
     assert mid_body.value.request.url.path == "/reset-mid-body"

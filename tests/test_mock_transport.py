@@ -151,6 +151,8 @@ async def test_handler_errors() -> None:
             raise fastio.ConnectError("down", request=request)
         if request.url.path == "/mine":
             raise mine
+        if request.url.path == "/upload":
+            raise fastio.WriteError("lost mid-upload", request=request)
         if request.url.path == "/slow":
             await asyncio.sleep(30)
         return fastio.Response(200, text=request.url)
@@ -162,6 +164,9 @@ async def test_handler_errors() -> None:
         with pytest.raises(Mine) as raised:
             await client.get("http://api.test/mine")
         assert raised.value is mine
+        # A subclass is raised as itself, not as the class it extends.
+        with pytest.raises(fastio.WriteError, match="lost mid-upload"):
+            await client.post("http://api.test/upload", content=b"x")
         with pytest.raises(fastio.TimeoutError):
             await client.get("http://api.test/slow", timeout=0.2)
         urls = [f"http://api.test/{n}" for n in range(5)] + ["http://api.test/down"]

@@ -60,6 +60,7 @@ from fastio.exceptions import (
     TimeoutError,
     TLSError,
     TooManyRedirects,
+    WriteError,
     WriteTimeout,
 )
 
@@ -99,6 +100,7 @@ __all__ = [
     "Timeout",
     "TimeoutError",
     "TooManyRedirects",
+    "WriteError",
     "WriteTimeout",
     "__version__",
     "configure_runtime",

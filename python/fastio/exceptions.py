@@ -22,6 +22,7 @@ Hierarchy::
     │   │   ├── PoolTimeout
     │   │   └── WriteTimeout
     │   ├── ReadError
+    │   │   └── WriteError
     │   ├── ProtocolError
     │   ├── TooManyRedirects
     │   ├── BodyTooLarge
@@ -68,6 +69,7 @@ __all__ = [
     "TLSError",
     "TimeoutError",
     "TooManyRedirects",
+    "WriteError",
     "WriteTimeout",
 ]
 
@@ -150,7 +152,14 @@ class WriteTimeout(TimeoutError):
 
 
 class ReadError(RequestError):
-    """The connection failed while the response was being read."""
+    """The connection failed (reset, closed early) with the request in flight."""
+
+
+class WriteError(ReadError):
+    """The connection failed before the request body was all sent.
+
+    A ReadError too: fastio raised ReadError for these before it told them
+    apart, and ``except ReadError`` still catches both."""
 
 
 class ProtocolError(RequestError):

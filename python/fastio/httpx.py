@@ -62,6 +62,7 @@ _ERRORS: tuple[tuple[type[fastio.FastioError], str], ...] = (
     (fastio.TimeoutError, "TimeoutException"),
     (fastio.ProxyError, "ProxyError"),
     (fastio.ConnectError, "ConnectError"),
+    (fastio.WriteError, "WriteError"),
     (fastio.ReadError, "ReadError"),
     (fastio.ProtocolError, "RemoteProtocolError"),
     (fastio.ClientClosed, "TransportError"),

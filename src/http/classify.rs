@@ -60,6 +60,11 @@ pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
             ErrorKind::Protocol,
             "the server broke the HTTP protocol".into(),
         )
+    } else if error.failure == Failure::Write {
+        (
+            ErrorKind::Write,
+            "the connection failed while sending the request".into(),
+        )
     } else if has_hyper(error, |_| true) {
         // Reset, closed early, shorter than announced: the transport failed.
         (

@@ -25,7 +25,10 @@ pub enum ErrorKind {
     WriteTimeout,
     /// The proxy could not be reached, or refused the request.
     Proxy,
+    /// The connection failed while the response was awaited or read.
     Read,
+    /// The connection failed before the request body was all sent.
+    Write,
     Protocol,
     TooManyRedirects,
     BodyTooLarge,

@@ -36,6 +36,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use url::Url;
 
+use super::write::next_piece;
+
 /// Origins remembered as speaking HTTP/2; past this many the set starts over
 /// (a crawl meets millions, and a forgotten one only loses the stream wait
 /// on its first request).
@@ -202,7 +204,7 @@ const EMPTY_FRAME: u8 = 2;
 /// A request body that tells its [`Opening`] when hyper first asks for it.
 pub struct Reporting {
     opening: Arc<Opening>,
-    /// The whole body; `None` once handed over or when there is none.
+    /// What is left of the body; `None` once handed over or when there is none.
     data: Option<Bytes>,
     /// For a request without a body: whether it is sent as none at all
     /// (HTTP/1.1, or HTTP/2 not known) or as an empty frame.
@@ -216,6 +218,11 @@ impl Reporting {
             data: data.filter(|data| !data.is_empty()),
             empty: AtomicU8::new(UNDECIDED),
         }
+    }
+
+    /// Whether any of the body is left to hand over.
+    pub fn has_data(&self) -> bool {
+        self.data.is_some()
     }
 
     /// hyper asks before sending the head, once the connection is chosen.
@@ -248,7 +255,7 @@ impl Body for Reporting {
         _context: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.opening.went_out();
-        Poll::Ready(self.data.take().map(|data| Ok(Frame::data(data))))
+        Poll::Ready(next_piece(&mut self.data).map(|piece| Ok(Frame::data(piece))))
     }
 
     fn is_end_stream(&self) -> bool {

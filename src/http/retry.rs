@@ -102,7 +102,7 @@ impl RetryPolicy {
         let retryable = match error.kind {
             // Nothing reached the server.
             ErrorKind::Connect | ErrorKind::Proxy | ErrorKind::ConnectTimeout => true,
-            ErrorKind::Timeout | ErrorKind::ReadTimeout | ErrorKind::Read => {
+            ErrorKind::Timeout | ErrorKind::ReadTimeout | ErrorKind::Read | ErrorKind::Write => {
                 self.methods.contains(method)
             }
             _ => false,

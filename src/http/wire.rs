@@ -5,6 +5,7 @@
 
 use std::error::Error as StdError;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,10 +23,11 @@ use url::Url;
 
 use super::connect::{BoxError, Connector};
 use super::opening::{Noting, Reporting};
+use super::write::next_piece;
 
 /// A session's connection pool and how it sends.
 pub struct Wire {
-    client: Client<Noting<Connector>, WireBody>,
+    client: Client<Noting<Connector>, Outgoing>,
     /// Sent unless the request has its own.
     user_agent: HeaderValue,
     /// Which requests go through which proxy (plain-HTTP requests through
@@ -35,7 +37,7 @@ pub struct Wire {
 
 impl Wire {
     pub fn new(
-        client: Client<Noting<Connector>, WireBody>,
+        client: Client<Noting<Connector>, Outgoing>,
         user_agent: HeaderValue,
         proxies: Option<Arc<Matcher>>,
     ) -> Self {
@@ -74,7 +76,8 @@ impl Wire {
                 }
             }
         }
-        let mut request = Request::new(body.unwrap_or(WireBody::Empty));
+        let (body, sent) = Outgoing::new(body.unwrap_or(WireBody::Empty));
+        let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
@@ -88,6 +91,8 @@ impl Wire {
         .map_err(|err| {
             let failure = if err.is_connect() {
                 Failure::Connect
+            } else if !sent.is_none_or(|sent| sent.load(Ordering::Acquire)) {
+                Failure::Write
             } else {
                 Failure::Request
             };
@@ -142,6 +147,17 @@ impl WireBody {
         Self::Streamed(http_body_util::StreamBody::new(frames).boxed_unsync())
     }
 
+    /// Whether any of it is left to hand over; unlike `is_end_stream`,
+    /// this decides nothing (see [`Reporting`]).
+    fn has_more(&self) -> bool {
+        match self {
+            Self::Empty => false,
+            Self::Whole(bytes) => bytes.as_ref().is_some_and(|bytes| !bytes.is_empty()),
+            Self::Reporting(body) => body.has_data(),
+            Self::Streamed(body) => !body.is_end_stream(),
+        }
+    }
+
     /// The whole body, read (a mock transport's handler gets it so).
     pub async fn collect(self) -> Result<Bytes, BoxError> {
         Ok(BodyExt::collect(self).await?.to_bytes())
@@ -158,12 +174,9 @@ impl Body for WireBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             Self::Empty => Poll::Ready(None),
-            Self::Whole(bytes) => Poll::Ready(
-                bytes
-                    .take()
-                    .filter(|bytes| !bytes.is_empty())
-                    .map(|bytes| Ok(Frame::data(bytes))),
-            ),
+            Self::Whole(bytes) => {
+                Poll::Ready(next_piece(bytes).map(|piece| Ok(Frame::data(piece))))
+            }
             Self::Reporting(body) => Pin::new(body)
                 .poll_frame(context)
                 .map_err(|never| match never {}),
@@ -189,6 +202,56 @@ impl Body for WireBody {
             Self::Reporting(body) => body.size_hint(),
             Self::Streamed(body) => body.size_hint(),
         }
+    }
+}
+
+/// A request body as the client sends it: notes when hyper has taken all
+/// of it, so a failure before then is told as one while sending.
+pub struct Outgoing {
+    body: WireBody,
+    /// Set once the last piece is taken; `None` for a body that is empty.
+    sent: Option<Arc<AtomicBool>>,
+}
+
+impl Outgoing {
+    /// `body`, and the flag set once it is all taken (`None`: nothing to send).
+    fn new(body: WireBody) -> (Self, Option<Arc<AtomicBool>>) {
+        let sent = body.has_more().then(|| Arc::new(AtomicBool::new(false)));
+        let given = sent.clone();
+        (Self { body, sent }, given)
+    }
+
+    fn all_taken(&self) {
+        if let Some(sent) = &self.sent {
+            sent.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl Body for Outgoing {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(context);
+        match &polled {
+            Poll::Ready(None) => this.all_taken(),
+            Poll::Ready(Some(Ok(_))) if !this.body.has_more() => this.all_taken(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -280,6 +343,9 @@ pub enum Failure {
     Connect,
     /// Sending the request or reading the response head.
     Request,
+    /// Sending the request body: the connection failed before all of it
+    /// was handed over.
+    Write,
     /// Reading the body.
     Body,
     TimedOut,
@@ -306,6 +372,7 @@ impl std::fmt::Display for WireError {
         f.write_str(match self.failure {
             Failure::Connect => "connect failed",
             Failure::Request => "the request failed",
+            Failure::Write => "sending the request failed",
             Failure::Body => "reading the body failed",
             Failure::TimedOut => "timed out",
         })

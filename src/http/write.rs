@@ -17,7 +17,9 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::time::Instant;
 
-/// Pieces a whole body is handed over in, so a stall shows between them.
+/// Pieces a whole body is handed over in, so a stall shows between them
+/// (and a body not yet all handed over shows that a failure came while
+/// sending it).
 const PIECE: usize = 64 * 1024;
 
 /// No piece is waiting for the server.
@@ -119,14 +121,18 @@ where
 
 /// `body` in pieces of at most [`PIECE`] bytes.
 pub fn pieces(body: Bytes) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send {
-    let mut rest = body;
-    futures::stream::poll_fn(move |_| {
-        if rest.is_empty() {
-            return Poll::Ready(None);
-        }
-        let piece = rest.split_to(rest.len().min(PIECE));
-        Poll::Ready(Some(Ok(piece)))
-    })
+    let mut rest = Some(body);
+    futures::stream::poll_fn(move |_| Poll::Ready(next_piece(&mut rest).map(Ok)))
+}
+
+/// The next piece of at most [`PIECE`] bytes of `rest`, which is `None`
+/// once all of it is taken; an empty body has no pieces.
+pub fn next_piece(rest: &mut Option<Bytes>) -> Option<Bytes> {
+    let body = rest.as_mut().filter(|body| !body.is_empty())?;
+    if body.len() <= PIECE {
+        return rest.take();
+    }
+    Some(body.split_to(PIECE))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ impl ErrorKind {
             ErrorKind::WriteTimeout => "WriteTimeout",
             ErrorKind::Proxy => "ProxyError",
             ErrorKind::Read => "ReadError",
+            ErrorKind::Write => "WriteError",
             ErrorKind::Protocol => "ProtocolError",
             ErrorKind::TooManyRedirects => "TooManyRedirects",
             ErrorKind::BodyTooLarge => "BodyTooLarge",

@@ -51,7 +51,7 @@ pub struct PendingExchange {
 
 /// fastio's exception classes a handler may raise to fail a request the
 /// way the network would (retried as such), most specific first.
-const NETWORK_KINDS: [ErrorKind; 14] = [
+const NETWORK_KINDS: [ErrorKind; 15] = [
     ErrorKind::PoolTimeout,
     ErrorKind::WriteTimeout,
     ErrorKind::ConnectTimeout,
@@ -60,6 +60,7 @@ const NETWORK_KINDS: [ErrorKind; 14] = [
     ErrorKind::Proxy,
     ErrorKind::Connect,
     ErrorKind::Timeout,
+    ErrorKind::Write,
     ErrorKind::Read,
     ErrorKind::Protocol,
     ErrorKind::TooManyRedirects,
