@@ -35,7 +35,7 @@ HTTP = Path(__file__).resolve().parent / "http.py"
 FASTIO = "fastio transport under httpx"
 PYREQWEST = "pyreqwest transport under httpx"
 HTTPCORE = "httpx (its own transport, httpcore)"
-FLOOR = "a transport that answers at once (httpx's own floor)"
+FLOOR = "a transport that costs nothing, nginx's answer replayed (httpx's own floor)"
 CEILING = "fastio Client.get from tasks"
 CLIENTS = {
     FASTIO: FASTIO,

@@ -257,6 +257,36 @@ async def test_a_body_read_to_the_end_goes_back_to_the_pool(server: Server) -> N
     assert server.accepted_connections == 1
 
 
+async def test_a_small_body_here_with_its_head_is_read_at_once(server: Server) -> None:
+    """A body that arrived with its head is read without a trip to the
+    runtime (the read's awaitable is done when made), with the same results
+    and limits, and its connection still goes back to the pool."""
+    at_once = 0
+    async with fastio.Client() as client:
+        for _ in range(20):
+            async with client.stream("GET", server.url + "/bytes/100") as response:
+                pieces = response.aiter_raw()
+                first = anext(pieces)
+                at_once += first.done()
+                assert len(await first) == 100
+                with pytest.raises(StopAsyncIteration):
+                    await anext(pieces)
+            async with client.stream("GET", server.url + "/json") as response:
+                read = response.aread()
+                at_once += read.done()
+                assert await read == response.content
+                assert response.json()["name"] == "fastio"
+            await asyncio.sleep(0.01)  # the pool takes the connection back on a task
+    assert at_once > 0
+    assert server.accepted_connections == 1
+    async with (
+        fastio.Client(max_body_size=50) as limited,
+        limited.stream("GET", server.url + "/bytes/100") as response,
+    ):
+        with pytest.raises(fastio.BodyTooLarge):
+            await response.aread()
+
+
 async def test_cancelling_a_read_frees_the_connection(server: Server) -> None:
     async with fastio.Client(max_connections=1, pool_timeout=5) as client:
         reading = asyncio.Event()

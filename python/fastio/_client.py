@@ -13,7 +13,7 @@ from collections.abc import (
     MutableMapping,
 )
 from types import EllipsisType, TracebackType
-from typing import Any, Literal, Self, Unpack, overload
+from typing import Any, Literal, Self, TypeGuard, Unpack, overload
 
 from fastio._bulk import BulkOptions, FetchIterator, start_fetch_all, start_fetch_iter
 from fastio._calls import Call, Sent, Stream, sending_arguments
@@ -343,11 +343,7 @@ class Client:
         (its Authorization replaces the client's), ``follow_redirects`` and
         ``max_body_size``.
         """
-        if (
-            self._straight
-            and not self._closed
-            and (content is None or isinstance(content, (bytes, bytearray, memoryview, str)))
-        ):
+        if self._sends_directly(content):
             # The common case without the layers below: this runs per request.
             return self._session.request(
                 method,
@@ -384,6 +380,17 @@ class Client:
             max_body_size=max_body_size,
         )
         return future if pump is None else Call(with_upload(future, pump, body_done=True))
+
+    def _sends_directly(
+        self, content: Content
+    ) -> TypeGuard[bytes | bytearray | memoryview | str | None]:
+        """Whether a request can go straight to the engine: no hooks, no mock
+        transport, the client open, and a body that needs no pump."""
+        return (
+            self._straight
+            and not self._closed
+            and (content is None or isinstance(content, (bytes, bytearray, memoryview, str)))
+        )
 
     def _start(
         self,
@@ -546,6 +553,25 @@ class Client:
                 async for chunk in response.aiter_bytes():
                     sink.write(chunk)
         """
+        if self._sends_directly(content):
+            opening = self._session.request(
+                method,
+                url,
+                params,
+                headers,
+                cookies,
+                json,
+                data,
+                files,
+                content,
+                timeout,
+                retries,
+                True,  # stream
+                auth,
+                follow_redirects,
+                None,  # max_body_size
+            )
+            return Stream(opening, None)
         future, pump = self._start(
             method,
             url,

@@ -73,9 +73,16 @@ _ERRORS: tuple[tuple[type[fastio.FastioError], str], ...] = (
 _FRAMING = frozenset({b"transfer-encoding"})
 
 
+_MODULES: dict[type, ModuleType] = {}
+
+
 def _module_of(request: Any) -> ModuleType:
     """httpx or httpx2: the module whose Request this is."""
-    return importlib.import_module(type(request).__module__.partition(".")[0])
+    kind = type(request)
+    module = _MODULES.get(kind)
+    if module is None:
+        module = _MODULES[kind] = importlib.import_module(kind.__module__.partition(".")[0])
+    return module
 
 
 def _as_httpx(error: Exception, request: Any) -> Exception:

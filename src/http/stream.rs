@@ -167,6 +167,80 @@ impl BodyReader {
         }
     }
 
+    /// One piece that has already arrived (or the end), taken without
+    /// waiting or decoding; `None` if it must be waited for.
+    fn arrived_piece(&mut self) -> Option<Result<Option<Bytes>, FastioError>> {
+        let Source::Wire(response) = &mut self.source else {
+            return None;
+        };
+        let piece = response.take_arrived()?;
+        if let Some(piece) = &piece {
+            self.downloaded
+                .fetch_add(piece.len() as u64, Ordering::Relaxed);
+        }
+        Some(self.accept(Ok(piece)))
+    }
+
+    /// `mode`'s read served from what has already arrived, without waiting
+    /// and without decoding, so any thread may run it; `None` when it
+    /// would have to wait.
+    fn read_arrived(&mut self, mode: ReadMode) -> Option<Result<Vec<Bytes>, FastioError>> {
+        if self.failed.is_some() || !self.pending.is_empty() {
+            return None;
+        }
+        match mode {
+            ReadMode::UpTo(size) => {
+                let mut pieces = Vec::new();
+                let mut total = 0;
+                while total < size {
+                    let Some(mut piece) = (match self.arrived_piece() {
+                        None => break,
+                        Some(piece) => match piece {
+                            Ok(piece) => piece,
+                            Err(failure) => return Some(Err(failure)),
+                        },
+                    }) else {
+                        break;
+                    };
+                    if total + piece.len() > size {
+                        self.pending = piece.split_off(size - total);
+                    }
+                    total += piece.len();
+                    pieces.push(piece);
+                }
+                (!pieces.is_empty() || self.ended).then_some(Ok(pieces))
+            }
+            ReadMode::ToEnd => {
+                let Source::Wire(response) = &self.source else {
+                    return None;
+                };
+                if !response.all_arrived() {
+                    return None;
+                }
+                let mut whole =
+                    match Collector::new(response.content_length(), Some(self.whole_limit)) {
+                        Ok(whole) => whole,
+                        Err(refusal) => {
+                            return Some(Err(body_refused(&self.method, &self.url, refusal)))
+                        }
+                    };
+                while let Some(piece) = self.arrived_piece() {
+                    match piece {
+                        Ok(Some(piece)) => {
+                            if let Err(refusal) = whole.push(piece) {
+                                return Some(Err(body_refused(&self.method, &self.url, refusal)));
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(failure) => return Some(Err(failure)),
+                    }
+                }
+                Some(Ok(vec![whole.finish()]))
+            }
+            ReadMode::Exactly(_) => None,
+        }
+    }
+
     /// Up to `size` bytes: exactly `size` unless the body ends first when
     /// `exact`, else what is ready once the first piece has arrived. Empty
     /// at the end of the body.
@@ -265,6 +339,9 @@ impl BodyStream {
                 Err(too_many) => (Vec::new(), Some(too_many)),
             };
         let downloaded = Arc::new(AtomicU64::new(0));
+        // A small body is usually here with its head: gathered now, its
+        // reads need no trip to the runtime (see `read_now`).
+        opened.response.gather_arrived(READ_SIZE);
         let reader = BodyReader {
             source: Source::Wire(opened.response),
             codings,
@@ -318,6 +395,27 @@ impl BodyStream {
         let shared = Arc::clone(&self.shared);
         let (method, url) = (self.method.clone(), self.url.clone());
         async move { read_shared(&shared, mode, &method, &url).await }
+    }
+
+    /// One read, as `mode` asks, served at once from what has already
+    /// arrived, on the calling thread: no waiting, no decoding. `None` when
+    /// it would have to wait; then [`Self::read`] does it.
+    pub fn read_now(&self, mode: ReadMode) -> Option<Result<Vec<Bytes>, FastioError>> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut slot = self.shared.reader.try_lock().ok()?;
+        let reader = slot.as_mut()?;
+        reader.choose(self.shared.raw.load(Ordering::SeqCst));
+        let result = reader.read_arrived(mode)?;
+        // As `read_shared` does at the end or after an error.
+        if result.is_err() {
+            self.shared.closed.store(true, Ordering::SeqCst);
+            drop(slot.take());
+        } else if reader.done() {
+            drop(slot.take());
+        }
+        Some(result)
     }
 
     /// Gives the connection back: at once unless a read holds the body, in

@@ -3,6 +3,7 @@
 //! uses. Only what the wire needs lives here; redirects, retries, cookies,
 //! limits and decoding are the engine's (transport.rs and its neighbours).
 
+use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::FutureExt;
 use http::header::{HeaderValue, ACCEPT, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
@@ -269,8 +271,18 @@ pub struct WireResponse {
 
 enum ResponseBody {
     Wire(Incoming),
+    /// What had arrived when [`WireResponse::gather_arrived`] looked, then
+    /// the rest from the wire.
+    Arrived(Box<Arrived>),
     /// A mock transport's answer.
     Given(Option<Bytes>),
+}
+
+struct Arrived {
+    pieces: VecDeque<Bytes>,
+    /// How the body ended, if it had.
+    end: Option<Result<(), WireError>>,
+    rest: Incoming,
 }
 
 impl WireResponse {
@@ -301,6 +313,11 @@ impl WireResponse {
     pub fn content_length(&self) -> Option<u64> {
         match &self.body {
             ResponseBody::Wire(body) => body.size_hint().exact(),
+            ResponseBody::Arrived(arrived) => {
+                let early: usize = arrived.pieces.iter().map(Bytes::len).sum();
+                let rest = arrived.rest.size_hint().exact()?;
+                Some(early as u64 + rest)
+            }
             ResponseBody::Given(body) => Some(body.as_ref().map_or(0, |b| b.len() as u64)),
         }
     }
@@ -309,6 +326,16 @@ impl WireResponse {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, WireError> {
         let body = match &mut self.body {
             ResponseBody::Given(body) => return Ok(body.take().filter(|b| !b.is_empty())),
+            ResponseBody::Arrived(arrived) => {
+                if let Some(piece) = arrived.pieces.pop_front() {
+                    return Ok(Some(piece));
+                }
+                match arrived.end.take() {
+                    Some(Ok(())) => return Ok(None),
+                    Some(Err(err)) => return Err(err),
+                    None => &mut arrived.rest,
+                }
+            }
             ResponseBody::Wire(body) => body,
         };
         loop {
@@ -326,6 +353,71 @@ impl WireResponse {
             if let Ok(data) = frame.into_data() {
                 return Ok(Some(data));
             }
+        }
+    }
+
+    /// Takes what of the body has already arrived, up to about `limit`
+    /// bytes, without waiting, so a small body is whole before anyone
+    /// asks: [`Self::take_arrived`] can then hand it out on any thread.
+    pub fn gather_arrived(&mut self, limit: usize) {
+        if !matches!(self.body, ResponseBody::Wire(_)) {
+            return;
+        }
+        let ResponseBody::Wire(mut rest) =
+            std::mem::replace(&mut self.body, ResponseBody::Given(None))
+        else {
+            return;
+        };
+        let mut pieces = VecDeque::new();
+        let mut gathered = 0;
+        let mut end = None;
+        while gathered < limit {
+            match rest.frame().now_or_never() {
+                None => break,
+                Some(None) => {
+                    end = Some(Ok(()));
+                    break;
+                }
+                Some(Some(Err(err))) => {
+                    end = Some(Err(WireError::new(Failure::Body, err)));
+                    break;
+                }
+                Some(Some(Ok(frame))) => {
+                    // Trailers are skipped, as by `chunk`.
+                    if let Ok(data) = frame.into_data() {
+                        gathered += data.len();
+                        pieces.push_back(data);
+                    }
+                }
+            }
+        }
+        self.body = if pieces.is_empty() && end.is_none() {
+            ResponseBody::Wire(rest)
+        } else {
+            ResponseBody::Arrived(Box::new(Arrived { pieces, end, rest }))
+        };
+    }
+
+    /// The next piece if it has already arrived (or the end, `Some(None)`),
+    /// without polling the connection; `None` if it must be waited for.
+    pub fn take_arrived(&mut self) -> Option<Option<Bytes>> {
+        match &mut self.body {
+            ResponseBody::Wire(_) => None,
+            ResponseBody::Given(body) => Some(body.take().filter(|b| !b.is_empty())),
+            ResponseBody::Arrived(arrived) => match arrived.pieces.pop_front() {
+                Some(piece) => Some(Some(piece)),
+                None => matches!(arrived.end, Some(Ok(()))).then_some(None),
+            },
+        }
+    }
+
+    /// Whether the whole body has arrived, so [`Self::take_arrived`] gives
+    /// all of it.
+    pub fn all_arrived(&self) -> bool {
+        match &self.body {
+            ResponseBody::Wire(_) => false,
+            ResponseBody::Given(_) => true,
+            ResponseBody::Arrived(arrived) => matches!(arrived.end, Some(Ok(()))),
         }
     }
 

@@ -69,8 +69,8 @@ impl ByteIterator {
         if self.streaming {
             if let Some(stream) = &response.stream {
                 return Ok(match self.chunk_size {
-                    Some(size) => read_future(stream, ReadMode::Exactly(size), None),
-                    None => read_future(stream, ReadMode::UpTo(READ_SIZE), None),
+                    Some(size) => read_future(py, stream, ReadMode::Exactly(size), None),
+                    None => read_future(py, stream, ReadMode::UpTo(READ_SIZE), None),
                 });
             }
         }
@@ -117,10 +117,27 @@ impl ToPython for Pieces {
 /// or (to the end, `keep_in`) the whole body, also kept as that Response's
 /// content.
 pub fn read_future(
+    py: Python<'_>,
     stream: &BodyStream,
     mode: ReadMode,
     keep_in: Option<Py<Response>>,
 ) -> FastioFuture {
+    let whole = matches!(mode, ReadMode::ToEnd);
+    if let Some(result) = stream.read_now(mode) {
+        // Already here: no trip to the runtime and back.
+        let done = result.map_err(PyErr::from).and_then(|pieces| {
+            Box::new(Pieces {
+                pieces,
+                keep_in,
+                whole,
+            })
+            .to_python(py)
+        });
+        return match done {
+            Ok(value) => FastioFuture::finished(value),
+            Err(error) => FastioFuture::failed(error.into_value(py).into_any()),
+        };
+    }
     let read = stream.read(mode);
     FastioFuture::new(
         Job::spawn(move || async move {
@@ -224,6 +241,7 @@ impl Response {
         let this = slf.get();
         match this.stream_for_reading(py, false)? {
             Some(stream) => Ok(read_future(
+                py,
                 stream,
                 ReadMode::ToEnd,
                 Some(slf.clone().unbind()),
