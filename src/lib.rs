@@ -65,7 +65,7 @@ mod _fastio {
     #[pymodule_export]
     use crate::sleep::sleep;
     #[pymodule_export]
-    use crate::testing::{start_test_server, Server};
+    use crate::testing::{start_dns_server, start_test_server, DnsServer, Server};
 
     /// The engine's defaults, for the Python API's signatures.
     fn add_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {

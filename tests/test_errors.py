@@ -21,6 +21,8 @@ import fastio
         (fastio.InternalError, (fastio.FastioError,)),
         (fastio.RequestError, (fastio.FastioError,)),
         (fastio.ConnectError, (fastio.RequestError,)),
+        (fastio.DNSError, (fastio.ConnectError,)),
+        (fastio.NameNotFound, (fastio.DNSError,)),
         (fastio.TLSError, (fastio.ConnectError,)),
         (fastio.TimeoutError, (fastio.RequestError, builtins.TimeoutError)),
         (fastio.PoolTimeout, (fastio.TimeoutError,)),

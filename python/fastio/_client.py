@@ -11,6 +11,7 @@ from collections.abc import (
     Iterable,
     Mapping,
     MutableMapping,
+    Sequence,
 )
 from types import EllipsisType, TracebackType
 from typing import Any, Literal, Self, TypeGuard, Unpack, overload
@@ -103,6 +104,7 @@ class Client:
         proxy: str | None = None,
         trust_env: bool = True,
         resolve: Mapping[str, str] | None = None,
+        dns_servers: Sequence[str] | None = None,
         user_agent: str | None = None,
         max_body_size: int | None = None,
         retries: int = 0,
@@ -137,6 +139,11 @@ class Client:
           HTTPS_PROXY, ALL_PROXY and NO_PROXY (default on; an explicit
           ``proxy`` wins).
         - ``resolve``: ``{"host": "ip"}`` overrides DNS for those hosts.
+        - ``dns_servers``: ``["ip:port", ...]`` (port 53 if left out) are
+          asked instead of the system's DNS servers. Either way names are
+          resolved by fastio's own asynchronous resolver, which keeps each
+          answer for its TTL and shares one query among concurrent lookups;
+          a name that does not exist is :class:`NameNotFound`.
         - ``user_agent``; ``max_body_size``: bodies larger than this (decoded
           bytes, so a zip bomb stops early) raise :class:`fastio.BodyTooLarge`
           and close the connection; streamed bodies too. A declared
@@ -219,6 +226,7 @@ class Client:
             proxy=proxy,
             trust_env=trust_env,
             resolve=resolve,
+            dns_servers=dns_servers,
             user_agent=user_agent,
             max_body_size=max_body_size,
             retries=retries,

@@ -57,6 +57,7 @@ __all__ = [
     "DEFAULT_MAX_RETRY_AFTER",
     "DEFAULT_RETRY_BACKOFF",
     "DEFAULT_TIMEOUT",
+    "DnsServer",
     "FastioFuture",
     "Headers",
     "Request",
@@ -77,6 +78,7 @@ __all__ = [
     "_panic_on_worker",
     "_shown_header",
     "_shown_url",
+    "_start_dns_server",
     "_start_test_server",
     "configure_runtime",
     "gather",
@@ -801,6 +803,23 @@ def _start_test_server(host: str = "127.0.0.1", port: int = 0) -> Server:
     """Internal: starts a test server; use :func:`fastio.testing.serve`."""
 
 @final
+class DnsServer:
+    """A running DNS server; see :mod:`fastio.testing`."""
+
+    @property
+    def address(self) -> str:
+        """``"127.0.0.1:PORT"``, as ``dns_servers=`` takes it."""
+    @property
+    def queries(self) -> int:
+        """Queries received so far, of every name."""
+    def queries_for(self, name: str) -> int:
+        """Queries received so far for ``name`` (lower case, no final dot)."""
+    def close(self) -> None: ...
+
+def _start_dns_server(latency: float = 0.0, ttl: int = 300) -> DnsServer:
+    """Internal: starts a DNS server; use :func:`fastio.testing.serve_dns`."""
+
+@final
 class _ClientSession:
     """Internal: the native half of :class:`fastio.Client`; use that."""
 
@@ -841,6 +860,7 @@ class _ClientSession:
         keepalive_expiry: float | EllipsisType | None = ...,
         cookie_jar: bool = True,
         local_address: str | None = None,
+        dns_servers: Sequence[str] | None = None,
     ) -> _ClientSession:
         """Checks every option and makes the session (no I/O beyond reading
         the ca_bundle and cert files)."""

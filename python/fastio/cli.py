@@ -250,6 +250,7 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
         "verify": not args.insecure,
         "max_body_size": args.max_body_size,
         "follow_redirects": not args.no_follow,
+        "dns_servers": args.dns_server,
     }
 
 
@@ -472,6 +473,12 @@ def add_fetch_parser(commands: Any) -> None:
     )
     fetch.add_argument("--http2", action="store_true", help="HTTP/2 with prior knowledge")
     fetch.add_argument("--proxy", metavar="URL", help="http, https or socks5 proxy")
+    fetch.add_argument(
+        "--dns-server",
+        action="append",
+        metavar="IP[:PORT]",
+        help="ask this DNS server instead of the system's (repeat for more)",
+    )
     fetch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     fetch.add_argument(
         "--max-body-size",

@@ -15,7 +15,9 @@ Hierarchy::
     ├── RequestError
     │   ├── ConnectError
     │   │   ├── TLSError
-    │   │   └── ProxyError
+    │   │   ├── ProxyError
+    │   │   └── DNSError
+    │   │       └── NameNotFound
     │   ├── TimeoutError (also builtins.TimeoutError)
     │   │   ├── ConnectTimeout
     │   │   ├── ReadTimeout
@@ -50,12 +52,14 @@ __all__ = [
     "ClientClosed",
     "ConnectError",
     "ConnectTimeout",
+    "DNSError",
     "DecodeError",
     "FastioError",
     "HTTPStatusError",
     "InternalError",
     "InvalidURL",
     "JSONDecodeError",
+    "NameNotFound",
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",
@@ -133,6 +137,15 @@ class TimeoutError(RequestError, builtins.TimeoutError):
 
 class ProxyError(ConnectError):
     """The proxy could not be reached, or refused the request."""
+
+
+class DNSError(ConnectError):
+    """The host's name could not be resolved: the DNS servers did not answer
+    in time, or failed (:class:`NameNotFound`: they said it does not exist)."""
+
+
+class NameNotFound(DNSError):
+    """The host's name does not exist (NXDOMAIN), or has no address."""
 
 
 class ConnectTimeout(TimeoutError):

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 
 use super::connect::{ConnectTimedOut, ProxyFailed};
+use super::dns::DnsFailure;
 use super::error::{cause_chain, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::session::{MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
 use super::upload::BodyFailed;
@@ -42,7 +43,12 @@ pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
     } else if let Some(kind) = timed_out(error) {
         (kind, "timed out".into())
     } else if error.failure == Failure::Connect {
-        if causes(error).any(|cause| cause.is::<ProxyFailed>()) {
+        if let Some(failure) = causes(error).find_map(|cause| cause.downcast_ref::<DnsFailure>()) {
+            match failure {
+                DnsFailure::NotFound(_) => (ErrorKind::NameNotFound, "connect failed".into()),
+                DnsFailure::Failed { .. } => (ErrorKind::Dns, "connect failed".into()),
+            }
+        } else if causes(error).any(|cause| cause.is::<ProxyFailed>()) {
             (ErrorKind::Proxy, "connect failed".into())
         } else if is_tls(error) {
             (ErrorKind::Tls, "TLS handshake failed".into())

@@ -1,5 +1,5 @@
-//! fastio's connector: names resolved (`resolve=` overrides first, then the
-//! system's resolver), TCP, a proxy when one applies (HTTP CONNECT or plain
+//! fastio's connector: names resolved (`resolve=` overrides first, then
+//! fastio's resolver, see dns.rs), TCP, a proxy when one applies (HTTP CONNECT or plain
 //! forwarding, SOCKS5), then TLS with ALPN. hyper-util's client pools what
 //! it makes; the whole connect is bounded by the connect timeout.
 
@@ -25,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
+use super::dns::Dns;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -34,26 +36,40 @@ pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-/// Names to addresses: the `resolve=` overrides, else the system's
-/// resolver (on a blocking thread).
+/// Names to addresses: the `resolve=` overrides, else fastio's resolver.
 #[derive(Clone)]
 pub struct Resolver {
     overrides: Arc<HashMap<String, IpAddr>>,
-    system: GaiResolver,
+    names: Names,
+}
+
+/// Who answers for names not overridden.
+#[derive(Clone)]
+enum Names {
+    Dns(Arc<Dns>),
+    /// The C library's resolver on a blocking thread: only when the
+    /// system's DNS configuration cannot be read.
+    System(GaiResolver),
 }
 
 impl Resolver {
-    /// Resolves the names in `overrides` (lower case) to their address.
-    pub fn new(overrides: &[(String, IpAddr)]) -> Self {
-        Self {
+    /// Resolves the names in `overrides` (lower case) to their address, the
+    /// others with `dns_servers` (none: the system's configuration).
+    pub fn new(overrides: &[(String, IpAddr)], dns_servers: &[SocketAddr]) -> Result<Self, String> {
+        let names = if dns_servers.is_empty() {
+            Dns::system().map_or_else(|_| Names::System(GaiResolver::new()), Names::Dns)
+        } else {
+            Names::Dns(Dns::with_servers(dns_servers)?)
+        };
+        Ok(Self {
             overrides: Arc::new(
                 overrides
                     .iter()
                     .map(|(host, address)| (host.to_ascii_lowercase(), *address))
                     .collect(),
             ),
-            system: GaiResolver::new(),
-        }
+            names,
+        })
     }
 }
 
@@ -76,11 +92,26 @@ impl Service<Name> for Resolver {
         if let Some(addresses) = given {
             return Box::pin(std::future::ready(Ok(addresses.into_iter())));
         }
-        let looking_up = self.system.call(name);
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = looking_up.await?.collect();
-            Ok(found.into_iter())
-        })
+        match &mut self.names {
+            Names::Dns(dns) => {
+                let looking_up = dns.lookup(name.as_str());
+                Box::pin(async move {
+                    let found: Vec<SocketAddr> = looking_up
+                        .await?
+                        .iter()
+                        .map(|address| SocketAddr::new(*address, 0))
+                        .collect();
+                    Ok(found.into_iter())
+                })
+            }
+            Names::System(system) => {
+                let looking_up = system.call(name);
+                Box::pin(async move {
+                    let found: Vec<SocketAddr> = looking_up.await?.collect();
+                    Ok(found.into_iter())
+                })
+            }
+        }
     }
 }
 

@@ -25,6 +25,10 @@ pub enum ErrorKind {
     WriteTimeout,
     /// The proxy could not be reached, or refused the request.
     Proxy,
+    /// The DNS servers did not answer in time, or failed.
+    Dns,
+    /// The host's name does not exist (or has no address).
+    NameNotFound,
     /// The connection failed while the response was awaited or read.
     Read,
     /// The connection failed before the request body was all sent.

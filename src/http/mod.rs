@@ -11,6 +11,7 @@ pub mod classify;
 pub mod connect;
 pub mod decode;
 pub mod defaults;
+pub mod dns;
 pub mod error;
 pub mod handler;
 pub mod opening;

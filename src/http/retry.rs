@@ -101,7 +101,9 @@ impl RetryPolicy {
         }
         let retryable = match error.kind {
             // Nothing reached the server.
-            ErrorKind::Connect | ErrorKind::Proxy | ErrorKind::ConnectTimeout => true,
+            ErrorKind::Connect | ErrorKind::Proxy | ErrorKind::ConnectTimeout | ErrorKind::Dns => {
+                true
+            }
             ErrorKind::Timeout | ErrorKind::ReadTimeout | ErrorKind::Read | ErrorKind::Write => {
                 self.methods.contains(method)
             }

@@ -4,7 +4,7 @@
 //! module-level functions share a default one per process.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,8 @@ pub struct Settings {
     pub proxy_shown: Option<String>,
     pub trust_env: bool,
     pub resolve: Vec<(String, IpAddr)>,
+    /// Where names are asked; empty: the system's configuration.
+    pub dns_servers: Vec<SocketAddr>,
     /// The address connections are made from; `None`: the system's choice.
     pub local_address: Option<IpAddr>,
     /// Sent unless a request has its own; checked once, where it is given.
@@ -135,6 +137,7 @@ impl Default for Settings {
             proxy_shown: None,
             trust_env: true,
             resolve: Vec::new(),
+            dns_servers: Vec::new(),
             local_address: None,
             user_agent: HeaderValue::from_static(concat!("fastio/", env!("CARGO_PKG_VERSION"))),
             keep_cookies: false,
@@ -558,7 +561,9 @@ fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, 
     }
     .map(Arc::new);
     let connector = Connector::new(ConnectSettings {
-        resolver: Resolver::new(&settings.resolve),
+        resolver: Resolver::new(&settings.resolve, &settings.dns_servers).map_err(|why| {
+            build_failed(false, format!("the DNS resolver could not be made: {why}"))
+        })?,
         local_address: settings.local_address,
         connect_timeout: settings.connect_timeout,
         tls: tls::client_config(&trust, alpn).map_err(tls_failed)?,

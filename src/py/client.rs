@@ -2,7 +2,7 @@
 //! turned into a [`Session`]; requests built on its defaults. The typed
 //! Python class in `fastio/_client.py` wraps it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -174,7 +174,8 @@ impl ClientSession {
         retry_backoff = defaults::RETRY_BACKOFF.as_secs_f64(),
         max_retry_after = defaults::MAX_RETRY_AFTER.as_secs_f64(), retry_methods = None,
         raise_for_status = false, mocked = false, max_idle_connections = None,
-        keepalive_expiry = Limit::Default, cookie_jar = true, local_address = None
+        keepalive_expiry = Limit::Default, cookie_jar = true, local_address = None,
+        dns_servers = None
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -215,6 +216,7 @@ impl ClientSession {
         keepalive_expiry: Limit,
         cookie_jar: bool,
         local_address: Option<&str>,
+        dns_servers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let local_address = local_address
             .map(|text| {
@@ -332,6 +334,9 @@ impl ClientSession {
                 })?;
                 settings.resolve.push((host, address));
             }
+        }
+        if let Some(servers) = dns_servers.filter(|servers| !servers.is_none()) {
+            settings.dns_servers = dns_server_addresses(servers)?;
         }
         if let Some(user_agent) = user_agent {
             settings.user_agent = HeaderValue::from_str(user_agent)
@@ -598,6 +603,40 @@ fn request_future(spec: RequestSpec, checked: bool) -> FastioFuture {
         }),
         None,
     )
+}
+
+/// `dns_servers=`: each an IP address, with `:port` (`[v6]:port`) or port 53.
+fn dns_server_addresses(servers: &Bound<'_, PyAny>) -> PyResult<Vec<SocketAddr>> {
+    if servers.cast::<PyString>().is_ok() {
+        return Err(PyTypeError::new_err(
+            "dns_servers must be a list of addresses, not one str",
+        ));
+    }
+    let mut addresses = Vec::new();
+    for server in servers.try_iter()? {
+        let server = server?;
+        let text: &str = server.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "dns_servers holds addresses as str, not {}",
+                type_name(&server)
+            ))
+        })?;
+        let address = text
+            .parse::<SocketAddr>()
+            .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+            .map_err(|_| {
+                PyValueError::new_err(format!(
+                    "dns_servers: {text:?} is not an IP address (with an optional :port)"
+                ))
+            })?;
+        addresses.push(address);
+    }
+    if addresses.is_empty() {
+        return Err(PyValueError::new_err(
+            "dns_servers is empty: give None for the system's configuration",
+        ));
+    }
+    Ok(addresses)
 }
 
 /// The awaitable of one request whose body is streamed: it finishes with

@@ -22,6 +22,8 @@ impl ErrorKind {
             ErrorKind::PoolTimeout => "PoolTimeout",
             ErrorKind::WriteTimeout => "WriteTimeout",
             ErrorKind::Proxy => "ProxyError",
+            ErrorKind::Dns => "DNSError",
+            ErrorKind::NameNotFound => "NameNotFound",
             ErrorKind::Read => "ReadError",
             ErrorKind::Write => "WriteError",
             ErrorKind::Protocol => "ProtocolError",

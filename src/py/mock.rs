@@ -51,13 +51,15 @@ pub struct PendingExchange {
 
 /// fastio's exception classes a handler may raise to fail a request the
 /// way the network would (retried as such), most specific first.
-const NETWORK_KINDS: [ErrorKind; 15] = [
+const NETWORK_KINDS: [ErrorKind; 17] = [
     ErrorKind::PoolTimeout,
     ErrorKind::WriteTimeout,
     ErrorKind::ConnectTimeout,
     ErrorKind::ReadTimeout,
     ErrorKind::Tls,
     ErrorKind::Proxy,
+    ErrorKind::NameNotFound,
+    ErrorKind::Dns,
     ErrorKind::Connect,
     ErrorKind::Timeout,
     ErrorKind::Write,

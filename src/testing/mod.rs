@@ -1,9 +1,13 @@
 //! `fastio.testing`: a real HTTP server on 127.0.0.1 for tests, demos and
 //! benchmarks. A hyper server serves the well-behaved routes; a raw TCP
-//! listener beside it serves the faults hyper will not produce.
+//! listener beside it serves the faults hyper will not produce; a DNS
+//! server answers for `.test` names.
 
+mod dns;
 mod faults;
 mod routes;
+
+pub use dns::{start_dns_server, DnsServer};
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};

@@ -48,6 +48,12 @@ framed correctly), ``/reset-mid-gzip`` (a reset a quarter into a gzip body).
 ``server.request_times(path)`` says when each arrived;
 ``server.open_connections`` and ``server.accepted_connections`` count
 connections on the well-behaved one.
+
+``serve_dns()`` runs a DNS server on 127.0.0.1 (UDP) for
+``Client(dns_servers=[dns.address])``: every name under ``.test`` is
+127.0.0.1, ``servfail.test`` fails (SERVFAIL), any other name does not
+exist (NXDOMAIN); answers wait ``latency`` seconds and carry ``ttl``;
+``dns.queries`` and ``dns.queries_for(name)`` count what was asked.
 """
 
 from __future__ import annotations
@@ -57,15 +63,25 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 from fastio._fastio import (
+    DnsServer,
     Request,
     Response,
     Server,
     _busiest_task_share,
     _live_counts,
+    _start_dns_server,
     _start_test_server,
 )
 
-__all__ = ["MockTransport", "Server", "busiest_task_share", "live_counts", "serve"]
+__all__ = [
+    "DnsServer",
+    "MockTransport",
+    "Server",
+    "busiest_task_share",
+    "live_counts",
+    "serve",
+    "serve_dns",
+]
 
 
 class MockTransport:
@@ -156,6 +172,23 @@ def serve(host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
             print(server.url)
     """
     server = _start_test_server(host, port)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@contextmanager
+def serve_dns(latency: float = 0.0, ttl: int = 300) -> Iterator[DnsServer]:
+    """Runs a DNS server on 127.0.0.1 for the duration of the ``with`` block.
+
+    Example::
+
+        with fastio.testing.serve_dns(latency=0.02) as dns:
+            async with fastio.Client(dns_servers=[dns.address]) as client:
+                await client.get("http://api.test:8080/")
+    """
+    server = _start_dns_server(latency, ttl)
     try:
         yield server
     finally:
