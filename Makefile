@@ -120,6 +120,7 @@ bench: $(PY)
 	$(PY) bench/http.py --markdown bench/http-results.md
 	$(PY) bench/httpx_transport.py --markdown bench/httpx-transport-results.md
 	$(PY) bench/tls.py --markdown bench/tls-results.md
+	$(PY) bench/dns.py --markdown bench/dns-results.md
 	$(PY) bench/task_share.py --markdown bench/task-share-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md
 	$(PY) bench/dask_bench.py --markdown bench/dask-results.md

@@ -161,3 +161,22 @@ def test_the_cli_asks_the_given_dns_server_and_records_a_missing_name(
     assert by_url["http://missing.example/"]["error_type"] == "NameNotFound"
     assert dns.queries_for("cli.test") == 1
     assert done.returncode == 1
+
+
+async def test_a_crawl_looks_names_up_ahead_of_their_requests(server: Server) -> None:
+    """fetch_all asks the names of the requests waiting for their turn while
+    earlier ones run: one at a time, the query for the next name arrives
+    before the request that precedes it reaches the server."""
+    with fastio.testing.serve_dns(latency=0.3) as slow:
+        async with fastio.Client(dns_servers=[slow.address]) as client:
+            urls = [f"http://h{number}.test:{server.port}/bytes/{number}" for number in range(6)]
+            results = await client.fetch_all(urls, concurrency=1)
+        assert [len(response.content) for response in results] == list(range(6))
+        assert slow.queries == 6  # the request's own lookup joins the one asked ahead
+        # From the third request on the client is built, and names are
+        # asked while the request before them waits for its own answer.
+        ahead = [
+            slow.query_times(f"h{number + 1}.test")[0] < server.request_times(f"/bytes/{number}")[0]
+            for number in range(2, 5)
+        ]
+    assert all(ahead), ahead

@@ -814,9 +814,11 @@ class DnsServer:
         """Queries received so far, of every name."""
     def queries_for(self, name: str) -> int:
         """Queries received so far for ``name`` (lower case, no final dot)."""
+    def query_times(self, name: str) -> list[float]:
+        """When each query for ``name`` arrived (``time.time()`` seconds), in order."""
     def close(self) -> None: ...
 
-def _start_dns_server(latency: float = 0.0, ttl: int = 300) -> DnsServer:
+def _start_dns_server(latency: float = 0.0, ttl: int = 300, port: int = 0) -> DnsServer:
     """Internal: starts a DNS server; use :func:`fastio.testing.serve_dns`."""
 
 @final

@@ -2,7 +2,7 @@
 //! `fetch_iter` (results as they complete): one loop runs a bounded number
 //! of requests, pulls its input lazily, and hands each result to a [`Sink`].
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use http::Method;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
+use url::Url;
 
 use super::budget::BodyBudget;
 use super::error::FastioError;
@@ -19,6 +20,7 @@ use super::response::{Indexed, ResponseData};
 use super::session::{Defaults, Session};
 use super::spec::RequestSpec;
 use super::transport;
+use super::wire::Wire;
 
 /// The most input items asked for at once: each pull runs the caller's
 /// iterator on the event loop's thread, so this bounds how long it holds it.
@@ -113,6 +115,7 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
         body_budget,
     } = requests;
     let mut waiting: VecDeque<Item> = VecDeque::new();
+    let mut ahead = LookAhead::default();
     let mut running = FuturesUnordered::new();
     let mut input_ended = false;
     let mut asked = false;
@@ -121,6 +124,7 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
             let Some((index, request)) = waiting.pop_front() else {
                 break;
             };
+            ahead.started_one();
             match request {
                 Ok(mut spec) => {
                     spec.body_budget = Some(Arc::clone(&body_budget));
@@ -137,6 +141,7 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
                 }
             }
         }
+        ahead.look(&waiting, concurrency);
         if !input_ended && !asked && waiting.len() < concurrency {
             // A chunk at a time whatever the concurrency: each pull runs
             // the caller's iterator on the loop thread.
@@ -188,6 +193,58 @@ pub async fn run_requests(requests: Requests, ask: impl Fn(usize) -> bool, sink:
                 }
             }
         }
+    }
+}
+
+/// Host names looked up ahead of their requests: those of the next
+/// `concurrency` requests waiting for their turn, each name once a run, so
+/// a crawl's DNS answers arrive while earlier requests are on the wire
+/// (and a DNS server gets no more queries at once than requests run).
+#[derive(Default)]
+struct LookAhead {
+    /// How many requests at the front of the waiting queue were looked at.
+    seen: usize,
+    /// The names asked this run.
+    asked: HashSet<String>,
+}
+
+/// Names remembered a run, at most (then it starts over).
+const NAMES_AHEAD: usize = 65_536;
+
+impl LookAhead {
+    fn started_one(&mut self) {
+        self.seen = self.seen.saturating_sub(1);
+    }
+
+    fn look(&mut self, waiting: &VecDeque<Item>, window: usize) {
+        while self.seen < window {
+            let Some((_, request)) = waiting.get(self.seen) else {
+                return;
+            };
+            if let Ok(spec) = request {
+                // Until the first request has built the client there is
+                // nothing to ask with: looked at again next time.
+                let Some(wire) = spec.session.built_wire() else {
+                    return;
+                };
+                self.ask(&wire, &spec.url);
+            }
+            self.seen += 1;
+        }
+    }
+
+    fn ask(&mut self, wire: &Wire, url: &Url) {
+        let Some(url::Host::Domain(name)) = url.host() else {
+            return;
+        };
+        if self.asked.contains(name) {
+            return;
+        }
+        if self.asked.len() >= NAMES_AHEAD {
+            self.asked.clear();
+        }
+        self.asked.insert(name.to_owned());
+        wire.resolve_ahead(url);
     }
 }
 

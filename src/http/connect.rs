@@ -73,6 +73,18 @@ impl Resolver {
     }
 }
 
+impl Resolver {
+    /// Starts looking up `name` (unless it is overridden, or answered by
+    /// the C library's resolver), without waiting for the answer.
+    pub fn resolve_ahead(&self, name: &str) {
+        if let Names::Dns(dns) = &self.names {
+            if !self.overrides.contains_key(&name.to_ascii_lowercase()) {
+                drop(dns.lookup(name));
+            }
+        }
+    }
+}
+
 impl Service<Name> for Resolver {
     type Response = std::vec::IntoIter<SocketAddr>;
     type Error = BoxError;

@@ -15,6 +15,9 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::TokioResolver;
 use tokio::sync::oneshot;
 
+/// Queries in flight on one connection to a DNS server.
+const ACTIVE_QUERIES: usize = 256;
+
 /// Names remembered at most; beyond it the least recently used go.
 const CACHE_SIZE: u64 = 8_192;
 
@@ -173,6 +176,9 @@ impl Dns {
 /// addresses asked only for names with no IPv4 one (one query a name).
 fn bound(options: &mut ResolverOpts) {
     options.ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
+    // A crawl asks hundreds of names at once: queries in flight on one
+    // connection to a server before another is opened.
+    options.max_active_requests = ACTIVE_QUERIES;
     options.cache_size = CACHE_SIZE;
     options.negative_min_ttl = Some(NEGATIVE_TTL.0);
     options.negative_max_ttl = Some(NEGATIVE_TTL.1);

@@ -253,6 +253,11 @@ impl Session {
         Ok(client)
     }
 
+    /// The wire if it is built already (by an earlier request).
+    pub fn built_wire(&self) -> Option<Arc<Wire>> {
+        self.built(runtime::generation())
+    }
+
     fn built(&self, generation: u64) -> Option<Arc<Wire>> {
         match &*self.http.lock().unwrap_or_else(PoisonError::into_inner) {
             Some((built_in, client)) if *built_in == generation => Some(Arc::clone(client)),
@@ -560,10 +565,10 @@ fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, 
         (None, false) => None,
     }
     .map(Arc::new);
+    let resolver = Resolver::new(&settings.resolve, &settings.dns_servers)
+        .map_err(|why| build_failed(false, format!("the DNS resolver could not be made: {why}")))?;
     let connector = Connector::new(ConnectSettings {
-        resolver: Resolver::new(&settings.resolve, &settings.dns_servers).map_err(|why| {
-            build_failed(false, format!("the DNS resolver could not be made: {why}"))
-        })?,
+        resolver: resolver.clone(),
         local_address: settings.local_address,
         connect_timeout: settings.connect_timeout,
         tls: tls::client_config(&trust, alpn).map_err(tls_failed)?,
@@ -591,6 +596,7 @@ fn build(settings: &Settings, http2_origins: Arc<Http2Origins>) -> Result<Wire, 
         builder.build(Noting::around(connector, http2_origins)),
         settings.user_agent.clone(),
         proxies,
+        resolver,
     ))
 }
 

@@ -23,7 +23,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use url::Url;
 
-use super::connect::{BoxError, Connector};
+use super::connect::{BoxError, Connector, Resolver};
 use super::opening::{Noting, Reporting};
 use super::write::next_piece;
 
@@ -35,6 +35,8 @@ pub struct Wire {
     /// Which requests go through which proxy (plain-HTTP requests through
     /// an HTTP proxy carry its credentials themselves).
     proxies: Option<Arc<Matcher>>,
+    /// The connector's, for names looked up ahead of their requests.
+    resolver: Resolver,
 }
 
 impl Wire {
@@ -42,12 +44,32 @@ impl Wire {
         client: Client<Noting<Connector>, Outgoing>,
         user_agent: HeaderValue,
         proxies: Option<Arc<Matcher>>,
+        resolver: Resolver,
     ) -> Self {
         Self {
             client,
             user_agent,
             proxies,
+            resolver,
         }
+    }
+
+    /// Starts looking up `url`'s host name, so the answer is there (or on
+    /// its way) when the request connects; not for a name a proxy resolves.
+    pub fn resolve_ahead(&self, url: &Url) {
+        let Some(url::Host::Domain(name)) = url.host() else {
+            return;
+        };
+        if let Some(proxies) = &self.proxies {
+            let proxied = url
+                .as_str()
+                .parse::<Uri>()
+                .map_or(true, |uri| proxies.intercept(&uri).is_some());
+            if proxied {
+                return;
+            }
+        }
+        self.resolver.resolve_ahead(name);
     }
 
     /// Sends one request and waits for its response's head, and then for

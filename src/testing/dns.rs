@@ -1,12 +1,12 @@
 //! A DNS server on 127.0.0.1 for tests and benchmarks, so no test asks a
 //! real one: names under `.test` are 127.0.0.1 (`servfail.test` fails),
 //! every other name does not exist. Answers wait a set latency, carry a set
-//! TTL, and the queries are counted by name.
+//! TTL, and when each query arrived is kept by name.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{A, SOA};
@@ -20,7 +20,7 @@ use tokio::sync::watch;
 #[pyclass(frozen, module = "fastio._fastio")]
 pub struct DnsServer {
     address: SocketAddr,
-    queries: Arc<Mutex<HashMap<String, u64>>>,
+    queries: Arc<Mutex<HashMap<String, Vec<f64>>>>,
     stop: watch::Sender<bool>,
 }
 
@@ -34,16 +34,21 @@ impl DnsServer {
 
     /// Queries received so far, of every name.
     #[getter]
-    fn queries(&self) -> u64 {
-        self.counts().values().sum()
+    fn queries(&self) -> usize {
+        self.arrivals().values().map(Vec::len).sum()
     }
 
     /// Queries received so far for ``name`` (lower case, no final dot).
-    fn queries_for(&self, name: &str) -> u64 {
-        self.counts()
+    fn queries_for(&self, name: &str) -> usize {
+        self.query_times(name).len()
+    }
+
+    /// When each query for ``name`` arrived (``time.time()`` seconds), in order.
+    fn query_times(&self, name: &str) -> Vec<f64> {
+        self.arrivals()
             .get(&name.to_ascii_lowercase())
-            .copied()
-            .unwrap_or(0)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn close(&self) {
@@ -56,7 +61,7 @@ impl DnsServer {
 }
 
 impl DnsServer {
-    fn counts(&self) -> HashMap<String, u64> {
+    fn arrivals(&self) -> HashMap<String, Vec<f64>> {
         self.queries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -77,14 +82,14 @@ struct Answering {
     ttl: u32,
 }
 
-/// Starts a DNS server on 127.0.0.1 (UDP, any free port) whose answers
-/// wait `latency` seconds and carry `ttl`.
+/// Starts a DNS server on 127.0.0.1 (UDP; port 0: any free port) whose
+/// answers wait `latency` seconds and carry `ttl`.
 #[pyfunction]
-#[pyo3(name = "_start_dns_server", signature = (latency = 0.0, ttl = 300))]
-pub fn start_dns_server(latency: f64, ttl: u32) -> PyResult<DnsServer> {
+#[pyo3(name = "_start_dns_server", signature = (latency = 0.0, ttl = 300, port = 0))]
+pub fn start_dns_server(latency: f64, ttl: u32, port: u16) -> PyResult<DnsServer> {
     let latency = Duration::try_from_secs_f64(latency)
         .map_err(|_| PyValueError::new_err("latency must be a number of seconds, at least 0"))?;
-    let socket = StdUdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+    let socket = StdUdpSocket::bind((Ipv4Addr::LOCALHOST, port))
         .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
         .map_err(|err| PyOSError::new_err(format!("cannot bind the DNS server: {err}")))?;
     let address = socket
@@ -103,7 +108,7 @@ pub fn start_dns_server(latency: f64, ttl: u32) -> PyResult<DnsServer> {
 
 async fn serve(
     socket: StdUdpSocket,
-    queries: Arc<Mutex<HashMap<String, u64>>>,
+    queries: Arc<Mutex<HashMap<String, Vec<f64>>>>,
     answering: Answering,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -125,11 +130,15 @@ async fn serve(
         if let Some(asked) = query.queries.first() {
             let name = asked.name().to_ascii();
             let name = name.trim_end_matches('.').to_ascii_lowercase();
-            *queries
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs_f64());
+            queries
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .entry(name)
-                .or_default() += 1;
+                .or_default()
+                .push(now);
         }
         let socket = Arc::clone(&socket);
         tokio::spawn(async move {

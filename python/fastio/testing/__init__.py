@@ -179,8 +179,9 @@ def serve(host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
 
 
 @contextmanager
-def serve_dns(latency: float = 0.0, ttl: int = 300) -> Iterator[DnsServer]:
-    """Runs a DNS server on 127.0.0.1 for the duration of the ``with`` block.
+def serve_dns(latency: float = 0.0, ttl: int = 300, port: int = 0) -> Iterator[DnsServer]:
+    """Runs a DNS server on 127.0.0.1 (``port`` 0: a free one) for the
+    duration of the ``with`` block.
 
     Example::
 
@@ -188,7 +189,7 @@ def serve_dns(latency: float = 0.0, ttl: int = 300) -> Iterator[DnsServer]:
             async with fastio.Client(dns_servers=[dns.address]) as client:
                 await client.get("http://api.test:8080/")
     """
-    server = _start_dns_server(latency, ttl)
+    server = _start_dns_server(latency, ttl, port)
     try:
         yield server
     finally:
