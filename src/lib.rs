@@ -61,6 +61,8 @@ mod _fastio {
     #[pymodule_export]
     use crate::py::timeout::Timeout;
     #[pymodule_export]
+    use crate::py::timings::Timings;
+    #[pymodule_export]
     use crate::py::upload::UploadBody;
     #[pymodule_export]
     use crate::sleep::sleep;

@@ -64,6 +64,7 @@ __all__ = [
     "Response",
     "Server",
     "Timeout",
+    "Timings",
     "_ByteIterator",
     "_ClientSession",
     "_Exchange",
@@ -664,6 +665,12 @@ class Response:
         as httpx's timedelta (``total_seconds()``, compared with or added to
         a ``timedelta``)."""
     @property
+    def timings(self) -> Timings | None:
+        """Where the request's time went: name resolution, connect and TLS of
+        the connection it opened, the wait for the head, whether the
+        connection was reused, the peer's address, the attempts made; see
+        :class:`fastio.Timings`. ``None`` for a Response made by hand."""
+    @property
     def content(self) -> bytes:
         """The body; for a streamed response only after ``await aread()``
         (else :class:`fastio.ResponseNotRead`)."""
@@ -768,6 +775,49 @@ class Response:
     @property
     def history(self) -> list[Response]:
         """The redirect responses that led here, oldest first."""
+
+@final
+class Timings:
+    """Where one request's time went, in seconds.
+
+    ``dns``, ``connect`` and ``tls`` are the phases of the connection the
+    request opened (``None`` when it reused one, or when the phase did not
+    happen: an IP address or ``resolve=`` needs no lookup, plain HTTP no
+    TLS); ``first_byte`` runs from sending the request (its connection
+    slot held, a new connection's phases included) to the response's head;
+    ``total`` to the end of the body (as ``Response.elapsed``). ``reused``
+    says whether the connection was there already; ``peer`` is the address
+    connected to (``"ip:port"``; the proxy's through one); ``attempts``
+    counts the tries (after retries, the final attempt's timings).
+    """
+
+    @property
+    def dns(self) -> float | None:
+        """Name resolution, when the request's connection needed one."""
+    @property
+    def connect(self) -> float | None:
+        """TCP connect (and a proxy's handshake), when the request opened the
+        connection."""
+    @property
+    def tls(self) -> float | None:
+        """The TLS handshake, when the request opened an https connection."""
+    @property
+    def first_byte(self) -> float:
+        """From sending the request to the response's head."""
+    @property
+    def total(self) -> float:
+        """From the start to the end of the body (``Response.elapsed``)."""
+    @property
+    def reused(self) -> bool:
+        """Whether the request went over a connection already open."""
+    @property
+    def peer(self) -> str | None:
+        """The address connected to, ``"ip:port"``; ``None`` if not known."""
+    @property
+    def attempts(self) -> int:
+        """Attempts made: 1 unless retried."""
+    def as_dict(self) -> dict[str, float | bool | str | int | None]:
+        """Everything as a dict (seconds), for records and logs."""
 
 @final
 class Server:

@@ -13,10 +13,12 @@ import collections
 import contextlib
 import hashlib
 import os
+import random
 import re
 import stat
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,6 +218,76 @@ class Summary:
         return "fastio fetch: " + "; ".join(parts)
 
 
+class Stats:
+    """``--stats``: percentiles of each phase of the requests' timings, and
+    the hosts slowest on average; bounded memory (a uniform sample of the
+    timings, at most ``HOSTS`` hosts ranked)."""
+
+    PHASES = ("dns", "connect", "tls", "first_byte", "total")
+    SAMPLE = 100_000
+    HOSTS = 100_000
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {phase: [] for phase in self.PHASES}
+        self.seen: dict[str, int] = dict.fromkeys(self.PHASES, 0)
+        self.reused = 0
+        self.responses = 0
+        self.hosts: dict[str, list[float]] = {}  # host: [count, sum of totals]
+        self.random = random.Random(0)
+
+    def add(self, response: fastio.Response) -> None:
+        timings = response.timings
+        if timings is None:
+            return
+        self.responses += 1
+        self.reused += timings.reused
+        for phase in self.PHASES:
+            value = getattr(timings, phase)
+            if value is not None:
+                self.keep(phase, value)
+        host = urllib.parse.urlsplit(response.url).netloc
+        known = self.hosts.get(host)
+        if known is not None:
+            known[0] += 1
+            known[1] += timings.total
+        elif len(self.hosts) < self.HOSTS:
+            self.hosts[host] = [1, timings.total]
+
+    def keep(self, phase: str, value: float) -> None:
+        # Reservoir sampling: every value kept with the same chance.
+        self.seen[phase] += 1
+        sample = self.samples[phase]
+        if len(sample) < self.SAMPLE:
+            sample.append(value)
+        else:
+            slot = self.random.randrange(self.seen[phase])
+            if slot < self.SAMPLE:
+                sample[slot] = value
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"timings of {self.responses} responses ({self.reused} over a reused connection), "
+            "ms: p50 / p90 / p99 / max"
+        ]
+        for phase in self.PHASES:
+            values = sorted(self.samples[phase])
+            if not values:
+                continue
+            picks = [
+                values[min(len(values) - 1, int(len(values) * share))] for share in (0.5, 0.9, 0.99)
+            ]
+            shown = " / ".join(f"{value * 1000:.1f}" for value in [*picks, values[-1]])
+            lines.append(f"  {phase:<10} {shown}  ({self.seen[phase]} measured)")
+        slowest = sorted(self.hosts.items(), key=lambda item: item[1][1] / item[1][0], reverse=True)
+        if slowest:
+            lines.append("slowest hosts (mean total ms, requests):")
+            lines.extend(
+                f"  {host}  {total / count * 1000:.1f}  ({count:.0f})"
+                for host, (count, total) in slowest[:10]
+            )
+        return lines
+
+
 # --- fetch ---------------------------------------------------------------------------
 
 
@@ -327,6 +399,7 @@ async def fetch_command(plan: FetchPlan) -> int:
     args = plan.args
     urls = input_items(args, plan.skip)
     summary = Summary(args.fail_status)
+    stats = Stats() if args.stats else None
     interrupted = False
     try:
         async with plan.client as client:
@@ -355,6 +428,8 @@ async def fetch_command(plan: FetchPlan) -> int:
                     # nothing that finished.
                     write_record(plan.output, orjson.dumps(record) + b"\n")
                     summary.add(item)
+                    if stats is not None and isinstance(item, fastio.Response):
+                        stats.add(item)
     except asyncio.CancelledError:
         interrupted = True
     finally:
@@ -365,6 +440,8 @@ async def fetch_command(plan: FetchPlan) -> int:
                 plan.output.close()
     if not args.quiet or interrupted:
         print(summary.line(interrupted), file=sys.stderr)
+    if stats is not None:
+        print("\n".join(stats.lines()), file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILURES if summary.failed else EXIT_OK
@@ -508,6 +585,11 @@ def add_fetch_parser(commands: Any) -> None:
         "--resume", action="store_true", help="skip URLs already recorded in -o FILE"
     )
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    fetch.add_argument(
+        "--stats",
+        action="store_true",
+        help="after the summary: percentiles of each phase's time, and the slowest hosts",
+    )
 
 
 def serve_command(args: argparse.Namespace) -> int:

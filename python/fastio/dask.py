@@ -47,7 +47,8 @@ import dask.dataframe  # noqa: E402
 import pandas  # noqa: E402
 from distributed import Client, LocalCluster, default_client  # noqa: E402
 
-#: Column dtypes of the result DataFrame; ``headers`` is a JSON object as text.
+#: Column dtypes of the result DataFrame; ``headers`` and ``timings`` are
+#: JSON objects as text.
 DTYPES: dict[str, str] = {
     "url": "string",
     "final_url": "string",
@@ -56,6 +57,7 @@ DTYPES: dict[str, str] = {
     "reason": "string",
     "headers": "string",
     "elapsed": "float64",
+    "timings": "string",
     "size": "Int64",
     "error_type": "string",
     "error": "string",
@@ -89,8 +91,9 @@ def fetch_partition(urls: pandas.Series, concurrency: int, fetch_kw: dict[str, A
     for given, item in zip(items, results, strict=True):
         url = given.url if isinstance(given, fastio.Request) else given
         record = result_record(item, url=url)
-        if record["headers"] is not None:
-            record["headers"] = orjson.dumps(record["headers"]).decode()
+        for field in ("headers", "timings"):
+            if record[field] is not None:
+                record[field] = orjson.dumps(record[field]).decode()
         rows.append(record)
     frame = pandas.DataFrame(rows, columns=list(FIELDS), index=urls.index)
     return frame.astype(DTYPES)
@@ -146,7 +149,7 @@ def fetch_all(
 ) -> Any:
     """Fetches every URL on the Dask cluster; returns a lazy Dask DataFrame
     of result records (columns :data:`fastio.records.FIELDS`; ``headers``
-    as JSON text), one row per URL, in input order.
+    and ``timings`` as JSON text), one row per URL, in input order.
 
     ``urls``: a list (or any iterable) of URLs, :class:`fastio.Request`
     objects or dicts of their fields, a Dask Bag or a Dask Series.

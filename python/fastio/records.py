@@ -26,6 +26,7 @@ FIELDS = (
     "reason",
     "headers",
     "elapsed",
+    "timings",
     "size",
     "error_type",
     "error",
@@ -44,6 +45,17 @@ _TEXTUAL = (
 def _is_textual(response: Response) -> bool:
     content_type = response.headers.get("content-type", "") or ""
     return any(marker in content_type.lower() for marker in _TEXTUAL)
+
+
+def _timings(response: Response) -> dict[str, Any] | None:
+    """``response.timings`` as a record holds it: seconds rounded to the µs."""
+    timings = response.timings
+    if timings is None:
+        return None
+    return {
+        name: round(value, 6) if isinstance(value, float) else value
+        for name, value in timings.as_dict().items()
+    }
 
 
 def result_record(
@@ -68,6 +80,7 @@ def result_record(
             "reason": item.reason,
             "headers": {name: _shown_header(name, value) for name, value in item.headers.items()},
             "elapsed": round(item.elapsed, 6),
+            "timings": _timings(item),
             "size": item.body_size,
             "error_type": None,
             "error": None,
@@ -95,6 +108,7 @@ def result_record(
         "reason": None,
         "headers": None,
         "elapsed": None,
+        "timings": None,
         "size": None,
         "error_type": type(item).__name__,
         "error": str(item),

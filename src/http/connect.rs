@@ -8,9 +8,10 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::uri::Scheme;
 use http::Uri;
@@ -26,6 +27,7 @@ use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
 use super::dns::Dns;
+use super::timing::Made;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -104,12 +106,22 @@ impl Service<Name> for Resolver {
         if let Some(addresses) = given {
             return Box::pin(std::future::ready(Ok(addresses.into_iter())));
         }
+        // The connect this lookup is for (if any) notes how long it took.
+        let noted = LOOKED_UP.try_with(Arc::clone).ok();
+        let started = Instant::now();
+        let note = move || {
+            if let Some(noted) = noted {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+                noted.store(micros.min(NOT_LOOKED_UP - 1), Ordering::Relaxed);
+            }
+        };
         match &mut self.names {
             Names::Dns(dns) => {
                 let looking_up = dns.lookup(name.as_str());
                 Box::pin(async move {
-                    let found: Vec<SocketAddr> = looking_up
-                        .await?
+                    let found = looking_up.await;
+                    note();
+                    let found: Vec<SocketAddr> = found?
                         .iter()
                         .map(|address| SocketAddr::new(*address, 0))
                         .collect();
@@ -119,7 +131,9 @@ impl Service<Name> for Resolver {
             Names::System(system) => {
                 let looking_up = system.call(name);
                 Box::pin(async move {
-                    let found: Vec<SocketAddr> = looking_up.await?.collect();
+                    let found = looking_up.await;
+                    note();
+                    let found: Vec<SocketAddr> = found?.collect();
                     Ok(found.into_iter())
                 })
             }
@@ -192,15 +206,42 @@ impl Service<Uri> for Connector {
             .try_with(|limit| *limit)
             .unwrap_or(parts.connect_timeout);
         Box::pin(async move {
-            let connecting = parts.connect(destination, limit);
-            match limit {
+            let started = Instant::now();
+            let looked_up = Arc::new(AtomicU64::new(NOT_LOOKED_UP));
+            let connecting =
+                LOOKED_UP.scope(Arc::clone(&looked_up), parts.connect(destination, limit));
+            let mut conn = match limit {
                 None => connecting.await,
                 Some(limit) => tokio::time::timeout(limit, connecting)
                     .await
                     .map_err(|_| ConnectTimedOut(limit))?,
-            }
+            }?;
+            let dns = match looked_up.load(Ordering::Relaxed) {
+                NOT_LOOKED_UP => None,
+                micros => Some(Duration::from_micros(micros)),
+            };
+            let at = Instant::now();
+            let spent = at - started;
+            conn.made = Some(Arc::new(Made {
+                at,
+                dns,
+                connect: spent
+                    .saturating_sub(dns.unwrap_or_default())
+                    .saturating_sub(conn.tls.unwrap_or_default()),
+                tls: conn.tls,
+                peer: conn.peer,
+            }));
+            Ok(conn)
         })
     }
+}
+
+/// No name was looked up for the connection being made.
+const NOT_LOOKED_UP: u64 = u64::MAX;
+
+tokio::task_local! {
+    /// Where the lookup a connect makes notes how long it took (µs).
+    static LOOKED_UP: Arc<AtomicU64>;
 }
 
 tokio::task_local! {
@@ -231,9 +272,12 @@ impl Parts {
                 tcp.set_connect_timeout(limit);
             }
             let tcp = tcp.call(destination.clone()).await?;
-            return self
+            let peer = tcp.inner().peer_addr().ok();
+            let mut conn = self
                 .secured(Box::new(tcp.into_inner()), &destination, https)
-                .await;
+                .await?;
+            conn.peer = peer;
+            return Ok(conn);
         };
         let proxy_uri = proxy.uri().clone();
         let scheme = proxy_uri.scheme_str().unwrap_or("").to_owned();
@@ -314,9 +358,12 @@ impl Parts {
         if !https {
             return Ok(Conn::new(io, false, false));
         }
+        let started = Instant::now();
         let tls = handshake(&self.tls, io, destination).await?;
         let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        Ok(Conn::new(Box::new(tls), http2, false))
+        let mut conn = Conn::new(Box::new(tls), http2, false);
+        conn.tls = Some(started.elapsed());
+        Ok(conn)
     }
 }
 
@@ -414,6 +461,11 @@ pub struct Conn {
     io: TokioIo<Box<dyn Stream>>,
     http2: bool,
     proxied: bool,
+    /// The TLS handshake with the origin, if there was one.
+    tls: Option<Duration>,
+    peer: Option<SocketAddr>,
+    /// How it was made, for the responses that come over it.
+    made: Option<Arc<Made>>,
 }
 
 impl Conn {
@@ -422,13 +474,19 @@ impl Conn {
             io: TokioIo::new(io),
             http2,
             proxied,
+            tls: None,
+            peer: None,
+            made: None,
         }
     }
 }
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        let connected = Connected::new().proxy(self.proxied);
+        let mut connected = Connected::new().proxy(self.proxied);
+        if let Some(made) = &self.made {
+            connected = connected.extra(Arc::clone(made));
+        }
         if self.http2 {
             connected.negotiated_h2()
         } else {

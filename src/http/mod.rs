@@ -23,6 +23,7 @@ pub mod retry;
 pub mod session;
 pub mod spec;
 pub mod stream;
+pub mod timing;
 pub mod tls;
 pub mod transport;
 pub mod upload;

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use super::error::FastioError;
+use super::timing::Timings;
 
 /// What one HTTP exchange produced, free of Python.
 #[derive(Debug)]
@@ -37,6 +38,7 @@ pub struct ResponseData {
     pub history: Vec<ResponseData>,
     /// Its URL's position in the input of `fetch_all`/`fetch_iter`.
     pub index: Option<usize>,
+    pub timings: Timings,
 }
 
 /// A result of `fetch_all`/`fetch_iter` with its URL's input position.
@@ -61,6 +63,7 @@ impl ResponseData {
             discarded: None,
             history: Vec::new(),
             index: Some(index),
+            timings: Timings::default(),
         }
     }
 }

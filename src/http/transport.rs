@@ -168,6 +168,7 @@ fn with_retries<T, Attempt>(
     head: impl Fn(&T) -> (StatusCode, Option<&[u8]>),
 ) -> impl Future<Output = Result<T, FastioError>>
 where
+    T: Attempted,
     Attempt: AsyncFnMut(&RequestSpec) -> Result<T, FastioError>,
 {
     async move {
@@ -175,7 +176,10 @@ where
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
-            let result = attempt(&spec).await;
+            let mut result = attempt(&spec).await;
+            if let Ok(answer) = &mut result {
+                answer.attempted(u16::try_from(attempts).unwrap_or(u16::MAX));
+            }
             let answer = result.as_ref().ok().map(&head);
             if let Some(wait) =
                 answer.and_then(|(status, retry_after)| policy.hold(status, retry_after))
@@ -201,6 +205,23 @@ where
                 }
             }
         }
+    }
+}
+
+/// What an attempt gives: told how many attempts it took.
+trait Attempted {
+    fn attempted(&mut self, attempts: u16);
+}
+
+impl Attempted for ResponseData {
+    fn attempted(&mut self, attempts: u16) {
+        self.timings.attempts = attempts;
+    }
+}
+
+impl Attempted for Opened {
+    fn attempted(&mut self, attempts: u16) {
+        self.response.set_attempts(attempts);
     }
 }
 
@@ -314,6 +335,7 @@ impl Opened {
             discarded: None,
             history: std::mem::take(&mut self.history),
             index: None,
+            timings: self.response.timings(),
         }
     }
 }

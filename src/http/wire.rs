@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::FutureExt;
@@ -25,6 +25,7 @@ use url::Url;
 
 use super::connect::{BoxError, Connector, Resolver};
 use super::opening::{Noting, Reporting};
+use super::timing::{Made, Timings};
 use super::write::next_piece;
 
 /// A session's connection pool and how it sends.
@@ -105,6 +106,7 @@ impl Wire {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
+        let sent_at = Instant::now();
         let sending = self.client.request(request);
         let response = match read_timeout {
             None => sending.await,
@@ -122,6 +124,7 @@ impl Wire {
             };
             WireError::new(failure, err)
         })?;
+        let timings = Timings::answered(sent_at, response.extensions().get::<Arc<Made>>());
         let (head, body) = response.into_parts();
         Ok(WireResponse {
             status: head.status,
@@ -129,6 +132,7 @@ impl Wire {
             headers: head.headers,
             body: ResponseBody::Wire(body),
             read_timeout,
+            timings,
         })
     }
 }
@@ -289,6 +293,7 @@ pub struct WireResponse {
     body: ResponseBody,
     /// The longest wait for each piece of the body.
     read_timeout: Option<Duration>,
+    timings: Timings,
 }
 
 enum ResponseBody {
@@ -316,7 +321,18 @@ impl WireResponse {
             headers,
             body: ResponseBody::Given(Some(body)),
             read_timeout: None,
+            timings: Timings::answered(Instant::now(), None),
         }
+    }
+
+    /// Where the time to this response's head went.
+    pub fn timings(&self) -> Timings {
+        self.timings.clone()
+    }
+
+    /// Notes the attempts its request took.
+    pub fn set_attempts(&mut self, attempts: u16) {
+        self.timings.attempts = attempts;
     }
 
     pub fn status(&self) -> StatusCode {

@@ -16,4 +16,5 @@ pub mod response;
 pub mod results;
 pub mod runtime;
 pub mod timeout;
+pub mod timings;
 pub mod upload;

@@ -16,11 +16,13 @@ use super::charset::text_charset;
 use super::errors::exception_class;
 use super::headers::Headers;
 use super::request::Request;
+use super::timings::Timings;
 use crate::bridge::asyncio::module_attr;
 use crate::bridge::ToPython;
 use crate::http::error::hide_credentials;
 use crate::http::response::{parse_links, HeaderList, ResponseData};
 use crate::http::stream::BodyStream;
+use crate::http::timing;
 use crate::large::{advise_huge_pages, LARGE};
 
 /// Bodies up to this size are copied into `bytes` when the Response is
@@ -93,6 +95,7 @@ impl IntoResponse for ResponseData {
                 stream,
                 downloaded: self.downloaded,
                 discarded: self.discarded,
+                timings: Some(self.timings),
             },
         )?;
         untrack_acyclic(&response);
@@ -163,6 +166,8 @@ pub struct Response {
     pub(super) downloaded: u64,
     /// The decoded length of a body read but not kept (``keep_body=False``).
     pub(super) discarded: Option<u64>,
+    /// Where the request's time went (none for a Response made by hand).
+    pub(super) timings: Option<timing::Timings>,
 }
 
 impl Response {
@@ -342,6 +347,7 @@ impl Response {
             index: None,
             stream: None,
             discarded: None,
+            timings: None,
         })
     }
 
@@ -441,6 +447,17 @@ impl Response {
     fn elapsed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         static ELAPSED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         module_attr(py, &ELAPSED, "fastio._elapsed", "Elapsed")?.call1((self.elapsed,))
+    }
+
+    /// Where the request's time went: name resolution, connect and TLS of
+    /// the connection it opened, the wait for the head, whether the
+    /// connection was reused, the peer's address, the attempts made; see
+    /// :class:`fastio.Timings`. ``None`` for a Response made by hand.
+    #[getter]
+    fn timings(&self) -> Option<Timings> {
+        self.timings
+            .clone()
+            .map(|timings| Timings::new(timings, self.elapsed))
     }
 
     /// The body; for a streamed response only after ``await aread()``
@@ -713,6 +730,7 @@ impl Response {
                 stream: None,
                 downloaded,
                 discarded: None,
+                timings: None,
             },
         )?;
         untrack_acyclic(&response);
