@@ -121,6 +121,7 @@ bench: $(PY)
 	$(PY) bench/httpx_transport.py --markdown bench/httpx-transport-results.md
 	$(PY) bench/tls.py --markdown bench/tls-results.md
 	$(PY) bench/dns.py --markdown bench/dns-results.md
+	$(PY) bench/adaptive.py --markdown bench/adaptive-results.md
 	$(PY) bench/task_share.py --markdown bench/task-share-results.md
 	$(PY) bench/soak.py --markdown bench/soak-results.md
 	$(PY) bench/dask_bench.py --markdown bench/dask-results.md

@@ -66,7 +66,9 @@ class Client:
     then :class:`fastio.PoolTimeout`. A :class:`fastio.Timeout` sets every
     part at once. Limits: ``max_connections`` in total (default 100;
     ``None``: no cap) and ``per_host`` per scheme://host:port, waited for
-    in FIFO order; idle keep-alive connections are kept (as many per host
+    in FIFO order (``per_host="auto"``: each host's own limit, which grows
+    while the host answers well and halves on 429, 503, a timeout or a lost
+    connection); idle keep-alive connections are kept (as many per host
     as may be open, 100 without a cap) for 15 s; ``rate_limit`` spaces requests to each host evenly
     (requests per second). A cancelled or timed-out request always gives
     its slot back.
@@ -92,7 +94,7 @@ class Client:
         read_timeout: Limit = ...,
         pool_timeout: Limit = ...,
         max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
-        per_host: int | None = None,
+        per_host: int | Literal["auto"] | None = None,
         rate_limit: float | None = None,
         http2: bool | None = None,
         follow_redirects: bool = True,

@@ -888,7 +888,7 @@ class _ClientSession:
         read_timeout: _Limit = ...,
         pool_timeout: _Limit = ...,
         max_connections: int | None = ...,  # 100
-        per_host: int | None = None,
+        per_host: int | Literal["auto"] | None = None,
         rate_limit: float | None = None,
         http2: bool | None = None,
         follow_redirects: bool = True,

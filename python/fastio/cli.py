@@ -480,6 +480,10 @@ def positive_int(text: str) -> int:
     return value
 
 
+def per_host_limit(text: str) -> int | str:
+    return "auto" if text == "auto" else positive_int(text)
+
+
 def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -522,7 +526,11 @@ def add_fetch_parser(commands: Any) -> None:
         default=DEFAULT_CONCURRENCY,
         help="requests in flight at most",
     )
-    fetch.add_argument("--per-host", type=positive_int, help="connections per host at most")
+    fetch.add_argument(
+        "--per-host",
+        type=per_host_limit,
+        help="connections per host at most, or auto (each host's adapts to its answers)",
+    )
     fetch.add_argument("--rate-limit", type=positive_float, help="requests per second per host")
     fetch.add_argument("--timeout", type=positive_float, default=30.0, help="seconds per attempt")
     fetch.add_argument(

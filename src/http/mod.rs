@@ -4,6 +4,7 @@
 //! produces [`response::ResponseData`] or a [`error::FastioError`];
 //! [`bulk`] runs many.
 
+pub mod adaptive;
 pub mod body;
 pub mod budget;
 pub mod bulk;

@@ -18,6 +18,7 @@ use std::sync::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use super::adaptive::{Answer, HostLimit, HostSlot};
 use super::connect::{ConnectSettings, Connector, Resolver};
 use super::defaults;
 use super::defaults::Limit;
@@ -80,6 +81,8 @@ pub struct Settings {
     pub read_timeout: Option<Duration>,
     pub max_connections: Option<usize>,
     pub per_host: Option<usize>,
+    /// `per_host="auto"`: each host's limit adapts (see adaptive.rs).
+    pub adaptive_per_host: bool,
     /// Idle keep-alive connections kept per host; `None`: as many as may
     /// be open (see [`defaults::MAX_IDLE_PER_HOST`]).
     pub max_idle_per_host: Option<usize>,
@@ -123,6 +126,7 @@ impl Default for Settings {
             read_timeout: None,
             max_connections: Some(defaults::MAX_CONNECTIONS),
             per_host: None,
+            adaptive_per_host: false,
             max_idle_per_host: None,
             idle_expiry: Some(defaults::IDLE_EXPIRY),
             rate_limit: None,
@@ -148,8 +152,14 @@ impl Default for Settings {
 
 /// Slots held while one request (one hop) is on the wire.
 pub struct Slots {
-    _host: Option<OwnedSemaphorePermit>,
+    _host: Option<HostPermit>,
     _total: Option<OwnedSemaphorePermit>,
+}
+
+/// A request's slot under its host's limit.
+enum HostPermit {
+    Fixed(#[allow(dead_code, reason = "held for its drop")] OwnedSemaphorePermit),
+    Adaptive(#[allow(dead_code, reason = "held for its drop")] HostSlot),
 }
 
 pub struct Session {
@@ -161,6 +171,8 @@ pub struct Session {
     jar: Option<CookieJar>,
     total: Option<Arc<Semaphore>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Under `per_host="auto"`: each host's adaptive limit, by origin.
+    adaptive: Mutex<HashMap<String, Arc<HostLimit>>>,
     pacer: Pacer,
     /// Hosts that asked (429/503 with `Retry-After`) to be sent nothing
     /// until a time: only their requests wait.
@@ -182,6 +194,7 @@ impl Session {
                 .max_connections
                 .map(|limit| Arc::new(Semaphore::new(limit))),
             hosts: Mutex::new(HashMap::new()),
+            adaptive: Mutex::new(HashMap::new()),
             pacer: Pacer::default(),
             holds: Mutex::new(HashMap::new()),
             http: Mutex::new(None),
@@ -273,7 +286,7 @@ impl Session {
         url: &Url,
         pool_timeout: Option<Duration>,
     ) -> Result<Slots, FastioError> {
-        let host = self.settings.per_host.map(|limit| {
+        let fixed = self.settings.per_host.map(|limit| {
             let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(
                 hosts
@@ -281,12 +294,14 @@ impl Session {
                     .or_insert_with(|| Arc::new(Semaphore::new(limit))),
             )
         });
+        let adaptive = self.host_limit(url);
         let total = self.total.clone();
         let waiting = async move {
             // Host first, then total, always in this order: no deadlock.
-            let host = match host {
-                Some(semaphore) => semaphore.acquire_owned().await.ok(),
-                None => None,
+            let host = match (fixed, adaptive) {
+                (Some(semaphore), _) => semaphore.acquire_owned().await.ok().map(HostPermit::Fixed),
+                (None, Some(limit)) => limit.acquire().await.map(HostPermit::Adaptive),
+                (None, None) => None,
             };
             let total = match total {
                 Some(semaphore) => semaphore.acquire_owned().await.ok(),
@@ -312,6 +327,25 @@ impl Session {
                 )
             }),
             None => Ok(waiting.await),
+        }
+    }
+
+    /// `url`'s host's adaptive limit, under `per_host="auto"`.
+    fn host_limit(&self, url: &Url) -> Option<Arc<HostLimit>> {
+        if !self.settings.adaptive_per_host {
+            return None;
+        }
+        let mut limits = self.adaptive.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(Arc::clone(
+            limits.entry(origin(url)).or_insert_with(HostLimit::new),
+        ))
+    }
+
+    /// Tells `url`'s host's adaptive limit (under `per_host="auto"`) how a
+    /// request sent at `sent` was answered.
+    pub fn answered(&self, url: &Url, answer: Answer, sent: tokio::time::Instant) {
+        if let Some(limit) = self.host_limit(url) {
+            limit.answered(answer, sent);
         }
     }
 

@@ -17,6 +17,7 @@ use http::header::{
 };
 use http::{Method, StatusCode};
 
+use super::adaptive::Answer;
 use super::body::{Collector, Refusal};
 use super::budget::BodyBudget;
 use super::classify::classify;
@@ -104,14 +105,19 @@ fn execute_admitted(
     with_retries(
         spec,
         async move |spec: &RequestSpec| {
-            let slots = first_or_admitted(spec, &mut admitted).await?;
-            within_deadline(spec, async {
+            let slots = match first_or_admitted(spec, &mut admitted).await {
+                Ok(slots) => slots,
+                Err(failed) => return (tokio::time::Instant::now(), Err(failed)),
+            };
+            let sent = tokio::time::Instant::now();
+            let answered = within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
                 let opened = open(spec, slots).await?;
                 read(opened, spec).await
             })
-            .await
+            .await;
+            (sent, answered)
         },
         |data| (data.status, data.headers.get(RETRY_AFTER.as_str())),
     )
@@ -127,8 +133,12 @@ fn execute_head_admitted(
     with_retries(
         spec,
         async move |spec: &RequestSpec| {
-            let slots = first_or_admitted(spec, &mut admitted).await?;
-            within_deadline(spec, open(spec, slots)).await
+            let slots = match first_or_admitted(spec, &mut admitted).await {
+                Ok(slots) => slots,
+                Err(failed) => return (tokio::time::Instant::now(), Err(failed)),
+            };
+            let sent = tokio::time::Instant::now();
+            (sent, within_deadline(spec, open(spec, slots)).await)
         },
         |opened| {
             let retry_after = opened.response.headers().get(RETRY_AFTER);
@@ -154,7 +164,8 @@ async fn first_or_admitted(
 
 /// Runs `attempt` until it succeeds, or fails in a way the request's retry
 /// policy does not retry, or the retries are spent; then returns the last
-/// result. A response with a retryable status counts as a failure.
+/// result. A response with a retryable status counts as a failure. An attempt
+/// gives when it had its connection slots, with its result.
 ///
 /// Each attempt borrows the one `spec` this future owns, so the request
 /// is held once, not once more per layer.
@@ -169,18 +180,28 @@ fn with_retries<T, Attempt>(
 ) -> impl Future<Output = Result<T, FastioError>>
 where
     T: Attempted,
-    Attempt: AsyncFnMut(&RequestSpec) -> Result<T, FastioError>,
+    Attempt: AsyncFnMut(&RequestSpec) -> (tokio::time::Instant, Result<T, FastioError>),
 {
     async move {
         let policy = spec.retry;
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
-            let mut result = attempt(&spec).await;
+            // When the attempt had its slots: an answer is counted against
+            // the limit it was sent under.
+            let (sent, mut result) = attempt(&spec).await;
             if let Ok(answer) = &mut result {
                 answer.attempted(u16::try_from(attempts).unwrap_or(u16::MAX));
             }
             let answer = result.as_ref().ok().map(&head);
+            if spec.session.settings.adaptive_per_host {
+                let told = match (&result, answer) {
+                    (Ok(_), Some((status, _))) => host_answer(status),
+                    (Err(error), _) => error_answer(error),
+                    _ => Answer::Neutral,
+                };
+                spec.session.answered(&spec.url, told, sent);
+            }
             if let Some(wait) =
                 answer.and_then(|(status, retry_after)| policy.hold(status, retry_after))
             {
@@ -205,6 +226,29 @@ where
                 }
             }
         }
+    }
+}
+
+/// A status as a host's adaptive limit counts it: 429 and 503 say the
+/// host is overloaded.
+fn host_answer(status: StatusCode) -> Answer {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => Answer::Overloaded,
+        _ => Answer::Good,
+    }
+}
+
+/// A failure as a host's adaptive limit counts it: timeouts and lost
+/// connections say it is overloaded; the rest say nothing about its load.
+fn error_answer(error: &FastioError) -> Answer {
+    match error.kind {
+        ErrorKind::Timeout
+        | ErrorKind::ReadTimeout
+        | ErrorKind::ConnectTimeout
+        | ErrorKind::Read
+        | ErrorKind::Write
+        | ErrorKind::Connect => Answer::Overloaded,
+        _ => Answer::Neutral,
     }
 }
 

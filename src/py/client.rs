@@ -192,7 +192,7 @@ impl ClientSession {
         read_timeout: Limit,
         pool_timeout: Limit,
         max_connections: Option<IntArg>,
-        per_host: Option<IntArg>,
+        per_host: Option<&Bound<'_, PyAny>>,
         rate_limit: Option<f64>,
         http2: Option<bool>,
         follow_redirects: bool,
@@ -256,7 +256,20 @@ impl ClientSession {
         defaults.pool_timeout = one_of(timeout.pool, pool_timeout, "pool")?.or(None);
         defaults.write_timeout = timeout.write.or(None);
         settings.max_connections = positive_count(max_connections, "max_connections")?;
-        settings.per_host = positive_count(per_host, "per_host")?;
+        match per_host.filter(|given| !given.is_none()) {
+            Some(given) if given.cast::<PyString>().is_ok() => {
+                if given.extract::<&str>()? != "auto" {
+                    return Err(PyValueError::new_err(
+                        "per_host must be a number of connections, or \"auto\"",
+                    ));
+                }
+                settings.adaptive_per_host = true;
+            }
+            Some(given) => {
+                settings.per_host = positive_count(Some(given.extract()?), "per_host")?;
+            }
+            None => {}
+        }
         if let Some(IntArg(idle)) = max_idle_connections {
             settings.max_idle_per_host = Some(usize::try_from(idle).map_err(|_| {
                 PyValueError::new_err(format!(
@@ -578,6 +591,9 @@ impl ClientSession {
         }
         if let Some(limit) = settings.per_host {
             parts.push(format!("per_host={limit}"));
+        }
+        if settings.adaptive_per_host {
+            parts.push("per_host='auto'".to_owned());
         }
         if let Some(rate) = settings.rate_limit {
             parts.push(format!("rate_limit={rate}"));

@@ -34,9 +34,34 @@ pub struct Counters {
     open_connections: AtomicUsize,
     /// Connections accepted so far on the hyper listener.
     accepted_connections: AtomicUsize,
+    /// Requests being served now by `/limited/{k}`, by host and k.
+    in_flight: Mutex<HashMap<String, usize>>,
 }
 
 impl Counters {
+    /// One more request of `key` being served; how many are, this one
+    /// included. [`Counters::left`] ends it.
+    pub fn entered(&self, key: &str) -> usize {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = in_flight.entry(key.to_owned()).or_default();
+        *count += 1;
+        *count
+    }
+
+    pub fn left(&self, key: &str) {
+        if let Some(count) = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(key)
+        {
+            *count = count.saturating_sub(1);
+        }
+    }
+
     /// Counts a request to `path`; returns how many there were, this one included.
     pub fn count(&self, path: &str) -> u64 {
         let now = std::time::SystemTime::now()

@@ -216,6 +216,31 @@ async fn echo(request: Request<Incoming>) -> Response<Body> {
 }
 
 /// Routes a request. Every route is documented in `fastio/testing.py`.
+/// A request `/limited/{k}` is serving; left when dropped (also when the
+/// client gives up mid-delay).
+struct Serving<'a> {
+    counters: &'a Counters,
+    key: String,
+    count: usize,
+}
+
+impl<'a> Serving<'a> {
+    fn enter(counters: &'a Counters, key: String) -> Self {
+        let count = counters.entered(&key);
+        Self {
+            counters,
+            key,
+            count,
+        }
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.counters.left(&self.key);
+    }
+}
+
 pub async fn handle(
     request: Request<Incoming>,
     counters: Arc<Counters>,
@@ -319,6 +344,39 @@ pub async fn handle(
                 response
             }
             Err(_) => not_found(&path),
+        },
+        // A host that serves up to k requests at once, each after ?delay=
+        // seconds (0.005), and answers 503 at once to any beyond; each
+        // answer says in X-In-Flight how many it was serving. Hosts are
+        // told apart by their Host header (names mapped with resolve=).
+        ["limited", _] => match number(1) {
+            Some(capacity) => {
+                let host = request
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let key = format!("{host}/{capacity}");
+                let delay = query
+                    .get("delay")
+                    .and_then(|seconds| seconds.parse::<f64>().ok())
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+                    .unwrap_or(Duration::from_millis(5));
+                let serving = Serving::enter(&counters, key);
+                let mut response = if serving.count as u64 > capacity {
+                    text(StatusCode::SERVICE_UNAVAILABLE, "over capacity\n")
+                } else {
+                    tokio::time::sleep(delay).await;
+                    text(StatusCode::OK, "served\n")
+                };
+                let serving = serving.count;
+                response
+                    .headers_mut()
+                    .insert("x-in-flight", HeaderValue::from(serving));
+                response
+            }
+            None => not_found(&path),
         },
         ["delay", seconds] => match seconds
             .parse::<f64>()

@@ -13,6 +13,9 @@ knowledge):
 - ``/chunked/{n}``: n bytes, chunked transfer encoding
 - ``/stream/{n}?every=0.005``: n JSON lines, ``every`` seconds apart
 - ``/delay/{seconds}``: answers after the delay
+- ``/limited/{k}?delay=0.005``: serves k requests at once per Host header,
+  each after the delay; 503 at once beyond k; ``X-In-Flight`` says how many
+  it was serving
 - ``/status/{code}``: that status
 - ``/redirect/{n}``: a chain of n redirects ending in 200
 - ``/redirect-loop``: redirects to itself forever

@@ -1,0 +1,138 @@
+"""per_host="auto" against fixed per-host limits, on hosts of unknown capacity.
+
+fastio's test server (its own process) stands in for 50 hosts (``h0.test``
+to ``h49.test``, mapped to 127.0.0.1 by ``resolve=``), host ``i`` serving
+at most K_i requests at once (K from 2 to 32, spread evenly), each after
+5 ms, and answering 503 at once to any beyond. Each case, in a fresh
+process, fetches 100 URLs per host (5,000, grouped by host) with ``fetch_all``
+at concurrency 500: per_host="auto", and fixed per_host limits of 2 to 64.
+Reported: good answers (200) per second, the share of 503s, and each
+case's good answers per second against the best fixed limit's.
+
+    python bench/adaptive.py [--quick] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import machine
+import runs
+
+HOSTS = 50
+PER_HOST = 100
+CONCURRENCY = 500
+DELAY = 0.005
+FIXED = [2, 4, 8, 16, 32, 64]
+
+
+def capacity(host: int) -> int:
+    return 2 + (30 * host) // (HOSTS - 1)
+
+
+def urls(port: int, per_host: int) -> list[str]:
+    return [
+        f"http://h{host}.test:{port}/limited/{capacity(host)}?delay={DELAY}"
+        for host in range(HOSTS)
+        for _ in range(per_host)
+    ]
+
+
+async def crawl(port: int, per_host: int | str, count: int) -> dict[str, Any]:
+    import fastio
+
+    resolve = {f"h{host}.test": "127.0.0.1" for host in range(HOSTS)}
+    async with fastio.Client(
+        per_host=per_host,  # type: ignore[arg-type]
+        resolve=resolve,
+        max_connections=None,
+    ) as client:
+        started = time.perf_counter()
+        results = await client.fetch_all(urls(port, count), concurrency=CONCURRENCY)
+        seconds = time.perf_counter() - started
+    good = sum(response.status == 200 for response in results)
+    refused = sum(response.status == 503 for response in results)
+    return {"s": seconds, "good": good, "refused": refused, "total": len(results)}
+
+
+def child(port: int, per_host: str, count: int) -> None:
+    runs.raise_file_limit()
+    limit: int | str = per_host if per_host == "auto" else int(per_host)
+    print(json.dumps(asyncio.run(crawl(port, limit, count))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--markdown")
+    parser.add_argument("--child")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--count", type=int)
+    args = parser.parse_args()
+    if args.child:
+        child(args.port, args.child, args.count)
+        return
+    count = PER_HOST // 4 if args.quick else PER_HOST
+    rounds = 1 if args.quick else 3
+    cases = ["auto", *map(str, FIXED)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fastio.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
+        measured: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+        for _ in range(rounds):
+            for case in cases:
+                command = [sys.executable, __file__, "--child", case, "--port", str(port)]
+                measured[case].append(runs.child_run([*command, "--count", str(count)]))
+    finally:
+        server.terminate()
+        server.wait()
+    text = table(count, rounds, measured)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+
+
+def table(count: int, rounds: int, measured: dict[str, list[dict[str, Any]]]) -> str:
+    def goodput(runs_: list[dict[str, Any]]) -> float:
+        return statistics.median(run["good"] / run["s"] for run in runs_)
+
+    def refused(runs_: list[dict[str, Any]]) -> float:
+        return statistics.median(run["refused"] / run["total"] for run in runs_)
+
+    best_fixed = max(goodput(measured[str(limit)]) for limit in FIXED)
+    lines = [
+        f"Measured {datetime.date.today()} on {machine.machine_line()}; fastio's test server "
+        f"(its own process) as {HOSTS} hosts, host i serving at most K_i = 2..32 requests at "
+        f"once, each after {DELAY * 1000:.0f} ms, 503 beyond; {count * HOSTS:,} GETs "
+        f"({count} per host, grouped by host as a site's crawl list is) with fetch_all "
+        f"at concurrency {CONCURRENCY}; "
+        f"{rounds} round(s) of fresh processes, medians.",
+        "",
+        "| per_host | good answers/s | 503s | × the best fixed limit |",
+        "|---|---|---|---|",
+    ]
+    for case, runs_ in measured.items():
+        shown = '"auto"' if case == "auto" else case
+        lines.append(
+            f"| {shown} | {goodput(runs_):,.0f} | "
+            f"{refused(runs_):.1%} | {goodput(runs_) / best_fixed:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
