@@ -97,6 +97,22 @@ def fragments() -> list[tuple[str, str]]:
     ]
 
 
+#: Hosts a fragment may name: it runs for real, so any other would be looked
+#: up and dialled (this machine may reach no address but its own).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+@pytest.mark.parametrize(("where", "code"), fragments())
+def test_fragments_name_only_loopback_hosts(where: str, code: str) -> None:
+    for url in re.findall(r"https?://[^\s\"')]+", code):
+        authority = re.sub(r"^https?://", "", url).split("/")[0]
+        host = authority.rsplit(":", 1)[0] if not authority.endswith("]") else authority
+        assert host in LOOPBACK_HOSTS or host.endswith(".test"), (
+            f"{where}: {url} would leave this machine; use a relative URL (the "
+            "fragment's client has the embedded server as its base_url) or a .test name"
+        )
+
+
 @pytest.mark.parametrize(("where", "code"), fragments())
 async def test_fragments_run_against_the_embedded_server(where: str, code: str) -> None:
 
