@@ -111,7 +111,7 @@ impl Service<Name> for Resolver {
         let started = Instant::now();
         let note = move || {
             if let Some(noted) = noted {
-                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 noted.store(micros.min(NOT_LOOKED_UP - 1), Ordering::Relaxed);
             }
         };

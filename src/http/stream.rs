@@ -193,52 +193,45 @@ impl BodyReader {
                 let mut pieces = Vec::new();
                 let mut total = 0;
                 while total < size {
-                    let Some(mut piece) = (match self.arrived_piece() {
-                        None => break,
-                        Some(piece) => match piece {
-                            Ok(piece) => piece,
-                            Err(failure) => return Some(Err(failure)),
-                        },
-                    }) else {
-                        break;
+                    let piece = match self.arrived_piece() {
+                        Some(Ok(Some(piece))) => piece,
+                        Some(Err(failure)) => return Some(Err(failure)),
+                        Some(Ok(None)) | None => break,
                     };
-                    if total + piece.len() > size {
-                        self.pending = piece.split_off(size - total);
-                    }
-                    total += piece.len();
-                    pieces.push(piece);
+                    self.keep(&mut pieces, &mut total, size, piece);
                 }
                 (!pieces.is_empty() || self.ended).then_some(Ok(pieces))
             }
-            ReadMode::ToEnd => {
-                let Source::Wire(response) = &self.source else {
-                    return None;
-                };
-                if !response.all_arrived() {
-                    return None;
+            ReadMode::ToEnd => match &self.source {
+                Source::Wire(response) if response.all_arrived() => {
+                    let declared = response.content_length();
+                    Some(self.collect_arrived(declared))
                 }
-                let mut whole =
-                    match Collector::new(response.content_length(), Some(self.whole_limit)) {
-                        Ok(whole) => whole,
-                        Err(refusal) => {
-                            return Some(Err(body_refused(&self.method, &self.url, refusal)))
-                        }
-                    };
-                while let Some(piece) = self.arrived_piece() {
-                    match piece {
-                        Ok(Some(piece)) => {
-                            if let Err(refusal) = whole.push(piece) {
-                                return Some(Err(body_refused(&self.method, &self.url, refusal)));
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(failure) => return Some(Err(failure)),
-                    }
-                }
-                Some(Ok(vec![whole.finish()]))
-            }
+                _ => None,
+            },
             ReadMode::Exactly(_) => None,
         }
+    }
+
+    /// The rest of a body that has all arrived, as one piece.
+    fn collect_arrived(&mut self, declared: Option<u64>) -> Result<Vec<Bytes>, FastioError> {
+        let refused = |reader: &Self, refusal| body_refused(&reader.method, &reader.url, refusal);
+        let mut whole =
+            Collector::new(declared, Some(self.whole_limit)).map_err(|r| refused(self, r))?;
+        while let Some(piece) = self.arrived_piece().transpose()?.flatten() {
+            whole.push(piece).map_err(|r| refused(self, r))?;
+        }
+        Ok(vec![whole.finish()])
+    }
+
+    /// Adds `piece` to a read of `size` bytes that has `total` so far; what
+    /// is past `size` waits for the next read.
+    fn keep(&mut self, pieces: &mut Vec<Bytes>, total: &mut usize, size: usize, mut piece: Bytes) {
+        if *total + piece.len() > size {
+            self.pending = piece.split_off(size - *total);
+        }
+        *total += piece.len();
+        pieces.push(piece);
     }
 
     /// Up to `size` bytes: exactly `size` unless the body ends first when
@@ -253,17 +246,12 @@ impl BodyReader {
             } else {
                 self.ready_piece()
             };
-            let Some(mut piece) = piece else {
+            let Some(piece) = piece else {
                 break;
             };
-            if piece.is_empty() {
-                continue;
+            if !piece.is_empty() {
+                self.keep(&mut pieces, &mut total, size, piece);
             }
-            if total + piece.len() > size {
-                self.pending = piece.split_off(size - total);
-            }
-            total += piece.len();
-            pieces.push(piece);
         }
         Ok(pieces)
     }

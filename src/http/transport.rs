@@ -100,24 +100,19 @@ fn task_failed(failed: tokio::task::JoinError) -> FastioError {
 /// [`execute`], its first attempt on `admitted` slots when given.
 fn execute_admitted(
     spec: RequestSpec,
-    mut admitted: Option<Slots>,
+    admitted: Option<Slots>,
 ) -> impl Future<Output = Result<ResponseData, FastioError>> {
     with_retries(
         spec,
-        async move |spec: &RequestSpec| {
-            let slots = match first_or_admitted(spec, &mut admitted).await {
-                Ok(slots) => slots,
-                Err(failed) => return (tokio::time::Instant::now(), Err(failed)),
-            };
-            let sent = tokio::time::Instant::now();
-            let answered = within_deadline(spec, async {
+        admitted,
+        async move |spec: &RequestSpec, slots: Slots| {
+            within_deadline(spec, async {
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
                 let opened = open(spec, slots).await?;
                 read(opened, spec).await
             })
-            .await;
-            (sent, answered)
+            .await
         },
         |data| (data.status, data.headers.get(RETRY_AFTER.as_str())),
     )
@@ -128,17 +123,13 @@ fn execute_admitted(
 /// attempt runs on `admitted` slots when given.
 fn execute_head_admitted(
     spec: RequestSpec,
-    mut admitted: Option<Slots>,
+    admitted: Option<Slots>,
 ) -> impl Future<Output = Result<Opened, FastioError>> {
     with_retries(
         spec,
-        async move |spec: &RequestSpec| {
-            let slots = match first_or_admitted(spec, &mut admitted).await {
-                Ok(slots) => slots,
-                Err(failed) => return (tokio::time::Instant::now(), Err(failed)),
-            };
-            let sent = tokio::time::Instant::now();
-            (sent, within_deadline(spec, open(spec, slots)).await)
+        admitted,
+        async move |spec: &RequestSpec, slots: Slots| {
+            within_deadline(spec, open(spec, slots)).await
         },
         |opened| {
             let retry_after = opened.response.headers().get(RETRY_AFTER);
@@ -164,8 +155,9 @@ async fn first_or_admitted(
 
 /// Runs `attempt` until it succeeds, or fails in a way the request's retry
 /// policy does not retry, or the retries are spent; then returns the last
-/// result. A response with a retryable status counts as a failure. An attempt
-/// gives when it had its connection slots, with its result.
+/// result. A response with a retryable status counts as a failure. Each
+/// attempt runs on its connection slots: the first on `admitted` when
+/// given, the others after waiting for their turn.
 ///
 /// Each attempt borrows the one `spec` this future owns, so the request
 /// is held once, not once more per layer.
@@ -175,21 +167,27 @@ async fn first_or_admitted(
 )]
 fn with_retries<T, Attempt>(
     spec: RequestSpec,
+    mut admitted: Option<Slots>,
     mut attempt: Attempt,
     head: impl Fn(&T) -> (StatusCode, Option<&[u8]>),
 ) -> impl Future<Output = Result<T, FastioError>>
 where
     T: Attempted,
-    Attempt: AsyncFnMut(&RequestSpec) -> (tokio::time::Instant, Result<T, FastioError>),
+    Attempt: AsyncFnMut(&RequestSpec, Slots) -> Result<T, FastioError>,
 {
     async move {
         let policy = spec.retry;
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
+            let slots = first_or_admitted(&spec, &mut admitted).await;
             // When the attempt had its slots: an answer is counted against
             // the limit it was sent under.
-            let (sent, mut result) = attempt(&spec).await;
+            let sent = tokio::time::Instant::now();
+            let mut result = match slots {
+                Ok(slots) => attempt(&spec, slots).await,
+                Err(failed) => Err(failed),
+            };
             if let Ok(answer) = &mut result {
                 answer.attempted(u16::try_from(attempts).unwrap_or(u16::MAX));
             }
