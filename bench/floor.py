@@ -37,9 +37,32 @@ import nginx
 from machine import machine_line
 
 CONCURRENCY = 64
-AWAITED = ["asyncio.sleep(0)", "fastio round trip to a tokio worker", "fastio Client.get"]
+AWAITED = [
+    "asyncio.sleep(0)",
+    "an asyncio future the loop resolves",
+    "fastio round trip to a tokio worker",
+    "fastio Client.get",
+    "wreq Client.get",
+    "fastio fetch_all, no task per request",
+]
+FLOOR, RESOLVED, ROUND_TRIP, CLIENT_GET, WREQ, ENGINE = AWAITED
 SHAPES = ["64 worker tasks", "a task per await"]
 LOOPS = ["asyncio", "uvloop", "asyncio, newer CPython", "the same, eager tasks"]
+
+
+def runs_in(awaited: str, shape: str, loop: str) -> bool:
+    """The engine has no per-await shape; wreq is installed for this interpreter only."""
+    if awaited == ENGINE:
+        return shape == SHAPES[0]
+    return awaited != WREQ or loop in LOOPS[:2]
+
+
+async def resolved_by_the_loop() -> None:
+    """A result delivered on the loop's next turn: asyncio's own cost of awaiting one."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    loop.call_soon(future.set_result, None)
+    await future
 
 
 async def in_workers(count: int, one: Callable[[], Awaitable[Any]]) -> None:
@@ -53,6 +76,11 @@ async def in_workers(count: int, one: Callable[[], Awaitable[Any]]) -> None:
             await one()
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+
+async def all_at_once(count: int, one: Callable[[], Awaitable[Any]]) -> None:
+    """`count` awaits as one: `one` is `fetch_all` of that many URLs."""
+    await one()
 
 
 async def task_per_await(count: int, one: Callable[[], Awaitable[Any]]) -> None:
@@ -74,6 +102,8 @@ def measure(awaited: str, shape: str, loop: str, count: int, url: str) -> dict[s
     else:
         factory = asyncio.new_event_loop
     run = in_workers if shape == SHAPES[0] else task_per_await
+    if awaited == ENGINE:
+        run = all_at_once
 
     async def main() -> dict[str, float]:
         if loop == LOOPS[3]:
@@ -88,12 +118,32 @@ def measure(awaited: str, shape: str, loop: str, count: int, url: str) -> dict[s
             async def get() -> int:
                 return len((await client.get(url)).content)
 
+            if awaited == WREQ:
+                import wreq
+
+                peer = wreq.Client()
+
+                async def get_wreq() -> int:
+                    response = await peer.get(url)
+                    return len(await response.bytes())
+
+            batch: list[str] = []
+
+            async def fetch_batch() -> int:
+                done = await client.fetch_all(batch, concurrency=CONCURRENCY)
+                return len(done)
+
             one: Callable[[], Awaitable[Any]] = {
-                AWAITED[0]: lambda: asyncio.sleep(0),
-                AWAITED[1]: lambda: _fastio._on_worker(None),
-                AWAITED[2]: get,
+                FLOOR: lambda: asyncio.sleep(0),
+                RESOLVED: resolved_by_the_loop,
+                ROUND_TRIP: lambda: _fastio._on_worker(None),
+                CLIENT_GET: get,
+                WREQ: lambda: get_wreq(),
+                ENGINE: fetch_batch,
             }[awaited]
+            batch[:] = [url] * min(count, 1000)
             await run(min(count, 1000), one)  # warm up
+            batch[:] = [url] * count
             thread_started = time.thread_time()
             process_started = time.process_time()
             await run(count, one)
@@ -152,7 +202,7 @@ def main() -> None:
             for awaited in AWAITED:
                 for shape in SHAPES:
                     for loop, python in pythons.items():
-                        if python is None:
+                        if python is None or not runs_in(awaited, shape, loop):
                             continue
                         key = (awaited, shape, loop)
                         run = child(python, awaited, shape, loop, count, url)
@@ -214,7 +264,39 @@ def table(
                         cells.append(f"{value:.2f}")
                 lines.append(f"| {awaited} | {shape} | " + " | ".join(cells) + " |")
         lines.append("")
-    return lines
+    return lines + split(median)
+
+
+def split(median: Callable[[tuple[str, str, str], str], float | None]) -> list[str]:
+    """`Client.get` from worker tasks as the engine's CPU, asyncio's own and fastio's per call."""
+    lines = [
+        "**Where `Client.get`'s CPU goes, 64 worker tasks (µs of the whole process per request)**",
+        "",
+        "The engine: `fetch_all` of the same GETs, no task per request. asyncio's own: awaiting "
+        "a future the loop resolves, the least any awaitable that delivers a result later costs. "
+        "fastio per call: the rest. The last column is the most `Client.get` could lead wreq by "
+        "if fastio's per-call cost were nothing.",
+        "",
+        "| loop | engine | asyncio's own | fastio per call | Client.get | wreq Client.get "
+        "| loop thread: Client.get / wreq | wreq ÷ (engine + asyncio's own) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    shape = SHAPES[0]
+    for loop in LOOPS[:2]:
+        process = {
+            awaited: median((awaited, shape, loop), "process_us")
+            for awaited in (ENGINE, RESOLVED, CLIENT_GET, WREQ)
+        }
+        get_loop = median((CLIENT_GET, shape, loop), "loop_us")
+        peer_loop = median((WREQ, shape, loop), "loop_us")
+        engine, own, get, peer = (process[a] for a in (ENGINE, RESOLVED, CLIENT_GET, WREQ))
+        if not (engine and own and get and peer and get_loop and peer_loop):
+            continue
+        lines.append(
+            f"| {loop} | {engine:.2f} | {own:.2f} | {get - engine - own:.2f} | {get:.2f} "
+            f"| {peer:.2f} | {get_loop / peer_loop:.2f} | {peer / (engine + own):.2f} |"
+        )
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
