@@ -7,10 +7,12 @@ TLS."""
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 
-from conftest import Certificates
+import pytest
+from conftest import Certificates, free_port
 
 import fastio
 import fastio.testing
@@ -34,6 +36,7 @@ async def test_a_new_connection_shows_its_phases_and_a_reused_one_none(
     assert timings.reused is False
     assert timings.peer == f"127.0.0.1:{server.port}"
     assert timings.attempts == 1
+    assert timings.first_byte is not None
     assert timings.dns + timings.connect <= timings.first_byte <= timings.total
     assert timings.total == first.elapsed
     reused = again.timings
@@ -85,21 +88,88 @@ async def test_every_shape_of_response_has_timings(server: Server) -> None:
             await streamed.aread()
     assert all(response.timings is not None for response in results)
     assert streamed.timings is not None
+    assert streamed.timings.first_byte is not None
     assert streamed.timings.first_byte > 0
     assert fastio.Response(200, content=b"by hand").timings is None
 
 
+async def test_a_failure_carries_the_phases_its_connect_reached(server: Server) -> None:
+    with fastio.testing.serve_dns(latency=0.05) as dns:
+        async with fastio.Client(
+            dns_servers=[dns.address], timeout=fastio.Timeout(read=0.3)
+        ) as client:
+            # The head never comes: the connection's phases, no first byte.
+            with pytest.raises(fastio.ReadTimeout) as slow:
+                await client.get(f"http://slow.test:{server.port}/delay/3")
+            # The name is not found: the lookup's time, no connect.
+            with pytest.raises(fastio.NameNotFound) as missing:
+                await client.get("http://nowhere.example/")
+    timings = slow.value.timings
+    assert timings is not None
+    assert timings.dns is not None
+    assert timings.dns >= 0.04
+    assert timings.connect is not None
+    assert timings.first_byte is None
+    assert 0.25 <= timings.total < 5
+    assert timings.peer == f"127.0.0.1:{server.port}"
+    assert (timings.reused, timings.attempts) == (False, 1)
+    assert "first_byte" not in repr(timings)
+    assert timings.as_dict()["first_byte"] is None
+    not_found = missing.value.timings
+    assert not_found is not None
+    assert not_found.dns is not None
+    assert (not_found.connect, not_found.peer, not_found.first_byte) == (None, None, None)
+
+
+async def test_a_failure_while_reading_the_body_has_its_first_byte(server: Server) -> None:
+    async with fastio.Client(timeout=fastio.Timeout(read=0.3)) as client:
+        await client.get(server.url + "/stream/3?every=0.1")  # a connection to reuse
+        with pytest.raises(fastio.ReadTimeout) as stalled:
+            await client.get(server.url + "/stream/2?every=2")
+    timings = stalled.value.timings
+    assert timings is not None
+    assert timings.first_byte is not None
+    assert timings.total >= timings.first_byte
+    assert timings.total >= 0.25
+    assert timings.reused is True
+    assert timings.peer == f"127.0.0.1:{server.port}"
+
+
+async def test_a_refused_request_counts_its_attempts_and_pickles_without_timings(
+    closed_port: int,
+) -> None:
+    async with fastio.Client(retries=2, retry_backoff=0.01) as client:
+        with pytest.raises(fastio.ConnectError) as refused:
+            await client.get(f"http://127.0.0.1:{closed_port}/")
+    timings = refused.value.timings
+    assert timings is not None
+    assert timings.attempts == 3
+    assert timings.dns is None  # an address
+    assert timings.connect is not None
+    assert timings.reused is False
+    again = pickle.loads(pickle.dumps(refused.value))
+    assert again.timings is None
+    assert str(again) == str(refused.value)
+    assert fastio.FastioError("made by hand").timings is None
+
+
 def test_the_cli_records_timings_and_sums_them_up(server: Server) -> None:
     urls = [server.url + f"/bytes/{n}" for n in range(10)] + [server.url + "/delay/0.3"]
+    refused = f"http://127.0.0.1:{free_port()}/"
     done = subprocess.run(
-        [sys.executable, "-m", "fastio", "fetch", "--stats", "-c", "2", *urls],
+        [sys.executable, "-m", "fastio", "fetch", "--stats", "-c", "2", *urls, refused],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
+    failed = next(record for record in records if record["url"] == refused)
+    assert failed["error_type"] == "ConnectError"
+    assert failed["timings"]["first_byte"] is None
+    assert failed["timings"]["connect"] is not None
+    records.remove(failed)
     assert all(record["timings"]["first_byte"] > 0 for record in records)
     slow = next(record for record in records if record["url"].endswith("/delay/0.3"))
     assert slow["timings"]["first_byte"] >= 0.25

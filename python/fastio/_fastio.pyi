@@ -789,6 +789,12 @@ class Timings:
     says whether the connection was there already; ``peer`` is the address
     connected to (``"ip:port"``; the proxy's through one); ``attempts``
     counts the tries (after retries, the final attempt's timings).
+
+    A failed request's error has them too (``FastioError.timings``): the
+    phases its own connect reached (a connect that failed: ``dns`` and the
+    time ``connect`` took to fail), ``first_byte`` None, ``total`` from
+    sending its last attempt to the failure, ``reused`` True when it
+    started no connect of its own.
     """
 
     @property
@@ -802,8 +808,9 @@ class Timings:
     def tls(self) -> float | None:
         """The TLS handshake, when the request opened an https connection."""
     @property
-    def first_byte(self) -> float:
-        """From sending the request to the response's head."""
+    def first_byte(self) -> float | None:
+        """From sending the request to the response's head; ``None`` for a
+        failure's."""
     @property
     def total(self) -> float:
         """From the start to the end of the body (``Response.elapsed``)."""

@@ -45,7 +45,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fastio._fastio import Request, Response
+    from fastio._fastio import Request, Response, Timings
 
 __all__ = [
     "BodyTooLarge",
@@ -86,12 +86,16 @@ class FastioError(Exception):
     given when the error was made (httpx's ``exc.request``, for a mock
     transport's handler), else None. ``index`` is, for a failure from
     ``fetch_all`` or ``fetch_iter``, the position of that URL in the input;
-    otherwise None.
+    otherwise None. ``timings``, for a request that failed, is where its
+    last attempt's time went (:class:`fastio.Timings`: the phases its own
+    connect reached, ``first_byte`` None); None for errors about no
+    request, and after pickling.
     """
 
     url: str | None
     index: int | None
     request: Request | None
+    timings: Timings | None
 
     def __init__(
         self, message: str, *, url: str | None = None, request: Request | None = None
@@ -100,11 +104,14 @@ class FastioError(Exception):
         self.url = url if url is not None or request is None else str(request.url)
         self.request = request
         self.index = None
+        self.timings = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickles with its attributes (url, index, response), which the
-        # default reduction would pass to __init__ as positional arguments.
-        return (_restore, (type(self), self.args, self.__dict__))
+        # default reduction would pass to __init__ as positional arguments;
+        # timings stay behind, as a pickled Response's do.
+        state = {**self.__dict__, "timings": None}
+        return (_restore, (type(self), self.args, state))
 
 
 def _restore(cls: type[FastioError], args: tuple[Any, ...], state: dict[str, Any]) -> FastioError:
@@ -202,6 +209,7 @@ class JSONDecodeError(DecodeError, json.JSONDecodeError):
         self.url = url
         self.request = None
         self.index = None
+        self.timings = None
 
 
 class HTTPStatusError(FastioError):

@@ -47,9 +47,10 @@ def _is_textual(response: Response) -> bool:
     return any(marker in content_type.lower() for marker in _TEXTUAL)
 
 
-def _timings(response: Response) -> dict[str, Any] | None:
-    """``response.timings`` as a record holds it: seconds rounded to the µs."""
-    timings = response.timings
+def _timings(item: Response | BaseException) -> dict[str, Any] | None:
+    """A response's (or a failure's) timings as a record holds them:
+    seconds rounded to the µs."""
+    timings = getattr(item, "timings", None)
     if timings is None:
         return None
     return {
@@ -108,7 +109,7 @@ def result_record(
         "reason": None,
         "headers": None,
         "elapsed": None,
-        "timings": None,
+        "timings": _timings(item),
         "size": None,
         "error_type": type(item).__name__,
         "error": str(item),

@@ -3,17 +3,28 @@
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 use super::connect::{ConnectTimedOut, ProxyFailed};
 use super::dns::DnsFailure;
 use super::error::{cause_chain, out_of_descriptors, ErrorKind, FastioError, NO_DESCRIPTORS};
 use super::session::{MAX_HEADER_LIST, MAX_RESPONSE_HEADERS};
+use super::timing::Timings;
 use super::upload::BodyFailed;
 use super::wire::{Failure, WireError};
 
 /// Sorts a failure on the wire into fastio's kinds, with a message naming
 /// the request, what failed, and the whole chain of causes.
 pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
+    let classified = sorted(error, method, url);
+    match &error.tried {
+        Some(made) => classified.over(Timings::tried(Some(Arc::clone(made)))),
+        None => classified,
+    }
+}
+
+/// [`classify`] without the timings.
+fn sorted(error: &WireError, method: &str, url: &str) -> FastioError {
     // An io::Error's source() skips the error it wraps: get_ref reaches it.
     let body_failed = causes(error).find_map(|cause| {
         cause.downcast_ref::<BodyFailed>().or_else(|| {

@@ -27,7 +27,7 @@ use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
 use super::dns::Dns;
-use super::timing::Made;
+use super::timing::{self, Made};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -109,10 +109,11 @@ impl Service<Name> for Resolver {
         // The connect this lookup is for (if any) notes how long it took.
         let noted = LOOKED_UP.try_with(Arc::clone).ok();
         let started = Instant::now();
-        let note = move || {
+        let note = move |found: bool| {
             if let Some(noted) = noted {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                noted.store(micros.min(NOT_LOOKED_UP - 1), Ordering::Relaxed);
+                let failed = if found { 0 } else { LOOKUP_FAILED };
+                noted.store(micros.min(LOOKUP_FAILED - 1) | failed, Ordering::Relaxed);
             }
         };
         match &mut self.names {
@@ -120,7 +121,7 @@ impl Service<Name> for Resolver {
                 let looking_up = dns.lookup(name.as_str());
                 Box::pin(async move {
                     let found = looking_up.await;
-                    note();
+                    note(found.is_ok());
                     let found: Vec<SocketAddr> = found?
                         .iter()
                         .map(|address| SocketAddr::new(*address, 0))
@@ -132,7 +133,7 @@ impl Service<Name> for Resolver {
                 let looking_up = system.call(name);
                 Box::pin(async move {
                     let found = looking_up.await;
-                    note();
+                    note(found.is_ok());
                     let found: Vec<SocketAddr> = found?.collect();
                     Ok(found.into_iter())
                 })
@@ -205,32 +206,49 @@ impl Service<Uri> for Connector {
         let limit = CONNECT_LIMIT
             .try_with(|limit| *limit)
             .unwrap_or(parts.connect_timeout);
+        // The send that needs this connection is told what the connect
+        // reached, even when it fails.
+        let tried = timing::tried_by_this_send();
         Box::pin(async move {
             let started = Instant::now();
             let looked_up = Arc::new(AtomicU64::new(NOT_LOOKED_UP));
             let connecting =
                 LOOKED_UP.scope(Arc::clone(&looked_up), parts.connect(destination, limit));
-            let mut conn = match limit {
+            let connected = match limit {
                 None => connecting.await,
                 Some(limit) => tokio::time::timeout(limit, connecting)
                     .await
-                    .map_err(|_| ConnectTimedOut(limit))?,
-            }?;
-            let dns = match looked_up.load(Ordering::Relaxed) {
-                NOT_LOOKED_UP => None,
-                micros => Some(Duration::from_micros(micros)),
+                    .unwrap_or_else(|_| Err(ConnectTimedOut(limit).into())),
+            };
+            let (dns, lookup_failed) = match looked_up.load(Ordering::Relaxed) {
+                NOT_LOOKED_UP => (None, false),
+                noted => (
+                    Some(Duration::from_micros(noted & !LOOKUP_FAILED)),
+                    noted & LOOKUP_FAILED != 0,
+                ),
             };
             let at = Instant::now();
-            let spent = at - started;
-            conn.made = Some(Arc::new(Made {
+            let phases = |tls: Option<Duration>, peer| Made {
                 at,
                 dns,
-                connect: spent
-                    .saturating_sub(dns.unwrap_or_default())
-                    .saturating_sub(conn.tls.unwrap_or_default()),
-                tls: conn.tls,
-                peer: conn.peer,
-            }));
+                // No connect was tried for a name that was not found.
+                connect: (!lookup_failed).then(|| {
+                    (at - started)
+                        .saturating_sub(dns.unwrap_or_default())
+                        .saturating_sub(tls.unwrap_or_default())
+                }),
+                tls,
+                peer,
+            };
+            let made = match &connected {
+                Ok(conn) => phases(conn.tls, conn.peer),
+                Err(_) => phases(None, None),
+            };
+            if let Some(tried) = tried {
+                tried.note(made);
+            }
+            let mut conn = connected?;
+            conn.made = Some(Arc::new(made));
             Ok(conn)
         })
     }
@@ -238,6 +256,9 @@ impl Service<Uri> for Connector {
 
 /// No name was looked up for the connection being made.
 const NOT_LOOKED_UP: u64 = u64::MAX;
+
+/// Beside the lookup's µs: it found no address.
+const LOOKUP_FAILED: u64 = 1 << 62;
 
 tokio::task_local! {
     /// Where the lookup a connect makes notes how long it took (µs).

@@ -6,6 +6,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use std::time::Instant;
+
+use super::timing::{FailedTimings, Timings};
+
 /// What kind of failure; each maps to one class in `fastio.exceptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -83,6 +87,8 @@ pub struct ErrorParts {
     pub index: Option<usize>,
     /// What a mock transport's handler raised, to be raised unchanged.
     pub raised: Option<Raised>,
+    /// Where a failed request's time went: its last attempt's.
+    pub timings: Option<FailedTimings>,
 }
 
 impl std::ops::Deref for FastioError {
@@ -106,12 +112,46 @@ impl FastioError {
             message: without_credentials(message),
             index: None,
             raised: None,
+            timings: None,
         }))
     }
 
     /// The error that carries what a handler raised (see [`Raised`]).
     pub fn with_raised(mut self, raised: Raised) -> Self {
         self.0.raised = Some(raised);
+        self
+    }
+
+    /// The error of an attempt that got as far as `timings` say (the
+    /// connect it started, the head that came).
+    #[must_use]
+    pub fn over(mut self, timings: Timings) -> Self {
+        self.0.timings = Some(FailedTimings {
+            timings,
+            after: std::time::Duration::ZERO,
+        });
+        self
+    }
+
+    /// Notes, once the request has failed for good, its attempts and the
+    /// time from sending the last one (at `sent`) to now.
+    pub fn time_failure(&mut self, sent: Instant, attempts: u16) {
+        let mut timings = self
+            .0
+            .timings
+            .take()
+            .map_or_else(|| Timings::tried(None), |failed| failed.timings);
+        timings.attempts = attempts;
+        self.0.timings = Some(FailedTimings {
+            timings,
+            after: sent.elapsed(),
+        });
+    }
+
+    /// This error with `other`'s timings (an error made again from it).
+    #[must_use]
+    pub fn timed_as(mut self, other: &FastioError) -> Self {
+        self.0.timings.clone_from(&other.timings);
         self
     }
 

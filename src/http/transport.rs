@@ -110,7 +110,11 @@ fn execute_admitted(
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
                 let opened = open(spec, slots).await?;
-                read(opened, spec).await
+                // A failure while reading the body got as far as its head.
+                let timings = opened.response.timings();
+                read(opened, spec)
+                    .await
+                    .map_err(|error| error.over(timings))
             })
             .await
         },
@@ -188,8 +192,10 @@ where
                 Ok(slots) => attempt(&spec, slots).await,
                 Err(failed) => Err(failed),
             };
-            if let Ok(answer) = &mut result {
-                answer.attempted(u16::try_from(attempts).unwrap_or(u16::MAX));
+            let attempted = u16::try_from(attempts).unwrap_or(u16::MAX);
+            match &mut result {
+                Ok(answer) => answer.attempted(attempted),
+                Err(error) => error.time_failure(sent.into_std(), attempted),
             }
             let answer = result.as_ref().ok().map(&head);
             if spec.session.settings.adaptive_per_host {
@@ -584,7 +590,8 @@ async fn send(session: &Session, spec: &RequestSpec) -> Result<WireResponse, Fas
                     .split_once(": ")
                     .map_or("", |(_, why)| why)
                     .replacen("the proxy failed", &format!("the proxy {proxy} failed"), 1),
-            ),
+            )
+            .timed_as(&error),
             _ => error,
         }
     })
@@ -792,30 +799,35 @@ fn read(
     } = opened;
     async move {
         let method = data.method.as_str();
+        // A failure while reading the body got as far as its head.
+        let reached = |error: FastioError| error.over(data.timings.clone());
         let mut body = Collector::new(response.content_length(), Some(limit))
-            .map_err(|refusal| body_refused(method, &data.url, refusal))?
+            .map_err(|refusal| reached(body_refused(method, &data.url, refusal)))?
             .within(share)
             .keeping(keep);
-        let codings = decode::codings(&data.method, &data.url, response.headers())?;
-        if codings.is_empty() {
+        let codings =
+            decode::codings(&data.method, &data.url, response.headers()).map_err(reached)?;
+        let downloaded = if codings.is_empty() {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|err| classify(&err, method, &data.url))?
+                .map_err(|err| reached(classify(&err, method, &data.url)))?
             {
                 body.push_within_budget(chunk)
                     .await
-                    .map_err(|refusal| body_refused(method, &data.url, refusal))?;
+                    .map_err(|refusal| reached(body_refused(method, &data.url, refusal)))?;
             }
-            data.downloaded = body.received();
+            body.received()
         } else {
             // Boxed: compressed bodies are the rarer case, and the decoder
             // inline would make every request's future larger.
-            data.downloaded = Box::pin(read_decoded(
+            Box::pin(read_decoded(
                 response, codings, &mut body, method, &data.url,
             ))
-            .await?;
-        }
+            .await
+            .map_err(reached)?
+        };
+        data.downloaded = downloaded;
         drop(slots);
         if !keep {
             data.discarded = Some(body.received());

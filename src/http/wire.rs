@@ -25,7 +25,7 @@ use url::Url;
 
 use super::connect::{BoxError, Connector, Resolver};
 use super::opening::{Noting, Reporting};
-use super::timing::{Made, Timings};
+use super::timing::{noting_connects, Made, Timings};
 use super::write::next_piece;
 
 /// A session's connection pool and how it sends.
@@ -108,22 +108,38 @@ impl Wire {
         *request.headers_mut() = headers;
         let sent_at = Instant::now();
         let sending = self.client.request(request);
-        let response = match read_timeout {
-            None => sending.await,
-            Some(limit) => tokio::time::timeout(limit, sending)
-                .await
-                .map_err(|_| WireError::new(Failure::TimedOut, ReadTimedOut(limit)))?,
-        }
-        .map_err(|err| {
-            let failure = if err.is_connect() {
-                Failure::Connect
-            } else if !sent.is_none_or(|sent| sent.load(Ordering::Acquire)) {
-                Failure::Write
-            } else {
-                Failure::Request
-            };
-            WireError::new(failure, err)
-        })?;
+        // What the connect this request starts (if any) reached, for a
+        // failure before the head: no connection carries it then.
+        let mut tried = None;
+        let answered = noting_connects(
+            async {
+                match read_timeout {
+                    None => Ok(sending.await),
+                    Some(limit) => tokio::time::timeout(limit, sending)
+                        .await
+                        .map_err(|_| limit),
+                }
+            },
+            &mut tried,
+        )
+        .await;
+        let response = match answered {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => {
+                let failure = if err.is_connect() {
+                    Failure::Connect
+                } else if !sent.is_none_or(|sent| sent.load(Ordering::Acquire)) {
+                    Failure::Write
+                } else {
+                    Failure::Request
+                };
+                return Err(WireError::new(failure, err).having_tried(tried));
+            }
+            Err(limit) => {
+                let timed_out = WireError::new(Failure::TimedOut, ReadTimedOut(limit));
+                return Err(timed_out.having_tried(tried));
+            }
+        };
         let timings = Timings::answered(sent_at, response.extensions().get::<Arc<Made>>());
         let (head, body) = response.into_parts();
         Ok(WireResponse {
@@ -486,6 +502,9 @@ pub enum Failure {
 pub struct WireError {
     pub failure: Failure,
     source: BoxError,
+    /// What the connect the request started reached, when it failed
+    /// before its head.
+    pub tried: Option<Arc<Made>>,
 }
 
 impl WireError {
@@ -493,7 +512,14 @@ impl WireError {
         Self {
             failure,
             source: source.into(),
+            tried: None,
         }
+    }
+
+    #[must_use]
+    fn having_tried(mut self, tried: Option<Made>) -> Self {
+        self.tried = tried.map(Arc::new);
+        self
     }
 }
 

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
+use super::timings::Timings;
 use crate::bridge::asyncio::fastio_exception;
 use crate::bridge::{Failure, ToPyException};
 use crate::http::error::{hide_credentials, shown_header_value, ErrorKind, FastioError};
@@ -80,6 +81,10 @@ pub fn exception_of<'py>(py: Python<'py>, error: &FastioError) -> PyResult<Bound
     let exception = class.call((error.message.as_str(),), Some(&kwargs))?;
     if let Some(index) = error.index {
         exception.setattr("index", index)?;
+    }
+    if let Some(failed) = &error.timings {
+        let timings = Timings::new(failed.timings.clone(), failed.after.as_secs_f64());
+        exception.setattr("timings", timings)?;
     }
     Ok(exception)
 }

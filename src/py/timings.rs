@@ -20,6 +20,12 @@ use crate::http::timing;
 /// says whether the connection was there already; ``peer`` is the address
 /// connected to (``"ip:port"``; the proxy's through one); ``attempts``
 /// counts the tries (after retries, the final attempt's timings).
+///
+/// A failed request's error has them too (``FastioError.timings``): the
+/// phases its own connect reached (a connect that failed: ``dns`` and the
+/// time ``connect`` took to fail), ``first_byte`` None, ``total`` from
+/// sending its last attempt to the failure, ``reused`` True when it
+/// started no connect of its own.
 #[pyclass(frozen, module = "fastio", name = "Timings")]
 pub struct Timings {
     timings: timing::Timings,
@@ -57,10 +63,11 @@ impl Timings {
         seconds(self.timings.tls())
     }
 
-    /// From sending the request to the response's head.
+    /// From sending the request to the response's head; ``None`` for a
+    /// failure's.
     #[getter]
-    fn first_byte(&self) -> f64 {
-        self.timings.first_byte().as_secs_f64()
+    fn first_byte(&self) -> Option<f64> {
+        seconds(self.timings.first_byte())
     }
 
     /// From the start to the end of the body (``Response.elapsed``).
@@ -108,11 +115,11 @@ impl Timings {
             })
         };
         format!(
-            "<Timings{}{}{} first_byte={:.1}ms total={:.1}ms reused={} attempts={}>",
+            "<Timings{}{}{}{} total={:.1}ms reused={} attempts={}>",
             phase("dns", self.dns()),
             phase("connect", self.connect()),
             phase("tls", self.tls()),
-            self.first_byte() * 1e3,
+            phase("first_byte", self.first_byte()),
             self.total * 1e3,
             if self.reused() { "True" } else { "False" },
             self.attempts()
