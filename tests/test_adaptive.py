@@ -48,6 +48,24 @@ async def test_auto_finds_each_hosts_capacity_where_a_fixed_limit_overloads_it(
     assert overloaded >= 0.4, overloaded
 
 
+async def test_auto_stops_piling_on_a_host_whose_answers_slow_down(server: Server) -> None:
+    # A host that never refuses but queues: past 4 at once each answer
+    # takes longer. Without a latency signal nothing would stop the growth.
+    async def busiest(per_host: int | str) -> int:
+        async with fastio.Client(
+            per_host=per_host,  # type: ignore[arg-type]
+            resolve={"queue.test": "127.0.0.1"},
+            max_connections=None,
+        ) as client:
+            url = f"http://queue.test:{server.port}/queued/4?delay=0.01"
+            results = await client.fetch_all([url] * 400, concurrency=100)
+        assert all(response.status == 200 for response in results)
+        return max(int(response.headers["x-in-flight"]) for response in results)
+
+    assert await busiest("auto") <= 24
+    assert await busiest(64) >= 40
+
+
 @pytest.mark.parametrize("given", ["automatic", "", "0"])
 def test_per_host_takes_a_number_or_auto(given: str) -> None:
     with pytest.raises(ValueError, match="per_host"):

@@ -7,8 +7,16 @@
 //! window; at the ceiling it probes one above after a number of quiet
 //! windows that doubles with each failed probe (up to 64), so a host near
 //! its capacity sees few refusals; a probe that holds raises the ceiling.
+//!
+//! Latency counts too: a window whose answers took on average much longer
+//! than the host's usual (its fastest window's average, drifting up slowly
+//! toward what it keeps answering in, so pages that are simply slow are
+//! not held against it) says requests queue there; it does not grow the
+//! limit, and cuts it by a quarter (as an overload does, remembered as the
+//! ceiling), so a host that slows down rather than refuses is not piled on.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -21,6 +29,13 @@ pub const MOST: usize = 256;
 const FIRST_PROBE: u32 = 4;
 /// The most quiet windows between probes.
 const LAST_PROBE: u32 = 64;
+/// A window whose answers took on average more than this many times the
+/// host's usual, plus `SLOW_MARGIN` (for hosts that answer in
+/// microseconds), is slow.
+const SLOW_FACTOR: u32 = 2;
+const SLOW_MARGIN: Duration = Duration::from_millis(2);
+/// The host's usual moves this fraction of the way up to a slower window.
+const USUAL_DRIFT: u32 = 4;
 
 /// How an attempt ended, as the host's limit sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +54,11 @@ pub struct HostLimit {
 
 struct State {
     limit: usize,
-    /// Good answers in this window.
+    /// Good answers in this window, and the time they took in all.
     good: usize,
+    took: Duration,
+    /// The host's usual time to answer (see the module's doc).
+    usual: Option<Duration>,
     /// Below the level the host was last overloaded at; `None` until then.
     ceiling: Option<usize>,
     /// Quiet windows at the ceiling so far, and how many a probe waits for.
@@ -61,6 +79,8 @@ impl HostLimit {
             state: Mutex::new(State {
                 limit: START,
                 good: 0,
+                took: Duration::ZERO,
+                usual: None,
                 ceiling: None,
                 quiet: 0,
                 probe_after: FIRST_PROBE,
@@ -92,11 +112,32 @@ impl HostLimit {
             Answer::Neutral => {}
             Answer::Good => {
                 state.good += 1;
+                state.took += sent.elapsed();
                 if state.good < state.limit {
                     return;
                 }
-                // A window answered well.
+                let mean = state.took / u32::try_from(state.good).unwrap_or(u32::MAX);
+                let queued = state
+                    .usual
+                    .is_some_and(|usual| mean > usual * SLOW_FACTOR + SLOW_MARGIN);
+                state.usual = Some(state.usual.map_or(mean, |usual| {
+                    if mean < usual {
+                        mean
+                    } else {
+                        usual + (mean - usual) / USUAL_DRIFT
+                    }
+                }));
                 state.good = 0;
+                state.took = Duration::ZERO;
+                if queued {
+                    // Requests queue at the host.
+                    let kept = state.limit - (state.limit / 4).max(1);
+                    if kept >= 1 {
+                        self.cut(&mut state, kept);
+                    }
+                    return;
+                }
+                // A window answered well.
                 let grown = match state.ceiling {
                     None => state.limit + state.limit.div_ceil(2),
                     Some(ceiling) if state.limit < ceiling => state.limit + 1,
@@ -125,21 +166,28 @@ impl HostLimit {
                 if state.cut_at.is_some_and(|cut| sent < cut) {
                     return;
                 }
-                if state.ceiling.is_some_and(|ceiling| state.limit > ceiling) {
-                    // A probe that failed: the next waits twice as long.
-                    state.probe_after = (state.probe_after * 2).min(LAST_PROBE);
-                }
-                state.ceiling = Some((state.limit - 1).max(1));
                 let kept = (state.limit / 2).max(1);
-                let cut = state.limit - kept;
-                state.limit = kept;
-                state.good = 0;
-                state.quiet = 0;
-                state.cut_at = Some(Instant::now());
-                let taken = self.semaphore.forget_permits(cut);
-                state.debt += cut - taken;
+                self.cut(&mut state, kept);
             }
         }
+    }
+
+    /// The host showed it is overloaded: down to `kept`, with the level
+    /// below the one it failed at as its ceiling; a probe above the ceiling
+    /// that failed makes the next one wait twice as long.
+    fn cut(&self, state: &mut State, kept: usize) {
+        if state.ceiling.is_some_and(|ceiling| state.limit > ceiling) {
+            state.probe_after = (state.probe_after * 2).min(LAST_PROBE);
+        }
+        state.ceiling = Some((state.limit - 1).max(kept).max(1));
+        let cut = state.limit.saturating_sub(kept);
+        state.limit -= cut;
+        state.good = 0;
+        state.took = Duration::ZERO;
+        state.quiet = 0;
+        state.cut_at = Some(Instant::now());
+        let taken = self.semaphore.forget_permits(cut);
+        state.debt += cut - taken;
     }
 
     /// A slot given back: kept out of use while the limit owes it.
@@ -173,6 +221,23 @@ impl Drop for HostSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_window_much_slower_than_the_hosts_usual_cuts_a_quarter() {
+        let host = HostLimit::new();
+        for _ in 0..2 + 3 + 5 {
+            host.answered(Answer::Good, Instant::now());
+        }
+        assert_eq!(host.limit(), 8);
+        let sent = Instant::now()
+            .checked_sub(Duration::from_millis(50))
+            .expect("a clock past 50 ms");
+        for _ in 0..8 {
+            host.answered(Answer::Good, sent);
+        }
+        assert_eq!(host.limit(), 6, "a quarter off, not grown");
+        assert_eq!(host.state().ceiling, Some(7));
+    }
 
     #[tokio::test]
     async fn a_window_of_good_answers_grows_the_limit_by_half_until_the_first_overload() {

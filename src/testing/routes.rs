@@ -378,6 +378,34 @@ pub async fn handle(
             }
             None => not_found(&path),
         },
+        // A host that queues instead of refusing: each request takes
+        // ?delay= seconds (0.005) times the requests it is serving over k
+        // (at least once), so latency grows with concurrency past k; each
+        // answer says in X-In-Flight how many it was serving.
+        ["queued", _] => match number(1) {
+            Some(capacity) => {
+                let host = request
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let delay = query
+                    .get("delay")
+                    .and_then(|seconds| seconds.parse::<f64>().ok())
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+                    .unwrap_or(Duration::from_millis(5));
+                let serving = Serving::enter(&counters, format!("queued {host}/{capacity}"));
+                let load = (serving.count as f64 / capacity.max(1) as f64).max(1.0);
+                tokio::time::sleep(delay.mul_f64(load)).await;
+                let mut response = text(StatusCode::OK, "served\n");
+                response
+                    .headers_mut()
+                    .insert("x-in-flight", HeaderValue::from(serving.count));
+                response
+            }
+            None => not_found(&path),
+        },
         ["delay", seconds] => match seconds
             .parse::<f64>()
             .ok()

@@ -16,6 +16,9 @@ knowledge):
 - ``/limited/{k}?delay=0.005``: serves k requests at once per Host header,
   each after the delay; 503 at once beyond k; ``X-In-Flight`` says how many
   it was serving
+- ``/queued/{k}?delay=0.005``: never refuses, but each request takes the
+  delay times the requests it is serving per Host header over k (at least
+  once): latency that grows with concurrency; ``X-In-Flight`` as above
 - ``/status/{code}``: that status
 - ``/redirect/{n}``: a chain of n redirects ending in 200
 - ``/redirect-loop``: redirects to itself forever
