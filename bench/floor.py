@@ -252,6 +252,8 @@ def table(
         lines.append("|---|---|" + "---|" * len(LOOPS))
         for awaited in AWAITED:
             for shape in SHAPES:
+                if not any(median((awaited, shape, loop), field) for loop in LOOPS):
+                    continue  # a shape this row does not run in
                 cells = []
                 for loop in LOOPS:
                     value = median((awaited, shape, loop), field)

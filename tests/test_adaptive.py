@@ -63,7 +63,7 @@ async def test_auto_stops_piling_on_a_host_whose_answers_slow_down(server: Serve
         return max(int(response.headers["x-in-flight"]) for response in results)
 
     assert await busiest("auto") <= 24
-    assert await busiest(64) >= 40
+    assert await busiest(64) >= 32
 
 
 @pytest.mark.parametrize("given", ["automatic", "", "0"])
