@@ -27,8 +27,10 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     with (
+        # ":0": its HTTP server on a free port (None still takes 8787, so
+        # xdist workers' clusters collided there).
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as local,
         distributed.Client(local) as client,
     ):

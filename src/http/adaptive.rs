@@ -54,8 +54,10 @@ pub struct HostLimit {
 
 struct State {
     limit: usize,
-    /// Good answers in this window, and the time they took in all.
+    /// Good answers in this window; of them, how many were sent since the
+    /// last cut, and the time those took in all.
     good: usize,
+    timed: usize,
     took: Duration,
     /// The host's usual time to answer (see the module's doc).
     usual: Option<Duration>,
@@ -72,6 +74,29 @@ struct State {
     cut_at: Option<Instant>,
 }
 
+impl State {
+    /// Whether the window that just ended took on average much longer than
+    /// the host's usual (which it then moves toward); a window mostly of
+    /// answers sent before the last cut says nothing.
+    fn window_queued(&mut self) -> bool {
+        if self.timed * 2 < self.good {
+            return false;
+        }
+        let mean = self.took / u32::try_from(self.timed).unwrap_or(u32::MAX);
+        let queued = self
+            .usual
+            .is_some_and(|usual| mean > usual * SLOW_FACTOR + SLOW_MARGIN);
+        self.usual = Some(self.usual.map_or(mean, |usual| {
+            if mean < usual {
+                mean
+            } else {
+                usual + (mean - usual) / USUAL_DRIFT
+            }
+        }));
+        queued
+    }
+}
+
 impl HostLimit {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
@@ -79,6 +104,7 @@ impl HostLimit {
             state: Mutex::new(State {
                 limit: START,
                 good: 0,
+                timed: 0,
                 took: Duration::ZERO,
                 usual: None,
                 ceiling: None,
@@ -112,22 +138,17 @@ impl HostLimit {
             Answer::Neutral => {}
             Answer::Good => {
                 state.good += 1;
-                state.took += sent.elapsed();
+                // Answers to requests sent before a cut do not cut again.
+                if state.cut_at.is_none_or(|cut| sent >= cut) {
+                    state.timed += 1;
+                    state.took += sent.elapsed();
+                }
                 if state.good < state.limit {
                     return;
                 }
-                let mean = state.took / u32::try_from(state.good).unwrap_or(u32::MAX);
-                let queued = state
-                    .usual
-                    .is_some_and(|usual| mean > usual * SLOW_FACTOR + SLOW_MARGIN);
-                state.usual = Some(state.usual.map_or(mean, |usual| {
-                    if mean < usual {
-                        mean
-                    } else {
-                        usual + (mean - usual) / USUAL_DRIFT
-                    }
-                }));
+                let queued = state.window_queued();
                 state.good = 0;
+                state.timed = 0;
                 state.took = Duration::ZERO;
                 if queued {
                     // Requests queue at the host.
@@ -183,6 +204,7 @@ impl HostLimit {
         let cut = state.limit.saturating_sub(kept);
         state.limit -= cut;
         state.good = 0;
+        state.timed = 0;
         state.took = Duration::ZERO;
         state.quiet = 0;
         state.cut_at = Some(Instant::now());
@@ -237,6 +259,11 @@ mod tests {
         }
         assert_eq!(host.limit(), 6, "a quarter off, not grown");
         assert_eq!(host.state().ceiling, Some(7));
+        // The slow answers of requests sent before the cut do not cut again.
+        for _ in 0..6 {
+            host.answered(Answer::Good, sent);
+        }
+        assert_eq!(host.limit(), 7, "grown by one a window to the ceiling");
     }
 
     #[tokio::test]
