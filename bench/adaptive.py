@@ -17,7 +17,6 @@ against the oracle's and the best fixed limit's.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime
 import json
@@ -109,13 +108,7 @@ def child(port: int, per_host: str, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--markdown")
-    parser.add_argument("--child")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--count", type=int)
-    args = parser.parse_args()
+    args = runs.child_arguments(__doc__.split("\n\n")[0])
     if args.child:
         child(args.port, args.child, args.count)
         return

@@ -168,13 +168,7 @@ def table(count: int, measured: dict[str, list[list[float]]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--markdown")
-    parser.add_argument("--child")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--count", type=int)
-    args = parser.parse_args()
+    args = runs.child_arguments(__doc__.split("\n\n")[0])
     if args.child:
         print(json.dumps(child(args.child, args.port, args.count)))
         return

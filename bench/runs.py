@@ -4,6 +4,7 @@ ceiling, and the ratios the tables show."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -61,6 +62,18 @@ def pick(runs: list[dict[str, Any]], by_lag: bool) -> dict[str, Any]:
     else:
         chosen = min(finished, key=lambda run: run["s"])
     return {**chosen, "median_s": median_s, "median_cpu_s": statistics.median(cpu) if cpu else None}
+
+
+def child_arguments(description: str) -> argparse.Namespace:
+    """The arguments of a script that runs each case in a child of itself
+    (``--child CASE --port P --count N``) and prints or writes its table."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--markdown")
+    parser.add_argument("--child")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--count", type=int)
+    return parser.parse_args()
 
 
 def raise_file_limit() -> None:

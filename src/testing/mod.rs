@@ -34,7 +34,7 @@ pub struct Counters {
     open_connections: AtomicUsize,
     /// Connections accepted so far on the hyper listener.
     accepted_connections: AtomicUsize,
-    /// Requests being served now by `/limited/{k}`, by host and k.
+    /// Requests being served now by `/limited/{k}` and `/queued/{k}`, by host and k.
     in_flight: Mutex<HashMap<String, usize>>,
 }
 

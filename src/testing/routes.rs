@@ -215,9 +215,8 @@ async fn echo(request: Request<Incoming>) -> Response<Body> {
     }))
 }
 
-/// Routes a request. Every route is documented in `fastio/testing.py`.
-/// A request `/limited/{k}` is serving; left when dropped (also when the
-/// client gives up mid-delay).
+/// A request `/limited/{k}` or `/queued/{k}` is serving; left when
+/// dropped (also when the client gives up mid-delay).
 struct Serving<'a> {
     counters: &'a Counters,
     key: String,
@@ -241,6 +240,48 @@ impl Drop for Serving<'_> {
     }
 }
 
+/// `/limited/{k}` and `/queued/{k}`: a host serving `capacity` requests
+/// at once, refusing beyond it or, when it `queues`, slowing down.
+async fn at_capacity(
+    request: &Request<Incoming>,
+    query: &BTreeMap<String, String>,
+    counters: &Counters,
+    capacity: u64,
+    queues: bool,
+) -> Response<Body> {
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("");
+    let delay = query
+        .get("delay")
+        .and_then(|seconds| seconds.parse::<f64>().ok())
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .unwrap_or(Duration::from_millis(5));
+    let key = if queues {
+        format!("queued {host}/{capacity}")
+    } else {
+        format!("{host}/{capacity}")
+    };
+    let serving = Serving::enter(counters, key);
+    let mut response = if queues {
+        let load = (serving.count as f64 / capacity.max(1) as f64).max(1.0);
+        tokio::time::sleep(delay.mul_f64(load)).await;
+        text(StatusCode::OK, "served\n")
+    } else if serving.count as u64 > capacity {
+        text(StatusCode::SERVICE_UNAVAILABLE, "over capacity\n")
+    } else {
+        tokio::time::sleep(delay).await;
+        text(StatusCode::OK, "served\n")
+    };
+    response
+        .headers_mut()
+        .insert("x-in-flight", HeaderValue::from(serving.count));
+    response
+}
+
+/// Routes a request. Every route is documented in `fastio/testing.py`.
 pub async fn handle(
     request: Request<Incoming>,
     counters: Arc<Counters>,
@@ -345,64 +386,15 @@ pub async fn handle(
             }
             Err(_) => not_found(&path),
         },
-        // A host that serves up to k requests at once, each after ?delay=
-        // seconds (0.005), and answers 503 at once to any beyond; each
-        // answer says in X-In-Flight how many it was serving. Hosts are
-        // told apart by their Host header (names mapped with resolve=).
-        ["limited", _] => match number(1) {
+        // A host of capacity k (per Host header: names mapped with
+        // resolve=) that takes ?delay= seconds (0.005) a request. Beyond k,
+        // /limited answers 503 at once; /queued never refuses, but each
+        // request takes the delay times the requests it is serving over k.
+        // Each answer says in X-In-Flight how many it was serving.
+        [kind @ ("limited" | "queued"), _] => match number(1) {
             Some(capacity) => {
-                let host = request
-                    .headers()
-                    .get(http::header::HOST)
-                    .and_then(|host| host.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let key = format!("{host}/{capacity}");
-                let delay = query
-                    .get("delay")
-                    .and_then(|seconds| seconds.parse::<f64>().ok())
-                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-                    .unwrap_or(Duration::from_millis(5));
-                let serving = Serving::enter(&counters, key);
-                let mut response = if serving.count as u64 > capacity {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "over capacity\n")
-                } else {
-                    tokio::time::sleep(delay).await;
-                    text(StatusCode::OK, "served\n")
-                };
-                let serving = serving.count;
-                response
-                    .headers_mut()
-                    .insert("x-in-flight", HeaderValue::from(serving));
-                response
-            }
-            None => not_found(&path),
-        },
-        // A host that queues instead of refusing: each request takes
-        // ?delay= seconds (0.005) times the requests it is serving over k
-        // (at least once), so latency grows with concurrency past k; each
-        // answer says in X-In-Flight how many it was serving.
-        ["queued", _] => match number(1) {
-            Some(capacity) => {
-                let host = request
-                    .headers()
-                    .get(http::header::HOST)
-                    .and_then(|host| host.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let delay = query
-                    .get("delay")
-                    .and_then(|seconds| seconds.parse::<f64>().ok())
-                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-                    .unwrap_or(Duration::from_millis(5));
-                let serving = Serving::enter(&counters, format!("queued {host}/{capacity}"));
-                let load = (serving.count as f64 / capacity.max(1) as f64).max(1.0);
-                tokio::time::sleep(delay.mul_f64(load)).await;
-                let mut response = text(StatusCode::OK, "served\n");
-                response
-                    .headers_mut()
-                    .insert("x-in-flight", HeaderValue::from(serving.count));
-                response
+                let queues = *kind == "queued";
+                at_capacity(&request, &query, &counters, capacity, queues).await
             }
             None => not_found(&path),
         },
