@@ -16,7 +16,7 @@ use super::wire::{Failure, WireError};
 /// Sorts a failure on the wire into fastio's kinds, with a message naming
 /// the request, what failed, and the whole chain of causes.
 pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
-    let classified = sorted(error, method, url);
+    let classified = classify_untimed(error, method, url);
     match &error.tried {
         Some(made) => classified.over(Timings::tried(Some(Arc::clone(made)))),
         None => classified,
@@ -24,7 +24,7 @@ pub fn classify(error: &WireError, method: &str, url: &str) -> FastioError {
 }
 
 /// [`classify`] without the timings.
-fn sorted(error: &WireError, method: &str, url: &str) -> FastioError {
+fn classify_untimed(error: &WireError, method: &str, url: &str) -> FastioError {
     // An io::Error's source() skips the error it wraps: get_ref reaches it.
     let body_failed = causes(error).find_map(|cause| {
         cause.downcast_ref::<BodyFailed>().or_else(|| {

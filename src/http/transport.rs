@@ -110,11 +110,7 @@ fn execute_admitted(
                 // Its own statement: inside `read(open(spec).await?, ...)`
                 // the `?`'s temporary would be kept across the read.
                 let opened = open(spec, slots).await?;
-                // A failure while reading the body got as far as its head.
-                let timings = opened.response.timings();
-                read(opened, spec)
-                    .await
-                    .map_err(|error| error.over(timings))
+                read(opened, spec).await
             })
             .await
         },
